@@ -1,0 +1,645 @@
+"""2-D convolution (cross-correlation, as PyTorch and all five notes use it).
+
+Shapes (canonical convention, PyTorch memory order, C-order vec)::
+
+    x       (C_in, H, W)            or batched (N, C_in, H, W) for forward / VJPs
+    weight  (C_out, C_in/groups, kh, kw)
+    bias    (C_out,)
+    y       (C_out, OH, OW)         OH = floor((H + pt + pb - dh(kh-1) - 1)/sh) + 1
+
+Forward, with ``g(o) = o // (C_out/groups)`` the group of output channel o and
+``xp`` the zero-padded input::
+
+    y[o, i, j] = b[o] + Σ_{c, a, b'} w[o, c, a, b'] · xp[g(o)·C_in/groups + c, i·sh + a·dh, j·sw + b'·dw]
+
+Faces kept side by side below:
+
+* forward — sliding windows (``numpy.lib.stride_tricks.sliding_window_view``)
+  contracted with ``einsum``;
+* ``im2col`` / ``col2im`` — φ(I) of notes 000 and 003 and its adjoint (fold);
+* explicit Jacobians — ``conv2d_input_jacobian`` (M_F^filter of note 004
+  stacked over output channels), ``conv2d_weight_jacobian`` (block diagonal
+  over output channels, each block M_X^im of note 004),
+  ``conv2d_bias_jacobian``;
+* VJPs by two routes that never touch the explicit matrices: the im2col
+  route (note 003's φ(I)ᵀ ∂L/∂O_f and ∂L/∂O_f F_fᵀ, then col2im) and the
+  rot180 route (note 002 / 004: the full correlation of the stride-dilated,
+  padded upstream gradient with the 180°-rotated, channel-swapped kernel —
+  which also fills note 002's §3.2.3 TODO for stride > 1).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_padding, as_shape
+from ..registry import Case, register
+from ._sparse import Pattern, as_float_array, assemble, check_budget, index_dtype_for
+
+__all__ = [
+    "conv2d",
+    "im2col",
+    "col2im",
+    "conv2d_input_jacobian",
+    "conv2d_weight_jacobian",
+    "conv2d_bias_jacobian",
+    "conv2d_input_pattern",
+    "conv2d_weight_pattern",
+    "im2col_pattern",
+    "conv2d_vjp_input_im2col",
+    "conv2d_vjp_weight_im2col",
+    "conv2d_vjp_input_rot180",
+    "conv2d_vjp_weight_rot180",
+    "conv2d_vjp_bias",
+]
+
+
+# ---------------------------------------------------------------------------
+# geometry helpers
+# ---------------------------------------------------------------------------
+def _batched(x, name="x"):
+    """(C, H, W) -> (1, C, H, W) and a flag to undo it; (N, C, H, W) passes."""
+    arr = np.asarray(x)
+    if arr.ndim == 3:
+        return arr[None], True
+    if arr.ndim == 4:
+        return arr, False
+    raise GeometryError(f"{name}: must have shape (C, H, W) or (N, C, H, W) (got {arr.ndim}-D shape {arr.shape})")
+
+
+def _geometry(x_shape, weight_shape, stride, padding, dilation, groups) -> Conv2dGeometry:
+    return Conv2dGeometry.from_shapes(tuple(x_shape)[-3:], weight_shape, stride, padding, dilation, groups)
+
+
+def _pad(x4, geom: Conv2dGeometry):
+    pt, pb, pl, pr = geom.padding
+    if not any(geom.padding):
+        return x4
+    return np.pad(x4, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+
+
+def _windows(x4, geom: Conv2dGeometry):
+    """View (N, C, OH, OW, kh, kw) of the padded input: window of each output position."""
+    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+    oh, ow = geom.out_hw
+    xp = _pad(x4, geom)
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    view = sliding_window_view(xp, span, axis=(2, 3))
+    return view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw, ::dh, ::dw]
+
+
+# ---------------------------------------------------------------------------
+# forward
+# ---------------------------------------------------------------------------
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Cross-correlation of ``x`` with ``weight`` (PyTorch's ``conv2d``).
+
+    Parameters
+    ----------
+    x : array (C_in, H, W) or (N, C_in, H, W)
+    weight : array (C_out, C_in/groups, kh, kw)
+    bias : array (C_out,) or None
+    stride, dilation : int or (h, w)
+    padding : int, (ph, pw) or (top, bottom, left, right); zeros.
+    groups : int
+
+    Returns
+    -------
+    y : (C_out, OH, OW), or (N, C_out, OH, OW) for a batched ``x``.
+
+    Notes
+    -----
+    ``y[o,i,j] = b[o] + Σ_{c,a,b'} w[o,c,a,b'] xp[g·C_in/G + c, i·sh + a·dh, j·sw + b'·dw]``.
+
+    Examples
+    --------
+    >>> conv2d(np.arange(9.).reshape(1, 3, 3), np.ones((1, 1, 2, 2)))[0]
+    array([[ 8., 12.],
+           [20., 24.]])
+    """
+    x4, squeeze = _batched(x)
+    weight = np.asarray(weight)
+    geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
+    dtype = np.result_type(x4, weight, np.float64) if x4.dtype != object and weight.dtype != object else object
+    win = _windows(x4.astype(dtype, copy=False), geom)
+    n = x4.shape[0]
+    oh, ow = geom.out_hw
+    G, cg, og = geom.groups, geom.in_per_group, geom.out_per_group
+    kh, kw = geom.kernel
+    win = win.reshape(n, G, cg, oh, ow, kh, kw)
+    w = weight.reshape(G, og, cg, kh, kw)
+    y = np.einsum("ngcijab,gocab->ngoij", win, w, optimize=dtype is not object).reshape(n, G * og, oh, ow)
+    if bias is not None:
+        bias = np.asarray(bias)
+        if bias.shape != (geom.out_channels,):
+            raise GeometryError(f"bias: must have shape ({geom.out_channels},) = (C_out,) (got {bias.shape})")
+        y = y + bias[None, :, None, None]
+    return y[0] if squeeze else y
+
+
+def im2col(x, kernel_hw, stride=1, padding=0, dilation=1):
+    """φ(I): one row per output position, one column per (channel, tap).
+
+    Parameters
+    ----------
+    x : (C, H, W) or (N, C, H, W)
+    kernel_hw : int or (kh, kw)
+
+    Returns
+    -------
+    (OH·OW, C·kh·kw), or (N, OH·OW, C·kh·kw). Row ``i·OW + j`` (row-major over
+    output positions), column ``c·kh·kw + a·kw + b`` (C order of (c, a, b)),
+    entry ``xp[c, i·sh + a·dh, j·sw + b·dw]`` (0 where the tap reads padding).
+    This is note 003's φ(I) in canonical order; note 000 orders patches
+    column-major (see :mod:`jacobians.conventions`).
+    """
+    x4, squeeze = _batched(x)
+    kh, kw = as_pair(kernel_hw, "kernel_hw")
+    geom = _geometry(x4.shape, (1, x4.shape[1], kh, kw), stride, padding, dilation, 1)
+    win = _windows(x4, geom)  # (N, C, OH, OW, kh, kw)
+    n, c = x4.shape[:2]
+    oh, ow = geom.out_hw
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n, oh * ow, c * kh * kw)
+    return cols[0] if squeeze else cols
+
+
+def col2im(cols, input_shape, kernel_hw, stride=1, padding=0, dilation=1):
+    """The adjoint of :func:`im2col` ("fold"): scatter-add columns back onto the image.
+
+    Parameters
+    ----------
+    cols : (OH·OW, C·kh·kw) or (N, OH·OW, C·kh·kw)
+    input_shape : (C, H, W)
+
+    Returns
+    -------
+    (C, H, W) or (N, C, H, W). Each image entry receives the sum of every
+    column entry that copied it (note 000 eq. 6.3: a pixel read by several
+    patches gets the sum of their gradients); taps on padding are dropped.
+    """
+    c, h, w = as_shape(input_shape, "input_shape", 3)
+    kh, kw = as_pair(kernel_hw, "kernel_hw")
+    geom = _geometry((c, h, w), (1, c, kh, kw), stride, padding, dilation, 1)
+    oh, ow = geom.out_hw
+    cols = np.asarray(cols)
+    squeeze = cols.ndim == 2
+    c3 = cols[None] if squeeze else cols
+    if c3.ndim != 3 or c3.shape[1:] != (oh * ow, c * kh * kw):
+        raise GeometryError(
+            f"cols: must have shape (OH*OW, C*kh*kw) = ({oh * ow}, {c * kh * kw}) for this geometry (got {cols.shape})"
+        )
+    n = c3.shape[0]
+    (sh, sw), (dh, dw) = geom.stride, geom.dilation
+    hp, wp = geom.padded_hw
+    blocks = c3.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, OH, OW)
+    out = np.zeros((n, c, hp, wp), dtype=np.result_type(c3.dtype, np.float64) if c3.dtype != object else object)
+    # One strided scatter-add per kernel tap: taps never overlap within one
+    # (a, b), so plain += is exact; the loop is over kh·kw taps, not entries.
+    for a in range(kh):
+        for b in range(kw):
+            out[:, :, a * dh : a * dh + (oh - 1) * sh + 1 : sh, b * dw : b * dw + (ow - 1) * sw + 1 : sw] += blocks[
+                :, :, a, b
+            ]
+    pt, _, pl, _ = geom.padding
+    out = out[:, :, pt : pt + h, pl : pl + w]
+    return out[0] if squeeze else out
+
+
+# ---------------------------------------------------------------------------
+# explicit Jacobians (index arithmetic -> CSR)
+# ---------------------------------------------------------------------------
+def _window_grid(geom: Conv2dGeometry):
+    """Flat input offsets (within one channel group) and validity of every (i, j, c, a, b).
+
+    Shapes (OH, OW, C_in/groups, kh, kw). Offsets of taps on padding are
+    meaningless and masked out by ``valid``.
+    """
+    h_idx, h_ok = geom.tap_offsets(0)  # (OH, kh)
+    w_idx, w_ok = geom.tap_offsets(1)  # (OW, kw)
+    hw = geom.height * geom.width
+    ch = np.arange(geom.in_per_group)
+    offset = (
+        ch[None, None, :, None, None] * hw
+        + h_idx[:, None, None, :, None] * geom.width
+        + w_idx[None, :, None, None, :]
+    )
+    valid = h_ok[:, None, None, :, None] & w_ok[None, :, None, None, :]
+    return offset, np.broadcast_to(valid, offset.shape)
+
+
+def _rows_from_mask(valid_rows: np.ndarray, idx_dtype) -> np.ndarray:
+    counts = valid_rows.reshape(valid_rows.shape[0], -1).sum(axis=1)
+    indptr = np.zeros(counts.size + 1, dtype=idx_dtype)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr
+
+
+def _expected_nnz(geom: Conv2dGeometry) -> int:
+    _, h_ok = geom.tap_offsets(0)
+    _, w_ok = geom.tap_offsets(1)
+    return int(geom.out_channels * geom.in_per_group * h_ok.sum() * w_ok.sum())
+
+
+def conv2d_input_pattern(geom: Conv2dGeometry) -> Pattern:
+    """CSR pattern of ∂vec(y)/∂vec(x); ``source`` indexes vec(weight)."""
+    oh, ow = geom.out_hw
+    n_rows, n_cols = geom.out_channels * oh * ow, geom.in_channels * geom.height * geom.width
+    k = geom.in_per_group * geom.kernel[0] * geom.kernel[1]
+    idx = index_dtype_for(_expected_nnz(geom), n_rows, n_cols, geom.out_channels * k)
+    offset, valid = _window_grid(geom)
+    o = np.arange(geom.out_channels)
+    group_base = (o // geom.out_per_group) * geom.in_per_group * geom.height * geom.width
+    # (C_out, OH, OW, cg, kh, kw): column of every candidate entry
+    cols = group_base[:, None, None, None, None, None] + offset[None]
+    taps = np.arange(k).reshape(geom.in_per_group, *geom.kernel)
+    src = o[:, None, None, None, None, None] * k + taps[None, None, None]
+    full_valid = np.broadcast_to(valid[None], cols.shape)
+    indptr = _rows_from_mask(full_valid.reshape(n_rows, -1), idx)
+    indices = cols[full_valid].astype(idx, copy=False)
+    source = np.broadcast_to(src, cols.shape)[full_valid].astype(idx, copy=False)
+    return Pattern(indptr, indices, source, (n_rows, n_cols))
+
+
+def conv2d_weight_pattern(geom: Conv2dGeometry) -> Pattern:
+    """CSR pattern of ∂vec(y)/∂vec(weight); ``source`` indexes vec(x)."""
+    oh, ow = geom.out_hw
+    k = geom.in_per_group * geom.kernel[0] * geom.kernel[1]
+    n_rows, n_cols = geom.out_channels * oh * ow, geom.out_channels * k
+    idx = index_dtype_for(_expected_nnz(geom), n_rows, n_cols, geom.in_channels * geom.height * geom.width)
+    offset, valid = _window_grid(geom)
+    o = np.arange(geom.out_channels)
+    group_base = (o // geom.out_per_group) * geom.in_per_group * geom.height * geom.width
+    src = group_base[:, None, None, None, None, None] + offset[None]
+    taps = np.arange(k).reshape(geom.in_per_group, *geom.kernel)
+    cols = o[:, None, None, None, None, None] * k + taps[None, None, None]
+    full_valid = np.broadcast_to(valid[None], src.shape)
+    indptr = _rows_from_mask(full_valid.reshape(n_rows, -1), idx)
+    indices = np.broadcast_to(cols, src.shape)[full_valid].astype(idx, copy=False)
+    source = src[full_valid].astype(idx, copy=False)
+    return Pattern(indptr, indices, source, (n_rows, n_cols))
+
+
+def im2col_pattern(geom: Conv2dGeometry) -> Pattern:
+    """0/1 pattern of ∂vec(φ(I))/∂vec(I) (rows in C order of φ's (OH·OW, C·kh·kw)).
+
+    ``geom`` must have groups = 1. Rows of taps that read padding are empty.
+    """
+    oh, ow = geom.out_hw
+    k = geom.in_channels * geom.kernel[0] * geom.kernel[1]
+    n_rows, n_cols = oh * ow * k, geom.in_channels * geom.height * geom.width
+    idx = index_dtype_for(n_rows, n_cols)
+    offset, valid = _window_grid(geom)
+    indptr = np.zeros(n_rows + 1, dtype=idx)
+    np.cumsum(valid.ravel(), out=indptr[1:])
+    return Pattern(indptr, offset[valid].astype(idx, copy=False), None, (n_rows, n_cols))
+
+
+def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None, max_bytes=None):
+    """∂vec(y)/∂vec(x): M_F^filter of every output channel, stacked.
+
+    Parameters
+    ----------
+    weight : (C_out, C_in/groups, kh, kw) floats, or an object array of sympy symbols
+    input_shape : (C_in, H, W)
+    dtype : value dtype (float64 default; float32 on request)
+    max_bytes : refuse (OperatorTooLargeError) when the CSR would exceed it
+        (default: 3/4 of physical memory)
+
+    Returns
+    -------
+    scipy.sparse.csr_array of shape (C_out·OH·OW, C_in·H·W) — or a
+    sympy.ImmutableSparseMatrix for symbolic weights.
+
+    Notes
+    -----
+    Row ``(o, i, j)``, column ``(c, p, q)`` (C order):
+    ``∂y[o,i,j]/∂x[c,p,q] = w[o, c − g(o)·C_in/G, a, b]`` when
+    ``p = i·sh − pt + a·dh`` and ``q = j·sw − pl + b·dw`` for taps (a, b), else 0.
+    At stride 1 without padding each output channel's block is note 004's
+    doubly block-Toeplitz M_F^filter (16×144 for 6×6×4 input, 3×3×4 filter).
+
+    Examples
+    --------
+    >>> conv2d_input_jacobian(np.arange(1., 5.).reshape(1, 1, 2, 2), (1, 2, 3)).toarray()
+    array([[1., 2., 0., 3., 4., 0.],
+           [0., 1., 2., 0., 3., 4.]])
+    """
+    weight = as_float_array(weight, "weight", dtype)
+    geom = _geometry(input_shape, weight.shape, stride, padding, dilation, groups)
+    shape = (int(np.prod(geom.output_shape)), int(np.prod(geom.input_shape)))
+    check_budget("conv2d input Jacobian", _expected_nnz(geom), shape, dtype or np.float64, max_bytes)
+    return assemble(conv2d_input_pattern(geom), weight, dtype=dtype or np.float64, what="conv2d_input_jacobian")
+
+
+def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None, max_bytes=None):
+    """∂vec(y)/∂vec(weight): block diagonal over output channels, each block M_X^im.
+
+    Parameters
+    ----------
+    x : (C_in, H, W) floats or sympy object array
+    weight_shape : (C_out, C_in/groups, kh, kw)
+
+    Returns
+    -------
+    csr_array of shape (C_out·OH·OW, C_out·(C_in/groups)·kh·kw).
+
+    Notes
+    -----
+    ``∂y[o,i,j]/∂w[o',c,a,b] = [o = o'] · xp[g(o)·C_in/G + c, i·sh + a·dh, j·sw + b·dw]``.
+    Each diagonal block is φ(I) of the group's input channels — note 004's
+    M_X^im (16×9 for a 6×6 image and a 3×3 filter; 16×36 for 6×6×4 and
+    3×3×4, whose column blocks M_X1 … M_X4 are the four planes).
+
+    Examples
+    --------
+    >>> conv2d_weight_jacobian(np.arange(6.).reshape(1, 2, 3), (1, 1, 2, 2)).toarray()
+    array([[0., 1., 3., 4.],
+           [1., 2., 4., 5.]])
+    """
+    x = as_float_array(x, "x", dtype)
+    if x.ndim != 3:
+        raise GeometryError(f"x: must have shape (C_in, H, W) (got {x.shape})")
+    geom = _geometry(x.shape, weight_shape, stride, padding, dilation, groups)
+    shape = (int(np.prod(geom.output_shape)), int(np.prod(geom.weight_shape)))
+    check_budget("conv2d weight Jacobian", _expected_nnz(geom), shape, dtype or np.float64, max_bytes)
+    return assemble(conv2d_weight_pattern(geom), x, dtype=dtype or np.float64, what="conv2d_weight_jacobian")
+
+
+def conv2d_bias_jacobian(out_shape, *, dtype=None):
+    """∂vec(y)/∂b for ``y`` of shape (C_out, OH, OW): row (o, i, j) has a 1 in column o.
+
+    Returns a 0/1 csr_array of shape (C_out·OH·OW, C_out).
+    """
+    c_out, oh, ow = as_shape(out_shape, "out_shape", 3)
+    n = c_out * oh * ow
+    idx = index_dtype_for(n)
+    pattern = Pattern(
+        np.arange(n + 1, dtype=idx), np.repeat(np.arange(c_out, dtype=idx), oh * ow), None, (n, c_out)
+    )
+    return assemble(pattern, dtype=dtype or np.float64, what="conv2d_bias_jacobian")
+
+
+def im2col_jacobian(input_shape, kernel_hw, stride=1, padding=0, dilation=1, *, dtype=None):
+    """∂vec(φ(I))/∂vec(I): exact 0/1 selection, shape (OH·OW·C·kh·kw, C·H·W)."""
+    c, h, w = as_shape(input_shape, "input_shape", 3)
+    kh, kw = as_pair(kernel_hw, "kernel_hw")
+    geom = _geometry((c, h, w), (1, c, kh, kw), stride, padding, dilation, 1)
+    return assemble(im2col_pattern(geom), dtype=dtype or np.float64, what="im2col_jacobian")
+
+
+# ---------------------------------------------------------------------------
+# VJP route 1: im2col / col2im (notes 000, 003)
+# ---------------------------------------------------------------------------
+def _grad4(g, geom: Conv2dGeometry, n: int):
+    g = np.asarray(g)
+    g4 = g[None] if g.ndim == 3 else g
+    want = (n, *geom.output_shape)
+    if g4.shape != want:
+        raise GeometryError(f"g: must have the output's shape {want[1:] if g.ndim == 3 else want} (got {g.shape})")
+    return g4
+
+
+def conv2d_vjp_weight_im2col(g, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """∂L/∂w by note 003's ∂L/∂F_f = φ(I)ᵀ ∂L/∂O_f, per group, summed over the batch."""
+    x4, _ = _batched(x)
+    weight = np.asarray(weight)
+    geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
+    g4 = _grad4(g, geom, x4.shape[0])
+    oh, ow = geom.out_hw
+    cg, og = geom.in_per_group, geom.out_per_group
+    out = np.empty(weight.shape, dtype=np.float64)
+    for grp in range(geom.groups):  # loop over groups (a handful), not entries
+        phi = im2col(x4[:, grp * cg : (grp + 1) * cg], geom.kernel, geom.stride, geom.padding, geom.dilation)
+        o_f = g4[:, grp * og : (grp + 1) * og].reshape(x4.shape[0], og, oh * ow).transpose(0, 2, 1)  # (N, OH·OW, og)
+        grad_f = np.einsum("nrk,nro->ko", phi, o_f)  # φ(I)ᵀ ∂L/∂O_f, summed over n
+        out[grp * og : (grp + 1) * og] = grad_f.T.reshape(og, cg, *geom.kernel)
+    return out
+
+
+def conv2d_vjp_input_im2col(g, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """∂L/∂x = col2im(∂L/∂O_f F_fᵀ) per group (note 003, then note 000's fold)."""
+    x4, squeeze = _batched(x)
+    weight = np.asarray(weight)
+    geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
+    g4 = _grad4(g, geom, x4.shape[0])
+    n = x4.shape[0]
+    oh, ow = geom.out_hw
+    cg, og = geom.in_per_group, geom.out_per_group
+    out = np.empty(x4.shape, dtype=np.float64)
+    for grp in range(geom.groups):
+        o_f = g4[:, grp * og : (grp + 1) * og].reshape(n, og, oh * ow).transpose(0, 2, 1)  # (N, OH·OW, og)
+        f_f = weight[grp * og : (grp + 1) * og].reshape(og, -1).T  # (cg·kh·kw, og)
+        d_phi = o_f @ f_f.T  # ∂L/∂φ(I) = ∂L/∂O_f F_fᵀ
+        out[:, grp * cg : (grp + 1) * cg] = col2im(
+            d_phi, (cg, geom.height, geom.width), geom.kernel, geom.stride, geom.padding, geom.dilation
+        )
+    return out[0] if squeeze else out
+
+
+# ---------------------------------------------------------------------------
+# VJP route 2: rot180 "full" correlation (notes 002, 004)
+# ---------------------------------------------------------------------------
+def _dilate(g4, stride):
+    """Insert stride − 1 zeros between rows and between columns (note 002 §3.2.1)."""
+    sh, sw = stride
+    n, c, h, w = g4.shape
+    out = np.zeros((n, c, (h - 1) * sh + 1, (w - 1) * sw + 1), dtype=g4.dtype)
+    out[:, :, ::sh, ::sw] = g4
+    return out
+
+
+def conv2d_vjp_input_rot180(g, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """∂L/∂x as a full correlation with the rotated kernel.
+
+    Steps: dilate ``g`` by the stride (s − 1 zeros between entries); pad it by
+    d·(k − 1) on every side plus, at the bottom/right, the rows/columns of the
+    padded input the forward never reached (when H + pads − d(k − 1) − 1 is
+    not a multiple of s); correlate with ``rot180(w)`` whose in/out channels
+    are swapped (per group) and whose taps keep dilation d; crop the forward
+    padding. With s = 1, d = 1 and no padding this is note 002 §3.1.3 / note
+    004's "zero-padded G convolved with F rotated by 180°"; for s > 1 it is
+    the step note 002 §3.2.3 leaves as TODO.
+    """
+    x4, squeeze = _batched(x)
+    weight = np.asarray(weight, dtype=np.float64)
+    geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
+    g4 = _grad4(g, geom, x4.shape[0]).astype(np.float64)
+    (kh, kw), (dh, dw) = geom.kernel, geom.dilation
+    oh, ow = geom.out_hw
+    hp, wp = geom.padded_hw
+    # unreached rows/columns at the bottom/right of the padded input
+    rest_h = hp - 1 - ((oh - 1) * geom.stride[0] + dh * (kh - 1))
+    rest_w = wp - 1 - ((ow - 1) * geom.stride[1] + dw * (kw - 1))
+    gd = _dilate(g4, geom.stride)
+    gdp = np.pad(gd, ((0, 0), (0, 0), (dh * (kh - 1), dh * (kh - 1) + rest_h), (dw * (kw - 1), dw * (kw - 1) + rest_w)))
+    G, cg, og = geom.groups, geom.in_per_group, geom.out_per_group
+    # ŵ[g·cg + c, o', a, b] = w[g·og + o', c, kh−1−a, kw−1−b]
+    w_rot = weight[:, :, ::-1, ::-1].reshape(G, og, cg, kh, kw).transpose(0, 2, 1, 3, 4).reshape(G * cg, og, kh, kw)
+    full = conv2d(gdp, w_rot, stride=1, padding=0, dilation=geom.dilation, groups=G)  # (N, C_in, Hp, Wp)
+    assert full.shape[2:] == (hp, wp), f"rot180 route: full correlation has {full.shape[2:]}, expected {(hp, wp)}"
+    pt, _, pl, _ = geom.padding
+    out = full[:, :, pt : pt + geom.height, pl : pl + geom.width]
+    return out[0] if squeeze else out
+
+
+def conv2d_vjp_weight_rot180(g, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """∂L/∂w as a correlation of the input with the stride-dilated upstream gradient.
+
+    Batch and channel axes are swapped (note 002 §3.1.1 / §3.2.1): the padded
+    input becomes a batch of C_in maps with N channels, the upstream gradient
+    a kernel with C_out outputs and N inputs whose taps are s apart (the
+    inserted zeros), correlated with stride d (the forward dilation).
+    """
+    x4, _ = _batched(x)
+    weight = np.asarray(weight)
+    geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
+    g4 = _grad4(g, geom, x4.shape[0]).astype(np.float64)
+    xp = _pad(x4.astype(np.float64), geom)
+    kh, kw = geom.kernel
+    cg, og = geom.in_per_group, geom.out_per_group
+    out = np.empty(weight.shape, dtype=np.float64)
+    for grp in range(geom.groups):
+        xs = xp[:, grp * cg : (grp + 1) * cg].transpose(1, 0, 2, 3)  # (cg, N, Hp, Wp)
+        gs = g4[:, grp * og : (grp + 1) * og].transpose(1, 0, 2, 3)  # (og, N, OH, OW)
+        corr = conv2d(xs, gs, stride=geom.dilation, padding=0, dilation=geom.stride)  # (cg, og, ≥kh, ≥kw)
+        out[grp * og : (grp + 1) * og] = corr[:, :, :kh, :kw].transpose(1, 0, 2, 3)
+    return out
+
+
+def conv2d_vjp_bias(g, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """∂L/∂b[o] = Σ over batch and positions of g[·, o, ·, ·] (note 002 §3.1.2)."""
+    g = np.asarray(g, dtype=np.float64)
+    return g.sum(axis=(-2, -1)) if g.ndim == 3 else g.sum(axis=(0, 2, 3))
+
+
+# ---------------------------------------------------------------------------
+# registration
+# ---------------------------------------------------------------------------
+_CONV_PARAMS = ("stride", "padding", "dilation", "groups")
+
+
+def _conv_params(p):
+    return {k: p[k] for k in _CONV_PARAMS if k in p}
+
+
+def _jac_x(x, weight, bias=None, **p):
+    return conv2d_input_jacobian(weight, np.shape(x), **_conv_params(p))
+
+
+def _jac_w(x, weight, bias=None, **p):
+    return conv2d_weight_jacobian(x, np.shape(weight), **_conv_params(p))
+
+
+def _jac_b(x, weight, bias=None, **p):
+    geom = _geometry(np.shape(x), np.shape(weight), **_conv_params(p))
+    return conv2d_bias_jacobian(geom.output_shape)
+
+
+def _torch_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    import torch.nn.functional as F
+
+    pt, pb, pl, pr = as_padding(padding)
+    xp = F.pad(x[None], (pl, pr, pt, pb))
+    return F.conv2d(xp, weight, bias, stride=stride, padding=0, dilation=dilation, groups=groups)[0]
+
+
+#: (C_in, H, W, C_out, kh, kw, stride, padding, dilation, groups): the generic check's table.
+CONV_GEOMETRIES = [
+    # note 004's exact geometries
+    (1, 6, 6, 1, 3, 3, 1, 0, 1, 1),
+    (4, 6, 6, 1, 3, 3, 1, 0, 1, 1),
+    (4, 6, 6, 3, 3, 3, 1, 0, 1, 1),
+    (3, 4, 4, 3, 3, 3, 1, 0, 1, 1),
+    # note 001 Appendix A: 3×4 input, 2×2 kernel, padding 1, stride (1, 2)
+    (1, 3, 4, 1, 2, 2, (1, 2), 1, 1, 1),
+    # degenerate and edge sizes
+    (1, 1, 1, 1, 1, 1, 1, 0, 1, 1),
+    (1, 1, 5, 2, 1, 3, 1, 0, 1, 1),
+    (2, 3, 1, 1, 3, 1, 2, 0, 1, 1),
+    (1, 2, 3, 1, 4, 5, 1, 1, 1, 1),  # kernel equal to the padded size
+    (2, 7, 5, 3, 3, 2, 1, 0, 1, 1),
+    (3, 5, 7, 2, 2, 3, 2, 1, 1, 1),
+    (2, 6, 4, 2, 3, 3, 3, 2, 1, 1),
+    (1, 7, 6, 1, 2, 2, (3, 2), (2, 0), 1, 1),
+    (2, 5, 6, 3, 3, 3, 1, (0, 1, 2, 0), 1, 1),  # one-sided per-side padding
+    (2, 5, 5, 2, 3, 3, 2, (1, 0, 1, 0), 1, 1),  # note 002's "left and up" padding
+    (3, 7, 7, 3, 3, 3, 1, 1, 2, 1),
+    (2, 7, 6, 2, 2, 3, (2, 1), 1, (2, 1), 1),
+    (1, 6, 7, 1, 3, 2, 2, 2, 2, 1),
+    (2, 4, 5, 2, 3, 3, 1, 1, 1, 2),
+    (2, 6, 5, 2, 2, 2, 2, 0, 1, 2),
+    (2, 7, 7, 2, 3, 3, 3, (2, 1, 0, 2), 2, 2),
+    (2, 5, 3, 2, 2, 2, 1, 0, 1, 2),
+    (3, 6, 4, 3, 2, 2, 1, 1, 1, 3),  # depthwise
+]
+
+
+def _conv_case(spec, rng):
+    c_in, h, w, c_out, kh, kw, stride, padding, dilation, groups = spec
+    x = rng.standard_normal((c_in, h, w))
+    weight = rng.standard_normal((c_out, c_in // groups, kh, kw))
+    bias = rng.standard_normal(c_out)
+    params = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    cid = f"x{c_in}x{h}x{w}-w{c_out}x{c_in // groups}x{kh}x{kw}-s{stride}-p{padding}-d{dilation}-g{groups}"
+    cid = cid.replace(" ", "").replace("(", "").replace(")", "").replace(",", "_")
+    return Case({"x": x, "weight": weight, "bias": bias}, params, cid)
+
+
+def conv2d_cases():
+    rng = np.random.default_rng(20261122)
+    return [_conv_case(spec, rng) for spec in CONV_GEOMETRIES]
+
+
+register(
+    "conv2d",
+    summary="2-D cross-correlation y = w ⋆ x + b (M_F^filter w.r.t. x, M_X^im w.r.t. weight)",
+    forward=conv2d,
+    jacobian={"x": _jac_x, "weight": _jac_w, "bias": _jac_b},
+    vjp={
+        "x": {"im2col": conv2d_vjp_input_im2col, "rot180": conv2d_vjp_input_rot180},
+        "weight": {"im2col": conv2d_vjp_weight_im2col, "rot180": conv2d_vjp_weight_rot180},
+        "bias": {"sum": conv2d_vjp_bias},
+    },
+    cases=conv2d_cases,
+    affine_in=("x", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_conv2d,
+    param_names=_CONV_PARAMS,
+)
+
+
+def _im2col_forward(x, kernel_size, stride=1, padding=0, dilation=1):
+    return im2col(x, kernel_size, stride, padding, dilation)
+
+
+def _im2col_jac(x, kernel_size, stride=1, padding=0, dilation=1):
+    return im2col_jacobian(np.shape(x), kernel_size, stride, padding, dilation)
+
+
+def _im2col_vjp(g, x, kernel_size, stride=1, padding=0, dilation=1):
+    return col2im(g, np.shape(x), kernel_size, stride, padding, dilation)
+
+
+def _im2col_cases():
+    rng = np.random.default_rng(7)
+    out = []
+    for c_in, h, w, _, kh, kw, stride, padding, dilation, groups in CONV_GEOMETRIES:
+        if groups != 1:
+            continue
+        p = dict(kernel_size=(kh, kw), stride=stride, padding=padding, dilation=dilation)
+        cid = f"x{c_in}x{h}x{w}-k{kh}x{kw}-s{stride}-p{padding}-d{dilation}".replace(" ", "").replace(",", "_")
+        out.append(Case({"x": rng.standard_normal((c_in, h, w))}, p, cid.replace("(", "").replace(")", "")))
+    return out
+
+
+register(
+    "im2col",
+    summary="φ(I): patches as rows (OH·OW, C·kh·kw); its adjoint is col2im (fold)",
+    forward=_im2col_forward,
+    jacobian={"x": _im2col_jac},
+    vjp={"x": {"col2im": _im2col_vjp}},
+    cases=_im2col_cases,
+    affine_in=("x",),
+    structural=("x",),
+    param_names=("kernel_size", "stride", "padding", "dilation"),
+)
