@@ -87,12 +87,12 @@ class Convention:
         """Sparse 0/1 ``P`` with ``P @ vec_canonical(T) == vec_this(T)`` for ``T.shape == shape``."""
         return _permutation(tuple(int(s) for s in shape), self.vec, self.channels)
 
-    def vec(self, tensor) -> np.ndarray:
+    def vectorize(self, tensor) -> np.ndarray:
         """vec of a canonical-shaped tensor in this convention."""
         return vec(tensor, self)
 
-    def unvec(self, vector, shape) -> np.ndarray:
-        """Inverse of :meth:`vec`: a canonical-shaped tensor."""
+    def unvectorize(self, vector, shape) -> np.ndarray:
+        """Inverse of :meth:`vectorize`: a canonical-shaped tensor."""
         return unvec(vector, shape, self)
 
     def jacobian(self, jac, out_shape, in_shape):
@@ -155,9 +155,9 @@ def unvec(vector, shape, convention: Convention | None = None) -> np.ndarray:
 def commutation_matrix(m: int, n: int) -> sp.csr_array:
     """The commutation matrix ``K`` (mn × mn, 0/1) with vec(Aᵀ) = K vec(A).
 
-    ``A`` is m × n and vec is column-major (the Kronecker-identity
-    convention). Row ``i*n + j``... in column-major terms: vec(A)[j*m + i] =
-    A[i, j] and vec(Aᵀ)[i*n + j] = A[i, j], so K maps position j*m+i to i*n+j.
+    ``A`` is m × n and vec is column-major (the convention of the Kronecker
+    identity vec(AXB) = (Bᵀ ⊗ A) vec(X)): vec(A)[j·m + i] = A[i, j] and
+    vec(Aᵀ)[i·n + j] = A[i, j], so row i·n + j of K has its 1 in column j·m + i.
     """
     from .geometry import as_positive_int
 
