@@ -215,3 +215,35 @@ def check_all(names=None, *, use_torch: bool | None = None):
         spec = ops[name]
         for case in spec.cases():
             yield check_operator(spec, case, use_torch=use_torch)
+
+
+def error_table(names=None, *, use_torch: bool | None = None) -> tuple[list[str], dict[str, dict[str, float]], int]:
+    """Largest error per operator and route over all registered cases, and the failure count."""
+    table: dict[str, dict[str, float]] = {}
+    failures = 0
+    for report in check_all(names, use_torch=use_torch):
+        row = table.setdefault(report.operator, {})
+        for route, err in report.max_errors().items():
+            row[route] = max(row.get(route, 0.0), err)
+        failures += not report.ok
+    routes = sorted({r for row in table.values() for r in row})
+    return routes, table, failures
+
+
+def main(argv=None) -> int:
+    """``python -m jacobians.check [OPERATOR ...]``: print the largest error per route."""
+    import sys
+
+    names = list(sys.argv[1:] if argv is None else argv) or None
+    routes, table, failures = error_table(names)
+    width = max(len(n) for n in table)
+    print(f"{'operator':<{width}}  " + "  ".join(f"{r:>12}" for r in routes))
+    for name, row in table.items():
+        cells = (f"{row[r]:12.1e}" if r in row else f"{'-':>12}" for r in routes)
+        print(f"{name:<{width}}  " + "  ".join(cells))
+    print(f"{failures} failing case(s)")
+    return int(failures > 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
