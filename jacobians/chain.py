@@ -1,0 +1,217 @@
+"""Numerator-layout composition of explicit Jacobians.
+
+A :class:`Chain` is a list of named links in the order the data flows
+(input first). Each link is a Jacobian ``∂out/∂in`` of shape
+``(out_size, in_size)`` — a sparse matrix, or a builder that makes one on
+demand — optionally with its own VJP (a function ``g -> Jᵀ g`` that never
+builds the matrix). Then, in numerator layout,
+
+* ``chain.jacobian()`` is the product ``J_n ⋯ J_2 J_1`` (the chain rule as the
+  notes write it, e.g. ∂l/∂vec(F) = ∂l/∂vec(S) · ∂vec(S)/∂vec(F));
+* ``chain.vjp(g)`` applies the links' VJPs in reverse order, ``J_1ᵀ(⋯(J_nᵀ g))``,
+  without forming the product (PyLops' ``_ProductLinearOperator.rmatvec``);
+* for a scalar output, ``chain.gradient()`` is the transpose of the 1 × n row
+  Jacobian (note 001 §3.2: gradients are transposed Jacobians).
+
+Where one value feeds several consumers, :func:`fan_out` sums the branches'
+Jacobians (and accumulates their VJPs with ``+=``) — note 004's
+∂l/∂vec(X⁽¹⁾) = Σ_i ∂l/∂vec(S_i⁽²⁾) M_{F_2i}^filter, which
+:func:`fan_out_gradient` also evaluates literally, row by row.
+
+Mismatched sizes raise a one-line ValueError naming the links involved.
+A Chain has the interface of a link, so chains nest.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["Link", "Chain", "fan_out", "fan_out_gradient", "as_link"]
+
+
+def _as_sparse(matrix, name):
+    if sp.issparse(matrix):
+        return sp.csr_array(matrix)
+    arr = np.asarray(matrix)
+    if arr.dtype == object or arr.ndim != 2:
+        raise ValueError(f"link {name!r}: Jacobian must be a 2-D matrix (got shape {arr.shape})")
+    return sp.csr_array(arr.astype(np.float64))
+
+
+class Link:
+    """One factor ``∂out/∂in`` of a chain.
+
+    Parameters
+    ----------
+    name : label used in error messages (e.g. ``"dS/dF"``, ``"relu"``).
+    matrix : sparse or dense (out_size, in_size) Jacobian, or None when ``build`` is given.
+    build : zero-argument callable returning the Jacobian (built only when asked).
+    vjp : callable ``g (out_size,) -> (in_size,)``; default ``Jᵀ g`` from the matrix.
+    in_size, out_size : required with ``build``; taken from ``matrix`` otherwise.
+    """
+
+    def __init__(self, name: str, matrix=None, *, build: Callable | None = None, vjp: Callable | None = None,
+                 in_size: int | None = None, out_size: int | None = None):
+        self.name = str(name)
+        if (matrix is None) == (build is None):
+            raise ValueError(f"link {self.name!r}: give exactly one of matrix or build")
+        self._matrix = None if matrix is None else _as_sparse(matrix, self.name)
+        self._build = build
+        self._vjp = vjp
+        if self._matrix is not None:
+            out_size = self._matrix.shape[0] if out_size is None else out_size
+            in_size = self._matrix.shape[1] if in_size is None else in_size
+        if in_size is None or out_size is None:
+            raise ValueError(f"link {self.name!r}: in_size and out_size are required with build")
+        self.in_size, self.out_size = int(in_size), int(out_size)
+        if self._matrix is not None and self._matrix.shape != (self.out_size, self.in_size):
+            raise ValueError(
+                f"link {self.name!r}: matrix has shape {self._matrix.shape}, declared (out, in) = "
+                f"({self.out_size}, {self.in_size})"
+            )
+
+    def jacobian(self) -> sp.csr_array:
+        if self._matrix is None:
+            built = _as_sparse(self._build(), self.name)
+            if built.shape != (self.out_size, self.in_size):
+                raise ValueError(
+                    f"link {self.name!r}: built Jacobian has shape {built.shape}, declared (out, in) = "
+                    f"({self.out_size}, {self.in_size})"
+                )
+            self._matrix = built
+        return self._matrix
+
+    def vjp(self, g) -> np.ndarray:
+        g = np.asarray(g, dtype=np.float64).ravel()
+        if g.size != self.out_size:
+            raise ValueError(f"link {self.name!r}: upstream gradient has {g.size} entries, expected {self.out_size}")
+        out = self.jacobian().T @ g if self._vjp is None else np.asarray(self._vjp(g), dtype=np.float64).ravel()
+        if out.size != self.in_size:
+            raise ValueError(f"link {self.name!r}: VJP returned {out.size} entries, expected {self.in_size}")
+        return out
+
+    @property
+    def has_own_vjp(self) -> bool:
+        return self._vjp is not None
+
+    def __repr__(self):
+        return f"Link({self.name!r}, {self.out_size}x{self.in_size})"
+
+
+def as_link(item, name: str | None = None):
+    """A Link or Chain passes through; a matrix becomes a Link named ``name``."""
+    if isinstance(item, (Link, Chain)):
+        return item
+    return Link(name or "matrix", item)
+
+
+class Chain:
+    """Links in data-flow order (input first); see the module docstring.
+
+    Examples
+    --------
+    >>> c = Chain([Link("A", np.array([[1., 2.]])), Link("B", np.array([[3.], [4.]]))])
+    >>> c.jacobian().toarray()
+    array([[3., 6.],
+           [4., 8.]])
+    """
+
+    def __init__(self, links: Sequence, name: str = "chain"):
+        self.name = str(name)
+        self.links = [as_link(item, f"{self.name}[{k}]") for k, item in enumerate(links)]
+        if not self.links:
+            raise ValueError(f"chain {self.name!r}: needs at least one link")
+        for prev, nxt in zip(self.links, self.links[1:]):
+            if nxt.in_size != prev.out_size:
+                raise ValueError(
+                    f"chain {self.name!r}: link {nxt.name!r} takes {nxt.in_size} inputs but link "
+                    f"{prev.name!r} gives {prev.out_size} outputs"
+                )
+        self.in_size = self.links[0].in_size
+        self.out_size = self.links[-1].out_size
+
+    @classmethod
+    def numerator(cls, *links, name: str = "chain") -> "Chain":
+        """Links in the order a note writes the product, loss side first (∂l/∂y · ∂y/∂x …)."""
+        return cls(list(links)[::-1], name=name)
+
+    def jacobian(self) -> sp.csr_array:
+        """J_n ⋯ J_1, multiplied from the input side."""
+        product = self.links[0].jacobian()
+        for link in self.links[1:]:
+            product = sp.csr_array(link.jacobian() @ product)
+        return product
+
+    def vjp(self, g) -> np.ndarray:
+        """J_1ᵀ(⋯(J_nᵀ g)): each link's own VJP, in reverse order, no product formed."""
+        g = np.asarray(g, dtype=np.float64).ravel()
+        if g.size != self.out_size:
+            raise ValueError(f"chain {self.name!r}: upstream gradient has {g.size} entries, expected {self.out_size}")
+        for link in reversed(self.links):
+            g = link.vjp(g)
+        return g
+
+    def gradient(self) -> np.ndarray:
+        """∇ of a scalar output: the transposed 1 × in_size row Jacobian, as a vector."""
+        if self.out_size != 1:
+            raise ValueError(f"chain {self.name!r}: gradient needs a scalar output (the chain ends with {self.out_size})")
+        return self.jacobian().toarray().ravel()
+
+    def __repr__(self):
+        return f"Chain({self.name!r}: " + " -> ".join(repr(link) for link in self.links) + ")"
+
+
+class _FanOut(Link):
+    def __init__(self, name, branches):
+        self.branches = branches
+        first = branches[0]
+        super().__init__(
+            name,
+            build=lambda: sum((b.jacobian() for b in self.branches[1:]), start=self.branches[0].jacobian()),
+            vjp=self._accumulate,
+            in_size=first.in_size,
+            out_size=first.out_size,
+        )
+
+    def _accumulate(self, g):
+        total = np.zeros(self.in_size)
+        for branch in self.branches:
+            total += branch.vjp(g)  # micrograd's +=: every consumer adds its share
+        return total
+
+
+def fan_out(name: str, branches: Sequence) -> Link:
+    """One input feeding several consumers whose outputs land in one space: J = Σ_b J_b.
+
+    Each branch (a Link or Chain) maps the shared input to the same output
+    space (e.g. branch i: X⁽¹⁾ → S_i⁽²⁾ → its block of vec(S⁽²⁾)). The VJP
+    accumulates the branches' VJPs.
+    """
+    items = [as_link(b, f"{name}[{k}]") for k, b in enumerate(branches)]
+    if not items:
+        raise ValueError(f"fan_out {name!r}: needs at least one branch")
+    for b in items[1:]:
+        if (b.in_size, b.out_size) != (items[0].in_size, items[0].out_size):
+            raise ValueError(
+                f"fan_out {name!r}: branch {b.name!r} maps {b.in_size} -> {b.out_size} but branch "
+                f"{items[0].name!r} maps {items[0].in_size} -> {items[0].out_size}"
+            )
+    return _FanOut(name, items)
+
+
+def fan_out_gradient(rows: Sequence, jacobians: Sequence) -> np.ndarray:
+    """Σ_i rows[i] · jacobians[i]: the literal fan-out sum of row gradients times Jacobians."""
+    if len(rows) != len(jacobians) or not rows:
+        raise ValueError(f"fan_out_gradient: need as many rows as Jacobians, at least one (got {len(rows)} and {len(jacobians)})")
+    total = None
+    for k, (row, jac) in enumerate(zip(rows, jacobians)):
+        row = np.asarray(row, dtype=np.float64).ravel()
+        if jac.shape[0] != row.size:
+            raise ValueError(f"fan_out_gradient: term {k} has a row of {row.size} entries but a Jacobian with {jac.shape[0]} rows")
+        term = np.asarray(jac.T @ row).ravel()
+        if total is not None and term.size != total.size:
+            raise ValueError(f"fan_out_gradient: term {k} has {term.size} columns, term 0 has {total.size}")
+        total = term if total is None else total + term
+    return total

@@ -1,0 +1,453 @@
+"""The notes' four ways of writing a fully-connected (linear) layer.
+
+Each is registered as its own operator because each note orders the
+operands differently, and the Jacobians (canonical: C-order vec, numerator
+layout) differ accordingly. All Jacobians are sparse Kronecker products
+(``scipy.sparse.kron``); for row-major vec the identity is
+vec(A X B) = (A ⊗ Bᵀ) vec(X).
+
+=================  ==========================  ==========================================
+operator           forward                     note
+=================  ==========================  ==========================================
+``linear_xwt``     Z = X Wᵀ                    Wang 2019 eqs. 2.2–2.3 (PyTorch's layout)
+``linear_xw_b``    z = x W + b (batched)       "Back Propagation Summary" (Mint) §2
+``linear_wvec_b``  s = W vec(H) + b            DD2424 lecture 6 (FC layer after a conv)
+``linear_wtb_b``   Z = Wᵀ B + b                Vardhan 2022 §3.1.1
+=================  ==========================  ==========================================
+
+Shapes: X (b, d_in), W (d_out, d_in) for ``linear_xwt``; x (N, M_in),
+W (M_in, M_out), b (M_out,) for ``linear_xw_b``; H any shape, W
+(n_out, H.size), b (n_out,) for ``linear_wvec_b``; B (n_B,), W (n_B, n_Z),
+b (n_Z,) for ``linear_wtb_b``.
+
+The VJP routes are the notes' matrix formulas, never the explicit matrix:
+∂Q/∂X = ∂Q/∂Z W and ∂Q/∂W = (∂Q/∂Z)ᵀ X (note 000); ∂L/∂W = xᵀ ∂L/∂z,
+∂L/∂b = Σ_n ∂L/∂z_n, ∂L/∂x = ∂L/∂z Wᵀ (note 002); ∂l/∂vec(H) = ∂l/∂s W
+(note 004); and note 001's numerator-layout row Jacobians
+dJ/dW = (dJ/dZ)ᵀ Bᵀ, dJ/dB = dJ/dZ Wᵀ, dJ/db = dJ/dZ, transposed into
+gradients as its §3.2 prescribes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..conventions import commutation_matrix
+from ..geometry import GeometryError
+from ..registry import Case, register
+from ._sparse import as_float_array
+
+__all__ = [
+    "linear_xwt",
+    "linear_xwt_input_jacobian",
+    "linear_xwt_weight_jacobian",
+    "linear_xwt_vjp_input",
+    "linear_xwt_vjp_weight",
+    "linear_xw_b",
+    "linear_xw_b_input_jacobian",
+    "linear_xw_b_weight_jacobian",
+    "linear_xw_b_bias_jacobian",
+    "linear_xw_b_vjp_input",
+    "linear_xw_b_vjp_weight",
+    "linear_xw_b_vjp_bias",
+    "linear_wvec_b",
+    "linear_wvec_b_input_jacobian",
+    "linear_wvec_b_weight_jacobian",
+    "linear_wvec_b_vjp_input",
+    "linear_wvec_b_vjp_weight",
+    "linear_wtb_b",
+    "linear_wtb_b_input_jacobian",
+    "linear_wtb_b_weight_jacobian",
+    "linear_wtb_b_row_jacobians",
+    "linear_wtb_b_vjp_input",
+    "linear_wtb_b_vjp_weight",
+    "identity_jacobian",
+]
+
+
+def _eye(n: int) -> sp.csr_array:
+    return sp.csr_array(sp.identity(int(n), format="csr"))
+
+
+def _kron(a, b) -> sp.csr_array:
+    a = a if sp.issparse(a) else sp.csr_array(np.atleast_2d(a))
+    b = b if sp.issparse(b) else sp.csr_array(np.atleast_2d(b))
+    return sp.csr_array(sp.kron(a, b, format="csr"))
+
+
+def identity_jacobian(n: int) -> sp.csr_array:
+    """I_n, the Jacobian of a bias added once per output (0/1)."""
+    return _eye(n)
+
+
+def _matrix(a, name, what):
+    a = as_float_array(a, name)
+    if a.ndim != 2:
+        raise GeometryError(f"{name}: must be a matrix {what} (got {a.ndim}-D shape {a.shape})")
+    return a
+
+
+def _vector(a, name, n, what):
+    a = as_float_array(a, name)
+    if a.shape != (n,):
+        raise GeometryError(f"{name}: must have shape ({n},) = {what} (got {a.shape})")
+    return a
+
+
+# ---------------------------------------------------------------------------
+# note 000: Z = X Wᵀ
+# ---------------------------------------------------------------------------
+def _xwt_checked(x, weight):
+    x = _matrix(x, "x", "(batch, d_in)")
+    weight = _matrix(weight, "weight", "(d_out, d_in)")
+    if weight.shape[1] != x.shape[1]:
+        raise GeometryError(f"weight: must have d_in = x.shape[1] = {x.shape[1]} columns (got shape {weight.shape})")
+    return x, weight
+
+
+def linear_xwt(x, weight) -> np.ndarray:
+    """Z = X Wᵀ (Wang 2019, §1), shape (batch, d_out).
+
+    Notes
+    -----
+    ``z[i, o] = Σ_k x[i, k] w[o, k]``; ∂z[i,o]/∂x[i',k] = [i = i'] w[o, k],
+    ∂z[i,o]/∂w[o',k] = [o = o'] x[i, k].
+    """
+    x, weight = _xwt_checked(x, weight)
+    return x @ weight.T
+
+
+def linear_xwt_input_jacobian(x, weight) -> sp.csr_array:
+    """∂vec(Z)/∂vec(X) = I_b ⊗ W (row-major vec), shape (b·d_out, b·d_in)."""
+    x, weight = _xwt_checked(x, weight)
+    return _kron(_eye(x.shape[0]), weight)
+
+
+def linear_xwt_weight_jacobian(x, weight) -> sp.csr_array:
+    """∂vec(Z)/∂vec(W) = (X ⊗ I_dout) K, shape (b·d_out, d_out·d_in).
+
+    ``X ⊗ I`` differentiates w.r.t. the row-major vec of Wᵀ; the commutation
+    matrix K (vec_r(Wᵀ) = K vec_r(W)) turns that into vec(W).
+    """
+    x, weight = _xwt_checked(x, weight)
+    d_out, d_in = weight.shape
+    return sp.csr_array(_kron(x, _eye(d_out)) @ commutation_matrix(d_in, d_out))
+
+
+def linear_xwt_vjp_input(g, x, weight) -> np.ndarray:
+    """∂Q/∂X = ∂Q/∂Z · W (note 000, eq. 2.2)."""
+    return np.asarray(g, dtype=np.float64) @ np.asarray(weight, dtype=np.float64)
+
+
+def linear_xwt_vjp_weight(g, x, weight) -> np.ndarray:
+    """∂Q/∂W = (∂Q/∂Z)ᵀ X (note 000, eq. 2.3)."""
+    return np.asarray(g, dtype=np.float64).T @ np.asarray(x, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------
+# note 002: z = x W + b
+# ---------------------------------------------------------------------------
+def _xwb_checked(x, weight, bias):
+    x = _matrix(x, "x", "(N, M_in)")
+    weight = _matrix(weight, "weight", "(M_in, M_out)")
+    if weight.shape[0] != x.shape[1]:
+        raise GeometryError(f"weight: must have M_in = x.shape[1] = {x.shape[1]} rows (got shape {weight.shape})")
+    if bias is not None:
+        bias = _vector(bias, "bias", weight.shape[1], "(M_out,)")
+    return x, weight, bias
+
+
+def linear_xw_b(x, weight, bias=None) -> np.ndarray:
+    """z = x W + b, batched (Mint notes §2), shape (N, M_out).
+
+    Notes
+    -----
+    ``z[n, m] = Σ_k x[n, k] w[k, m] + b[m]``.
+    """
+    x, weight, bias = _xwb_checked(x, weight, bias)
+    z = x @ weight
+    return z if bias is None else z + bias
+
+
+def linear_xw_b_input_jacobian(x, weight, bias=None) -> sp.csr_array:
+    """∂vec(z)/∂vec(x) = I_N ⊗ Wᵀ, shape (N·M_out, N·M_in)."""
+    x, weight, _ = _xwb_checked(x, weight, bias)
+    return _kron(_eye(x.shape[0]), weight.T)
+
+
+def linear_xw_b_weight_jacobian(x, weight, bias=None) -> sp.csr_array:
+    """∂vec(z)/∂vec(W) = x ⊗ I_Mout, shape (N·M_out, M_in·M_out)."""
+    x, weight, _ = _xwb_checked(x, weight, bias)
+    return _kron(x, _eye(weight.shape[1]))
+
+
+def linear_xw_b_bias_jacobian(x, weight, bias=None) -> sp.csr_array:
+    """∂vec(z)/∂b = 1_N ⊗ I_Mout (0/1), shape (N·M_out, M_out)."""
+    x, weight, _ = _xwb_checked(x, weight, bias)
+    return _kron(np.ones((x.shape[0], 1)), _eye(weight.shape[1]))
+
+
+def linear_xw_b_vjp_input(g, x, weight, bias=None) -> np.ndarray:
+    """∂L/∂x = ∂L/∂z Wᵀ (Mint §2.3)."""
+    return np.asarray(g, dtype=np.float64) @ np.asarray(weight, dtype=np.float64).T
+
+
+def linear_xw_b_vjp_weight(g, x, weight, bias=None) -> np.ndarray:
+    """∂L/∂W = xᵀ ∂L/∂z (Mint §2.1)."""
+    return np.asarray(x, dtype=np.float64).T @ np.asarray(g, dtype=np.float64)
+
+
+def linear_xw_b_vjp_bias(g, x, weight, bias=None) -> np.ndarray:
+    """∂L/∂b_i = Σ_n ∂L/∂z_{n,i} (Mint §2.2)."""
+    return np.asarray(g, dtype=np.float64).sum(axis=0)
+
+
+# ---------------------------------------------------------------------------
+# note 004: s = W vec(H) + b
+# ---------------------------------------------------------------------------
+def _wvec_checked(h, weight, bias):
+    h = as_float_array(h, "h")
+    weight = _matrix(weight, "weight", "(n_out, H.size)")
+    if weight.shape[1] != h.size:
+        raise GeometryError(f"weight: must have H.size = {h.size} columns (got shape {weight.shape})")
+    if bias is not None:
+        bias = _vector(bias, "bias", weight.shape[0], "(n_out,)")
+    return h, weight, bias
+
+
+def linear_wvec_b(h, weight, bias=None) -> np.ndarray:
+    """s = W vec(H) + b (DD2424 lecture 6), shape (n_out,).
+
+    ``vec`` is the canonical C-order flatten, which for an (n_F, h', w')
+    response stack is the lecture's row-major-within-plane, planes-stacked vec.
+    """
+    h, weight, bias = _wvec_checked(h, weight, bias)
+    s = weight @ h.ravel()
+    return s if bias is None else s + bias
+
+
+def linear_wvec_b_input_jacobian(h, weight, bias=None) -> sp.csr_array:
+    """∂s/∂vec(H) = W."""
+    _, weight, _ = _wvec_checked(h, weight, bias)
+    return sp.csr_array(weight)
+
+
+def linear_wvec_b_weight_jacobian(h, weight, bias=None) -> sp.csr_array:
+    """∂s/∂vec(W) = I_n ⊗ vec(H)ᵀ, shape (n, n·H.size)."""
+    h, weight, _ = _wvec_checked(h, weight, bias)
+    return _kron(_eye(weight.shape[0]), h.ravel()[None, :])
+
+
+def linear_wvec_b_vjp_input(g, h, weight, bias=None) -> np.ndarray:
+    """∂l/∂vec(H) = ∂l/∂s W (note 004), reshaped like H."""
+    return (np.asarray(g, dtype=np.float64) @ np.asarray(weight, dtype=np.float64)).reshape(np.shape(h))
+
+
+def linear_wvec_b_vjp_weight(g, h, weight, bias=None) -> np.ndarray:
+    """∂l/∂W = (∂l/∂s)ᵀ vec(H)ᵀ, the outer product."""
+    return np.outer(np.asarray(g, dtype=np.float64), np.asarray(h, dtype=np.float64).ravel())
+
+
+def _vjp_bias_identity(g, *args, **kwargs) -> np.ndarray:
+    """∂l/∂b = ∂l/∂s (the bias is added once)."""
+    return np.asarray(g, dtype=np.float64).copy()
+
+
+# ---------------------------------------------------------------------------
+# note 001: Z = Wᵀ B + b
+# ---------------------------------------------------------------------------
+def _wtb_checked(b_vec, weight, bias):
+    b_vec = as_float_array(b_vec, "b_vec")
+    if b_vec.ndim != 1:
+        raise GeometryError(f"b_vec: must be a vector (n_B,) — the flattened previous layer (got shape {b_vec.shape})")
+    weight = _matrix(weight, "weight", "(n_B, n_Z)")
+    if weight.shape[0] != b_vec.size:
+        raise GeometryError(f"weight: must have n_B = {b_vec.size} rows (got shape {weight.shape})")
+    if bias is not None:
+        bias = _vector(bias, "bias", weight.shape[1], "(n_Z,)")
+    return b_vec, weight, bias
+
+
+def linear_wtb_b(b_vec, weight, bias=None) -> np.ndarray:
+    """Z = Wᵀ B + b (Vardhan 2022, §3.1.1), shape (n_Z,).
+
+    ``b_vec`` is the note's B⁽²⁾ (the flattened pooled maps), ``weight`` its
+    W⁽³⁾ of shape (n_B, n_Z).
+    """
+    b_vec, weight, bias = _wtb_checked(b_vec, weight, bias)
+    z = weight.T @ b_vec
+    return z if bias is None else z + bias
+
+
+def linear_wtb_b_input_jacobian(b_vec, weight, bias=None) -> sp.csr_array:
+    """∂Z/∂B = Wᵀ."""
+    _, weight, _ = _wtb_checked(b_vec, weight, bias)
+    return sp.csr_array(weight.T)
+
+
+def linear_wtb_b_weight_jacobian(b_vec, weight, bias=None) -> sp.csr_array:
+    """∂Z/∂vec(W) = Bᵀ ⊗ I_nZ (row-major vec of W), shape (n_Z, n_B·n_Z)."""
+    b_vec, weight, _ = _wtb_checked(b_vec, weight, bias)
+    return _kron(b_vec[None, :], _eye(weight.shape[1]))
+
+
+def linear_wtb_b_row_jacobians(dj_dz, b_vec, weight):
+    """Note 001's numerator-layout results for a scalar J, given the row dJ/dZ (1 × n_Z).
+
+    Returns ``(dJ/dW, dJ/dB, dJ/db)`` exactly as the note writes them:
+    ``(dJ/dZ)ᵀ Bᵀ`` (n_Z × n_B — the transpose of W's shape),
+    ``dJ/dZ Wᵀ`` (1 × n_B) and ``dJ/dZ`` (1 × n_Z).
+    """
+    row = np.asarray(dj_dz, dtype=np.float64).reshape(1, -1)
+    b_col = np.asarray(b_vec, dtype=np.float64).reshape(-1, 1)
+    weight = np.asarray(weight, dtype=np.float64)
+    return row.T @ b_col.T, row @ weight.T, row
+
+
+def linear_wtb_b_vjp_weight(g, b_vec, weight, bias=None) -> np.ndarray:
+    """∇_W J = (dJ/dW)ᵀ = ((dJ/dZ)ᵀ Bᵀ)ᵀ (note 001 §3.1.1, transposed per §3.2)."""
+    return linear_wtb_b_row_jacobians(g, b_vec, weight)[0].T
+
+
+def linear_wtb_b_vjp_input(g, b_vec, weight, bias=None) -> np.ndarray:
+    """∇_B J = (dJ/dZ Wᵀ)ᵀ."""
+    return linear_wtb_b_row_jacobians(g, b_vec, weight)[1].ravel()
+
+
+# ---------------------------------------------------------------------------
+# registration
+# ---------------------------------------------------------------------------
+def _torch_xwt(x, weight):
+    return x @ weight.T
+
+
+def _torch_xw_b(x, weight, bias=None):
+    out = x @ weight
+    return out if bias is None else out + bias
+
+
+def _torch_wvec_b(h, weight, bias=None):
+    out = weight @ h.reshape(-1)
+    return out if bias is None else out + bias
+
+
+def _torch_wtb_b(b_vec, weight, bias=None):
+    out = weight.T @ b_vec
+    return out if bias is None else out + bias
+
+
+def _xwt_cases():
+    rng = np.random.default_rng(2019)
+    return [
+        Case({"x": rng.standard_normal((b, di)), "weight": rng.standard_normal((do, di))}, {}, f"b{b}-in{di}-out{do}")
+        for b, di, do in [(1, 1, 1), (3, 4, 2), (5, 2, 6), (2, 7, 3)]
+    ]
+
+
+def _xw_b_cases():
+    rng = np.random.default_rng(2002)
+    return [
+        Case(
+            {"x": rng.standard_normal((n, mi)), "weight": rng.standard_normal((mi, mo)), "bias": rng.standard_normal(mo)},
+            {},
+            f"N{n}-in{mi}-out{mo}",
+        )
+        for n, mi, mo in [(1, 1, 1), (4, 3, 2), (2, 5, 7), (6, 2, 3)]
+    ]
+
+
+def _wvec_b_cases():
+    rng = np.random.default_rng(2424)
+    out = []
+    for shape, n in [((3, 4, 4), 5), ((2, 3, 2), 3), ((7,), 1)]:
+        size = int(np.prod(shape))
+        h = rng.standard_normal(shape)
+        out.append(
+            Case({"h": h, "weight": rng.standard_normal((n, size)), "bias": rng.standard_normal(n)}, {},
+                 "H" + "x".join(map(str, shape)) + f"-C{n}")
+        )
+    return out
+
+
+def _wtb_b_cases():
+    rng = np.random.default_rng(2022)
+    return [
+        Case(
+            {"b_vec": rng.standard_normal(nb), "weight": rng.standard_normal((nb, nz)), "bias": rng.standard_normal(nz)},
+            {},
+            f"nB{nb}-nZ{nz}",
+        )
+        for nb, nz in [(1, 1), (12, 4), (8, 10)]
+    ]
+
+
+register(
+    "linear_xwt",
+    summary="Z = X Wᵀ (note 000): ∂vec Z/∂vec X = I ⊗ W, ∂vec Z/∂vec W = (X ⊗ I) K",
+    forward=linear_xwt,
+    jacobian={"x": linear_xwt_input_jacobian, "weight": linear_xwt_weight_jacobian},
+    vjp={"x": {"note000_eq2.2": linear_xwt_vjp_input}, "weight": {"note000_eq2.3": linear_xwt_vjp_weight}},
+    cases=_xwt_cases,
+    affine_in=("x", "weight"),
+    torch_forward=_torch_xwt,
+)
+
+register(
+    "linear_xw_b",
+    summary="z = x W + b batched (note 002): I ⊗ Wᵀ, x ⊗ I, 1 ⊗ I",
+    forward=linear_xw_b,
+    jacobian={
+        "x": linear_xw_b_input_jacobian,
+        "weight": linear_xw_b_weight_jacobian,
+        "bias": linear_xw_b_bias_jacobian,
+    },
+    vjp={
+        "x": {"note002_2.3": linear_xw_b_vjp_input},
+        "weight": {"note002_2.1": linear_xw_b_vjp_weight},
+        "bias": {"note002_2.2": linear_xw_b_vjp_bias},
+    },
+    cases=_xw_b_cases,
+    affine_in=("x", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_xw_b,
+)
+
+register(
+    "linear_wvec_b",
+    summary="s = W vec(H) + b (note 004): ∂s/∂vec H = W, ∂s/∂vec W = I ⊗ vec(H)ᵀ",
+    forward=linear_wvec_b,
+    jacobian={
+        "h": linear_wvec_b_input_jacobian,
+        "weight": linear_wvec_b_weight_jacobian,
+        "bias": lambda h, weight, bias=None: identity_jacobian(np.shape(weight)[0]),
+    },
+    vjp={
+        "h": {"note004": linear_wvec_b_vjp_input},
+        "weight": {"outer": linear_wvec_b_vjp_weight},
+        "bias": {"identity": _vjp_bias_identity},
+    },
+    cases=_wvec_b_cases,
+    affine_in=("h", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_wvec_b,
+)
+
+register(
+    "linear_wtb_b",
+    summary="Z = Wᵀ B + b (note 001): dJ/dW = (dJ/dZ)ᵀ Bᵀ in numerator layout, gradient = its transpose",
+    forward=linear_wtb_b,
+    jacobian={
+        "b_vec": linear_wtb_b_input_jacobian,
+        "weight": linear_wtb_b_weight_jacobian,
+        "bias": lambda b_vec, weight, bias=None: identity_jacobian(np.shape(weight)[1]),
+    },
+    vjp={
+        "b_vec": {"note001": linear_wtb_b_vjp_input},
+        "weight": {"note001": linear_wtb_b_vjp_weight},
+        "bias": {"note001": _vjp_bias_identity},
+    },
+    cases=_wtb_b_cases,
+    affine_in=("b_vec", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_wtb_b,
+)
