@@ -68,6 +68,12 @@ def main(argv=None) -> int:
             parser.print_help()
             return 0
         return int(args._run(args) or 0)
+    except BrokenPipeError:
+        # output piped into `head` and the like: stop quietly, as shell tools do on SIGPIPE
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -12,6 +12,11 @@ def run(args) -> int:
     from ..registry import SYMBOLIC, load_all
 
     ops = load_all()
+    if args.format == "table":
+        try:  # registers the symbolic faces (imports sympy, so only for the table)
+            import symbolic.ops  # noqa: F401
+        except ImportError:  # pragma: no cover - symbolic ships with the package
+            pass
     if args.format == "names":
         print("\n".join(sorted(ops)))
         return 0
