@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"{__package__}.commands.{module_name}":
                 raise
             continue
-        sp = sub.add_parser(name, help=module.HELP, description=module.__doc__)
+        sp = sub.add_parser(
+            name, help=module.HELP, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         module.configure(sp)
         sp.set_defaults(_run=module.run)
     return parser
