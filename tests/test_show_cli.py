@@ -486,3 +486,92 @@ def test_generic_operators_symbolic_fallback_and_limits(capsys):
         rc, _, err = run(capsys, "linear_xwt", "--input", "2x3", "--weight", "4x3", "--values", "symbolic")
         if rc != 0:  # asked for explicitly, an unsupported symbolic face is one clear line
             assert_usage_error(rc, err, "symbolic")
+
+
+def _case_argv(name, spec):
+    """Command line that asks for the shapes of the operator's first registered case."""
+    case = spec.cases()[0]
+    if name == "xu2020_kron":
+        x, f_f = case.inputs["x"], case.inputs["f_f"]
+        kh, kw = case.params["kernel_size"]
+        return ["--input", "x".join(map(str, x.shape)), "--weight", f"{f_f.shape[1]}x{x.shape[0]}x{kh}x{kw}"]
+    primary = next(iter(spec.jacobian))
+    argv = ["--input", "x".join(map(str, np.shape(case.inputs[primary])))]
+    if case.inputs.get("weight") is not None:
+        argv += ["--weight", "x".join(map(str, np.shape(case.inputs["weight"])))]
+    if name == "conv2d":
+        argv += ["--groups", str(case.params["groups"])]
+    flags = {"kernel_size": "--kernel", "stride": "--stride", "padding": "--padding", "dilation": "--dilation"}
+    for key, flag in flags.items():
+        value = case.params.get(key)
+        if value is None or (name != "conv2d" and key not in spec.extra.get("param_names", ())):
+            continue
+        if isinstance(value, (int, np.integer)):
+            argv += [flag, str(value)]
+        elif len(value) == 4:
+            argv += [flag, ",".join(map(str, value))]
+        else:
+            argv += [flag, "x".join(map(str, value))]
+    return argv
+
+
+def test_every_registered_operator_and_input_can_be_shown(capsys):
+    from jacobians.registry import load_all
+
+    for name, spec in sorted(load_all().items()):
+        wrts = ["input"] + [w for w in list(spec.jacobian)[1:] if w not in spec.cases()[0].constant]
+        for wrt in wrts:
+            rc, out, err = run(capsys, name, *_case_argv(name, spec), "--wrt", wrt, "--values", "random")
+            assert rc == 0, f"{name} --wrt {wrt}: {err}"
+            assert out.startswith(f"{name}: ∂vec(y)/∂vec("), out[:80]
+
+
+@pytest.mark.parametrize(
+    "argv,inputs,wrt",
+    [
+        (["linear_xw_b", "--input", "2x3", "--weight", "3x4", "--wrt", "bias"],
+         lambda r: {"x": r.standard_normal((2, 3)), "weight": r.standard_normal((3, 4))}, "bias"),
+        (["linear_wvec_b", "--input", "2x3x3", "--weight", "4x18", "--wrt", "bias"],
+         lambda r: {"h": r.standard_normal((2, 3, 3)), "weight": r.standard_normal((4, 18))}, "bias"),
+    ],
+)
+def test_bias_follows_the_requested_weight(capsys, tmp_path, argv, inputs, wrt):
+    """The bias Jacobian exported for a resized weight equals probing the forward (an independent route)."""
+    import scipy.sparse as sp
+
+    from jacobians.registry import get_operator
+
+    out_file = tmp_path / "j.npz"
+    rc, _, err = run(capsys, *argv, "--format", "npz", "--out", str(out_file))
+    assert rc == 0, err
+    J = sp.load_npz(out_file).toarray()
+    spec = get_operator(argv[0])
+    arrays = inputs(np.random.default_rng(0))
+    n_bias = J.shape[1]
+    base = np.asarray(spec.forward(**arrays, bias=np.zeros(n_bias))).ravel()
+    probed = np.stack([np.asarray(spec.forward(**arrays, bias=np.eye(n_bias)[k])).ravel() - base for k in range(n_bias)], 1)
+    np.testing.assert_allclose(J, probed, rtol=0, atol=1e-12)
+
+
+def test_xu2020_kron_adapter_maps_image_and_filters(capsys, tmp_path):
+    """--input is the image and --weight the filters; the exported Jacobian w.r.t. the image is the
+    conv2d input Jacobian up to the im2col/O_f orderings, so compare it by probing the forward."""
+    import scipy.sparse as sp
+
+    from jacobians.registry import get_operator
+
+    out_file = tmp_path / "k.npz"
+    values = tmp_path / "f.npy"
+    f_f = np.random.default_rng(1).standard_normal((1 * 2 * 2, 3))
+    np.save(values, f_f)
+    rc, _, err = run(capsys, "xu2020_kron", "--input", "1x4x5", "--weight", "3x1x2x2", "--values", str(values),
+                     "--format", "npz", "--out", str(out_file))
+    assert rc == 0, err
+    J = sp.load_npz(out_file).toarray()
+    spec = get_operator("xu2020_kron")
+    p = dict(kernel_size=(2, 2), stride=1, padding=0, dilation=1)
+    probed = np.stack([np.asarray(spec.forward(x=np.eye(20)[k].reshape(1, 4, 5), f_f=f_f, **p)).ravel()
+                       for k in range(20)], 1)
+    np.testing.assert_allclose(J, probed, rtol=0, atol=1e-12)
+    rc, _, err = run(capsys, "xu2020_kron", "--input", "2x4x5", "--weight", "3x1x2x2")
+    assert_usage_error(rc, err, "--weight")

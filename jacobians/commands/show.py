@@ -341,6 +341,7 @@ def _generic_problem(spec, args) -> Problem:
         inputs[name] = arr
     if primary not in inputs:
         _fail(f"{spec.name}: its registered case has no {primary!r} input")
+    _fit_bias(spec, inputs, params)
     constant = tuple(case.constant)
     affine = wrt in spec.affine_in
     structural = wrt in spec.structural
@@ -388,7 +389,58 @@ def _output_shape(problem: Problem) -> tuple:
     return tuple(np.shape(y))
 
 
-ADAPTERS = {"conv2d": _conv_problem}
+def _fit_bias(spec, inputs: dict, params: dict) -> None:
+    """Give a ``bias`` input the size the (resized) weight implies.
+
+    The registered case fixes the bias for its own weight; with another
+    ``--weight`` the bias must follow. Which weight axis it matches differs
+    between the notes' linear layers (xW + b: columns; W vec(H) + b: rows), so
+    try each axis size and keep the one the forward accepts.
+    """
+    import numpy as np
+
+    if "bias" not in inputs or "weight" not in inputs:
+        return
+    for size in dict.fromkeys(np.shape(inputs["weight"])):
+        trial = dict(inputs, bias=np.zeros(size))
+        try:
+            spec.forward(**trial, **params)
+        except (ValueError, TypeError):
+            continue
+        inputs["bias"] = trial["bias"]
+        return
+
+
+def _xu2020_problem(spec, args) -> Problem:
+    """note 003's O_f = φ(I)·F_f: ``--input CxHxW`` is the image, ``--weight FNxCxKHxKW`` the filters.
+
+    ``--wrt input`` is the image x, ``--wrt weight`` the filter matrix F_f of
+    shape (C·KH·KW, FN) (columns = filters, the corrected reshape).
+    """
+    import numpy as np
+
+    if args.input is None or len(args.input) != 3:
+        _fail("--input: xu2020_kron needs the image shape CxHxW")
+    if args.weight is None or len(args.weight) != 4:
+        _fail("--weight: xu2020_kron needs the filters FNxCxKHxKW")
+    fn, c, kh, kw = args.weight
+    if c != args.input[0]:
+        _fail(f"--weight: filter channels ({c}) must equal the image channels ({args.input[0]})")
+    wrt = {"input": "x", "weight": "f_f"}.get(args.wrt, args.wrt)
+    if wrt not in spec.jacobian:
+        _fail(f"--wrt: xu2020_kron has Jacobians w.r.t. input (x) and weight (f_f); got {args.wrt!r}")
+    params = {"kernel_size": (kh, kw), "stride": args.stride or 1, "padding": args.padding or 0,
+              "dilation": args.dilation or 1}
+    inputs = {"x": np.zeros(args.input), "f_f": np.zeros((c * kh * kw, fn))}
+    problem = Problem(spec=spec, inputs=inputs, params=params, wrt=wrt,
+                      value_inputs=("f_f",) if wrt == "x" else ("x",), file_input="f_f" if wrt == "x" else "x",
+                      symbol_names={"x": "I", "f_f": "F"})
+    problem.out_shape = _output_shape(problem)
+    problem.estimate = (int(np.prod(problem.out_shape)), int(inputs[wrt].size), None, False)
+    return problem
+
+
+ADAPTERS = {"conv2d": _conv_problem, "xu2020_kron": _xu2020_problem}
 
 
 # ---------------------------------------------------------------------------
