@@ -1,0 +1,206 @@
+"""Small numeric helpers shared by the ledger's note modules.
+
+Everything here is plain numpy (torch and sympy are imported inside the
+functions that need them), so that each route of a claim's check is built
+from code that does not share a path with the route it is compared with:
+finite differences call only a forward; the torch helpers call only torch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FD_STEP = 1e-6
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def fd_gradient(f, x, h: float = FD_STEP) -> np.ndarray:
+    """Central-difference gradient of a scalar function, shaped like ``x``."""
+    x = np.array(x, dtype=np.float64, order="C")
+    flat = x.reshape(-1)
+    out = np.empty(flat.size)
+    for k in range(flat.size):  # one coordinate at a time: the claim's sizes are small
+        old = flat[k]
+        flat[k] = old + h
+        up = float(f(x))
+        flat[k] = old - h
+        down = float(f(x))
+        flat[k] = old
+        out[k] = (up - down) / (2 * h)
+    return out.reshape(x.shape)
+
+
+def fd_jacobian(f, x, h: float = FD_STEP) -> np.ndarray:
+    """Central-difference Jacobian, numerator layout, C-order vec of input and output."""
+    x = np.array(x, dtype=np.float64, order="C")
+    flat = x.reshape(-1)
+    cols = []
+    for k in range(flat.size):
+        old = flat[k]
+        flat[k] = old + h
+        up = np.asarray(f(x), dtype=np.float64).ravel()
+        flat[k] = old - h
+        down = np.asarray(f(x), dtype=np.float64).ravel()
+        flat[k] = old
+        cols.append((up - down) / (2 * h))
+    return np.stack(cols, axis=1)
+
+
+def pad_sides(padding):
+    """(top, bottom, left, right) from an int, a (ph, pw) pair or a 4-tuple."""
+    if np.isscalar(padding):
+        p = int(padding)
+        return (p, p, p, p)
+    padding = tuple(int(v) for v in padding)
+    if len(padding) == 2:
+        return (padding[0], padding[0], padding[1], padding[1])
+    return padding
+
+
+def corr_loops(x, w, stride=1, padding=0):
+    """Reference correlation by explicit index sums (for the notes' elementwise formulas).
+
+    x (N, C_in, H, W), w (C_out, C_in, kh, kw) → (N, C_out, OH, OW):
+    ``y[n,o,i,j] = Σ_{c,a,b} w[o,c,a,b] xp[n,c,i·sh+a,j·sw+b]``, accumulated one kernel
+    tap (a, b) at a time over strided slices of the zero-padded input — deliberately
+    not the package's sliding-window forward.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    pt, pb, pl, pr = pad_sides(padding)
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    kh, kw = w.shape[2:]
+    oh = (xp.shape[2] - kh) // sh + 1
+    ow = (xp.shape[3] - kw) // sw + 1
+    out = np.zeros((x.shape[0], w.shape[0], max(oh, 0), max(ow, 0)))
+    if oh <= 0 or ow <= 0:
+        return out
+    for a in range(kh):
+        for b in range(kw):
+            tap = xp[:, :, a : a + (oh - 1) * sh + 1 : sh, b : b + (ow - 1) * sw + 1 : sw]
+            out += np.einsum("nchw,oc->nohw", tap, w[:, :, a, b])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# torch routes (lazy import; callers record them under route "torch")
+# ---------------------------------------------------------------------------
+def torch_conv2d(x, w, b=None, stride=1, padding=0):
+    import torch
+    import torch.nn.functional as F
+
+    pt, pb, pl, pr = pad_sides(padding)
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    xt = F.pad(xt, (pl, pr, pt, pb))
+    bt = None if b is None else torch.as_tensor(np.asarray(b, dtype=np.float64))
+    return F.conv2d(xt, torch.as_tensor(np.asarray(w, dtype=np.float64)), bt, stride=stride).numpy()
+
+
+def torch_conv2d_grads(x, w, g, stride=1, padding=0):
+    """(∂L/∂x, ∂L/∂w, ∂L/∂b) of L = ⟨g, conv2d(x, w) + b⟩ by torch autograd; x batched (N, C, H, W)."""
+    import torch
+    import torch.nn.functional as F
+
+    pt, pb, pl, pr = pad_sides(padding)
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    wt = torch.tensor(np.asarray(w, dtype=np.float64), requires_grad=True)
+    bt = torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
+    y = F.conv2d(F.pad(xt, (pl, pr, pt, pb)), wt, bt, stride=stride)
+    (y * torch.as_tensor(np.asarray(g, dtype=np.float64))).sum().backward()
+    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+def torch_jacobian(fn, x) -> np.ndarray:
+    """Numerator-layout Jacobian (C-order vecs) of a torch function of one float64 array."""
+    import torch
+
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    jac = torch.autograd.functional.jacobian(fn, xt)
+    y_size = int(np.prod(jac.shape[: jac.ndim - xt.ndim])) if jac.ndim > xt.ndim else 1
+    return jac.reshape(y_size, xt.numel()).numpy()
+
+
+def torch_grad(fn, x) -> np.ndarray:
+    """Gradient of a scalar torch function of one float64 array."""
+    import torch
+
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    fn(xt).backward()
+    return xt.grad.numpy()
+
+
+# ---------------------------------------------------------------------------
+# geometries
+# ---------------------------------------------------------------------------
+#: (N, C_in, H, W, C_out, kh, kw, stride, padding) — non-square, multi-channel;
+#: the strided and padded ones are used only where a claim allows them.
+CONV_GEOMETRIES = (
+    dict(n=1, c_in=1, h=6, w=6, c_out=1, kh=3, kw=3, stride=1, padding=0),
+    dict(n=2, c_in=3, h=5, w=7, c_out=2, kh=2, kw=3, stride=1, padding=0),
+    dict(n=1, c_in=2, h=6, w=5, c_out=3, kh=3, kw=2, stride=1, padding=0),
+    dict(n=2, c_in=2, h=7, w=8, c_out=3, kh=3, kw=2, stride=2, padding=0),
+    dict(n=1, c_in=3, h=8, w=7, c_out=2, kh=2, kw=3, stride=3, padding=0),
+    dict(n=1, c_in=2, h=6, w=7, c_out=2, kh=3, kw=3, stride=2, padding=(1, 0, 2, 1)),
+    dict(n=2, c_in=1, h=5, w=6, c_out=2, kh=2, kw=2, stride=1, padding=1),
+)
+
+
+def geometries(stride=None, padding=None):
+    """The geometries with the given constraints: ``stride=1`` / ``padding=0`` / None for any."""
+    out = []
+    for g in CONV_GEOMETRIES:
+        if stride == 1 and g["stride"] != 1:
+            continue
+        if stride == ">1" and g["stride"] == 1:
+            continue
+        if padding == 0 and pad_sides(g["padding"]) != (0, 0, 0, 0):
+            continue
+        if padding == ">0" and pad_sides(g["padding"]) == (0, 0, 0, 0):
+            continue
+        out.append(g)
+    return out
+
+
+def conv_data(g, seed=0):
+    """x (N, C_in, H, W), w (C_out, C_in, kh, kw), b (C_out,), upstream δ shaped like the output."""
+    r = rng(seed)
+    x = r.standard_normal((g["n"], g["c_in"], g["h"], g["w"]))
+    w = r.standard_normal((g["c_out"], g["c_in"], g["kh"], g["kw"]))
+    b = r.standard_normal(g["c_out"])
+    pt, pb, pl, pr = pad_sides(g["padding"])
+    oh = (g["h"] + pt + pb - g["kh"]) // g["stride"] + 1
+    ow = (g["w"] + pl + pr - g["kw"]) // g["stride"] + 1
+    delta = r.standard_normal((g["n"], g["c_out"], oh, ow))
+    return x, w, b, delta
+
+
+def dilate(d, s):
+    """Insert s − 1 zeros between rows and between columns of the last two axes."""
+    if s == 1:
+        return np.array(d, dtype=np.float64)
+    n, c, h, w = d.shape
+    out = np.zeros((n, c, (h - 1) * s + 1, (w - 1) * s + 1))
+    out[:, :, ::s, ::s] = d
+    return out
+
+
+# ---------------------------------------------------------------------------
+# explicit route: the package's sparse Jacobians (transposed times δ)
+# ---------------------------------------------------------------------------
+def explicit_conv_grads(x, w, delta, stride=1, padding=0):
+    """(∂L/∂x, ∂L/∂w, ∂L/∂b) as Jᵀδ with the explicit sparse Jacobians, summed over the batch."""
+    from ..ops.conv2d import conv2d_bias_jacobian, conv2d_input_jacobian, conv2d_weight_jacobian
+
+    dx = np.empty_like(np.asarray(x, dtype=np.float64))
+    dw = np.zeros(w.shape)
+    db = np.zeros(w.shape[0])
+    m_f = conv2d_input_jacobian(w, x.shape[1:], stride=stride, padding=padding)
+    for n in range(x.shape[0]):
+        d = delta[n].ravel()
+        dx[n] = (m_f.T @ d).reshape(x.shape[1:])
+        dw += (conv2d_weight_jacobian(x[n], w.shape, stride=stride, padding=padding).T @ d).reshape(w.shape)
+        db += conv2d_bias_jacobian(delta[n].shape).T @ d
+    return dx, dw, db

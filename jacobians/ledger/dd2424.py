@@ -1,0 +1,1134 @@
+"""Claims of DD2424 Lecture 6, "The Convolutional Layer in Convolutional Networks" (KTH, 2017) — key ``dd2424``.
+
+Convention of the slides: an image X of size w × h × 3 is a stack of planes
+X₁, X₂, X₃; vec walks a plane row by row (F₁₁, F₁₂, F₁₃, F₂₁, …) and stacks
+the planes — which is exactly the package's canonical C-order vec of a
+(C, H, W) array, so no permutation is needed. 1-based indices; "convolution"
+is correlation; derivatives are Jacobians in numerator layout, so ∂l/∂vec(·)
+is a row vector.
+
+Routes: the package's explicit sparse Jacobians (M_X^im = conv2d weight
+Jacobian, M_F^filter = conv2d input Jacobian), the slides' entries as
+transcribed (compared exactly, with integer codes X_ij ↦ 10i + j and with
+sympy symbols), finite differences, and torch autograd when installed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import claim
+from ._tools import fd_gradient, fd_jacobian, rng, torch_conv2d, torch_grad, torch_jacobian
+
+CONV = "planes stacked, row-major vec within a plane (canonical C order); 1-based; numerator layout"
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def _conv(X, F):
+    """S = X * F for one filter F (C, f, f) over X (C, H, W): a single response map."""
+    from ..ops.conv2d import conv2d
+
+    return conv2d(X, F[None])[0]
+
+
+def _M_im(X, f):
+    """M_X^im of one filter: ∂vec(S)/∂vec(F) for S = X * F, F of shape (C, f, f)."""
+    from ..ops.conv2d import conv2d_weight_jacobian
+
+    return conv2d_weight_jacobian(X, (1, X.shape[0], f, f)).toarray()
+
+
+def _M_filter(F, in_shape):
+    """M_F^filter: ∂vec(S)/∂vec(X) for S = X * F, one filter F of shape (C, f, f)."""
+    from ..ops.conv2d import conv2d_input_jacobian
+
+    return conv2d_input_jacobian(F[None], in_shape).toarray()
+
+
+def _codes(h, w, base=10):
+    """X_ij ↦ base·i + j (1-based): every entry of a transcribed matrix can be compared exactly."""
+    i, j = np.meshgrid(np.arange(1, h + 1), np.arange(1, w + 1), indexing="ij")
+    return (base * i + j).astype(np.float64)
+
+
+def _code_of(name: str) -> float:
+    """'X34' ↦ 34, 'F21' ↦ 21, '0' ↦ 0."""
+    return 0.0 if name == "0" else float(name[1:])
+
+
+def _rows(text: str):
+    return [[_code_of(t) for t in row.split()] for row in text.strip().splitlines()]
+
+
+def _sym(name, i, j):
+    import sympy
+
+    return sympy.Symbol(f"{name}{i}{j}")
+
+
+def _sym_matrix(name, h, w):
+    import sympy
+
+    return sympy.Matrix(h, w, lambda i, j: _sym(name, i + 1, j + 1))
+
+
+def _sym_rows(text: str):
+    import sympy
+
+    return sympy.Matrix([[sympy.Integer(0) if t == "0" else sympy.Symbol(t) for t in row.split()] for row in text.strip().splitlines()])
+
+
+def _sym_S(X, F):
+    """S_lm = Σ_i Σ_j X_{i+l−1, j+m−1} F_ij (single plane, the slides' formula) as a sympy matrix."""
+    import sympy
+
+    f = F.rows
+    return sympy.Matrix(X.rows - f + 1, X.cols - f + 1, lambda l, m: sum(X[l + i, m + j] * F[i, j] for i in range(f) for j in range(f)))
+
+
+def _sum_products(text: str):
+    """'g1 F12 + g2 F11' ↦ sympy expression (parsed by hand: names only, never sympified)."""
+    import sympy
+
+    total = sympy.Integer(0)
+    for term in text.split("+"):
+        a, b = term.split()
+        total += sympy.Symbol(a) * sympy.Symbol(b)
+    return total
+
+
+# ---------------------------------------------------------------------------
+# the network of the slides: conv (n_F filters) → ReLU → FC → softmax → cross-entropy
+# ---------------------------------------------------------------------------
+def _net_params(seed, C=3, h=6, w=5, f=3, n_f=3, classes=4):
+    r = rng(seed)
+    X = r.standard_normal((C, h, w))
+    F = r.standard_normal((n_f, C, f, f))
+    b = r.standard_normal(n_f) * 0.1
+    t = n_f * (h - f + 1) * (w - f + 1)
+    W = r.standard_normal((classes, t)) * 0.3
+    b2 = r.standard_normal(classes) * 0.1
+    y = np.zeros(classes)
+    y[seed % classes] = 1.0
+    return X, F, b, W, b2, y
+
+
+NET_SIZES = (dict(C=3, h=6, w=5, f=3, n_f=3, classes=4), dict(C=2, h=5, w=7, f=2, n_f=3, classes=3))
+
+
+def _softmax(s):
+    e = np.exp(s - s.max())
+    return e / e.sum()
+
+
+def _net(X, F, b, W, b2, y):
+    """All intermediate values of the slides' network."""
+    from ..ops.conv2d import conv2d
+
+    S = conv2d(X, F, b)
+    H = np.maximum(0.0, S)
+    s = W @ H.ravel() + b2
+    p = _softmax(s)
+    return dict(S=S, H=H, s=s, p=p, loss=-np.log(y @ p))
+
+
+def _torch_net_loss(X, F, b, W, b2, y):
+    import torch
+
+    def loss_of(**kw):
+        v = dict(X=X, F=F, b=b, W=W, b2=b2)
+        v.update(kw)
+        t = {k: torch.as_tensor(a) for k, a in v.items()}
+        S = torch.nn.functional.conv2d(t["X"][None], t["F"], t["b"])[0]
+        s = t["W"] @ torch.relu(S).reshape(-1) + t["b2"]
+        return -torch.log(torch.as_tensor(y) @ torch.softmax(s, 0))
+
+    return loss_of
+
+
+# ---------------------------------------------------------------------------
+# sizes
+# ---------------------------------------------------------------------------
+@claim(
+    "dd2424.response-map-size",
+    location="slides 'Convolution Layer' (32×32×3 image, 5×5×3 filters; four filters stacked)",
+    statement="""A 32×32×3 image correlated with one 5×5×3 filter gives a 28×28×1 response map; with four filters
+    the stacked response S is 28×28×4. Filter and image always have the same depth.""",
+    convention=CONV,
+    routes=("shape", "explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    X = np.zeros((3, 32, 32))
+    for n_f, want in ((1, (1, 28, 28)), (4, (4, 28, 28))):
+        F = np.zeros((n_f, 3, 5, 5))
+        ev.written("shape", (n_f, 32 - 5 + 1, 32 - 5 + 1), want)
+        ev.written("explicit", conv2d(X, F).shape, want)
+        ev.written("torch", lambda: torch_conv2d(X[None], F)[0].shape, want)
+
+
+@claim(
+    "dd2424.network-dims",
+    location="slide 'How do we produce final probs…' (dimensions of inputs, outputs and parameters)",
+    statement="""For X of size w×h×3, filters F_i of size f×f×3 and n_F filters: each S_i is (w−f+1)×(h−f+1), S and H
+    are (w−f+1)×(h−f+1)×n_F, W is C×(w−f+1)(h−f+1)n_F, and b, s, p are C×1.""",
+    convention=CONV,
+    routes=("shape", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        v = _net(X, F, b, W, b2, y)
+        C, h, w, f, n_f, classes = (sz[key] for key in ("C", "h", "w", "f", "n_f", "classes"))
+        ev.written("shape", v["S"].shape, (n_f, h - f + 1, w - f + 1))
+        ev.written("shape", v["H"].shape, (n_f, h - f + 1, w - f + 1))
+        ev.written("explicit", (W @ v["H"].ravel()).shape, (classes,))  # W must accept vec(H)
+        ev.written("shape", W.shape, (classes, (h - f + 1) * (w - f + 1) * n_f))
+        ev.written("explicit", (v["s"].shape, v["p"].shape, b2.shape), ((classes,),) * 3)
+
+
+# ---------------------------------------------------------------------------
+# the gradients of the one-layer network
+# ---------------------------------------------------------------------------
+@claim(
+    "dd2424.softmax-ce-gradient",
+    location="slide 'Computational Graph for our simple network' (∂l/∂s 'from previous lectures')",
+    statement="""For l = −log(yᵀp), p = softmax(s): ∂l/∂s = −yᵀ/(yᵀp) · diag(p − ppᵀ). As printed, p − ppᵀ mixes a
+    C×1 vector and a C×C matrix; read as diag of the diagonal, it keeps only the diagonal p∘(1−p) of the softmax
+    Jacobian and gives a wrong gradient.""",
+    convention=CONV + "; ∂l/∂s is a 1×C row",
+    routes=("explicit", "fd", "torch"),
+    expected="holds-corrected",
+    correction="""∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − ppᵀ), which equals (p − y)ᵀ for a one-hot y.""",
+)
+def _(ev):
+    r = rng(11)
+    for C in (3, 5):
+        s = r.standard_normal(C)
+        for k in range(2):
+            y = np.zeros(C)
+            y[(k * 2 + 1) % C] = 1.0
+            p = _softmax(s)
+            jac_softmax = fd_jacobian(_softmax, s)
+            printed = -(y / (y @ p)) @ np.diag(p - p * p)  # diag of the diagonal of p − ppᵀ
+            fixed = -(y / (y @ p)) @ (np.diag(p) - np.outer(p, p))
+            grad_fd = fd_gradient(lambda s_: -np.log(y @ _softmax(s_)), s)
+            ev.both("fd", printed, fixed, grad_fd)
+            from ..ops.softmax import softmax_jacobian
+
+            ev.corrected("explicit", fixed, -(y / (y @ p)) @ softmax_jacobian(s))
+            ev.corrected("fd", fixed, -(y / (y @ p)) @ jac_softmax, tol=1e-6)
+            ev.corrected("explicit", fixed, p - y)
+
+            def t_loss(st, y=y):
+                import torch
+
+                return -torch.log(torch.as_tensor(y) @ torch.softmax(st, 0))
+
+            ev.corrected("torch", fixed, lambda: torch_grad(t_loss, s))
+
+
+@claim(
+    "dd2424.fc-backward",
+    location="slide 'Computational Graph for our simple network', ∂l/∂vec(H)",
+    statement="""∂l/∂vec(H) = ∂l/∂s · W for s = W vec(H) + b.""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        v = _net(X, F, b, W, b2, y)
+        dl_ds = v["p"] - y
+        dl_dH = dl_ds @ W
+
+        def loss_of_H(Hv):
+            return -np.log(y @ _softmax(W @ Hv + b2))
+
+        ev.written("fd", dl_dH, fd_gradient(loss_of_H, v["H"].ravel()))
+
+        def t_loss(Ht):
+            import torch
+
+            return -torch.log(torch.as_tensor(y) @ torch.softmax(torch.as_tensor(W) @ Ht + torch.as_tensor(b2), 0))
+
+        ev.written("torch", dl_dH, lambda: torch_grad(t_loss, v["H"].ravel()))
+
+
+@claim(
+    "dd2424.relu-backward",
+    location="slide 'Computational Graph for our simple network', ∂l/∂vec(S)",
+    statement="""∂l/∂vec(S) = ∂l/∂vec(H) · diag(Ind(vec(S) > 0)) for H = max(0, S).""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        v = _net(X, F, b, W, b2, y)
+        dl_dH = (v["p"] - y) @ W
+        dl_dS = dl_dH @ np.diag((v["S"].ravel() > 0).astype(float))
+
+        def loss_of_S(Sv):
+            return -np.log(y @ _softmax(W @ np.maximum(0.0, Sv) + b2))
+
+        ev.written("fd", dl_dS, fd_gradient(loss_of_S, v["S"].ravel()))
+
+        def t_loss(St):
+            import torch
+
+            return -torch.log(torch.as_tensor(y) @ torch.softmax(torch.as_tensor(W) @ torch.relu(St) + torch.as_tensor(b2), 0))
+
+        ev.written("torch", dl_dS, lambda: torch_grad(t_loss, v["S"].ravel()))
+
+
+def _dl_dS(X, F, b, W, b2, y):
+    v = _net(X, F, b, W, b2, y)
+    return ((v["p"] - y) @ W) * (v["S"].ravel() > 0)
+
+
+def _stack_jacobian(i, n_f, t):
+    """(0; …; I_t; …; 0): rows of vec(S), columns of vec(S_i)."""
+    J = np.zeros((n_f * t, t))
+    J[i * t : (i + 1) * t] = np.eye(t)
+    return J
+
+
+@claim(
+    "dd2424.stack-jacobian",
+    location="slide 'Jacobian of vec(S) w.r.t. vec(S_i)'",
+    statement="""vec(S) stacks vec(S_1), vec(S_2), vec(S_3), so ∂vec(S)/∂vec(S_i) is the 3t×t block column with I_t in
+    block i and t×t zero blocks elsewhere, t = (w−f+1)(h−f+1).""",
+    convention=CONV,
+    routes=("structure", "shape"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(3)
+    for n_f, oh, ow in ((3, 4, 3), (3, 2, 5)):
+        t = oh * ow
+        S = r.standard_normal((n_f, oh, ow))
+        for i in range(n_f):
+
+            def stack_with(Si, i=i):
+                T = S.copy()
+                T[i] = Si.reshape(oh, ow)
+                return T.ravel()
+
+            J_fd = np.rint(fd_jacobian(stack_with, S[i].ravel()))
+            ev.written("structure", _stack_jacobian(i, n_f, t), J_fd)
+            ev.written("shape", _stack_jacobian(i, n_f, t).shape, (3 * t, t))
+
+
+@claim(
+    "dd2424.filter-chain",
+    location="slides 'Computational Graph…: From reading the computational graph' (∂l/∂vec(F_i))",
+    statement="""∂l/∂vec(F_i) = ∂l/∂vec(S_i) ∂vec(S_i)/∂vec(F_i) = ∂l/∂vec(S) ∂vec(S)/∂vec(S_i) ∂vec(S_i)/∂vec(F_i), i = 1, 2, 3.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        g = _dl_dS(X, F, b, W, b2, y)
+        n_f, t = F.shape[0], g.size // F.shape[0]
+        M = _M_im(X, F.shape[2])
+        for i in range(n_f):
+            via_S = g @ _stack_jacobian(i, n_f, t) @ M
+            via_Si = g[i * t : (i + 1) * t] @ M
+
+            def loss_of_Fi(Fi, i=i):
+                FF = F.copy()
+                FF[i] = Fi
+                return _net(X, FF, b, W, b2, y)["loss"]
+
+            ev.written("explicit", via_S, via_Si)
+            ev.written("fd", via_S, fd_gradient(loss_of_Fi, F[i]).ravel())
+            ev.written("torch", via_S, lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F)[i].ravel())
+
+
+# ---------------------------------------------------------------------------
+# M_X^im
+# ---------------------------------------------------------------------------
+@claim(
+    "dd2424.im-matrix-size",
+    location="slides 'Jacobian of vec(S_i) w.r.t. vec(F_i)' (M_X^im size)",
+    statement="""vec(S_i) = M_X^im vec(F_i) with M_X^im of size (w−f+1)(h−f+1) × 3f² for a w×h×3 image.""",
+    convention=CONV,
+    routes=("shape", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for C, h, w, f in ((3, 6, 5, 3), (3, 7, 9, 2), (3, 32, 32, 5)):
+        M = _M_im(np.ones((C, h, w)), f)
+        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * f * f))
+        ev.written("explicit", M.shape[0], _conv(np.ones((C, h, w)), np.ones((C, f, f))).size)
+
+
+_IM_ROWS = """
+X11 X12 X13 X21 X22 X23 X31 X32 X33
+X12 X13 X14 X22 X23 X24 X32 X33 X34
+X13 X14 X15 X23 X24 X25 X33 X34 X35
+X14 X15 X16 X24 X25 X26 X34 X35 X36
+X21 X22 X23 X31 X32 X33 X41 X42 X43
+X44 X45 X46 X54 X55 X56 X64 X65 X66
+"""
+_IM_ROW_INDEX = [0, 1, 2, 3, 4, 15]  # rows S11, S12, S13, S14, S21 and S44
+
+
+@claim(
+    "dd2424.im-matrix-example",
+    location="slides 'Writing a convolution as a matrix multiplication — Simple Example' (6×6 image, 3×3 filter)",
+    statement="""For a 6×6 image and a 3×3 filter, S = X * F is 4×4 and S_lm = Σ_{i,j≤3} X_{i+l−1,j+m−1} F_ij; the
+    16×9 M_X^im has rows (X11 X12 X13 X21 X22 X23 X31 X32 X33) for S11, (X12 … X34) for S12, …, (X21 … X43) for
+    S21 and (X44 X45 X46 X54 X55 X56 X64 X65 X66) for S44.""",
+    convention=CONV,
+    routes=("explicit", "symbolic"),
+    expected="holds",
+)
+def _(ev):
+    M = _M_im(_codes(6, 6)[None], 3)
+    ev.written("explicit", M.shape, (16, 9))
+    ev.written("explicit", M[_IM_ROW_INDEX], np.array(_rows(_IM_ROWS)))
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    S = _sym_S(X, F)
+    vecF = [F[i, j] for i in range(3) for j in range(3)]
+    M_sym = S.reshape(16, 1).jacobian(vecF)
+    ev.written("symbolic", M_sym.extract(_IM_ROW_INDEX, list(range(9))), _sym_rows(_IM_ROWS))
+
+
+@claim(
+    "dd2424.entry-formula",
+    location="slides 'Simple Example' (S_lm = Σ_k Σ_i Σ_j X_{k,i+l−1,j+m−1} F_kij)",
+    statement="""Each entry of the response map is S_lm = Σ_k Σ_i Σ_j X_{k,i+l−1,j+m−1} F_{kij} (sum over planes k and
+    taps i, j; 1-based).""",
+    convention=CONV,
+    routes=("formula", "explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(5)
+    for C, h, w, f in ((1, 6, 6, 3), (3, 6, 5, 3), (4, 5, 7, 2)):
+        X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
+        S = np.array(
+            [
+                [
+                    sum(X[k - 1, i + l - 2, j + m - 2] * F[k - 1, i - 1, j - 1] for k in range(1, C + 1) for i in range(1, f + 1) for j in range(1, f + 1))
+                    for m in range(1, w - f + 2)
+                ]
+                for l in range(1, h - f + 2)
+            ]
+        )
+        ev.written("explicit", S, _conv(X, F))
+        ev.written("formula", S, (_M_im(X, f) @ F.ravel()).reshape(S.shape))
+        ev.written("torch", S, lambda: torch_conv2d(X[None], F[None])[0, 0])
+
+
+@claim(
+    "dd2424.im-matrix-product",
+    location="slide 'Simple Example' (vec(S) = M_X^im vec(F))",
+    statement="""With row-major vec, vec(S) = M_X^im vec(F): the convolution is a matrix–vector product with the filter.""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import im2col
+
+    r = rng(6)
+    for C, h, w, f in ((1, 6, 6, 3), (3, 6, 5, 3), (4, 6, 6, 3)):
+        X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
+        prod = _M_im(X, f) @ F.ravel()
+        ev.written("explicit", prod, _conv(X, F).ravel())
+        ev.written("explicit", prod, im2col(X, f) @ F.ravel())
+        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel())
+
+
+@claim(
+    "dd2424.im-matrix-multiplane",
+    location="slide 'Multiple planes: Convolution → Matrix multiplication' (6×6×4 image, 3×3×4 filter)",
+    statement="""For X = {X1, …, X4} (6×6×4) and F1 (3×3×4), vec(S1) = M_X^im vec(F1) with
+    M_X^im = (M_X1^im M_X2^im M_X3^im M_X4^im), one 16×9 block per plane: 16×36 in all.""",
+    convention=CONV,
+    routes=("explicit", "shape"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(7)
+    for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
+        X = r.standard_normal((C, h, w))
+        M = _M_im(X, f)
+        blocks = np.hstack([_M_im(X[j : j + 1], f) for j in range(C)])
+        ev.written("explicit", M, blocks)
+        ev.written("shape", M.shape, ((h - f + 1) * (w - f + 1), C * f * f))
+    ev.written("shape", _M_im(np.ones((4, 6, 6)), 3).shape, (16, 36))
+
+
+@claim(
+    "dd2424.im-jacobian",
+    location="slide 'Back to: Jacobian of vec(S_i) w.r.t. vec(F_i)'",
+    statement="""Since vec(S_i) = M_X^im vec(F_i), the Jacobian ∂vec(S_i)/∂vec(F_i) is M_X^im.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(8)
+    for C, h, w, f in ((3, 6, 5, 3), (3, 4, 7, 2)):
+        X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
+        M = _M_im(X, f)
+        ev.written("fd", M, fd_jacobian(lambda F_: _conv(X, F_), F))
+
+        def t_fn(Ft):
+            import torch
+
+            return torch.nn.functional.conv2d(torch.as_tensor(X)[None], Ft[None])[0, 0]
+
+        ev.written("torch", M, lambda: torch_jacobian(t_fn, F))
+        ev.written("explicit", M @ F.ravel(), _conv(X, F).ravel())
+
+
+def _one_layer_dl_dS1(seed, C=3, h=6, w=5, f=3):
+    r = rng(seed)
+    X = r.standard_normal((C, h, w))
+    t = (h - f + 1) * (w - f + 1)
+    g = r.standard_normal(3 * t)  # ∂l/∂vec(S) for three response maps
+    return X, g, t
+
+
+@claim(
+    "dd2424.filter-grad-chain",
+    location="slide 'Gradient of the loss w.r.t. vec(F_i)', first two lines",
+    statement="""∂l/∂vec(F_1) = ∂l/∂vec(S) (I_t; 0; 0) M_X^im = (∂l/∂vec(S_1) ∂l/∂vec(S_2) ∂l/∂vec(S_3)) ·
+    [[M_X1^im M_X2^im M_X3^im]; [0 0 0]; [0 0 0]], i.e. ∂l/∂vec(S_1) M_X^im.""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="holds",
+)
+def _(ev):
+    for seed, (C, h, w, f) in enumerate(((3, 6, 5, 3), (3, 5, 7, 2))):
+        X, g, t = _one_layer_dl_dS1(seed, C, h, w, f)
+        M = _M_im(X, f)
+        line1 = g @ _stack_jacobian(0, 3, t) @ M
+        blocks = np.block([[_M_im(X[j : j + 1], f) for j in range(C)], [np.zeros((2 * t, C * f * f))]])
+        line2 = g @ blocks
+        ev.written("explicit", line1, line2)
+        G1 = g[:t].reshape(h - f + 1, w - f + 1)
+        ev.written("fd", line1, fd_gradient(lambda F_: float(np.sum(G1 * _conv(X, F_))), np.zeros((C, f, f))).ravel())
+
+
+@claim(
+    "dd2424.filter-grad-sum",
+    location="slide 'Gradient of the loss w.r.t. vec(F_i)', last line (Σ_{i=1}^{3} ∂l/∂vec(S_1) M_Xi^im)",
+    statement="""The last line writes ∂l/∂vec(F_1) as the sum Σ_i ∂l/∂vec(S_1) M_Xi^im over the three planes. That sum
+    is a 1×f² row (the plane contributions added up), whereas ∂l/∂vec(F_1) is 1×3f².""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="holds-corrected",
+    correction="""∂l/∂vec(F_1) = (∂l/∂vec(S_1) M_X1^im, ∂l/∂vec(S_1) M_X2^im, ∂l/∂vec(S_1) M_X3^im): the plane
+    contributions are concatenated, not summed.""",
+)
+def _(ev):
+    for seed, (C, h, w, f) in enumerate(((3, 6, 5, 3), (3, 5, 7, 2))):
+        X, g, t = _one_layer_dl_dS1(seed, C, h, w, f)
+        g1 = g[:t]
+        parts = [g1 @ _M_im(X[j : j + 1], f) for j in range(C)]
+        true = g1 @ _M_im(X, f)
+        ev.both("explicit", sum(parts), np.concatenate(parts), true)
+        G1 = g1.reshape(h - f + 1, w - f + 1)
+        ev.corrected("fd", np.concatenate(parts), fd_gradient(lambda F_: float(np.sum(G1 * _conv(X, F_))), np.zeros((C, f, f))).ravel())
+
+
+@claim(
+    "dd2424.filter-grad-reshape",
+    location="slide 'Gradient of the loss w.r.t. F_i', Option 1",
+    statement="""∂l/∂F_i (f×f×3) is obtained by reshaping the 1×3f² row ∂l/∂vec(F_i) — undoing the slides' vec (planes
+    stacked, each plane row by row).""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        g = _dl_dS(X, F, b, W, b2, y)
+        n_f, t = F.shape[0], g.size // F.shape[0]
+        M = _M_im(X, F.shape[2])
+        rows = [g[i * t : (i + 1) * t] @ M for i in range(n_f)]
+        reshaped = np.stack([r_.reshape(F.shape[1:]) for r_ in rows])
+        from ..conventions import get_convention, unvec
+
+        conv = get_convention("dd2424")
+        ev.written("explicit", reshaped, np.stack([unvec(r_, F.shape[1:], conv) for r_ in rows]))
+        ev.written("torch", reshaped, lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F))
+
+
+@claim(
+    "dd2424.im-column-blocks",
+    location="slides 'Writing a certain matrix multiplication as a convolution' (red column ↔ red block of X)",
+    statement="""Column (a, b) of M_X^im (the tap F_ab), read down its 16 rows, is the 4×4 block of X with top-left
+    X_ab read row by row; e.g. the column of F33 holds the block X33 … X66.""",
+    convention=CONV,
+    routes=("index", "symbolic"),
+    expected="holds",
+)
+def _(ev):
+    Xc = _codes(6, 6)
+    M = _M_im(Xc[None], 3)
+    for a in range(3):
+        for b in range(3):
+            ev.written("index", M[:, a * 3 + b], Xc[a : a + 4, b : b + 4].ravel())
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([F[i, j] for i in range(3) for j in range(3)])
+    ev.written("symbolic", M_sym[:, 8].T, X[2:6, 2:6].reshape(1, 16))
+
+
+@claim(
+    "dd2424.v-as-correlation",
+    location="slide 'Writing a certain matrix multiplication as a convolution', 'Thus' (V = X * G)",
+    statement="""For (v_1 … v_9) = (g_1 … g_16) M_X^im, the 3×3 matrix V of the v's (row by row) is X * G, the 6×6 image
+    correlated with the 4×4 matrix G of the g's (row by row).""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([F[i, j] for i in range(3) for j in range(3)])
+    G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
+    v = G.reshape(1, 16) * M_sym
+    ev.written("symbolic", v.reshape(3, 3), _sym_S(X, G))
+    r = rng(9)
+    for h, w, f in ((6, 6, 3), (5, 7, 2)):
+        Xn = r.standard_normal((1, h, w))
+        Gn = r.standard_normal((h - f + 1, w - f + 1))
+        ev.written("explicit", (Gn.ravel() @ _M_im(Xn, f)).reshape(f, f), _conv(Xn, Gn[None]))
+
+
+@claim(
+    "dd2424.filter-grad-vec-sum",
+    location="slide 'Back to Gradient of the loss w.r.t. F_i' (∂l/∂vec(F_i) = Σ_j ∂l/∂vec(S_i) M_Xj^im)",
+    statement="""∂l/∂vec(F_i) is written as the sum over planes Σ_{j=1}^{3} ∂l/∂vec(S_i) M_Xj^im (a 1×f² row).""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds-corrected",
+    correction="""∂l/∂vec(F_i) = (∂l/∂vec(S_i) M_X1^im, ∂l/∂vec(S_i) M_X2^im, ∂l/∂vec(S_i) M_X3^im) (concatenation over planes).""",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        g = _dl_dS(X, F, b, W, b2, y)
+        n_f, t, f = F.shape[0], g.size // F.shape[0], F.shape[2]
+        for i in range(n_f):
+            gi = g[i * t : (i + 1) * t]
+            parts = [gi @ _M_im(X[j : j + 1], f) for j in range(X.shape[0])]
+            true = gi @ _M_im(X, f)
+            ev.both("explicit", sum(parts), np.concatenate(parts), true)
+            ev.corrected(
+                "torch",
+                np.concatenate(parts),
+                lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F)[i].ravel(),
+            )
+
+
+@claim(
+    "dd2424.filter-grad-conv",
+    location="slide 'Back to Gradient of the loss w.r.t. F_i' (∂l/∂F_i = Σ_j X_j * ∂l/∂S_i)",
+    statement="""∂l/∂F_i = Σ_{j=1}^{3} X_j * ∂l/∂S_i: the planes X_j correlated with ∂l/∂S_i and summed — an f×f
+    matrix, whereas F_i is f×f×3.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds-corrected",
+    correction="""∂l/∂F_i = {X_1 * ∂l/∂S_i, X_2 * ∂l/∂S_i, X_3 * ∂l/∂S_i}: plane j of the gradient is X_j * ∂l/∂S_i
+    (stacked, not summed).""",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        g = _dl_dS(X, F, b, W, b2, y).reshape(F.shape[0], -1)
+        for i in range(F.shape[0]):
+            Gi = g[i].reshape(X.shape[1] - F.shape[2] + 1, X.shape[2] - F.shape[3] + 1)
+            planes = [_conv(X[j : j + 1], Gi[None]) for j in range(X.shape[0])]
+            true = (g[i] @ _M_im(X, F.shape[2])).reshape(F.shape[1:])
+            ev.both("explicit", sum(planes), np.stack(planes), true)
+
+            def loss_of_Fi(Fi, i=i):
+                FF = F.copy()
+                FF[i] = Fi
+                return _net(X, FF, b, W, b2, y)["loss"]
+
+            ev.corrected("fd", np.stack(planes), fd_gradient(loss_of_Fi, F[i]))
+            ev.corrected("torch", np.stack(planes), lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F)[i])
+
+
+# ---------------------------------------------------------------------------
+# two convolutional layers: M_F^filter and the rot180 form
+# ---------------------------------------------------------------------------
+def _two_layer(seed, C=3, h=7, w=6, f=3):
+    """X^(1) (C, h, w), second-layer filters F_2i (3, C, f, f), upstream ∂l/∂vec(S_i^(2)) as G (3, h', w')."""
+    r = rng(seed)
+    X1 = r.standard_normal((C, h, w))
+    F2 = r.standard_normal((3, C, f, f))
+    G = r.standard_normal((3, h - f + 1, w - f + 1))
+    return X1, F2, G
+
+
+TWO_LAYER_SIZES = ((3, 7, 6, 3), (3, 5, 8, 2))
+
+
+def _torch_two_layer_grad(X1, F2, G):
+    def loss(Xt):
+        import torch
+
+        return (torch.nn.functional.conv2d(Xt[None], torch.as_tensor(F2))[0] * torch.as_tensor(G)).sum()
+
+    return torch_grad(loss, X1)
+
+
+@claim(
+    "dd2424.two-layer-fanout",
+    location="slides 'How do we back-propagate the gradient to node X^(1)?'",
+    statement="""X^(1) feeds S_1^(2), S_2^(2), S_3^(2), so ∂l/∂vec(X^(1)) = Σ_i ∂l/∂vec(S_i^(2)) ∂vec(S_i^(2))/∂vec(X^(1)).""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
+        X1, F2, G = _two_layer(seed, C, h, w, f)
+        jacs = [fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1) for i in range(3)]
+        fanout = sum(G[i].ravel() @ jacs[i] for i in range(3))
+        ev.written("fd", fanout, fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1).ravel())
+        from ..ops.conv2d import conv2d_input_jacobian
+
+        ev.written("explicit", fanout, conv2d_input_jacobian(F2, X1.shape).T @ G.ravel(), tol=1e-6)
+        ev.written("torch", fanout, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), tol=1e-6)
+
+
+@claim(
+    "dd2424.filter-matrix-size",
+    location="slides 'Jacobian of vec(S_i^(2)) w.r.t. vec(X^(1))' (two sizes of M_F2i^filter)",
+    statement="""For X^(1) of size w×h×3 and F_2i of size f×f×3, M_F2i^filter is (w−f+1)(h−f+1) × 3wh; with
+    X^(1) the first layer's output, w' = w−f+1, h' = h−f+1, it is (w'−f+1)(h'−f+1) × 3w'h'.""",
+    convention=CONV,
+    routes=("shape", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for C, h, w, f in ((3, 7, 6, 3), (3, 5, 8, 2), (3, 6, 6, 3)):
+        M = _M_filter(np.ones((C, f, f)), (C, h, w))
+        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * w * h))
+        hp, wp = h - f + 1, w - f + 1
+        M2 = _M_filter(np.ones((C, f, f)), (C, hp, wp))
+        ev.written("shape", M2.shape, ((wp - f + 1) * (hp - f + 1), 3 * wp * hp))
+        ev.written("explicit", (M.shape[0], M2.shape[0]), (_conv(np.ones((C, h, w)), np.ones((C, f, f))).size, _conv(np.ones((C, hp, wp)), np.ones((C, f, f))).size))
+
+
+_FILTER_ROWS = """
+F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0
+0 F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0
+0 0 F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0
+0 0 0 F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0
+0 0 0 0 0 0 F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33
+"""
+
+
+@claim(
+    "dd2424.filter-matrix-example",
+    location="slides 'Writing convolution as a matrix multiplication' (rows of M_F^filter for S11 … S14, S21)",
+    statement="""For the 6×6 image and 3×3 filter, the rows of M_F^filter (16×36) for S11, S12, S13, S14, S21 begin
+    (F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0 …), shifted one place per step along a row of S and six
+    places (one row of X) from S14 to S21; the rest of each row is zero.""",
+    convention=CONV,
+    routes=("explicit", "symbolic"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    M = _M_filter(_codes(3, 3)[None], (1, 6, 6))
+    ev.written("explicit", M.shape, (16, 36))
+    rows = _rows(_FILTER_ROWS)
+    for r_, printed in enumerate(rows):
+        full = np.zeros(36)
+        full[: len(printed)] = printed
+        ev.written("explicit", M[r_], full)
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([X[i, j] for i in range(6) for j in range(6)])
+    for r_, row in enumerate(_FILTER_ROWS.strip().splitlines()):
+        n = len(row.split())
+        ev.written("symbolic", M_sym[r_, :n], _sym_rows(row))
+        ev.written("symbolic", M_sym[r_, n:], sympy.zeros(1, 36 - n))
+
+
+@claim(
+    "dd2424.filter-matrix-product",
+    location="slide 'Simple Example' (vec(S) = M_F^filter vec(X))",
+    statement="""With row-major vec, vec(S) = M_F^filter vec(X): the convolution is a matrix–vector product with the image.""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(12)
+    for C, h, w, f in ((1, 6, 6, 3), (3, 7, 6, 3), (4, 6, 6, 3)):
+        X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
+        prod = _M_filter(F, X.shape) @ X.ravel()
+        ev.written("explicit", prod, _conv(X, F).ravel())
+        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel())
+
+
+@claim(
+    "dd2424.filter-matrix-multiplane",
+    location="slide 'Multiple planes: Convolution → Matrix multiplication' (M_F1^filter, 16×144)",
+    statement="""For X (6×6×4) and F_1 = {F_11, …, F_14} (3×3×4), vec(S_1) = M_F1^filter vec(X) with
+    M_F1^filter = (M_F11^filter M_F12^filter M_F13^filter M_F14^filter), one 16×36 block per plane: 16×144.""",
+    convention=CONV,
+    routes=("explicit", "shape"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(13)
+    for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
+        F = r.standard_normal((C, f, f))
+        M = _M_filter(F, (C, h, w))
+        blocks = np.hstack([_M_filter(F[j : j + 1], (1, h, w)) for j in range(C)])
+        ev.written("explicit", M, blocks)
+        ev.written("shape", M.shape, ((h - f + 1) * (w - f + 1), C * h * w))
+    ev.written("shape", _M_filter(np.ones((4, 3, 3)), (4, 6, 6)).shape, (16, 144))
+
+
+@claim(
+    "dd2424.filter-jacobian",
+    location="slide 'Back to: Jacobian of vec(S_i^(2)) w.r.t. vec(X^(1))'",
+    statement="""Since vec(S_i^(2)) = M_F2i^filter vec(X^(1)), ∂vec(S_i^(2))/∂vec(X^(1)) = M_F2i^filter.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
+        X1, F2, G = _two_layer(seed, C, h, w, f)
+        for i in range(3):
+            M = _M_filter(F2[i], X1.shape)
+            ev.written("fd", M, fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1))
+
+            def t_fn(Xt, i=i):
+                import torch
+
+                return torch.nn.functional.conv2d(Xt[None], torch.as_tensor(F2[i : i + 1]))[0, 0]
+
+            ev.written("torch", M, lambda: torch_jacobian(t_fn, X1))
+            ev.written("explicit", M @ X1.ravel(), _conv(X1, F2[i]).ravel())
+
+
+@claim(
+    "dd2424.input-grad-sum",
+    location="slide 'Gradient of the loss w.r.t. node vec(X^(1))'",
+    statement="""∂l/∂vec(X^(1)) = Σ_{i=1}^{3} ∂l/∂vec(S_i^(2)) M_F2i^filter.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d, conv2d_vjp_input_im2col
+
+    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
+        X1, F2, G = _two_layer(seed, C, h, w, f)
+        total = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
+        ev.written("explicit", total, conv2d_vjp_input_im2col(G, X1, F2).ravel())
+        ev.written("fd", total, fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1).ravel())
+        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G).ravel())
+
+
+@claim(
+    "dd2424.input-grad-reshape",
+    location="slide 'Gradient of the loss w.r.t. X^(1)', Option 1",
+    statement="""∂l/∂X^(1) (w'×h'×3) is obtained by reshaping the 1×3w'h' row ∂l/∂vec(X^(1)), undoing the slides' vec.""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..conventions import get_convention, unvec
+
+    conv = get_convention("dd2424")
+    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
+        X1, F2, G = _two_layer(seed, C, h, w, f)
+        row = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
+        ev.written("explicit", row.reshape(X1.shape), unvec(row, X1.shape, conv))
+        ev.written("torch", row.reshape(X1.shape), lambda: _torch_two_layer_grad(X1, F2, G))
+
+
+_V_FORMULAS = """
+g1 F11
+g1 F12 + g2 F11
+g1 F13 + g2 F12 + g3 F11
+g2 F13 + g3 F12 + g4 F11
+g3 F13 + g4 F12
+g4 F13
+g1 F21 + g5 F11
+g1 F22 + g2 F21 + g5 F12 + g6 F11
+g1 F23 + g2 F22 + g3 F21 + g5 F13 + g6 F12 + g7 F11
+g2 F23 + g3 F22 + g4 F21 + g6 F13 + g7 F12 + g8 F11
+g3 F23 + g4 F22 + g7 F13 + g8 F12
+g4 F23 + g8 F13
+g1 F31 + g5 F21 + g9 F11
+g1 F32 + g2 F31 + g5 F22 + g6 F21 + g9 F12 + g10 F11
+g1 F33 + g2 F32 + g3 F31 + g5 F23 + g6 F22 + g7 F21 + g9 F13 + g10 F12 + g11 F11
+"""
+
+
+@claim(
+    "dd2424.v-formulas",
+    location="slides 'Turn matrix multiplication to convolution' (v_1 … v_15)",
+    statement="""For (v_1 … v_36) = (g_1 … g_16) M_F^filter (6×6 image, 3×3 filter): v_1 = g_1F_11,
+    v_2 = g_1F_12 + g_2F_11, …, v_15 = g_1F_33 + g_2F_32 + g_3F_31 + g_5F_23 + g_6F_22 + g_7F_21 + g_9F_13 + g_10F_12 + g_11F_11.""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([X[i, j] for i in range(6) for j in range(6)])
+    g = sympy.Matrix(1, 16, lambda i, j: sympy.Symbol(f"g{j + 1}"))
+    v = g * M_sym
+    printed = [_sum_products(line) for line in _V_FORMULAS.strip().splitlines()]
+    ev.written("symbolic", sympy.Matrix([v[k] for k in range(15)]), sympy.Matrix(printed))
+    # numerically: each g_k ↦ a random value, each F_ij ↦ a random value; evaluate both sides
+    r = rng(14)
+    gv, Fv = r.standard_normal(16), r.standard_normal((3, 3))
+    vv = gv @ _M_filter(Fv[None], (1, 6, 6))
+    subs = {sympy.Symbol(f"g{k + 1}"): gv[k] for k in range(16)}
+    subs.update({F[i, j]: Fv[i, j] for i in range(3) for j in range(3)})
+    ev.written("explicit", np.array([float(e.xreplace(subs)) for e in printed]), vv[:15])
+
+
+def _zero_pad(G, p):
+    return np.pad(G, ((0, 0), (p, p), (p, p))) if G.ndim == 3 else np.pad(G, p)
+
+
+@claim(
+    "dd2424.rot180-single",
+    location="slide 'Matrix multiplication → convolution' (V = G_zero-pad * F^rot180)",
+    statement="""With G (4×4) and V (6×6) the row-by-row reshapes of g and v = gᵀ M_F^filter, G_zero-pad the 8×8 matrix
+    with G framed by two rows/columns of zeros, and F^rot180 = ((F33 F32 F31); (F23 F22 F21); (F13 F12 F11)):
+    V = G_zero-pad * F^rot180.""",
+    convention=CONV,
+    routes=("explicit", "symbolic", "torch"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    r = rng(15)
+    for h, w, f in ((6, 6, 3), (7, 5, 3), (5, 6, 2)):
+        F = r.standard_normal((f, f))
+        G = r.standard_normal((h - f + 1, w - f + 1))
+        V = (G.ravel() @ _M_filter(F[None], (1, h, w))).reshape(h, w)
+        Gz = _zero_pad(G, f - 1)
+        rot = np.rot90(F, 2)
+        ev.written("explicit", _conv(Gz[None], rot[None]), V)
+
+        def t_fn(Xt, F=F):
+            import torch
+
+            return torch.nn.functional.conv2d(Xt[None, None], torch.as_tensor(F)[None, None])[0, 0]
+
+        ev.written("torch", _conv(Gz[None], rot[None]), lambda: torch_jacobian(t_fn, np.zeros((h, w))).T.dot(G.ravel()).reshape(h, w))
+    Fs = _sym_matrix("F", 3, 3)
+    printed_rot = _sym_rows("F33 F32 F31\nF23 F22 F21\nF13 F12 F11")
+    ev.written("symbolic", sympy.Matrix(np.rot90(np.array(Fs.tolist(), dtype=object), 2).tolist()), printed_rot)
+    G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
+    Gz = sympy.zeros(8, 8)
+    Gz[2:6, 2:6] = G
+    X = _sym_matrix("X", 6, 6)
+    M_sym = _sym_S(X, Fs).reshape(16, 1).jacobian([X[i, j] for i in range(6) for j in range(6)])
+    ev.written("symbolic", _sym_S(Gz, printed_rot), (G.reshape(1, 16) * M_sym).reshape(6, 6))
+
+
+@claim(
+    "dd2424.rot180-multiplane",
+    location="slide 'Multiple planes: Matrix multiplication → Convolution'",
+    statement="""For X (6×6×4), F = {F_1, …, F_4} (3×3×4), S = X * F (4×4) and vᵀ = gᵀ M_F^filter (16×144):
+    V = {G_zero-pad * F_1^rot180, …, G_zero-pad * F_4^rot180}, one plane per plane of F.""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(16)
+    for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
+        F = r.standard_normal((C, f, f))
+        G = r.standard_normal((h - f + 1, w - f + 1))
+        V = (G.ravel() @ _M_filter(F, (C, h, w))).reshape(C, h, w)
+        Gz = _zero_pad(G, f - 1)
+        planes = np.stack([_conv(Gz[None], np.rot90(F[j], 2)[None]) for j in range(C)])
+        ev.written("explicit", planes, V)
+        ev.written("torch", planes, lambda: _torch_two_layer_grad(np.zeros((C, h, w)), F[None], G[None]))
+
+
+@claim(
+    "dd2424.input-grad-rot180",
+    location="slide 'Back to Gradient of the loss w.r.t. node X^(1)' (last slide)",
+    statement="""∂l/∂X^(1) = Σ_{i=1}^{3} {G_i^zero-pad * F_2i,1^rot180, G_i^zero-pad * F_2i,2^rot180, G_i^zero-pad * F_2i,3^rot180},
+    G_i the matrix of ∂l/∂vec(S_i^(2)) and F_2i,j plane j of filter F_2i.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
+        X1, F2, G = _two_layer(seed, C, h, w, f)
+        total = sum(
+            np.stack([_conv(_zero_pad(G[i], f - 1)[None], np.rot90(F2[i, j], 2)[None]) for j in range(C)]) for i in range(3)
+        )
+        ev.written("explicit", total, (sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))).reshape(X1.shape))
+        ev.written("fd", total, fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1))
+        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G))
+
+
+@claim(
+    "dd2424.filter-row-highlight",
+    location="slide 'Writing convolution as a matrix multiplication' ('S11 is the dot product between F and red entries of X')",
+    statement="""The first M_F^filter slide marks the entries of X that S11 reads; as extracted, the marked entries are the
+    diagonal X11, X22, X33, X44, X55.""",
+    convention=CONV,
+    routes=("explicit", "symbolic"),
+    expected="holds-corrected",
+    correction="S11 reads the 3×3 block X11 … X33 (rows 1–3, columns 1–3): the support of row 1 of M_F^filter.",
+)
+def _(ev):
+    M = _M_filter(np.ones((1, 3, 3)), (1, 6, 6))
+    support = sorted((int(k // 6) + 1, int(k % 6) + 1) for k in np.nonzero(M[0])[0])
+    printed = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
+    block = [(i, j) for i in range(1, 4) for j in range(1, 4)]
+    ev.both("explicit", printed, block, support)
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    S11 = _sym_S(X, F)[0, 0]
+    read = sorted(str(s) for s in S11.free_symbols if str(s).startswith("X"))
+    ev.both("symbolic", sorted(f"X{i}{j}" for i, j in printed), sorted(f"X{i}{j}" for i, j in block), read)
+
+
+@claim(
+    "dd2424.bias-and-W-grads-gap",
+    location="slides 'Gradient Computations for one Convolutional layer' (only ∂l/∂F_i is derived)",
+    statement="""The slides derive the gradient w.r.t. the filters F_i but not w.r.t. the filter biases b_i or the
+    fully-connected W and b (the biases are 'omitted for clarity').""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="completes",
+    correction="""∂l/∂b_i = Σ over the entries of ∂l/∂S_i (= ∂l/∂vec(S_i) 1); ∂l/∂W = (∂l/∂s)ᵀ vec(H)ᵀ (C × t·n_F) and
+    ∂l/∂b = (∂l/∂s)ᵀ = p − y.""",
+)
+def _(ev):
+    for k, sz in enumerate(NET_SIZES):
+        X, F, b, W, b2, y = _net_params(k, **sz)
+        v = _net(X, F, b, W, b2, y)
+        g = _dl_dS(X, F, b, W, b2, y).reshape(F.shape[0], -1)
+        db = g.sum(axis=1)
+        dW = np.outer(v["p"] - y, v["H"].ravel())
+        ev.corrected("fd", db, fd_gradient(lambda b_: _net(X, F, b_, W, b2, y)["loss"], b))
+        ev.corrected("fd", dW, fd_gradient(lambda W_: _net(X, F, b, W_, b2, y)["loss"], W))
+        ev.corrected("fd", v["p"] - y, fd_gradient(lambda c_: _net(X, F, b, W, c_, y)["loss"], b2))
+        ev.corrected("torch", db, lambda: torch_grad(lambda bt: _torch_net_loss(X, F, b, W, b2, y)(b=bt), b))
+        ev.corrected("torch", dW, lambda: torch_grad(lambda Wt: _torch_net_loss(X, F, b, W, b2, y)(W=Wt), W))
+
+
+@claim(
+    "dd2424.filter-depth",
+    location="slide 'Convolution Layer' ('Filter & input image always have the same depth')",
+    statement="""The filter's depth must equal the image's: each output is the dot product of F with an f×f×3 chunk of X,
+    so a 5×5×3 filter cannot be applied to a 32×32×4 image.""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    def rejects(fn):
+        try:
+            fn()
+        except (ValueError, RuntimeError):
+            return True
+        return False
+
+    X = np.zeros((4, 8, 8))
+    F = np.zeros((1, 3, 5, 5))
+    ev.written("explicit", rejects(lambda: conv2d(X, F)), True)
+    ev.written("explicit", _conv(np.zeros((3, 8, 8)), np.zeros((3, 5, 5))).shape, (4, 4))
+
+    def t_fn():
+        import torch
+
+        return rejects(lambda: torch.nn.functional.conv2d(torch.zeros(1, 4, 8, 8), torch.zeros(1, 3, 5, 5)))
+
+    ev.written("torch", t_fn, True)
+
+
+@claim(
+    "dd2424.im-column-highlight",
+    location="slide 'Writing a certain matrix multiplication as a convolution' (red column v_2 ↔ red block of X)",
+    statement="""The slide for v_2 marks the entries of X that form column 2 of M_X^im; as extracted, only X12, X22, X32, X42
+    (one column of X) are marked.""",
+    convention=CONV,
+    routes=("index", "symbolic"),
+    expected="holds-corrected",
+    correction="""Column 2 of M_X^im (tap F12) holds the 4×4 block X12 … X45 (rows 1–4, columns 2–5 of X), read row by row.""",
+)
+def _(ev):
+    Xc = _codes(6, 6)
+    column = sorted(_M_im(Xc[None], 3)[:, 1].astype(int).tolist())
+    printed = [12, 22, 32, 42]
+    block = sorted(10 * i + j for i in range(1, 5) for j in range(2, 6))
+    ev.both("index", printed, block, column)
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([F[i, j] for i in range(3) for j in range(3)])
+    got = sorted(str(e) for e in M_sym[:, 1])
+    ev.both("symbolic", sorted(f"X{c}" for c in printed), sorted(f"X{c}" for c in block), got)
+
+
+_ROW_HIGHLIGHTS = {  # output S_1m ↦ entries of X marked as "new row corresponds to" (as extracted)
+    (1, 1): [21, 22, 23, 31, 32, 33],
+    (1, 2): [22, 23, 24, 32, 33, 34],
+    (1, 3): [24, 25, 34, 35],
+}
+
+
+@claim(
+    "dd2424.im-row-highlight",
+    location="slides 'Writing a convolution as a matrix multiplication' ('new row corresponds to' marked block of X)",
+    statement="""Each M_X^im build-up slide marks the block of X that the new row lists; as extracted, the marks for S11, S12, S13
+    cover only rows 2–3 of the 3×3 window (and for S13 only four entries).""",
+    convention=CONV,
+    routes=("index", "symbolic"),
+    expected="holds-corrected",
+    correction="Row S_lm of M_X^im lists the 3×3 block X_{l..l+2, m..m+2}: S11 ↔ X11…X33, S12 ↔ X12…X34, S13 ↔ X13…X35.",
+)
+def _(ev):
+    Xc = _codes(6, 6)
+    M = _M_im(Xc[None], 3)
+    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
+    S = _sym_S(X, F)
+    for (l, m), printed in _ROW_HIGHLIGHTS.items():
+        block = sorted(10 * i + j for i in range(l, l + 3) for j in range(m, m + 3))
+        row = sorted(M[(l - 1) * 4 + (m - 1)].astype(int).tolist())
+        ev.both("index", sorted(printed), block, row)
+        read = sorted(str(s) for s in S[l - 1, m - 1].free_symbols if str(s).startswith("X"))
+        ev.both("symbolic", sorted(f"X{c}" for c in printed), sorted(f"X{c}" for c in block), read)

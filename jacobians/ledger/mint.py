@@ -1,0 +1,613 @@
+"""Claims of "Back Propagation Summary" (notes for the Mint framework) — note 002, key ``mint``.
+
+Convention of the note: batches first, maps (N, C, H, W), kernels
+(C_out, C_in, F, F), linear layers z = x·W + b with W of shape
+(M_in, M_out), 0-based indices, "convolution" = correlation. Gradients
+∂L/∂T have the shape of T. The note treats unit stride (§3.1) and stride S
+(§3.2); its §3.2.3 (input gradient with stride) is a TODO, and padding P —
+announced in §3.0 — is never treated: the ledger completes both.
+
+Every check draws random data on several geometries (non-square maps,
+several channels, a batch of 2) and compares the note's formula, implemented
+literally with index arithmetic, with independent routes: the explicit
+sparse Jacobians of :mod:`jacobians.ops.conv2d` (transposed times δ), central
+finite differences of the forward, and torch autograd when installed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import claim
+from ._tools import (
+    conv_data,
+    corr_loops,
+    dilate,
+    explicit_conv_grads,
+    fd_gradient,
+    geometries,
+    pad_sides,
+    rng,
+    torch_conv2d,
+    torch_conv2d_grads,
+)
+
+CONV = "N,C,H,W maps; kernel (C_out, C_in, F, F); 0-based; correlation; ∂L/∂T shaped like T"
+LIN = "z = x·W + b, x (N, M_in), W (M_in, M_out); 0-based; ∂L/∂T shaped like T"
+
+
+# ---------------------------------------------------------------------------
+# §2 linear layer
+# ---------------------------------------------------------------------------
+def _linear_data(seed=0, n=3, m_in=4, m_out=5):
+    r = rng(seed)
+    return r.standard_normal((n, m_in)), r.standard_normal((m_in, m_out)), r.standard_normal(m_out), r.standard_normal((n, m_out))
+
+
+_LIN_SHAPES = ((3, 4, 5), (2, 6, 3), (1, 3, 3))
+
+
+def _linear_loss(g):
+    return lambda x, W, b: float(np.sum(g * (x @ W + b)))
+
+
+def _torch_linear(x, W, b):
+    import torch
+
+    return torch.nn.functional.linear(torch.as_tensor(x), torch.as_tensor(W.T), torch.as_tensor(b)).numpy()
+
+
+def _torch_linear_grads(x, W, b, g):
+    import torch
+
+    xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    (torch.as_tensor(g) * torch.nn.functional.linear(xt, Wt.T, bt)).sum().backward()
+    return xt.grad.numpy(), Wt.grad.numpy(), bt.grad.numpy()
+
+
+@claim(
+    "mint.linear-forward",
+    location="§2 Linear, forward and the elementwise form of z",
+    statement="""A linear layer maps x (N × M_in) with W (M_in × M_out) and b (M_out) to z = x·W + b
+    (N × M_out), entrywise z[n,m] = Σ_k x[n,k] w[k,m] + b[m].""",
+    convention=LIN,
+    routes=("formula", "shape", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
+        x, W, b, _g = _linear_data(s, n, mi, mo)
+        z = x @ W + b
+        loops = np.array([[sum(x[i, k] * W[k, m] for k in range(mi)) + b[m] for m in range(mo)] for i in range(n)])
+        ev.written("formula", loops, z)
+        ev.written("shape", z.shape, (n, mo))
+        ev.written("torch", loops, lambda: _torch_linear(x, W, b))
+
+
+@claim(
+    "mint.linear-weight-grad-entry",
+    location="§2.1, first display (sum over n and m, collapsed to one column)",
+    statement="""∂L/∂w[i,j] = Σ_n Σ_m ∂L/∂z[n,m] ∂z[n,m]/∂w[i,j]; only m = j survives, so
+    ∂L/∂w[i,j] = ⟨column j of ∂L/∂z, column i of x⟩.""",
+    convention=LIN,
+    routes=("formula", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
+        x, W, b, g = _linear_data(s, n, mi, mo)
+        entry = np.array([[g[:, j] @ x[:, i] for j in range(mo)] for i in range(mi)])
+        ev.written("fd", entry, fd_gradient(lambda W_: _linear_loss(g)(x, W_, b), W))
+        # the double sum before collapsing, with ∂z[n,m]/∂w[i,j] = x[n,i]·[m = j]
+        full = np.einsum("nm,ni,mj->ij", g, x, np.eye(mo))
+        ev.written("formula", entry, full)
+        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[1])
+
+
+@claim(
+    "mint.linear-weight-grad",
+    location="§2.1, ∂L/∂W = xᵀ·∂L/∂z",
+    statement="""The weight gradient is the matrix product ∂L/∂W = xᵀ ∂L/∂z, of shape (M_in, M_out).""",
+    convention=LIN,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
+        x, W, b, g = _linear_data(s, n, mi, mo)
+        dW = x.T @ g
+        # explicit Jacobian of vec_C(z) w.r.t. vec_C(W): z = x W → x ⊗ I (row-major vec)
+        J = np.kron(x, np.eye(mo))
+        ev.written("explicit", dW, (J.T @ g.ravel()).reshape(mi, mo))
+        ev.written("fd", dW, fd_gradient(lambda W_: _linear_loss(g)(x, W_, b), W))
+        ev.written("torch", dW, lambda: _torch_linear_grads(x, W, b, g)[1])
+
+
+@claim(
+    "mint.linear-bias-grad",
+    location="§2.2, ∂L/∂b_i",
+    statement="""∂L/∂b[i] = Σ_n ∂L/∂z[n,i]: the bias gradient sums the upstream gradient over the batch.""",
+    convention=LIN,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
+        x, W, b, g = _linear_data(s, n, mi, mo)
+        db = g.sum(axis=0)
+        J = np.tile(np.eye(mo), (n, 1))  # ∂vec_C(z)/∂b
+        ev.written("explicit", db, J.T @ g.ravel())
+        ev.written("fd", db, fd_gradient(lambda b_: _linear_loss(g)(x, W, b_), b))
+        ev.written("torch", db, lambda: _torch_linear_grads(x, W, b, g)[2])
+
+
+@claim(
+    "mint.linear-input-grad-entry",
+    location="§2.3*, elementwise ∂L/∂x[n,j]",
+    statement="""∂L/∂x[n,j] = Σ_m ∂L/∂z[n,m] w[j,m] = ⟨row n of ∂L/∂z, row j of W⟩.""",
+    convention=LIN,
+    routes=("formula", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
+        x, W, b, g = _linear_data(s, n, mi, mo)
+        entry = np.array([[sum(g[i, m] * W[j, m] for m in range(mo)) for j in range(mi)] for i in range(n)])
+        ev.written("formula", entry, np.einsum("nm,jm->nj", g, W))
+        ev.written("fd", entry, fd_gradient(lambda x_: _linear_loss(g)(x_, W, b), x))
+        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[0])
+
+
+@claim(
+    "mint.linear-input-grad",
+    location="§2.3*, ∂L/∂x = ∂L/∂z·Wᵀ",
+    statement="""The gradient propagated to the previous layer is ∂L/∂x = ∂L/∂z Wᵀ, of size (N, M_in).""",
+    convention=LIN,
+    routes=("explicit", "shape", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
+        x, W, b, g = _linear_data(s, n, mi, mo)
+        dx = g @ W.T
+        J = np.kron(np.eye(n), W.T)  # ∂vec_C(z)/∂vec_C(x)
+        ev.written("explicit", dx, (J.T @ g.ravel()).reshape(n, mi))
+        ev.written("shape", dx.shape, (n, mi))
+        ev.written("fd", dx, fd_gradient(lambda x_: _linear_loss(g)(x_, W, b), x))
+        ev.written("torch", dx, lambda: _torch_linear_grads(x, W, b, g)[0])
+
+
+# ---------------------------------------------------------------------------
+# §3 convolution
+# ---------------------------------------------------------------------------
+def _conv_loss(delta, stride=1, padding=0):
+    return lambda x, w: float(np.sum(delta * corr_loops(x, w, stride, padding)))
+
+
+@claim(
+    "mint.conv-shapes",
+    location="§3.0, Z = X * K + b and the tensor sizes",
+    statement="""With X of shape (N, C_in, H, W) and K of shape (C_out, C_in, F, F), the output Z has shape
+    (N, C_out, H', W'): one output channel per kernel, the batch kept.""",
+    convention=CONV,
+    routes=("shape", "explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d, conv2d_input_jacobian
+
+    for s, g in enumerate(geometries()):
+        x, w, b, delta = conv_data(g, s)
+        z = conv2d(x, w, b, stride=g["stride"], padding=g["padding"])
+        ev.written("shape", z.shape[:2], (x.shape[0], w.shape[0]))
+        rows = conv2d_input_jacobian(w, x.shape[1:], stride=g["stride"], padding=g["padding"]).shape[0]
+        ev.written("explicit", rows % w.shape[0], 0)
+        ev.written("torch", z.shape, lambda: torch_conv2d(x, w, b, g["stride"], g["padding"]).shape)
+
+
+@claim(
+    "mint.conv-forward-unit-stride",
+    location="§3.1, elementwise forward z[n,c,h,w] (with §3.0's Z = X * K + b)",
+    statement="""With unit stride and no padding, z[n,c,h,w] = Σ_{c'} Σ_{i<F} Σ_{j<F} x[n,c',h+i,w+j] k[c,c',i,j]. §3.0 defines
+    Z = X * K + b and §3.1.2 differentiates w.r.t. b, but this elementwise formula has no bias term.""",
+    convention=CONV,
+    routes=("formula", "explicit", "torch"),
+    expected="holds-corrected",
+    correction="z[n,c,h,w] = Σ_{c',i,j} x[n,c',h+i,w+j] k[c,c',i,j] + b[c].",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    for s, g in enumerate(geometries(stride=1, padding=0)):
+        x, w, b, _d = conv_data(g, s)
+        printed = corr_loops(x, w)
+        fixed = printed + b[None, :, None, None]
+        ev.both("explicit", printed, fixed, conv2d(x, w, b))
+        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b))
+        # the sum written out term by term for one output entry
+        n, c, h, ww = 0, w.shape[0] - 1, fixed.shape[2] - 1, fixed.shape[3] - 1
+        term = sum(
+            x[n, cp, h + i, ww + j] * w[c, cp, i, j]
+            for cp in range(w.shape[1])
+            for i in range(w.shape[2])
+            for j in range(w.shape[3])
+        )
+        ev.corrected("formula", term + b[c], fixed[n, c, h, ww])
+
+
+@claim(
+    "mint.input-grad-naive-size",
+    location="§3.1.3*, 'convolving the gradient by the current kernel … the size is not consistent with the input map'",
+    statement="""A valid correlation of ∂L/∂z (H' × W') with the F × F kernel has size (H'−F+1) × (W'−F+1), not the input's
+    (H'+F−1) × (W'+F−1) — hence the padding.""",
+    convention=CONV,
+    routes=("shape", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for s, g in enumerate(_square(geometries(stride=1, padding=0))):
+        x, w, b, delta = conv_data(g, s)
+        F = w.shape[2]
+        H, W = delta.shape[2:]
+        if min(H, W) < F:
+            continue
+        naive = corr_loops(delta, _rot_swap(w))
+        ev.written("shape", naive.shape[2:], (H - F + 1, W - F + 1))
+        ev.written("explicit", x.shape[2:], (H + F - 1, W + F - 1))
+        ev.written("explicit", bool(naive.shape[2:] != x.shape[2:]), True)
+
+
+@claim(
+    "mint.conv-kernel-grad-entry",
+    location="§3.1.1, first display",
+    statement="""∂L/∂k[c,c',i,j] = Σ_n Σ_h Σ_w δ[n,c,h,w] x[n,c',h+i,w+j], with δ = ∂L/∂z (unit stride).""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, g in enumerate(geometries(stride=1, padding=0)):
+        x, w, b, delta = conv_data(g, s)
+        H, W = delta.shape[2:]
+        dk = np.einsum("nchw,ndhwij->cdij", delta, _windows(x, w.shape[2], w.shape[3], H, W))
+        ev.written("explicit", dk, explicit_conv_grads(x, w, delta)[1])
+        ev.written("fd", dk, fd_gradient(lambda w_: _conv_loss(delta)(x, w_), w))
+        ev.written("torch", dk, lambda: torch_conv2d_grads(x, w, delta)[1])
+
+
+def _windows(x, kh, kw, H, W, step=1):
+    """win[n, c', h, w, i, j] = x[n, c', h·step + i, w·step + j] for h < H, w < W."""
+    out = np.empty(x.shape[:2] + (H, W, kh, kw))
+    for i in range(kh):
+        for j in range(kw):
+            out[..., i, j] = x[:, :, i : i + (H - 1) * step + 1 : step, j : j + (W - 1) * step + 1 : step]
+    return out
+
+
+def _corr_swapped(xt, dt):
+    """Σ_{n,h,w} x̃[c', n, h+i, w+j] δ̃[c, n, h, w]: a correlation of the batch-swapped map with the
+    batch-swapped δ as kernel → result[c', c, i, j]."""
+    return corr_loops(xt, dt)
+
+
+@claim(
+    "mint.conv-kernel-grad-as-conv",
+    location="§3.1.1, second display (batch and channel exchanged)",
+    statement="""Exchanging batch and channel axes turns the kernel gradient into a convolution:
+    ∂L/∂k[c,c',i,j] = Σ_{n,h,w} x̃[c',n,i+h,j+w] δ̃[c,n,h,w], i.e. the map x̃ (batch C_in, channels N)
+    correlated with the kernel δ̃ (out C_out, in N, size H'×W'). The display's left-hand side is printed
+    with indices (i, i) although the right-hand side depends on (i, j).""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds-corrected",
+    correction="""Left-hand side ∂L/∂k[c,c',i,j] (second tap index j, not i); the correlation of x̃ with δ̃
+    gives result[c',c,i,j], transposed to (c, c', i, j).""",
+)
+def _(ev):
+    for s, g in enumerate(geometries(stride=1, padding=0)):
+        x, w, b, delta = conv_data(g, s)
+        swapped = _corr_swapped(x.transpose(1, 0, 2, 3), delta.transpose(1, 0, 2, 3))  # (C_in, C_out, F, F)
+        rhs = swapped.transpose(1, 0, 2, 3)  # rhs[c, c', i, j]
+        true = explicit_conv_grads(x, w, delta)[1]
+        # as printed: ∂L/∂k[c,c',i,i] equals the right-hand side for every (i, j)
+        kh, kw = w.shape[2:]
+        lhs_printed = np.stack([np.stack([true[:, :, i, min(i, kw - 1)] for j in range(kw)], -1) for i in range(kh)], -2)
+        ev.written("explicit", lhs_printed, rhs)
+        ev.corrected("explicit", rhs, true)
+        ev.corrected("torch", rhs, lambda: torch_conv2d_grads(x, w, delta)[1])
+
+
+@claim(
+    "mint.conv-bias-grad",
+    location="§3.1.2 (and §3.2.2 'the same as before')",
+    statement="""∂L/∂b[c] = Σ_n Σ_h Σ_w ∂L/∂z[n,c,h,w], for unit and for non-unit stride.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    for s, g in enumerate(geometries(padding=0)):
+        x, w, b, delta = conv_data(g, s)
+        db = delta.sum(axis=(0, 2, 3))
+        ev.written("explicit", db, explicit_conv_grads(x, w, delta, g["stride"])[2])
+        ev.written("fd", db, fd_gradient(lambda b_: float(np.sum(delta * conv2d(x, w, b_, stride=g["stride"]))), b))
+        ev.written("torch", db, lambda: torch_conv2d_grads(x, w, delta, g["stride"])[2])
+
+
+def _indicator(h, hp, w, wp, F):
+    return (max(0, h - F + 1) <= hp <= h) and (max(0, w - F + 1) <= wp <= w)
+
+
+@claim(
+    "mint.conv-input-grad-indicator",
+    location="§3.1.3*, first display and the indicator I_F(h,h',w,w')",
+    statement="""∂z[n,c',h',w']/∂x[n,c,h,w] vanishes unless (h',w') ∈ [max(0,h−F+1), h] × [max(0,w−F+1), w], so the
+    sum over all output positions may be restricted by the indicator I_F without changing ∂L/∂x.""",
+    convention=CONV,
+    routes=("structure", "explicit", "fd"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_input_jacobian
+
+    for s, g in enumerate(geometries(stride=1, padding=0)):
+        if g["kh"] != g["kw"]:
+            continue  # the note's kernels are square F × F
+        x, w, b, delta = conv_data(g, s)
+        F = g["kh"]
+        C_out, H, W = delta.shape[1:]
+        C_in, Hi, Wi = x.shape[1:]
+        J = conv2d_input_jacobian(w, x.shape[1:]).toarray().reshape(C_out, H, W, C_in, Hi, Wi)
+        ind = np.array(
+            [[[[_indicator(h, hp, ww, wp, F) for ww in range(Wi)] for h in range(Hi)] for wp in range(W)] for hp in range(H)]
+        )  # (H, W, Hi, Wi)
+        support = (J != 0).any(axis=(0, 3))
+        ev.written("structure", ind, support)
+        restricted = np.einsum("nopq,opqchw,pqhw->nchw", delta, J, ind)
+        ev.written("explicit", restricted, explicit_conv_grads(x, w, delta)[0])
+        ev.written("fd", restricted, fd_gradient(lambda x_: _conv_loss(delta)(x_, w), x))
+
+
+def _input_grad_window(delta, w, in_hw):
+    """The note's second display: Σ_{c',i,j} δ[n,c',h−F+1+i,w−F+1+j] k[c',c,F−1−i,F−1−j],
+    with δ outside its range read as 0 (the "border problem" the note sets aside)."""
+    N, C_out, H, W = delta.shape
+    _, C_in, F, _ = w.shape
+    Hi, Wi = in_hw
+    out = np.zeros((N, C_in, Hi, Wi))
+    for h in range(Hi):
+        for ww in range(Wi):
+            for i in range(F):
+                for j in range(F):
+                    hp, wp = h - F + 1 + i, ww - F + 1 + j
+                    if 0 <= hp < H and 0 <= wp < W:
+                        out[:, :, h, ww] += delta[:, :, hp, wp] @ w[:, :, F - 1 - i, F - 1 - j]
+    return out
+
+
+def _square(gs):
+    return [g for g in gs if g["kh"] == g["kw"]] + [
+        dict(n=2, c_in=2, h=5, w=7, c_out=3, kh=3, kw=3, stride=1, padding=0),
+        dict(n=1, c_in=3, h=6, w=4, c_out=2, kh=2, kw=2, stride=1, padding=0),
+    ]
+
+
+@claim(
+    "mint.conv-input-grad-window",
+    location="§3.1.3*, second display (window sum with k[c',c,F−1−i,F−1−j])",
+    statement="""∂L/∂x[n,c,h,w] = Σ_{c'} Σ_{i,j<F} δ[n,c',h−F+1+i,w−F+1+j] k[c',c,F−1−i,F−1−j], reading δ as 0
+    outside its range (the border the note sets aside).""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for s, g in enumerate(_square(geometries(stride=1, padding=0))):
+        x, w, b, delta = conv_data(g, s)
+        dx = _input_grad_window(delta, w, x.shape[2:])
+        ev.written("explicit", dx, explicit_conv_grads(x, w, delta)[0])
+        ev.written("fd", dx, fd_gradient(lambda x_: _conv_loss(delta)(x_, w), x))
+        ev.written("torch", dx, lambda: torch_conv2d_grads(x, w, delta)[0])
+
+
+def _rot_swap(w):
+    """k̂[c,c',i,j] = k[c',c,F−1−i,F−1−j]: rotated by 180° and in/out channels exchanged."""
+    return np.rot90(w, 2, axes=(2, 3)).transpose(1, 0, 2, 3)
+
+
+@claim(
+    "mint.conv-rot180-kernel",
+    location="§3.1.3*, definition of k̂ after the last display",
+    statement="""k[c',c,F−1−i,F−1−j] = k̂[c,c',i,j], where k̂ is the kernel rotated by 180° with its output and
+    input channels exchanged.""",
+    convention=CONV,
+    routes=("index", "numpy"),
+    expected="holds",
+)
+def _(ev):
+    for s, g in enumerate(_square(geometries())):
+        _x, w, _b, _d = conv_data(g, s)
+        C_out, C_in, F, _ = w.shape
+        by_index = np.empty((C_in, C_out, F, F))
+        for c in range(C_in):
+            for cp in range(C_out):
+                for i in range(F):
+                    for j in range(F):
+                        by_index[c, cp, i, j] = w[cp, c, F - 1 - i, F - 1 - j]
+        ev.written("index", by_index, _rot_swap(w))
+        ev.written("numpy", by_index, w[:, :, ::-1, ::-1].swapaxes(0, 1))
+
+
+@claim(
+    "mint.conv-input-grad-rot180",
+    location="§3.1.3*, last display (δ padded on the left and top with F−1 zeros, correlated with k̂)",
+    statement="""Padding ∂L/∂z with F−1 zeros on the left and top side and correlating it with k̂ gives ∂L/∂x.
+    As written (padding only left and top) the correlation returns an H'×W' map, not the input's
+    (H'+F−1)×(W'+F−1): indices h+i beyond the bottom/right edge of δ are also needed.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds-corrected",
+    correction="""Pad ∂L/∂z with F−1 zeros on all four sides (a "full" correlation); then
+    ∂L/∂x[n,c,h,w] = Σ_{c',i,j} δ̈[n,c',h+i,w+j] k̂[c,c',i,j].""",
+)
+def _(ev):
+    for s, g in enumerate(_square(geometries(stride=1, padding=0))):
+        x, w, b, delta = conv_data(g, s)
+        F = w.shape[2]
+        true = explicit_conv_grads(x, w, delta)[0]
+        top_left = np.pad(delta, ((0, 0), (0, 0), (F - 1, 0), (F - 1, 0)))
+        all_sides = np.pad(delta, ((0, 0), (0, 0), (F - 1, F - 1), (F - 1, F - 1)))
+        as_written = corr_loops(top_left, _rot_swap(w))
+        corrected = corr_loops(all_sides, _rot_swap(w))
+        ev.both("explicit", as_written, corrected, true)
+        ev.corrected("fd", corrected, fd_gradient(lambda x_: _conv_loss(delta)(x_, w), x))
+        ev.corrected("torch", corrected, lambda: torch_conv2d_grads(x, w, delta)[0])
+
+
+@claim(
+    "mint.stride-forward",
+    location="§3.2.1, forward with stride S",
+    statement="""With stride S and no padding, z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] (again without the bias
+    of §3.0's Z = X * K + b).""",
+    convention=CONV,
+    routes=("formula", "explicit", "torch"),
+    expected="holds-corrected",
+    correction="z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] + b[c].",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    for s, g in enumerate(geometries(padding=0)):
+        x, w, b, _d = conv_data(g, s)
+        S = g["stride"]
+        H = (x.shape[2] - w.shape[2]) // S + 1
+        W = (x.shape[3] - w.shape[3]) // S + 1
+        printed = np.einsum("ndhwij,cdij->nchw", _windows(x, w.shape[2], w.shape[3], H, W, S), w)
+        fixed = printed + b[None, :, None, None]
+        ev.both("explicit", printed, fixed, conv2d(x, w, b, stride=S))
+        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b, S))
+        ev.corrected("formula", fixed, corr_loops(x, w, S) + b[None, :, None, None])
+
+
+@claim(
+    "mint.stride-kernel-grad-entry",
+    location="§3.2.1, second display (x indexed at hS+i, hS+j)",
+    statement="""∂L/∂k[c,c',i,j] = Σ_{n,h,w} δ[n,c,h,w] x[n,c',hS+i,hS+j] — the second spatial index of x is
+    printed with h (hS+j) instead of w.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds-corrected",
+    correction="∂L/∂k[c,c',i,j] = Σ_{n,h,w} δ[n,c,h,w] x[n,c',hS+i,wS+j].",
+)
+def _(ev):
+    for s, g in enumerate(geometries(stride=">1", padding=0)):
+        x, w, b, delta = conv_data(g, s)
+        S, (H, W), (kh, kw) = g["stride"], delta.shape[2:], w.shape[2:]
+        printed = np.zeros(w.shape)
+        fixed = np.zeros(w.shape)
+        for h in range(H):
+            for ww in range(W):
+                for i in range(kh):
+                    for j in range(kw):
+                        fixed[:, :, i, j] += delta[:, :, h, ww].T @ x[:, :, h * S + i, ww * S + j]
+                        jj = h * S + j
+                        if jj < x.shape[3]:
+                            printed[:, :, i, j] += delta[:, :, h, ww].T @ x[:, :, h * S + i, jj]
+        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
+        ev.corrected("fd", fixed, fd_gradient(lambda w_: _conv_loss(delta, S)(x, w_), w))
+        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
+
+
+@claim(
+    "mint.stride-kernel-grad-dilated",
+    location="§3.2.1, last display (S−1 zeros inserted into ∂L/∂z)",
+    statement="""Inserting S−1 zeros between the rows and columns of δ = ∂L/∂z gives δ̌ with
+    ∂L/∂k[c,c',i,j] = Σ_n Σ_{h<H'} Σ_{w<W'} δ̌[n,c,h,w] x[n,c',h+i,w+j] (and the batch/channel-swapped
+    correlation form). The sums keep the undilated bounds H', W', which drop most of δ̌ when S > 1.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="holds-corrected",
+    correction="""Sum h, w over the dilated map: h ≤ (H'−1)S, w ≤ (W'−1)S; equivalently ∂L/∂k is the correlation of
+    the batch-swapped x̃ with the batch-swapped δ̌ as kernel, cut to F × F.""",
+)
+def _(ev):
+    for s, g in enumerate(geometries(stride=">1", padding=0)):
+        x, w, b, delta = conv_data(g, s)
+        S, (H, W), (kh, kw) = g["stride"], delta.shape[2:], w.shape[2:]
+        dd = dilate(delta, S)
+        Hd, Wd = dd.shape[2:]
+        printed = np.einsum("nchw,ndhwij->cdij", dd[:, :, :H, :W], _windows(x, kh, kw, H, W))
+        fixed = corr_loops(x.transpose(1, 0, 2, 3), dd.transpose(1, 0, 2, 3))[:, :, :kh, :kw].transpose(1, 0, 2, 3)
+        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
+        ev.corrected("fd", fixed, fd_gradient(lambda w_: _conv_loss(delta, S)(x, w_), w))
+        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
+        ev.corrected("explicit", np.einsum("nchw,ndhwij->cdij", dd, _windows(x, kh, kw, Hd, Wd)), fixed)
+
+
+def _input_grad_strided(delta, w, in_hw, S, padding=0):
+    """Our completion of §3.2.3: dilate δ by S, pad F−1 zeros on every side plus the rows/columns the
+    forward never reached at the bottom/right, correlate with k̂, crop the forward padding."""
+    pt, pb, pl, pr = pad_sides(padding)
+    F_h, F_w = w.shape[2:]
+    Hp, Wp = in_hw[0] + pt + pb, in_hw[1] + pl + pr
+    dd = dilate(delta, S)
+    rest_h = Hp - ((delta.shape[2] - 1) * S + F_h)
+    rest_w = Wp - ((delta.shape[3] - 1) * S + F_w)
+    ddp = np.pad(dd, ((0, 0), (0, 0), (F_h - 1, F_h - 1 + rest_h), (F_w - 1, F_w - 1 + rest_w)))
+    full = corr_loops(ddp, _rot_swap(w))
+    return full[:, :, pt : pt + in_hw[0], pl : pl + in_hw[1]]
+
+
+@claim(
+    "mint.stride-input-grad",
+    location="§3.2.3 'Gradient to Propagate' (left as //TODO)",
+    statement="""The note leaves the input gradient for stride S > 1 open.""",
+    convention=CONV,
+    routes=("explicit", "rot180", "fd", "torch"),
+    expected="completes",
+    correction="""Insert S−1 zeros between the rows and columns of δ, pad F−1 zeros on every side plus
+    (H−F) mod S extra rows at the bottom and (W−F) mod S extra columns at the right (input positions the
+    forward never reached), and correlate with k̂ (rotated 180°, channels exchanged):
+    ∂L/∂x = corr(pad(dilate_S(δ)), k̂). Implemented as jacobians.ops.conv2d.conv2d_vjp_input_rot180.""",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_vjp_input_rot180
+
+    for s, g in enumerate(geometries(stride=">1", padding=0)):
+        x, w, b, delta = conv_data(g, s)
+        S = g["stride"]
+        dx = _input_grad_strided(delta, w, x.shape[2:], S)
+        ev.corrected("explicit", dx, explicit_conv_grads(x, w, delta, S)[0])
+        ev.corrected("rot180", dx, conv2d_vjp_input_rot180(delta, x, w, stride=S))
+        ev.corrected("fd", dx, fd_gradient(lambda x_: _conv_loss(delta, S)(x_, w), x))
+        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S)[0])
+
+
+@claim(
+    "mint.padding-gradients",
+    location="§3.0 announces (F, S, P); padding P is never treated",
+    statement="""The note's gradients assume no padding although §3.0 lists padding among the hyper-parameters.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="completes",
+    correction="""With zero padding P (any per-side amounts): the kernel and bias gradients are the unpadded
+    formulas applied to the padded input; the input gradient is the full correlation of the (dilated) δ
+    with k̂ computed over the padded input and then cropped by the padding.""",
+)
+def _(ev):
+    for s, g in enumerate(geometries(padding=">0")):
+        x, w, b, delta = conv_data(g, s)
+        S, P = g["stride"], g["padding"]
+        pt, pb, pl, pr = pad_sides(P)
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+        dx = _input_grad_strided(delta, w, x.shape[2:], S, P)
+        kh, kw = w.shape[2:]
+        dk = np.einsum("nchw,ndhwij->cdij", delta, _windows(xp, kh, kw, *delta.shape[2:], S))
+        ex = explicit_conv_grads(x, w, delta, S, P)
+        ev.corrected("explicit", dx, ex[0])
+        ev.corrected("explicit", dk, ex[1])
+        ev.corrected("fd", dx, fd_gradient(lambda x_: _conv_loss(delta, S, P)(x_, w), x))
+        ev.corrected("fd", dk, fd_gradient(lambda w_: _conv_loss(delta, S, P)(x, w_), w))
+        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0])
+        ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1])

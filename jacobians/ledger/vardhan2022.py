@@ -1,0 +1,1663 @@
+"""Claims of Harsha Vardhan, "Convolutional Neural Network: back-propagation for 2D-convolution" (2022) — key ``vardhan2022``.
+
+Convention of the note: _vA = vec(A) stacks the columns of a matrix
+(column-major); for a tensor with c channels it is the (mn × c) matrix of
+the channels' vecs, and a derivative dJ/d_vA is the c × mn matrix whose row
+j is dJ/d_vA_j. Derivatives are numerator-layout Jacobians (rows = outputs);
+gradients are their transposes. 1-based indices, symmetric padding (h_p, w_p),
+stride (h_s, w_s), "convolution" = correlation. Average pooling is a
+correlation with P = 1/(h_l·w_l) (padding zeros counted); max pooling lets
+padding zeros take part in the max (max{0, …}).
+
+Routes: the note's constructions implemented literally (one-hot columns
+vec(E_pq * K), vec(A * E_pq); switches and index formulas b-2.1 … b-2.3),
+the package's explicit Jacobians converted with the ``vardhan2022``
+permutation, finite differences, sympy for Appendix A, torch autograd.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import claim
+from ._tools import corr_loops, fd_gradient, fd_jacobian, rng, torch_grad, torch_jacobian
+
+CONV = "column-major vec per channel, channels stacked as rows; numerator layout; 1-based; symmetric padding"
+
+
+def vecF(a):
+    return np.asarray(a).reshape(-1, order="F")
+
+
+def unvecF(v, shape):
+    return np.asarray(v).reshape(shape, order="F")
+
+
+def corr2(A, K, pad=(0, 0), stride=(1, 1)):
+    """Single-channel correlation with symmetric padding (h_p, w_p) and stride (h_s, w_s)."""
+    ph, pw = pad
+    return corr_loops(np.asarray(A, float)[None, None], np.asarray(K, float)[None, None], stride, (ph, ph, pw, pw))[0, 0]
+
+
+def onehot(shape, p, q):
+    E = np.zeros(shape)
+    E[p, q] = 1.0
+    return E
+
+
+def kernel_jacobian(A, kshape, pad, stride):
+    """The note's d_vZ/d_vK: column (p, q) (column-major order) = vec(A * E_pq)."""
+    cols = [vecF(corr2(A, onehot(kshape, p, q), pad, stride)) for q in range(kshape[1]) for p in range(kshape[0])]
+    return np.stack(cols, axis=1)
+
+
+def input_jacobian(ashape, K, pad, stride):
+    """The note's d_vZ/d_vA: column (p, q) (column-major order) = vec(E_pq * K)."""
+    cols = [vecF(corr2(onehot(ashape, p, q), K, pad, stride)) for q in range(ashape[1]) for p in range(ashape[0])]
+    return np.stack(cols, axis=1)
+
+
+def out_size(n, k, p, s):
+    return int(np.floor((n + 2 * p - k) / s + 1))
+
+
+# ---------------------------------------------------------------------------
+# the note's three-layer network: conv → sigmoid → avg-pool, twice, then FC → softmax → cross-entropy
+# ---------------------------------------------------------------------------
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+NET = dict(
+    c0=2, h0=7, w0=8,
+    c1=3, k1=(2, 3), pad1=(1, 0), stride1=(1, 1), pool1=(2, 2), ppad1=(0, 0), pstride1=(2, 2),
+    c2=2, k2=(2, 2), pad2=(1, 1), stride2=(1, 2), pool2=(2, 1), ppad2=(0, 0), pstride2=(1, 1),
+    n3=4,
+)  # fmt: skip
+
+
+def conv_layer(A, K, b, pad, stride):
+    """Z_j = Σ_i A_i * K_{j,i} + b_j 1 (the note's §2 forward), channel by channel."""
+    return np.stack([sum(corr2(A[i], K[j, i], pad, stride) for i in range(A.shape[0])) + b[j] for j in range(K.shape[0])])
+
+
+def avg_pool(I, window, pad, stride):
+    P = np.full(window, 1.0 / (window[0] * window[1]))
+    return np.stack([corr2(Ij, P, pad, stride) for Ij in I])
+
+
+def net_params(seed=0, **over):
+    cfg = dict(NET, **over)
+    r = rng(seed)
+    K1 = r.standard_normal((cfg["c1"], cfg["c0"], *cfg["k1"]))
+    b1 = r.standard_normal(cfg["c1"]) * 0.1
+    K2 = r.standard_normal((cfg["c2"], cfg["c1"], *cfg["k2"]))
+    b2 = r.standard_normal(cfg["c2"]) * 0.1
+    A0 = r.standard_normal((cfg["c0"], cfg["h0"], cfg["w0"]))
+    fwd = forward(dict(A0=A0, K1=K1, b1=b1, K2=K2, b2=b2, W3=None, b3=None, y=None), cfg)
+    n2 = fwd["B2"].size
+    W3 = r.standard_normal((n2, cfg["n3"])) * 0.5
+    b3 = r.standard_normal(cfg["n3"]) * 0.1
+    y = np.zeros(cfg["n3"])
+    y[seed % cfg["n3"]] = 1.0
+    return dict(A0=A0, K1=K1, b1=b1, K2=K2, b2=b2, W3=W3, b3=b3, y=y), cfg
+
+
+def forward(p, cfg):
+    v = {}
+    v["Z1"] = conv_layer(p["A0"], p["K1"], p["b1"], cfg["pad1"], cfg["stride1"])
+    v["I1"] = sigmoid(v["Z1"])
+    v["A1"] = avg_pool(v["I1"], cfg["pool1"], cfg["ppad1"], cfg["pstride1"])
+    v["Z2"] = conv_layer(v["A1"], p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])
+    v["I2"] = sigmoid(v["Z2"])
+    v["A2"] = avg_pool(v["I2"], cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
+    v["B2"] = np.concatenate([vecF(a) for a in v["A2"]])  # channels stacked, each column-major
+    if p.get("W3") is not None:
+        v["Z3"] = p["W3"].T @ v["B2"] + p["b3"]
+        v["A3"] = softmax(v["Z3"])
+        v["J"] = -float(p["y"] @ np.log(v["A3"]))
+    return v
+
+
+def loss_with(p, cfg, **changes):
+    q = dict(p)
+    q.update(changes)
+    return forward(q, cfg)["J"]
+
+
+def torch_net_grad(p, cfg, wrt):
+    """∂J/∂(parameter) by torch autograd of the same network."""
+    import torch
+    import torch.nn.functional as F
+
+    t = {k: torch.tensor(v, requires_grad=(k == wrt)) for k, v in p.items() if v is not None}
+
+    def conv(A, K, b, pad, stride):
+        return F.conv2d(A[None], K, b, stride=stride, padding=pad)[0]
+
+    def pool(I, window, pad, stride):
+        return F.avg_pool2d(I[None], window, stride, pad, count_include_pad=True)[0]
+
+    A1 = pool(torch.sigmoid(conv(t["A0"], t["K1"], t["b1"], cfg["pad1"], cfg["stride1"])), cfg["pool1"], cfg["ppad1"], cfg["pstride1"])
+    A2 = pool(torch.sigmoid(conv(A1, t["K2"], t["b2"], cfg["pad2"], cfg["stride2"])), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
+    B2 = torch.cat([a.T.reshape(-1) for a in A2])
+    Z3 = t["W3"].T @ B2 + t["b3"]
+    J = -(t["y"] @ torch.log_softmax(Z3, 0))
+    J.backward()
+    return t[wrt].grad.numpy()
+
+
+_BACKWARD_CACHE: dict = {}
+
+
+def backward_note(p, cfg):
+    """Cached :func:`_backward_note` (the networks are fixed; several claims read the same pass)."""
+    key = id(p)
+    if key not in _BACKWARD_CACHE:
+        _BACKWARD_CACHE[key] = (p, _backward_note(p, cfg))
+    return _BACKWARD_CACHE[key][1]
+
+
+def _backward_note(p, cfg):
+    """The note's §3.1 backward pass, implemented with its own Jacobians (numerator layout, column-major vec)."""
+    v = forward(p, cfg)
+    d = {}
+    a3 = v["A3"]
+    dJ_dA3 = -(p["y"] / a3)  # row
+    dA3_dZ3 = np.diag(a3) - np.outer(a3, a3)
+    d["Z3"] = dJ_dA3 @ dA3_dZ3
+    d["W3"] = np.outer(d["Z3"], v["B2"])  # (dJ/dZ3)ᵀ (B2)ᵀ
+    d["b3"] = d["Z3"]
+    d["B2"] = d["Z3"] @ p["W3"].T
+    c2 = cfg["c2"]
+    d["A2"] = d["B2"].reshape(c2, -1)  # rows = channels
+    shape_I2 = v["I2"].shape[1:]
+    pool_jac2 = np.stack([vecF(corr2(onehot(shape_I2, pp, qq), np.full(cfg["pool2"], 1 / np.prod(cfg["pool2"])), cfg["ppad2"], cfg["pstride2"])) for qq in range(shape_I2[1]) for pp in range(shape_I2[0])], axis=1)
+    d["pool_jac2"] = pool_jac2
+    d["I2"] = d["A2"] @ pool_jac2
+    d["Z2"] = np.stack([d["I2"][j] @ np.diag(vecF(v["I2"][j] * (1 - v["I2"][j]))) for j in range(c2)])
+    A1 = v["A1"]
+    d["K2"] = np.stack(
+        [np.stack([d["Z2"][j] @ kernel_jacobian(A1[i], cfg["k2"], cfg["pad2"], cfg["stride2"]) for i in range(cfg["c1"])]) for j in range(c2)]
+    )  # (c2, c1, hk·wk) rows dJ/d_vK_{j,i}
+    d["b2"] = d["Z2"] @ np.ones(d["Z2"].shape[1])
+    d["A1"] = np.stack(
+        [sum(d["Z2"][j] @ input_jacobian(A1.shape[1:], p["K2"][j, i], cfg["pad2"], cfg["stride2"]) for j in range(c2)) for i in range(cfg["c1"])]
+    )
+    shape_I1 = v["I1"].shape[1:]
+    pool_jac1 = np.stack([vecF(corr2(onehot(shape_I1, pp, qq), np.full(cfg["pool1"], 1 / np.prod(cfg["pool1"])), cfg["ppad1"], cfg["pstride1"])) for qq in range(shape_I1[1]) for pp in range(shape_I1[0])], axis=1)
+    d["I1"] = d["A1"] @ pool_jac1
+    d["Z1"] = np.stack([d["I1"][j] @ np.diag(vecF(v["I1"][j] * (1 - v["I1"][j]))) for j in range(cfg["c1"])])
+    d["K1"] = np.stack(
+        [np.stack([d["Z1"][j] @ kernel_jacobian(p["A0"][i], cfg["k1"], cfg["pad1"], cfg["stride1"]) for i in range(cfg["c0"])]) for j in range(cfg["c1"])]
+    )
+    d["b1"] = d["Z1"] @ np.ones(d["Z1"].shape[1])
+    return v, d
+
+
+def rows_to_kernel(rows, kshape):
+    """(c_out, c_in, hk·wk) rows dJ/d_vK_{j,i} → gradient tensor (c_out, c_in, hk, wk) (column-major unvec)."""
+    return np.stack([np.stack([unvecF(r_, kshape) for r_ in row]) for row in rows])
+
+
+def rows_of(grad):
+    """Gradient tensor (c, h, w) → the note's c × hw matrix (row j = vecF(channel j))."""
+    return np.stack([vecF(g) for g in grad])
+
+
+_SEEDS = (0, 1)
+_OVERRIDES = ({}, dict(c0=1, h0=6, w0=9, c1=2, k1=(3, 2), c2=3, k2=(2, 3), pad2=(0, 1), stride2=(2, 1), pool2=(1, 2), n3=3))
+
+
+_NETS: list = []
+#: id(values) -> jacobians.networks.Vardhan2022Net built on the same values (the third network)
+_NETWORK: dict = {}
+
+#: the geometry of jacobians.networks.Vardhan2022Net (conv stride (1, 2) padding 1; 2×2 pooling;
+#: conv stride 1; Appendix B's (3, 2) pooling window with padding (1, 1) and stride (1, 2))
+_NETWORK_CFG = dict(
+    NET, c0=2, h0=7, w0=18, c1=3, k1=(2, 2), pad1=(1, 1), stride1=(1, 2), pool1=(2, 2), ppad1=(0, 0), pstride1=(2, 2),
+    c2=2, k2=(2, 2), pad2=(0, 0), stride2=(1, 1), pool2=(3, 2), ppad2=(1, 1), pstride2=(1, 2), n3=4,
+)  # fmt: skip
+
+
+def _nets():
+    """The three fixed networks (built once; their arrays are never modified). The third is
+    :class:`jacobians.networks.Vardhan2022Net`, whose chained explicit sparse Jacobians give the
+    ``explicit`` route of the gradient claims."""
+    if not _NETS:
+        from ..networks import Vardhan2022Net
+
+        _NETS.extend(net_params(s, **o) for s, o in zip(_SEEDS, _OVERRIDES))
+        net = Vardhan2022Net.sample(3)
+        values = {k: np.asarray(v) for k, v in net.values.items()}
+        _NETWORK[id(values)] = net
+        _NETS.append((values, _NETWORK_CFG))
+    return _NETS
+
+
+_EXPLICIT_GRADS: dict = {}
+
+
+def explicit_grads(p):
+    """Gradients of the third network by its chained explicit Jacobians; None for the other two."""
+    net = _NETWORK.get(id(p))
+    if net is None:
+        return None
+    if id(p) not in _EXPLICIT_GRADS:
+        _EXPLICIT_GRADS[id(p)] = net.explicit_gradients()
+    return _EXPLICIT_GRADS[id(p)]
+
+
+# ---------------------------------------------------------------------------
+# §2 forward and sizes
+# ---------------------------------------------------------------------------
+@claim(
+    "vardhan2022.forward-conv-layer",
+    location="§2 Forward Propagation, Z_j = Σ_i A_i * K_{j,i} + b_j 1",
+    statement="""Output channel j of a convolutional layer is the sum over input channels i of A_i * K_{j,i} (with the
+    layer's padding and stride) plus b_j times the all-ones matrix.""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d
+
+    for p, cfg in _nets():
+        for A, K, b, pad, st in ((p["A0"], p["K1"], p["b1"], cfg["pad1"], cfg["stride1"]), (forward(p, cfg)["A1"], p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])):
+            Z = conv_layer(A, K, b, pad, st)
+            ev.written("explicit", Z, conv2d(A, K, b, stride=st, padding=pad))
+
+            def t_fn(A=A, K=K, b=b, pad=pad, st=st):
+                import torch
+
+                return torch.nn.functional.conv2d(torch.as_tensor(A)[None], torch.as_tensor(K), torch.as_tensor(b), stride=st, padding=pad)[0].numpy()
+
+            ev.written("torch", Z, t_fn)
+
+
+@claim(
+    "vardhan2022.output-size-formula",
+    location="§2 Note (and App. B's pooled size)",
+    statement="""An h_a × w_a input, an h_k × w_k kernel, stride (h_s, w_s) and padding (h_p, w_p) give
+    h_z = ⌊(h_a + 2h_p − h_k)/h_s + 1⌋ and w_z = ⌊(w_a + 2w_p − w_k)/w_s + 1⌋.""",
+    convention=CONV,
+    routes=("formula", "explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..geometry import output_size
+
+    cases = [(n, k, p_, s) for n in range(3, 9) for k in range(1, 4) for p_ in range(0, 2) for s in range(1, 4) if n + 2 * p_ >= k]
+    few = cases[::7]  # torch is slow per call: a spread-out subset
+    note = np.array([out_size(n, k, p_, s) for n, k, p_, s in cases])
+    ev.written("formula", note, np.array([output_size(n, k, s, p_, p_, 1) for n, k, p_, s in cases]))
+    ev.written("explicit", note, np.array([corr2(np.zeros((n, 1)), np.zeros((k, 1)), (p_, 0), (s, 1)).shape[0] for n, k, p_, s in cases]))
+
+    def t_sizes():
+        import torch
+
+        return np.array([torch.nn.functional.conv2d(torch.zeros(1, 1, n, 1), torch.zeros(1, 1, k, 1), stride=(s, 1), padding=(p_, 0)).shape[2] for n, k, p_, s in few])
+
+    ev.written("torch", np.array([out_size(n, k, p_, s) for n, k, p_, s in few]), t_sizes)
+
+
+@claim(
+    "vardhan2022.gd-update",
+    location="§3 Optimization: gradient-descent",
+    statement="""K_{j,i} := K_{j,i} − α ∇_{K_{j,i}} J and b := b − α ∇_b J: the gradients have the parameters' shapes and a
+    small step decreases J.""",
+    convention=CONV,
+    routes=("shape", "descent"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        grads = dict(K1=rows_to_kernel(d["K1"], cfg["k1"]), b1=d["b1"], K2=rows_to_kernel(d["K2"], cfg["k2"]), b2=d["b2"])
+        before = loss_with(p, cfg)
+        for name, g in grads.items():
+            ev.written("shape", g.shape, p[name].shape)
+            after = loss_with(p, cfg, **{name: p[name] - 1e-3 * g})
+            # first order: J(θ − αg) ≈ J(θ) − α|g|²; the step must decrease J by about that much
+            ev.written("descent", (before - after) / (1e-3 * float(np.sum(g * g))), 1.0, tol=1e-2)
+
+
+@claim(
+    "vardhan2022.trace-trick",
+    location="§3.1, dJ = tr(dJ); dy = tr(A dX) ⇒ dy/dX = A",
+    statement="""If the differential of a scalar is massaged into dy = tr(A dX), the numerator-layout derivative is dy/dX = A
+    (so the gradient, shaped like X, is Aᵀ).""",
+    convention=CONV,
+    routes=("fd", "symbolic"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    r = rng(21)
+    for m, n in ((2, 3), (4, 2)):
+        A = r.standard_normal((n, m))  # dy = tr(A dX) with X m × n
+        X = r.standard_normal((m, n))
+        grad = fd_gradient(lambda X_: np.trace(A @ X_), X)
+        ev.written("fd", A, grad.T)
+    Xs = sympy.Matrix(2, 3, lambda i, j: sympy.Symbol(f"x{i + 1}{j + 1}"))
+    As = sympy.Matrix(3, 2, lambda i, j: sympy.Symbol(f"a{i + 1}{j + 1}"))
+    y = (As * Xs).trace()
+    dydX = sympy.Matrix(3, 2, lambda i, j: sympy.diff(y, Xs[j, i]))  # numerator layout: n × m
+    ev.written("symbolic", As, dydX)
+
+
+@claim(
+    "vardhan2022.vec-definitions",
+    location="§3.1, definition of _vA (matrix: stack columns; tensor: mn × c matrix of channel vecs)",
+    statement="""_vA stacks the columns of an m × n matrix into an mn × 1 vector; for an m × n × c tensor it is the mn × c
+    matrix whose column j is _vA_j.""",
+    convention=CONV,
+    routes=("numpy", "convention"),
+    expected="holds",
+)
+def _(ev):
+    from ..conventions import get_convention, vec
+
+    conv = get_convention("vardhan2022")
+    r = rng(22)
+    for c, m, n in ((1, 3, 4), (3, 2, 5)):
+        T = r.standard_normal((c, m, n))
+        by_columns = np.stack([np.concatenate([T[j][:, k] for k in range(n)]) for j in range(c)], axis=1)
+        ev.written("numpy", by_columns, np.stack([vecF(T[j]) for j in range(c)], axis=1))
+        ev.written("convention", by_columns, vec(T, conv).reshape(c, m * n).T)
+
+
+# ---------------------------------------------------------------------------
+# §3.1.1 fully-connected layer
+# ---------------------------------------------------------------------------
+@claim(
+    "vardhan2022.fc-chain-dJdZ3",
+    location="§3.1.1, dJ/dZ^[3] = dJ/dA^[3] · dA^[3]/dZ^[3] (with the two displayed Jacobians)",
+    statement="""dJ/dZ^[3] is the row dJ/dA^[3] (entries ∂J/∂a_k) times the n×n Jacobian dA^[3]/dZ^[3] whose (r, c) entry
+    is ∂a_r/∂z_c (numerator layout).""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        J_act = fd_jacobian(softmax, v["Z3"])
+        dJ_dA3 = fd_gradient(lambda a: -float(p["y"] @ np.log(a)), v["A3"])
+        ev.written("fd", d["Z3"], dJ_dA3 @ J_act, tol=1e-6)
+        ev.written("fd", d["Z3"], fd_gradient(lambda z: -float(p["y"] @ np.log(softmax(z))), v["Z3"]))
+        ev.written("torch", d["Z3"], lambda: torch_grad(lambda z: -(__import__("torch").as_tensor(p["y"]) @ __import__("torch").log_softmax(z, 0)), v["Z3"]))
+
+
+@claim(
+    "vardhan2022.fc-dJdW3",
+    location="§3.1.1, dJ/dW^[3] = (dJ/dZ^[3])ᵀ (B^[2])ᵀ (via the trace rewrites)",
+    statement="""With Z^[3] = (W^[3])ᵀ B^[2] + b^[3]: dJ = tr(dJ/dZ^[3] (dW^[3])ᵀ B^[2]) = tr((dJ/dZ^[3])ᵀ (B^[2])ᵀ dW^[3]), hence the
+    numerator-layout derivative dJ/dW^[3] = (dJ/dZ^[3])ᵀ (B^[2])ᵀ, whose transpose is the gradient.""",
+    convention=CONV,
+    routes=("trace", "fd", "torch", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    r = rng(23)
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        g, B = d["Z3"], v["B2"]
+        dW = r.standard_normal(p["W3"].shape)
+        line1 = np.trace(g[None] @ dW.T @ B[:, None])  # tr(dJ/dZ · dWᵀ B)
+        line2 = np.trace(B[None] @ dW @ g[:, None])  # tr(Bᵀ dW (dJ/dZ)ᵀ)
+        line3 = np.trace(g[:, None] @ B[None] @ dW)  # tr((dJ/dZ)ᵀ Bᵀ dW)
+        ev.written("trace", np.array([line1, line2]), np.array([line3, line3]))
+        h = 1e-6  # the differential itself: directional derivative of J along dW
+        dJ = (loss_with(p, cfg, W3=p["W3"] + h * dW) - loss_with(p, cfg, W3=p["W3"] - h * dW)) / (2 * h)
+        ev.written("fd", line3, dJ)
+        dJdW = np.outer(g, B)
+        ev.written("fd", dJdW.T, fd_gradient(lambda W: loss_with(p, cfg, W3=W), p["W3"]))
+        ev.written("torch", dJdW.T, lambda: torch_net_grad(p, cfg, "W3"))
+        if explicit_grads(p) is not None:
+            ev.written("explicit", dJdW.T, explicit_grads(p)["W3"])
+
+
+@claim(
+    "vardhan2022.fc-dJdb3",
+    location="§3.1.1, dJ/db^[3] = dJ/dZ^[3]",
+    statement="""dJ/db^[3] = dJ/dZ^[3].""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        ev.written("fd", d["b3"], fd_gradient(lambda b: loss_with(p, cfg, b3=b), p["b3"]))
+        ev.written("torch", d["b3"], lambda: torch_net_grad(p, cfg, "b3"))
+        if explicit_grads(p) is not None:
+            ev.written("explicit", d["b3"], explicit_grads(p)["b3"])
+
+
+@claim(
+    "vardhan2022.fc-dJdB2",
+    location="§3.1.1, dJ/dB^[2] = dJ/dZ^[3] (W^[3])ᵀ",
+    statement="""dJ/dB^[2] = dJ/dZ^[3] (W^[3])ᵀ, a row of length n^[2].""",
+    convention=CONV,
+    routes=("fd", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        ev.written("fd", d["B2"], fd_gradient(lambda B: -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"]))), v["B2"]))
+        ev.written("explicit", d["B2"].shape, v["B2"].shape)
+
+
+# ---------------------------------------------------------------------------
+# §3.1.2 – 3.1.4 flatten, pooling, activation
+# ---------------------------------------------------------------------------
+@claim(
+    "vardhan2022.flatten-B2",
+    location="§3.1.2, B^[2] = (vec(A_1^[2]); …; vec(A_c^[2])) with entries a_{j,11}, a_{j,21}, …",
+    statement="""B^[2] stacks the column-major vecs of the channels of A^[2]: a_{1,11}, a_{1,21}, …, a_{1,h w}, a_{2,11}, ….""",
+    convention=CONV,
+    routes=("index", "convention"),
+    expected="holds",
+)
+def _(ev):
+    from ..conventions import get_convention, vec
+
+    for p, cfg in _nets():
+        v = forward(p, cfg)
+        A2 = v["A2"]
+        c, h, w = A2.shape
+        listed = np.array([A2[j, r_, s] for j in range(c) for s in range(w) for r_ in range(h)])
+        ev.written("index", v["B2"], listed)
+        ev.written("convention", v["B2"], vec(A2, get_convention("vardhan2022")))
+
+
+@claim(
+    "vardhan2022.reshape-dJdB2",
+    location="§3.1.2, dJ/d_vA^[2]: dJ/dB^[2] reshaped to c^[2] × h_a w_a, one row per channel",
+    statement="""Reshaping the row dJ/dB^[2] into a c^[2] × h_a^[2] w_a^[2] matrix (row by row) gives the matrix whose row j is
+    dJ/d_vA_j^[2].""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        A2 = v["A2"]
+
+        def J_of_A2(A):
+            B = np.concatenate([vecF(a) for a in A])
+            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
+
+        ev.written("fd", d["A2"], rows_of(fd_gradient(J_of_A2, A2)))
+
+        def t_fn():
+            import torch
+
+            def f(A):
+                B = torch.cat([a.T.reshape(-1) for a in A])
+                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
+
+            return rows_of(torch_grad(f, A2))
+
+        ev.written("torch", d["A2"], t_fn)
+
+
+def _pool_case(seed, c=2, h=5, w=7, window=(2, 3), pad=(1, 0), stride=(2, 2)):
+    r = rng(seed)
+    return r.standard_normal((c, h, w)), window, pad, stride
+
+
+_POOLS = ((0, dict()), (1, dict(c=3, h=6, w=4, window=(3, 2), pad=(1, 1), stride=(1, 2))), (2, dict(c=1, h=4, w=6, window=(2, 2), pad=(0, 0), stride=(2, 2))))
+
+
+def _torch_avg(I, window, pad, stride):
+    import torch
+
+    return torch.nn.functional.avg_pool2d(torch.as_tensor(I)[None], window, stride, pad, count_include_pad=True)[0].numpy()
+
+
+@claim(
+    "vardhan2022.avgpool-as-conv",
+    location="§3.1.3 Average Pooling, A_j = I_j * P",
+    statement="""Average pooling with a h_l × w_l window, padding and stride is the correlation of I_j with P, the h_l × w_l
+    matrix of entries 1/(h_l w_l), with the same padding and stride (padding zeros count in the mean).""",
+    convention=CONV,
+    routes=("formula", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for seed, kw in _POOLS:
+        I, window, pad, stride = _pool_case(seed, **kw)
+        A = avg_pool(I, window, pad, stride)
+        Ip = np.pad(I, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+        means = np.stack(
+            [
+                [[Ip[j, a * stride[0] : a * stride[0] + window[0], b * stride[1] : b * stride[1] + window[1]].mean() for b in range(A.shape[2])] for a in range(A.shape[1])]
+                for j in range(I.shape[0])
+            ]
+        )
+        ev.written("formula", A, means)
+        ev.written("torch", A, lambda: _torch_avg(I, window, pad, stride))
+
+
+@claim(
+    "vardhan2022.avgpool-jacobian",
+    location="§3.1.3, d_vA_j/d_vI_j = [vec(E_11 * P) vec(E_21 * P) …], equal for all channels",
+    statement="""Column (p, q) of d_vA_j/d_vI_j is vec(E_pq * P) (same padding and stride); the matrix is h_a w_a × h_z w_z and
+    does not depend on the data, so it is the same for every channel j.""",
+    convention=CONV,
+    routes=("fd", "torch", "shape", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for seed, kw in _POOLS:
+        I, window, pad, stride = _pool_case(seed, **kw)
+        P = np.full(window, 1.0 / (window[0] * window[1]))
+        h, w = I.shape[1:]
+        M = np.stack([vecF(corr2(onehot((h, w), pp, qq), P, pad, stride)) for qq in range(w) for pp in range(h)], axis=1)
+        A = avg_pool(I, window, pad, stride)
+        ev.written("shape", M.shape, (A.shape[1] * A.shape[2], h * w))
+        from ..ops.pooling import avg_pool2d_jacobian
+
+        Jc = avg_pool2d_jacobian((1, h, w), window, stride=stride, padding=pad, count_include_pad=True)
+        ev.written("explicit", M, _perm_jac(Jc, (1, *A.shape[1:]), (1, h, w)))
+        for j in range(I.shape[0]):
+            J_fd = fd_jacobian(lambda x, j=j: vecF(avg_pool(unvecF(x, (h, w))[None], window, pad, stride)[0]), vecF(I[j]))
+            ev.written("fd", M, J_fd)
+
+        def t_fn(I=I, window=window, pad=pad, stride=stride, h=h, w=w):
+            import torch
+
+            def f(x):
+                img = x.reshape(w, h).T[None, None]
+                out = torch.nn.functional.avg_pool2d(img, window, stride, pad, count_include_pad=True)[0, 0]
+                return out.T.reshape(-1)
+
+            return torch_jacobian(f, vecF(I[-1]))
+
+        ev.written("torch", M, t_fn)
+
+
+@claim(
+    "vardhan2022.pool-chain",
+    location="§3.1.3, dJ/d_vI^[2] = dJ/d_vA^[2] · d_vA^[2]/d_vI^[2] (average pooling)",
+    statement="""For average pooling, dJ/d_vI^[2] (c × h_z w_z, rows = channels) is the product of dJ/d_vA^[2] (c × h_a w_a) with
+    the single shared Jacobian d_vA^[2]/d_vI^[2].""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+
+        def J_of_I2(I2):
+            A2 = avg_pool(I2, cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
+            B = np.concatenate([vecF(a) for a in A2])
+            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
+
+        ev.written("fd", d["I2"], rows_of(fd_gradient(J_of_I2, v["I2"])))
+        def t_fn(v=v, p=p, cfg=cfg):
+            import torch
+
+            def f(I2):
+                A2 = torch.nn.functional.avg_pool2d(I2[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
+                B = torch.cat([a.T.reshape(-1) for a in A2])
+                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
+
+            return rows_of(torch_grad(f, v["I2"]))
+
+        ev.written("torch", d["I2"], t_fn)
+
+
+@claim(
+    "vardhan2022.activation-jacobian",
+    location="§3.1.4, d_vI_j^[2]/d_vZ_j^[2] 'computed channel-wise' (never written out)",
+    statement="""The note says the activation Jacobian depends on the data and must be computed per channel, but never
+    gives it.""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="completes",
+    correction="""For an elementwise activation f, d_vI_j/d_vZ_j = diag(f′(_vZ_j)) (for the sigmoid, diag(I_j ∘ (1 − I_j))
+    column-major), so row j of dJ/d_vZ is (row j of dJ/d_vI) ∘ f′(_vZ_j)ᵀ; the rows are stacked over channels.""",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        for j in range(cfg["c2"]):
+            diag = np.diag(vecF(v["I2"][j] * (1 - v["I2"][j])))
+            ev.corrected("fd", diag, fd_jacobian(lambda z: sigmoid(z), vecF(v["Z2"][j])))
+
+        def J_of_Z2(Z2):
+            A2 = avg_pool(sigmoid(Z2), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
+            B = np.concatenate([vecF(a) for a in A2])
+            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
+
+        ev.corrected("fd", d["Z2"], rows_of(fd_gradient(J_of_Z2, v["Z2"])))
+
+        def t_fn():
+            import torch
+
+            def f(Z2):
+                A2 = torch.nn.functional.avg_pool2d(torch.sigmoid(Z2)[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
+                B = torch.cat([a.T.reshape(-1) for a in A2])
+                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
+
+            return rows_of(torch_grad(f, v["Z2"]))
+
+        ev.corrected("torch", d["Z2"], t_fn)
+
+
+def _torch_grad_wrt(p, cfg, name, value):
+    """∂J/∂(intermediate) by torch: the network re-run from the intermediate ``name`` (I2, Z2, I1 or Z1)."""
+    import torch
+    import torch.nn.functional as F
+
+    def tail(t, start):
+        def pool(I, k):
+            return F.avg_pool2d(I[None], cfg[f"pool{k}"], cfg[f"pstride{k}"], cfg[f"ppad{k}"], count_include_pad=True)[0]
+
+        def conv2(A):
+            return F.conv2d(A[None], torch.as_tensor(p["K2"]), torch.as_tensor(p["b2"]), stride=cfg["stride2"], padding=cfg["pad2"])[0]
+
+        order = ["Z1", "I1", "Z2", "I2"]
+        x = t
+        for stage in order[order.index(start) :]:
+            if stage == "Z1":
+                x = torch.sigmoid(x)
+            elif stage == "I1":
+                x = conv2(pool(x, 1))
+            elif stage == "Z2":
+                x = torch.sigmoid(x)
+            elif stage == "I2":
+                x = pool(x, 2)
+        B = torch.cat([a.T.reshape(-1) for a in x])
+        return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
+
+    return rows_of(torch_grad(lambda t: tail(t, name), value))
+
+
+@claim(
+    "vardhan2022.activation-chain-stack",
+    location="§3.1.4, dJ/d_vZ^[2] = dJ/d_vI^[2] · d_vI^[2]/d_vZ^[2], computed per channel and stacked",
+    statement="""Because the activation Jacobian depends on each channel's data, dJ/d_vZ_j^[2] = dJ/d_vI_j^[2] · d_vI_j^[2]/d_vZ_j^[2]
+    is computed channel by channel, and the rows are stacked into dJ/d_vZ^[2].""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        per_channel = np.stack(
+            [d["I2"][j] @ fd_jacobian(sigmoid, vecF(v["Z2"][j])) for j in range(cfg["c2"])]
+        )  # each channel's own Jacobian
+        ev.written("fd", per_channel, d["Z2"], tol=1e-6)
+        ev.written("torch", per_channel, lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), tol=1e-6)
+
+
+@claim(
+    "vardhan2022.layer1-pool-activation-chain",
+    location="§3.1.6, dJ/d_vI^[1] = dJ/d_vA^[1] · d_vA^[1]/d_vI^[1] and dJ/d_vZ^[1] = dJ/d_vI^[1] · d_vI^[1]/d_vZ^[1]",
+    statement="""Layer 1 repeats §3.1.3–3.1.4: dJ/d_vI^[1] = dJ/d_vA^[1] · d_vA^[1]/d_vI^[1] (pooling) and
+    dJ/d_vZ^[1] = dJ/d_vI^[1] · d_vI^[1]/d_vZ^[1] (activation, per channel).""",
+    convention=CONV,
+    routes=("torch", "fd"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        ev.written("torch", d["I1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "I1", v["I1"]))
+        ev.written("torch", d["Z1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z1", v["Z1"]))
+
+        def J_of_Z1(Z1):
+            A1 = avg_pool(sigmoid(Z1), cfg["pool1"], cfg["ppad1"], cfg["pstride1"])
+            Z2 = conv_layer(A1, p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])
+            A2 = avg_pool(sigmoid(Z2), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
+            B = np.concatenate([vecF(a) for a in A2])
+            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
+
+        ev.written("fd", d["Z1"], rows_of(fd_gradient(J_of_Z1, v["Z1"])))
+
+
+# ---------------------------------------------------------------------------
+# §3.1.5 – 3.2 convolution gradients
+# ---------------------------------------------------------------------------
+def _perm_jac(J, out_shape, in_shape):
+    from ..conventions import get_convention
+
+    return get_convention("vardhan2022").jacobian(J, out_shape, in_shape).toarray()
+
+
+@claim(
+    "vardhan2022.kernel-jacobian",
+    location="§3.1.5, d_vZ_j/d_vK_{j,i} = [vec(A_i * dK/dK_11) vec(A_i * dK/dK_21) …] (h_z w_z × h_k w_k)",
+    statement="""Column (p, q) of d_vZ_j/d_vK_{j,i} is vec(A_i * E_pq) with the layer's padding and stride; the matrix is
+    h_z w_z × h_k w_k.""",
+    convention=CONV,
+    routes=("explicit", "fd", "shape"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_weight_jacobian
+
+    r = rng(24)
+    for (h, w), k, pad, st in (((3, 4), (2, 2), (1, 1), (1, 2)), ((5, 6), (2, 3), (0, 1), (2, 1)), ((6, 5), (3, 3), (1, 0), (1, 1))):
+        A = r.standard_normal((h, w))
+        M = kernel_jacobian(A, k, pad, st)
+        Z = corr2(A, np.zeros(k), pad, st)
+        ev.written("shape", M.shape, (Z.size, k[0] * k[1]))
+        J = conv2d_weight_jacobian(A[None], (1, 1, *k), stride=st, padding=pad)
+        ev.written("explicit", M, _perm_jac(J, (1, *Z.shape), (1, 1, *k)))
+        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(A, unvecF(x, k), pad, st)), np.zeros(k[0] * k[1])))
+
+
+@claim(
+    "vardhan2022.kernel-grad-all-j",
+    location="§3.1.5, 'depends only on the entries of i-th channel of A^[2]' and dJ/d_vK_{:,i} = dJ/d_vZ^[2] d_vZ^[2]/d_vK_{j,i}",
+    statement="""The kernel Jacobian is the same for every kernel j, so dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] · d_vZ_j^[2]/d_vK_{j,i}^[2]
+    (rows = kernels) for any j; the text says this Jacobian depends only on channel i of A^[2].""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds-corrected",
+    correction="""The Jacobian depends only on channel i of the layer's input A^[1] (not A^[2]):
+    d_vZ_j^[2]/d_vK_{j,i}^[2] = [vec(A_i^[1] * E_pq)]_{p,q}.""",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        from ..ops.conv2d import conv2d_weight_jacobian
+
+        memo = []
+
+        def torch_rows():
+            if not memo:
+                memo.append(np.stack([rows_of(g) for g in torch_net_grad(p, cfg, "K2")]))
+            return memo[0]
+
+        hz, wz = v["Z2"].shape[1:]
+        for i in range(cfg["c1"]):
+            A1_i = v["A1"][i]
+            explicit = _perm_jac(
+                conv2d_weight_jacobian(A1_i[None], (1, 1, *cfg["k2"]), stride=cfg["stride2"], padding=cfg["pad2"]),
+                (1, hz, wz),
+                (1, 1, *cfg["k2"]),
+            )
+            as_written = kernel_jacobian(v["A2"][min(i, cfg["c2"] - 1)], cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A^[2]
+            corrected = kernel_jacobian(A1_i, cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A^[1]
+            ev.both("explicit", as_written, corrected, explicit)
+            ev.corrected("torch", d["Z2"] @ corrected, lambda i=i: torch_rows()[:, i])
+
+
+@claim(
+    "vardhan2022.bias-grad",
+    location="§3.1.5 Derivative w.r.t. b^[2] (row [dJ/d_vZ_1 1 … dJ/d_vZ_{c^[1]} 1])",
+    statement="""d_vZ_j/db_j = 1, so dJ/db_j^[2] = dJ/d_vZ_j^[2] 1 and dJ/db^[2] = (dJ/d_vZ^[2] 1)ᵀ; the expanded row is printed
+    with entries j = 1 … c^[1].""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit"),
+    expected="holds-corrected",
+    correction="The row runs over the layer's output channels j = 1 … c^[2] (last entry dJ/d_vZ_{c^[2]}^[2] 1).",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        written = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(min(cfg["c1"], cfg["c2"]))])
+        if cfg["c1"] > cfg["c2"]:
+            written = np.concatenate([written, np.zeros(cfg["c1"] - cfg["c2"])])  # channels c^[2]+1 … c^[1] do not exist
+        fixed = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(cfg["c2"])])
+        truth = fd_gradient(lambda b: loss_with(p, cfg, b2=b), p["b2"])
+        ev.both("fd", written, fixed, truth)
+        ev.corrected("torch", fixed, lambda: torch_net_grad(p, cfg, "b2"))
+        if explicit_grads(p) is not None:
+            ev.corrected("explicit", fixed, explicit_grads(p)["b2"])
+
+
+@claim(
+    "vardhan2022.input-grad-sum-over-kernels",
+    location="§3.1.5 Derivative w.r.t. A^[1], dJ/d_vA_i^[1] = Σ_j dJ/d_vZ_j^[2] d_vZ_j^[2]/d_vA_i^[1]",
+    statement="""Each channel A_i^[1] feeds every kernel, so dJ/d_vA_i^[1] is the sum over j of dJ/d_vZ_j^[2] d_vZ_j^[2]/d_vA_i^[1].""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+
+        def J_of_A1(A1):
+            Z2 = conv_layer(A1, p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])
+            A2 = avg_pool(sigmoid(Z2), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
+            B = np.concatenate([vecF(a) for a in A2])
+            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
+
+        ev.written("fd", d["A1"], rows_of(fd_gradient(J_of_A1, v["A1"])))
+
+        def t_fn():
+            import torch
+
+            def f(A1):
+                Z2 = torch.nn.functional.conv2d(A1[None], torch.as_tensor(p["K2"]), torch.as_tensor(p["b2"]), stride=cfg["stride2"], padding=cfg["pad2"])[0]
+                A2 = torch.nn.functional.avg_pool2d(torch.sigmoid(Z2)[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
+                B = torch.cat([a.T.reshape(-1) for a in A2])
+                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
+
+            return rows_of(torch_grad(f, v["A1"]))
+
+        ev.written("torch", d["A1"], t_fn)
+
+
+@claim(
+    "vardhan2022.input-jacobian",
+    location="§3.1.5, d_vZ_j^[2]/d_vA_i^[2] = [vec(E_11 * K_{j,i}) …] of size h_z^[2] w_z^[2] × h_a^[2] w_a^[2]",
+    statement="""Column (p, q) of the Jacobian is vec(E_pq * K_{j,i}) (same padding and stride). The display names it
+    d_vZ_j^[2]/d_vA_i^[2] and gives its size as h_z^[2] w_z^[2] × h_a^[2] w_a^[2].""",
+    convention=CONV,
+    routes=("explicit", "shape"),
+    expected="holds-corrected",
+    correction="d_vZ_j^[2]/d_vA_i^[1], of size h_z^[2] w_z^[2] × h_a^[1] w_a^[1] (the layer's input is A^[1]).",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_input_jacobian
+
+    for p, cfg in _nets():
+        v = forward(p, cfg)
+        A1 = v["A1"]
+        for j in range(cfg["c2"]):
+            for i in range(cfg["c1"]):
+                M = input_jacobian(A1.shape[1:], p["K2"][j, i], cfg["pad2"], cfg["stride2"])
+                Jc = conv2d_input_jacobian(p["K2"][j : j + 1, i : i + 1], (1, *A1.shape[1:]), stride=cfg["stride2"], padding=cfg["pad2"])
+                ev.corrected("explicit", M, _perm_jac(Jc, (1, *v["Z2"].shape[1:]), (1, *A1.shape[1:])))
+        hz, wz = v["Z2"].shape[1:]
+        ev.written("shape", M.shape, (hz * wz, v["A2"].shape[1] * v["A2"].shape[2]))
+        ev.corrected("shape", M.shape, (hz * wz, A1.shape[1] * A1.shape[2]))
+
+
+@claim(
+    "vardhan2022.stack-dJdA1",
+    location="§3.1.5, dJ/d_vA^[1] = (dJ/d_vA_1^[1]; …; dJ/d_vA_c^[1]) (c^[1] × h_a^[1] w_a^[1])",
+    statement="""dJ/d_vA^[1] is the c^[1] × h_a^[1] w_a^[1] matrix whose row i is dJ/d_vA_i^[1].""",
+    convention=CONV,
+    routes=("shape", "torch"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        ev.written("shape", d["A1"].shape, (cfg["c1"], v["A1"].shape[1] * v["A1"].shape[2]))
+
+        def t_fn():
+            import torch
+
+            def f(A1):
+                Z2 = torch.nn.functional.conv2d(A1[None], torch.as_tensor(p["K2"]), torch.as_tensor(p["b2"]), stride=cfg["stride2"], padding=cfg["pad2"])[0]
+                A2 = torch.nn.functional.avg_pool2d(torch.sigmoid(Z2)[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
+                B = torch.cat([a.T.reshape(-1) for a in A2])
+                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
+
+            return rows_of(torch_grad(f, v["A1"]))
+
+        ev.written("torch", d["A1"], t_fn)
+
+
+@claim(
+    "vardhan2022.layer1-kernel-grad",
+    location="§3.1.6, dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] d_vZ^[2]/d_vK_{j,i}^[2] 'for each 1 ≤ i ≤ c^[1]' (layer 1)",
+    statement="""For layer 1 the note repeats the layer-2 formula unchanged: superscripts [2] and i running to c^[1].""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit"),
+    expected="holds-corrected",
+    correction="""dJ/d_vK_{:,i}^[1] = dJ/d_vZ^[1] d_vZ_j^[1]/d_vK_{j,i}^[1] for 1 ≤ i ≤ c^[0], with columns vec(A_i^[0] * E_pq).""",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        written = rows_to_kernel(d["K2"], cfg["k2"])  # the printed (layer-2) formula
+        fixed = rows_to_kernel(d["K1"], cfg["k1"])
+        truth = fd_gradient(lambda K: loss_with(p, cfg, K1=K), p["K1"])
+        ev.both("fd", written, fixed, truth)
+        ev.corrected("torch", fixed, lambda: torch_net_grad(p, cfg, "K1"))
+        if explicit_grads(p) is not None:
+            ev.corrected("explicit", fixed, explicit_grads(p)["K1"])
+
+
+@claim(
+    "vardhan2022.layer1-bias-grad",
+    location="§3.1.6, dJ/d_vb^[1] = (dJ/d_vZ^[1] 1)ᵀ",
+    statement="""dJ/d_vb^[1] = (dJ/d_vZ^[1] 1_{(h_z^[1] w_z^[1], 1)})ᵀ.""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        ev.written("fd", d["b1"], fd_gradient(lambda b: loss_with(p, cfg, b1=b), p["b1"]))
+        ev.written("torch", d["b1"], lambda: torch_net_grad(p, cfg, "b1"))
+        if explicit_grads(p) is not None:
+            ev.written("explicit", d["b1"], explicit_grads(p)["b1"])
+
+
+@claim(
+    "vardhan2022.grad-is-transpose",
+    location="§3.2 Jacobian or Gradient? (∇_K J = (dJ/dK)ᵀ, ∇_b J = (d_vZ^[2]/d_vb^[l])ᵀ)",
+    statement="""Gradients are transposes of the numerator-layout derivatives: ∇_{K_{j,i}} J = (dJ/dK_{j,i})ᵀ and
+    ∇_{b^[l]} J = (d_vZ^[2]/d_vb^[l])ᵀ.""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit"),
+    expected="holds-corrected",
+    correction="""∇_{b^[l]} J = (dJ/db^[l])ᵀ = dJ/d_vZ^[l] 1 (the bias line differentiates Z^[2] instead of J); the kernel
+    line holds, the row dJ/d_vK_{j,i} reshaped column-major to h_k × w_k.""",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        # kernel line: the transpose/reshape of the numerator-layout row is the gradient
+        fd_K2 = fd_gradient(lambda K: loss_with(p, cfg, K2=K), p["K2"])
+        ev.corrected("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
+        ev.written("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
+        # bias line as printed: (d_vZ^[2]/d_vb^[2])ᵀ — a c × (c·h_z w_z) 0/1 matrix, not the gradient
+        hzwz = d["Z2"].shape[1]
+        dZ_db = np.kron(np.eye(cfg["c2"]), np.ones((hzwz, 1)))
+        truth = fd_gradient(lambda b: loss_with(p, cfg, b2=b), p["b2"])
+        ev.written("fd", dZ_db.T, truth)
+        ev.corrected("fd", d["b2"], truth)
+        ev.corrected("torch", d["b2"], lambda: torch_net_grad(p, cfg, "b2"))
+        if explicit_grads(p) is not None:
+            ev.corrected("explicit", rows_to_kernel(d["K2"], cfg["k2"]), explicit_grads(p)["K2"])
+
+
+# ---------------------------------------------------------------------------
+# Appendix A: the 3×4 example with a 2×2 kernel, padding (1, 1), stride (1, 2)
+# ---------------------------------------------------------------------------
+def _appA_symbols():
+    import sympy
+
+    A = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"a{i + 1}{j + 1}"))
+    B = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"beta{i + 1}{j + 1}"))
+    return A, B
+
+
+def _padded(A):
+    import sympy
+
+    P = sympy.zeros(A.rows + 2, A.cols + 2)
+    P[1 : 1 + A.rows, 1 : 1 + A.cols] = A
+    return P
+
+
+def _sym_corr(Ap, B, stride=(1, 2)):
+    import sympy
+
+    oh = (Ap.rows - B.rows) // stride[0] + 1
+    ow = (Ap.cols - B.cols) // stride[1] + 1
+    return sympy.Matrix(
+        oh, ow, lambda p, q: sum(Ap[p * stride[0] + i, q * stride[1] + j] * B[i, j] for i in range(B.rows) for j in range(B.cols))
+    )
+
+
+def _names(text):
+    """'a11 b; 0 a21' → sympy matrix (names only, 'b' = beta)."""
+    import sympy
+
+    def sym(t):
+        if t.isdigit():
+            return sympy.Integer(int(t))
+        return sympy.Symbol(t.replace("b", "beta"))
+
+    return sympy.Matrix([[sym(t) for t in row.split()] for row in text.split(";")])
+
+
+def _sum_of(text):
+    import sympy
+
+    total = sympy.Integer(0)
+    for term in text.split("+"):
+        a, b = term.split()
+        total += sympy.Symbol(a) * sympy.Symbol(b.replace("b", "beta").replace("A", "A_"))
+    return total
+
+
+_APPA_NUMERIC = dict(A=rng(31).standard_normal((3, 4)), B=rng(32).standard_normal((2, 2)))
+
+
+@claim(
+    "vardhan2022.appA-output-size",
+    location="App. A, A (3×4) * β (2×2), padding (1, 1), stride (1, 2) → Z (4×3)",
+    statement="""A 3×4 input, a 2×2 kernel, padding (1, 1) and stride (1, 2) give a 4×3 output.""",
+    convention=CONV,
+    routes=("formula", "explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    ev.written("formula", (out_size(3, 2, 1, 1), out_size(4, 2, 1, 2)), (4, 3))
+    ev.written("explicit", corr2(np.zeros((3, 4)), np.zeros((2, 2)), (1, 1), (1, 2)).shape, (4, 3))
+
+    def t_fn():
+        import torch
+
+        return tuple(torch.nn.functional.conv2d(torch.zeros(1, 1, 3, 4), torch.zeros(1, 1, 2, 2), stride=(1, 2), padding=(1, 1)).shape[2:])
+
+    ev.written("torch", t_fn, (4, 3))
+
+
+@claim(
+    "vardhan2022.appA-padded-input",
+    location="App. A, the padded 5×6 input",
+    statement="""Padding (1, 1) frames the 3×4 A with one row of zeros above and below and one column left and right (5×6).""",
+    convention=CONV,
+    routes=("symbolic", "numpy"),
+    expected="holds",
+)
+def _(ev):
+    A, _B = _appA_symbols()
+    printed = _names("0 0 0 0 0 0; 0 a11 a12 a13 a14 0; 0 a21 a22 a23 a24 0; 0 a31 a32 a33 a34 0; 0 0 0 0 0 0")
+    ev.written("symbolic", _padded(A), printed)
+    ev.written("numpy", np.pad(np.ones((3, 4)), 1).shape, (5, 6))
+
+
+_REP1 = [
+    ["0 0; 0 a11", "0 0; a12 a13", "0 0; a14 0"],
+    ["0 a11; 0 a21", "a12 a13; a22 a23", "a14 0; a24 0"],
+    ["0 a21; 0 a31", "a22 a23; a32 a33", "a24 0; a34 0"],
+    ["0 0; 0 a31", "a32 a33; 0 0", "a34 0; 0 0"],
+]
+
+
+@claim(
+    "vardhan2022.appA-rep1-windows",
+    location="App. A, rep.1 (the twelve 2×2 windows of the padded input)",
+    statement="""rep.1 lists the window of the padded input under the kernel for each of the 4×3 outputs; window (4, 1) is
+    printed as ((0, 0); (0, a31)).""",
+    convention=CONV,
+    routes=("symbolic", "index"),
+    expected="holds-corrected",
+    correction="Window (4, 1) is rows 4–5, columns 1–2 of the padded input: ((0, a31); (0, 0)).",
+)
+def _(ev):
+    A, _B = _appA_symbols()
+    Ap = _padded(A)
+    windows = [[Ap[p : p + 2, 2 * q : 2 * q + 2] for q in range(3)] for p in range(4)]
+    for p in range(4):
+        for q in range(3):
+            printed = _names(_REP1[p][q])
+            fixed = _names("0 a31; 0 0") if (p, q) == (3, 0) else printed
+            ev.both("symbolic", printed, fixed, windows[p][q])
+    # numerically with integer codes a_ij = 10i + j: window (4, 1) contains a31 = 31 in its top-right corner
+    codes = np.pad(np.array([[10 * i + j for j in range(1, 5)] for i in range(1, 4)], float), 1)
+    ev.written("index", codes[3:5, 0:2], np.array([[0, 0], [0, 31.0]]))
+    ev.corrected("index", np.array([[0, 31.0], [0, 0]]), codes[3:5, 0:2])
+
+
+_REP2 = [
+    ["a11 b22", "a12 b21 + a13 b22", "a14 b21"],
+    ["a11 b12 + a21 b22", "a12 b11 + a13 b12 + a22 b21 + a23 b22", "a14 b11 + a24 b21"],
+    ["a21 b12 + a31 b22", "a22 b11 + a23 b12 + a32 b21 + a33 b22", "a24 b11 + a34 b21"],
+    ["a31 b12", "a32 b11 + a33 b12", "a34 b11"],
+]
+
+
+def _rep2_matrix():
+    import sympy
+
+    def expr(t):
+        total = sympy.Integer(0)
+        for term in t.split("+"):
+            a, b = term.split()
+            total += sympy.Symbol(a) * sympy.Symbol(b.replace("b", "beta"))
+        return total
+
+    return sympy.Matrix([[expr(t) for t in row] for row in _REP2])
+
+
+@claim(
+    "vardhan2022.appA-rep2-entries",
+    location="App. A, rep.2 (the twelve z_pq as sums of products)",
+    statement="""The entries of Z, e.g. z_22 = a12β11 + a13β12 + a22β21 + a23β22 and z_41 = a31β12.""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    A, B = _appA_symbols()
+    Z = _sym_corr(_padded(A), B)
+    ev.written("symbolic", _rep2_matrix(), Z)
+    An, Bn = _APPA_NUMERIC["A"], _APPA_NUMERIC["B"]
+    subs = {A[i, j]: An[i, j] for i in range(3) for j in range(4)}
+    subs.update({B[i, j]: Bn[i, j] for i in range(2) for j in range(2)})
+    ev.written("explicit", np.array(_rep2_matrix().xreplace(subs).tolist(), float), corr2(An, Bn, (1, 1), (1, 2)))
+
+
+@claim(
+    "vardhan2022.appA-vec-forms",
+    location="App. A, _vA, _vβ, _vZ",
+    statement="""_vA = (a11, a21, a31, a12, …, a34)ᵀ, _vβ = (β11, β21, β12, β22)ᵀ and _vZ = (z11, z21, z31, z41, z12, …, z43)ᵀ.""",
+    convention=CONV,
+    routes=("symbolic", "convention"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    from ..conventions import get_convention, vec
+
+    A, B = _appA_symbols()
+    listed_A = [sympy.Symbol(f"a{i}{j}") for j in range(1, 5) for i in range(1, 4)]
+    ev.written("symbolic", sympy.Matrix(list(A.T)), sympy.Matrix(listed_A))
+    ev.written("symbolic", sympy.Matrix(list(B.T)), sympy.Matrix([sympy.Symbol(n) for n in ("beta11", "beta21", "beta12", "beta22")]))
+    conv = get_convention("vardhan2022")
+    codes = np.array([[10 * i + j for j in range(1, 4)] for i in range(1, 5)], float)  # z_pq ↦ 10p + q
+    ev.written("convention", vec(codes, conv), np.array([11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43], float))
+
+
+def _sym_jac(Z, var_matrix):
+    """Numerator layout, column-major vec of both."""
+    import sympy
+
+    zv = sympy.Matrix(list(Z.T))
+    xv = list(var_matrix.T)
+    return zv.jacobian(xv)
+
+
+@claim(
+    "vardhan2022.appA-eq-a1-1",
+    location="App. A, eq. a1-1 (d_vZ/d_vβ, 12×4, entry (r, c) = ∂(_vZ)_r/∂(_vβ)_c)",
+    statement="""d_vZ/d_vβ is the 12×4 matrix of ∂z/∂β with rows z11, z21, …, z43 and columns β11, β21, β12, β22.""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_weight_jacobian
+
+    A, B = _appA_symbols()
+    J = _sym_jac(_sym_corr(_padded(A), B), B)
+    ev.written("symbolic", J.shape, (12, 4))
+    An = _APPA_NUMERIC["A"]
+    Jn = _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, 4, 3), (1, 1, 2, 2))
+    subs = {A[i, j]: An[i, j] for i in range(3) for j in range(4)}
+    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn)
+
+
+@claim(
+    "vardhan2022.appA-eq-a1-2",
+    location="App. A, eq. a1-2 (∂z32/∂β21 = a32 = window * (0 0; 1 0))",
+    statement="""∂z32/∂β21 = a32, which is the window ((a22, a23); (a32, a33)) correlated with the one-hot ((0, 0); (1, 0)).""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    A, B = _appA_symbols()
+    Z = _sym_corr(_padded(A), B)
+    ev.written("symbolic", sympy.diff(Z[2, 1], B[1, 0]), A[2, 1])
+    window = _names("a22 a23; a32 a33")
+    ev.written("symbolic", _sym_corr(window, _names("0 0; 1 0"), (1, 1))[0, 0], A[2, 1])
+    An = _APPA_NUMERIC["A"]
+    Jn = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
+    ev.written("explicit", Jn[1 * 4 + 2, 1], An[2, 1])  # row z32 (column-major: q=2 → 4 + p=3 → index 6), column β21
+
+
+@claim(
+    "vardhan2022.appA-column-formula-beta",
+    location="App. A, eq. a1-3 and d_vZ/d_vβ = [vec(A * dβ/dβ11) … vec(A * dβ/dβ22)]",
+    statement="""dZ/dβ_rs = A * E_rs (same padding and stride), so d_vZ/d_vβ has columns vec(A * E_11), vec(A * E_21),
+    vec(A * E_12), vec(A * E_22).""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_weight_jacobian
+
+    for An in (_APPA_NUMERIC["A"], rng(33).standard_normal((5, 6))):
+        M = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
+        Z = corr2(An, np.zeros((2, 2)), (1, 1), (1, 2))
+        ev.written("explicit", M, _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, *Z.shape), (1, 1, 2, 2)))
+
+        def t_fn(An=An):
+            import torch
+
+            def f(bv):
+                K = bv.reshape(2, 2).T[None, None]
+                return torch.nn.functional.conv2d(torch.as_tensor(An)[None, None], K, stride=(1, 2), padding=1)[0, 0].T.reshape(-1)
+
+            return torch_jacobian(f, np.zeros(4))
+
+        ev.written("torch", M, t_fn)
+
+
+@claim(
+    "vardhan2022.appA-eq-a2-1",
+    location="App. A, eq. a2-1 (d_vZ/d_vA, 12×12)",
+    statement="""d_vZ/d_vA is the 12×12 matrix of ∂z/∂A with rows z11 … z43 and columns A11, A21, …, A34.""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_input_jacobian
+
+    A, B = _appA_symbols()
+    J = _sym_jac(_sym_corr(_padded(A), B), A)
+    ev.written("symbolic", J.shape, (12, 12))
+    Bn = _APPA_NUMERIC["B"]
+    Jn = _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, 3, 4), stride=(1, 2), padding=1), (1, 4, 3), (1, 3, 4))
+    subs = {B[i, j]: Bn[i, j] for i in range(2) for j in range(2)}
+    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn)
+
+
+@claim(
+    "vardhan2022.appA-eq-a2-2",
+    location="App. A, eq. a2-2 (∂z32/∂A23 = β12, first line 'a22β11 + a23A12 + a32β21 + a33β22')",
+    statement="""∂z32/∂A23 = β12, the one-hot window ((0, 1); (0, 0)) correlated with β; the expanded z32 in the first line
+    reads a23A12 where rep.2 has a23β12.""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds-corrected",
+    correction="∂(a22β11 + a23β12 + a32β21 + a33β22)/∂a23 = β12.",
+)
+def _(ev):
+    import sympy
+
+    A, B = _appA_symbols()
+    Z = _sym_corr(_padded(A), B)
+    printed = _sum_of("a22 b11 + a23 A12 + a32 b21 + a33 b22")
+    fixed = _sum_of("a22 b11 + a23 b12 + a32 b21 + a33 b22")
+    ev.both("symbolic", printed, fixed, Z[2, 1])
+    ev.corrected("symbolic", sympy.diff(fixed, A[1, 2]), B[0, 1])
+    ev.corrected("symbolic", _sym_corr(_names("0 1; 0 0"), B, (1, 1))[0, 0], B[0, 1])
+    Bn = _APPA_NUMERIC["B"]
+    Jn = input_jacobian((3, 4), Bn, (1, 1), (1, 2))
+    ev.corrected("explicit", Jn[6, 2 * 3 + 1], Bn[0, 1])  # row z32, column A23 (column-major: (3−1)·3 + 2)
+
+
+@claim(
+    "vardhan2022.appA-column-formula-A",
+    location="App. A, eq. a2-3 (dZ/dA23 = E23 * β with the printed 3×4 one-hot) and d_vZ/d_vA = [vec(E11 * β) …]",
+    statement="""dZ/dA_rs = E_rs * β (E_rs the 3×4 one-hot, printed for A23 with its 1 at row 2, column 3); the columns of
+    d_vZ/d_vA are vec(E_11 * β), vec(E_21 * β), …, vec(E_34 * β).""",
+    convention=CONV,
+    routes=("explicit", "fd", "symbolic"),
+    expected="holds",
+)
+def _(ev):
+    from ..ops.conv2d import conv2d_input_jacobian
+
+    printed = _names("0 0 0 0; 0 0 1 0; 0 0 0 0")
+    import sympy
+
+    ev.written("symbolic", printed, sympy.Matrix(onehot((3, 4), 1, 2).astype(int).tolist()))
+    for Bn, shape in ((_APPA_NUMERIC["B"], (3, 4)), (rng(34).standard_normal((2, 2)), (5, 4))):
+        M = input_jacobian(shape, Bn, (1, 1), (1, 2))
+        Z = corr2(np.zeros(shape), Bn, (1, 1), (1, 2))
+        ev.written("explicit", M, _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, *shape), stride=(1, 2), padding=1), (1, *Z.shape), (1, *shape)))
+        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(unvecF(x, shape), Bn, (1, 1), (1, 2))), np.zeros(shape[0] * shape[1])))
+
+
+# ---------------------------------------------------------------------------
+# Appendix B: max pooling with zero padding, switches and the mask
+# ---------------------------------------------------------------------------
+def maxpool_note(I, window, pad, stride):
+    """Zero-padded max pooling as the note defines it; returns A and the 1-based switches i_pq
+    (position of the max in the column-major vec of the window; the first one on ties)."""
+    hl, wl = window
+    Ip = np.pad(I, ((pad[0], pad[0]), (pad[1], pad[1])))
+    ha, wa = out_size(I.shape[0], hl, pad[0], stride[0]), out_size(I.shape[1], wl, pad[1], stride[1])
+    A = np.empty((ha, wa))
+    sw = np.empty((ha, wa), dtype=int)
+    for p in range(ha):
+        for q in range(wa):
+            win = vecF(Ip[p * stride[0] : p * stride[0] + hl, q * stride[1] : q * stride[1] + wl])
+            k = int(np.argmax(win))
+            A[p, q], sw[p, q] = win[k], k + 1
+    return A, sw
+
+
+def mask_from_switches(I_shape, window, pad, stride, sw):
+    """The note's steps: eq. b-2.1 (block position), b-2.2 (top-left in I), b-2.3 (position in I),
+    then the column j = (c_i − 1) h_i + r_i of the row for A_pq (a zero row when the max is padding)."""
+    h_i, w_i = I_shape
+    hl, wl = window
+    ha, wa = sw.shape
+    M = np.zeros((ha * wa, h_i * w_i))
+    for q in range(1, wa + 1):
+        for p in range(1, ha + 1):
+            i_pq = sw[p - 1, q - 1]
+            c_b = int(np.ceil(i_pq / hl))  # b-2.1
+            r_b = i_pq - (c_b - 1) * hl
+            r_top = 1 + stride[0] * (p - 1) - pad[0]  # b-2.2
+            c_top = 1 + stride[1] * (q - 1) - pad[1]
+            r_i, c_i = r_b + r_top - 1, c_b + c_top - 1  # b-2.3
+            if 1 <= r_i <= h_i and 1 <= c_i <= w_i:
+                j = (c_i - 1) * h_i + r_i
+                M[(q - 1) * ha + (p - 1), j - 1] = 1.0
+    return M
+
+
+_MAXPOOL_CASES = (
+    ((3, 4), (3, 2), (1, 1), (1, 2)),  # the note's example
+    ((5, 6), (2, 3), (1, 0), (2, 2)),
+    ((4, 5), (3, 3), (1, 1), (1, 1)),
+    ((6, 4), (2, 2), (0, 0), (2, 2)),
+)
+
+
+def _explicit_maxpool_jac(I, window, pad, stride):
+    """The package's max-pooling mask (zero padding in the max, column-major tie rule) in the note's column-major vec."""
+    from ..ops.pooling import max_pool2d_jacobian
+
+    J = max_pool2d_jacobian(I[None], window, stride=stride, padding=pad, pad_value=0.0, ties="first-colmajor")
+    A, _ = maxpool_note(I, window, pad, stride)
+    return _perm_jac(J, (1, *A.shape), (1, *I.shape))
+
+
+def _maxpool_fd_jac(I, window, pad, stride):
+    return fd_jacobian(lambda x: vecF(maxpool_note(unvecF(x, I.shape), window, pad, stride)[0]), vecF(I))
+
+
+def _torch_maxpool_jac(I, window, pad, stride):
+    """torch's max_pool2d after explicit zero padding (torch itself pads with −∞)."""
+    import torch
+
+    def f(x):
+        img = x.reshape(I.shape[1], I.shape[0]).T
+        img = torch.nn.functional.pad(img, (pad[1], pad[1], pad[0], pad[0]))
+        out = torch.nn.functional.max_pool2d(img[None, None], window, stride)[0, 0]
+        return out.T.reshape(-1)
+
+    return torch_jacobian(f, vecF(I))
+
+
+@claim(
+    "vardhan2022.appB-pool-example-size",
+    location="App. B, (h_i, w_i) = (3, 4), (h_l, w_l) = (3, 2), padding (1, 1), stride (1, 2) → (3, 3); size formula",
+    statement="""Pooling a 3×4 input with a 3×2 window, padding (1, 1) and stride (1, 2) gives 3×3;
+    h_a = ⌊(h_i + 2 h_p − h_l)/h_s + 1⌋, w_a likewise.""",
+    convention=CONV,
+    routes=("formula", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    ev.written("formula", (out_size(3, 3, 1, 1), out_size(4, 2, 1, 2)), (3, 3))
+    for shape, window, pad, stride in _MAXPOOL_CASES:
+        A, _ = maxpool_note(np.zeros(shape), window, pad, stride)
+        ev.written("explicit", A.shape, (out_size(shape[0], window[0], pad[0], stride[0]), out_size(shape[1], window[1], pad[1], stride[1])))
+
+
+@claim(
+    "vardhan2022.appB-omega-shape",
+    location="App. B, definition of Ω (an h_l × w_l window) and its display with entries Ω_11 … Ω_{h_a w_a}",
+    statement="""Ω is the h_l × w_l pooling window, but the displayed matrix runs its indices to h_a and w_a (the output size).""",
+    convention=CONV,
+    routes=("shape", "index"),
+    expected="holds-corrected",
+    correction="Ω = (Ω_rs) with 1 ≤ r ≤ h_l, 1 ≤ s ≤ w_l (as in _vΩ, whose entries run to h_l, w_l).",
+)
+def _(ev):
+    import sympy
+
+    shape, window, pad, stride = _MAXPOOL_CASES[0]
+    A, _ = maxpool_note(np.zeros(shape), window, pad, stride)
+    I = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"I{i + 1}{j + 1}"))
+    windows = [_padded(I)[p : p + 3, 2 * q : 2 * q + 2].shape for p in range(3) for q in range(3)]  # rep.1
+    ev.both("shape", [A.shape] * 9, [window] * 9, windows)  # displayed (h_a, w_a) vs (h_l, w_l)
+    ev.corrected("index", window[0] * window[1], len(list(_padded(I)[1:4, 0:2].T)))  # _vΩ of window (2, 1): 6 entries
+
+
+_REP2B = [
+    ["0 I11 I21", "0 I12 I22 I13 I23", "0 I14 I24"],
+    ["0 I11 I21 I31", "I12 I22 I32 I13 I23 I33", "0 I14 I24 I34"],
+    ["0 I21 I31", "0 I22 I23 I32 I33", "0 I24 I34"],
+]
+
+
+@claim(
+    "vardhan2022.appB-rep1-rep2",
+    location="App. B, rep.1 and rep.2 (the nine 3×2 windows and their maxima)",
+    statement="""The nine windows of the zero-padded 3×4 input and the sets whose maxima they give, e.g.
+    A11 = max{0, I11, I21}, A22 = max{I12, I22, I32, I13, I23, I33}, A32 = max{0, I22, I23, I32, I33}.""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    I = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"I{i + 1}{j + 1}"))
+    Ip = _padded(I)
+    for p in range(3):
+        for q in range(3):
+            win = Ip[p : p + 3, 2 * q : 2 * q + 2]
+            got = sorted({str(e) for e in win})
+            printed = sorted(set(_REP2B[p][q].split()))
+            ev.written("symbolic", got == printed, True)
+    r = rng(35)
+    In = r.standard_normal((3, 4))
+    A, _ = maxpool_note(In, (3, 2), (1, 1), (1, 2))
+    sets = [[max(0.0 if t == "0" else In[int(t[1]) - 1, int(t[2]) - 1] for t in _REP2B[p][q].split()) for q in range(3)] for p in range(3)]
+    ev.written("explicit", A, np.array(sets))
+
+
+@claim(
+    "vardhan2022.maxpool-zero-padding-semantics",
+    location="App. B, rep.2 (max{0, …}: padding zeros take part in the max)",
+    statement="""With zero padding inside the max, an output can be 0 although every real input in its window is negative —
+    unlike frameworks that pad with −∞.""",
+    convention=CONV,
+    routes=("explicit", "torch"),
+    expected="holds",
+)
+def _(ev):
+    I = -np.abs(rng(36).standard_normal((3, 4))) - 0.1
+    A, _ = maxpool_note(I, (3, 2), (1, 1), (1, 2))
+    ev.written("explicit", int(np.sum(A == 0)), 8)  # every window but A22 reaches into the padding
+
+    def t_fn():
+        import torch
+
+        Ip = torch.nn.functional.pad(torch.as_tensor(I)[None, None], (1, 1, 1, 1))
+        return torch.nn.functional.max_pool2d(Ip, (3, 2), (1, 2))[0, 0].numpy()
+
+    ev.written("torch", A, t_fn)
+
+
+@claim(
+    "vardhan2022.appB-vec-forms",
+    location="App. B, _vI, _vA, _vΩ",
+    statement="""_vI, _vA and _vΩ stack columns: I11, I21, …, I_{h_i 1}, I12, … (lengths h_i w_i, h_a w_a, h_l w_l).""",
+    convention=CONV,
+    routes=("index", "convention"),
+    expected="holds",
+)
+def _(ev):
+    from ..conventions import get_convention, vec
+
+    conv = get_convention("vardhan2022")
+    for h, w in ((3, 4), (3, 3), (3, 2)):
+        codes = np.array([[10 * i + j for j in range(1, w + 1)] for i in range(1, h + 1)], float)
+        listed = np.array([10 * i + j for j in range(1, w + 1) for i in range(1, h + 1)], float)
+        ev.written("index", vecF(codes), listed)
+        ev.written("convention", vec(codes, conv), listed)
+
+
+@claim(
+    "vardhan2022.appB-switch-index-example",
+    location="App. B, the switch i_pq (example: A21 = I21 ⇒ i21 = 5 in _vΩ = [0, 0, 0, a11, a21, a31])",
+    statement="""Each A_pq stores the 1-based position i_pq, in the column-major vec of its window, of the entry that won the
+    max; window (2, 1) vectorizes to (0, 0, 0, I11, I21, I31), so A21 = I21 gives i21 = 5.""",
+    convention=CONV,
+    routes=("symbolic", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    import sympy
+
+    I = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"I{i + 1}{j + 1}"))
+    win = _padded(I)[1:4, 0:2]
+    ev.written("symbolic", sympy.Matrix(list(win.T)), sympy.Matrix([0, 0, 0, I[0, 0], I[1, 0], I[2, 0]]))
+    In = np.array([[-1.0, 0.2, 0.3, 0.1], [2.0, -0.5, 0.4, 0.2], [0.5, 0.1, -0.3, 0.6]])  # I21 the largest in window (2, 1)
+    _, sw = maxpool_note(In, (3, 2), (1, 1), (1, 2))
+    ev.written("explicit", int(sw[1, 0]), 5)
+
+
+@claim(
+    "vardhan2022.appB-eq-b1-shape",
+    location="App. B, eq. b-1 (d_vA/d_vI, 9×12, entry (r, c) = ∂(_vA)_r/∂(_vI)_c)",
+    statement="""d_vA/d_vI is the (h_a w_a) × (h_i w_i) = 9×12 numerator-layout Jacobian, rows A11, A21, …, columns I11, I21, ….""",
+    convention=CONV,
+    routes=("shape", "fd", "torch"),
+    expected="holds",
+)
+def _(ev):
+    shape, window, pad, stride = _MAXPOOL_CASES[0]
+    I = rng(37).standard_normal(shape)
+    J = _maxpool_fd_jac(I, window, pad, stride)
+    ev.written("shape", J.shape, (9, 12))
+    ev.written("torch", J, lambda: _torch_maxpool_jac(I, window, pad, stride))
+    ev.written("fd", J.sum(axis=1), np.ones(9) - vecF(maxpool_note(I, window, pad, stride)[0] == 0))
+
+
+@claim(
+    "vardhan2022.appB-one-hot-rows",
+    location="App. B, after eq. b-1 ('A_pq = I_kl for some k ≤ h_i, l ≤ w_l', so each row has exactly one 1)",
+    statement="""Every A_pq equals some real input I_kl, so every row of eq. b-1 has exactly one entry 1. Under the note's own
+    zero padding a padding zero can win the max; that row is then entirely zero (the index bound is also printed w_l for w_i).""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit"),
+    expected="holds-corrected",
+    correction="""Row pq has a single 1, at I_kl (1 ≤ k ≤ h_i, 1 ≤ l ≤ w_i), when the stored max is a real entry, and is all
+    zero when the max is a padding zero.""",
+)
+def _(ev):
+    r = rng(38)
+    for shape, window, pad, stride in _MAXPOOL_CASES:
+        for sign in (1.0, -1.0):  # all-negative inputs let the padding win
+            I = sign * np.abs(r.standard_normal(shape)) + sign * 0.05
+            J = _maxpool_fd_jac(I, window, pad, stride)
+            ones = np.rint(J).sum(axis=1)
+            ev.written("fd", ones, np.ones(J.shape[0]))
+            A, sw = maxpool_note(I, window, pad, stride)
+            padding_won = vecF(A == 0.0).astype(float)
+            ev.corrected("fd", ones, 1.0 - padding_won)
+            ev.corrected("torch", lambda I=I, window=window, pad=pad, stride=stride: np.rint(_torch_maxpool_jac(I, window, pad, stride)).sum(axis=1), 1.0 - padding_won)
+            ev.corrected("explicit", _explicit_maxpool_jac(I, window, pad, stride).sum(axis=1), 1.0 - padding_won)
+
+
+@claim(
+    "vardhan2022.appB-eq-b2-1",
+    location="App. B, eq. b-2.1 (c_b = ⌈i_pq/h_l⌉, r_b = i_pq − (c_b − 1) h_l)",
+    statement="""From the 1-based index i_pq in the column-major vec of an h_l × w_l window: column c_b = ⌈i_pq/h_l⌉ and
+    row r_b = i_pq − (c_b − 1) h_l within the block.""",
+    convention=CONV,
+    routes=("index", "numpy"),
+    expected="holds",
+)
+def _(ev):
+    for hl, wl in ((3, 2), (2, 3), (4, 4), (1, 5)):
+        got, want = [], []
+        for i in range(1, hl * wl + 1):
+            c_b = int(np.ceil(i / hl))
+            got.append((i - (c_b - 1) * hl, c_b))
+            r0, c0 = np.unravel_index(i - 1, (hl, wl), order="F")
+            want.append((r0 + 1, c0 + 1))
+        ev.written("index", np.array(got), np.array(want))
+    ev.written("numpy", (5 - (int(np.ceil(5 / 3)) - 1) * 3, int(np.ceil(5 / 3))), (2, 2))  # the example i21 = 5 → (2, 2)
+
+
+def _mask_check(ev, route_form="written"):
+    r = rng(39)
+    for shape, window, pad, stride in _MAXPOOL_CASES:
+        for sign in (1.0, -1.0):
+            I = sign * r.standard_normal(shape)
+            A, sw = maxpool_note(I, window, pad, stride)
+            M = mask_from_switches(shape, window, pad, stride, sw)
+            getattr(ev, route_form)("fd", M, _maxpool_fd_jac(I, window, pad, stride))
+            getattr(ev, route_form)("torch", M, lambda I=I, window=window, pad=pad, stride=stride: _torch_maxpool_jac(I, window, pad, stride))
+            getattr(ev, route_form)("explicit", M, _explicit_maxpool_jac(I, window, pad, stride))
+
+
+@claim(
+    "vardhan2022.appB-eq-b2-2",
+    location="App. B, eq. b-2.2 (top-left of the window in I: r = 1 + h_s(p − 1) − h_p, c = 1 + w_s(q − 1) − w_p)",
+    statement="""The block of A_pq starts at row 1 + h_s(p − 1) − h_p and column 1 + w_s(q − 1) − w_p of I (≤ 0 inside the padding).""",
+    convention=CONV,
+    routes=("index", "fd", "torch", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    for shape, window, pad, stride in _MAXPOOL_CASES:
+        codes = np.arange(1, shape[0] * shape[1] + 1, dtype=float).reshape(shape)
+        Ip = np.pad(codes, ((pad[0], pad[0]), (pad[1], pad[1])))
+        ha, wa = out_size(shape[0], window[0], pad[0], stride[0]), out_size(shape[1], window[1], pad[1], stride[1])
+        for p in range(1, ha + 1):
+            for q in range(1, wa + 1):
+                r_top, c_top = 1 + stride[0] * (p - 1) - pad[0], 1 + stride[1] * (q - 1) - pad[1]
+                # the padded-array position of the block's top-left equals the note's (r, c) shifted by the padding
+                ev.written("index", Ip[r_top - 1 + pad[0], c_top - 1 + pad[1]], Ip[(p - 1) * stride[0], (q - 1) * stride[1]])
+    _mask_check(ev)
+
+
+@claim(
+    "vardhan2022.appB-eq-b2-3",
+    location="App. B, eq. b-2.3 (r_i = r_b + r_top − 1, c_i = c_b + c_top − 1; 'assigned to Z_pq')",
+    statement="""The winning entry sits at r_i = r_b + r_top − 1, c_i = c_b + c_top − 1 of I (the text says Z_pq for A_pq).""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit"),
+    expected="holds",
+)
+def _(ev):
+    _mask_check(ev)
+
+
+@claim(
+    "vardhan2022.appB-linear-index",
+    location="App. B, the 1 of row A_pq at column j = (c_i − 1) h_i + r_i",
+    statement="""The row of eq. b-1 for A_pq has its 1 at column j = (c_i − 1) h_i + r_i (the column-major position of I_{r_i c_i}),
+    provided the winner is a real entry.""",
+    convention=CONV,
+    routes=("fd", "torch", "explicit", "index"),
+    expected="holds",
+)
+def _(ev):
+    _mask_check(ev)
+    for h_i, w_i in ((3, 4), (5, 2)):
+        codes = np.arange(h_i * w_i).reshape(h_i, w_i)
+        position = {int(code): k + 1 for k, code in enumerate(vecF(codes))}  # 1-based place of each entry in _vI
+        j = np.array([(c - 1) * h_i + r_ for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)])
+        ev.written("index", j, np.array([position[int(codes[r_ - 1, c - 1])] for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)]))
+
+
+@claim(
+    "vardhan2022.maxpool-mask-per-channel",
+    location="§3.1.3 Max-pooling ('a mask, which is essentially the matrix d_vA^[l]/d_vI^[l]') with dJ/d_vI = dJ/d_vA · d_vA/d_vI",
+    statement="""The switches give 'the' mask d_vA^[l]/d_vI^[l], used like the average-pooling Jacobian in
+    dJ/d_vI = dJ/d_vA · d_vA/d_vI (one matrix for all channels).""",
+    convention=CONV,
+    routes=("fd", "torch"),
+    expected="holds-corrected",
+    correction="""Max pooling has one mask per channel, built from that channel's switches: row j of dJ/d_vI is
+    (row j of dJ/d_vA) · M_j with M_j = d_vA_j/d_vI_j.""",
+)
+def _(ev):
+    r = rng(40)
+    for shape, window, pad, stride in _MAXPOOL_CASES:
+        I = r.standard_normal((2, *shape))
+        masks = [mask_from_switches(shape, window, pad, stride, maxpool_note(I[c], window, pad, stride)[1]) for c in range(2)]
+        G = r.standard_normal((2, masks[0].shape[0]))  # dJ/d_vA, rows = channels
+        truth = np.stack([G[c] @ _maxpool_fd_jac(I[c], window, pad, stride) for c in range(2)])
+        ev.both("fd", G @ masks[0], np.stack([G[c] @ masks[c] for c in range(2)]), truth)
+        ev.corrected("torch", np.stack([G[c] @ masks[c] for c in range(2)]), lambda I=I, G=G, window=window, pad=pad, stride=stride: np.stack([G[c] @ _torch_maxpool_jac(I[c], window, pad, stride) for c in range(2)]))
