@@ -1004,28 +1004,6 @@ def _(ev):
 
 
 @claim(
-    "dd2424.filter-row-highlight",
-    location="slide 'Writing convolution as a matrix multiplication' ('S11 is the dot product between F and red entries of X')",
-    statement="""The first M_F^filter slide marks the entries of X that S11 reads; as extracted, the marked entries are the
-    diagonal X11, X22, X33, X44, X55.""",
-    convention=CONV,
-    routes=("explicit", "symbolic"),
-    expected="holds-corrected",
-    correction="S11 reads the 3×3 block X11 … X33 (rows 1–3, columns 1–3): the support of row 1 of M_F^filter.",
-)
-def _(ev):
-    M = _M_filter(np.ones((1, 3, 3)), (1, 6, 6))
-    support = sorted((int(k // 6) + 1, int(k % 6) + 1) for k in np.nonzero(M[0])[0])
-    printed = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
-    block = [(i, j) for i in range(1, 4) for j in range(1, 4)]
-    ev.both("explicit", printed, block, support)
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    S11 = _sym_S(X, F)[0, 0]
-    read = sorted(str(s) for s in S11.free_symbols if str(s).startswith("X"))
-    ev.both("symbolic", sorted(f"X{i}{j}" for i, j in printed), sorted(f"X{i}{j}" for i, j in block), read)
-
-
-@claim(
     "dd2424.bias-and-W-grads-gap",
     location="slides 'Gradient Computations for one Convolutional layer' (only ∂l/∂F_i is derived)",
     statement="""The slides derive the gradient w.r.t. the filters F_i but not w.r.t. the filter biases b_i or the
@@ -1080,55 +1058,3 @@ def _(ev):
         return rejects(lambda: torch.nn.functional.conv2d(torch.zeros(1, 4, 8, 8), torch.zeros(1, 3, 5, 5)))
 
     ev.written("torch", t_fn, True)
-
-
-@claim(
-    "dd2424.im-column-highlight",
-    location="slide 'Writing a certain matrix multiplication as a convolution' (red column v_2 ↔ red block of X)",
-    statement="""The slide for v_2 marks the entries of X that form column 2 of M_X^im; as extracted, only X12, X22, X32, X42
-    (one column of X) are marked.""",
-    convention=CONV,
-    routes=("index", "symbolic"),
-    expected="holds-corrected",
-    correction="""Column 2 of M_X^im (tap F12) holds the 4×4 block X12 … X45 (rows 1–4, columns 2–5 of X), read row by row.""",
-)
-def _(ev):
-    Xc = _codes(6, 6)
-    column = sorted(_M_im(Xc[None], 3)[:, 1].astype(int).tolist())
-    printed = [12, 22, 32, 42]
-    block = sorted(10 * i + j for i in range(1, 5) for j in range(2, 6))
-    ev.both("index", printed, block, column)
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([F[i, j] for i in range(3) for j in range(3)])
-    got = sorted(str(e) for e in M_sym[:, 1])
-    ev.both("symbolic", sorted(f"X{c}" for c in printed), sorted(f"X{c}" for c in block), got)
-
-
-_ROW_HIGHLIGHTS = {  # output S_1m ↦ entries of X marked as "new row corresponds to" (as extracted)
-    (1, 1): [21, 22, 23, 31, 32, 33],
-    (1, 2): [22, 23, 24, 32, 33, 34],
-    (1, 3): [24, 25, 34, 35],
-}
-
-
-@claim(
-    "dd2424.im-row-highlight",
-    location="slides 'Writing a convolution as a matrix multiplication' ('new row corresponds to' marked block of X)",
-    statement="""Each M_X^im build-up slide marks the block of X that the new row lists; as extracted, the marks for S11, S12, S13
-    cover only rows 2–3 of the 3×3 window (and for S13 only four entries).""",
-    convention=CONV,
-    routes=("index", "symbolic"),
-    expected="holds-corrected",
-    correction="Row S_lm of M_X^im lists the 3×3 block X_{l..l+2, m..m+2}: S11 ↔ X11…X33, S12 ↔ X12…X34, S13 ↔ X13…X35.",
-)
-def _(ev):
-    Xc = _codes(6, 6)
-    M = _M_im(Xc[None], 3)
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    S = _sym_S(X, F)
-    for (l, m), printed in _ROW_HIGHLIGHTS.items():
-        block = sorted(10 * i + j for i in range(l, l + 3) for j in range(m, m + 3))
-        row = sorted(M[(l - 1) * 4 + (m - 1)].astype(int).tolist())
-        ev.both("index", sorted(printed), block, row)
-        read = sorted(str(s) for s in S[l - 1, m - 1].free_symbols if str(s).startswith("X"))
-        ev.both("symbolic", sorted(f"X{c}" for c in printed), sorted(f"X{c}" for c in block), read)

@@ -111,7 +111,10 @@ def render_markdown(results: list[ClaimResult]) -> str:
         "(0 = exact; < 1e-12 rounding; < 1e-6 finite differences; shape≠ = incomparable shapes), "
         "over the routes other than torch so that the table does not depend on whether torch is installed "
         "(`jacobians verify` prints every route's error, torch's included). "
-        "'As written' is the same for the statement as the note writes it."
+        "'As written' is the same for the statement as the note writes it. "
+        "Not judged: what the slides mark by colour or drawn boxes (which entries of X a row or column of "
+        "M_X^im / M_F^filter reads). The plain-text copies lose the figures and keep only fragments of "
+        "those boxes, so no verdict on them would be about the notes; the matrices themselves are judged."
     )
     out.append("")
     out.append("| note | " + " | ".join(VERDICTS) + " | total |")
