@@ -213,6 +213,29 @@ def _pad_fill(pad_value):
     return _number(pad_value)
 
 
+def _pool_windows(x, kernel_size, stride, padding, dilation):
+    """Validate a pooling call on x (C, H, W) and list its windows.
+
+    Returns ``(xp, real, windows)``: x zero-padded, the mask of its real (non-padding) entries, and for
+    every output in C order ``(c, i, j, cells)`` with ``cells`` the kh·kw positions (row, column) of
+    window (i, j) in the padded plane, taps in row-major order.
+    """
+    x = _obj(x, "x")
+    _check_3d(x)
+    geom = Pool2dGeometry.from_shapes(x.shape, kernel_size, stride, padding, dilation)
+    xp = pad_plane(x, geom.padding, fill=0)
+    real = _real_mask(x.shape, geom.padding)
+    oh, ow = geom.out_hw
+    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+    windows = [
+        (c, i, j, [(i * sh + a * dh, j * sw + b * dw) for a in range(kh) for b in range(kw)])
+        for c in range(geom.channels)
+        for i in range(oh)
+        for j in range(ow)
+    ]
+    return xp, real, windows
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, pad_value=-math.inf, ties="first"):
     """Max pooling as sympy ``Max`` over each window.
 
@@ -221,29 +244,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, pad_value=-ma
     out. ``ties`` only concerns the derivative at ties (sympy's Heaviside is
     undefined there) and does not change the forward.
     """
-    x = _obj(x, "x")
-    _check_3d(x)
-    geom = Pool2dGeometry.from_shapes(x.shape, kernel_size, stride, padding, dilation)
+    xp, real, windows = _pool_windows(x, kernel_size, stride, padding, dilation)
     fill = _pad_fill(pad_value)
-    xp = pad_plane(x, geom.padding, fill=0)
-    real = _real_mask(x.shape, geom.padding)
-    oh, ow = geom.out_hw
-    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
     out = []
-    for c in range(geom.channels):
-        for i in range(oh):
-            for j in range(ow):
-                args = []
-                for a in range(kh):
-                    for b in range(kw):
-                        r, q = i * sh + a * dh, j * sw + b * dw
-                        if real[c, r, q]:
-                            args.append(xp[c, r, q])
-                        elif fill is not None:
-                            args.append(fill)
-                if not args:
-                    raise GeometryError(f"padding: window ({i}, {j}) reads only padding, so its max is -inf")
-                out.append(sympy.Max(*args))
+    for c, i, j, cells in windows:
+        args = []
+        for r, q in cells:
+            if real[c, r, q]:
+                args.append(xp[c, r, q])
+            elif fill is not None:
+                args.append(fill)
+        if not args:
+            raise GeometryError(f"padding: window ({i}, {j}) reads only padding, so its max is -inf")
+        out.append(sympy.Max(*args))
     return column(out)
 
 
@@ -252,20 +265,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, count_include
 
     With ``count_include_pad=False`` each window divides by its number of real entries.
     """
-    x = _obj(x, "x")
-    _check_3d(x)
-    geom = Pool2dGeometry.from_shapes(x.shape, kernel_size, stride, padding, dilation)
-    xp = pad_plane(x, geom.padding, fill=0)
-    real = _real_mask(x.shape, geom.padding)
-    oh, ow = geom.out_hw
-    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+    xp, real, windows = _pool_windows(x, kernel_size, stride, padding, dilation)
     out = []
-    for c in range(geom.channels):
-        for i in range(oh):
-            for j in range(ow):
-                cells = [(i * sh + a * dh, j * sw + b * dw) for a in range(kh) for b in range(kw)]
-                count = kh * kw if count_include_pad else sum(bool(real[c, r, q]) for r, q in cells)
-                out.append(sympy.Add(*[xp[c, r, q] for r, q in cells]) / count)
+    for c, i, j, cells in windows:
+        count = len(cells) if count_include_pad else sum(bool(real[c, r, q]) for r, q in cells)
+        out.append(sympy.Add(*[xp[c, r, q] for r, q in cells]) / count)
     return column(out)
 
 

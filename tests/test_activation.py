@@ -5,9 +5,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import requires_torch
+from conftest import check_registered_cases_with_torch, requires_torch
 
-from jacobians.check import check_operator
 from jacobians.ops import activation
 from jacobians.ops.activation import (
     relu,
@@ -123,11 +122,7 @@ def test_torch_autograd_gives_relu_derivative_zero_at_zero():
 @requires_torch
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
 def test_registered_cases_against_torch_jacrev(name):
-    spec = get_operator(name)
-    for case in spec.cases():
-        report = check_operator(spec, case, rng=np.random.default_rng(2), use_torch=True)
-        report.assert_ok()
-        assert any(r.route == "torch" for r in report.results)
+    check_registered_cases_with_torch(name)
 
 
 def test_module_docstring_examples():

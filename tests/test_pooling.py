@@ -10,11 +10,10 @@ import doctest
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import requires_torch
+from conftest import check_registered_cases_with_torch, requires_torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from jacobians.check import check_operator
 from jacobians.conventions import PRESETS
 from jacobians.geometry import GeometryError
 from jacobians.ops import pooling
@@ -500,11 +499,7 @@ def test_avg_pool_against_torch_native(shape, k, s, p, count_include_pad):
 @requires_torch
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
 def test_registered_cases_against_torch_jacrev(name):
-    spec = get_operator(name)
-    for case in spec.cases():
-        report = check_operator(spec, case, rng=np.random.default_rng(2), use_torch=True)
-        report.assert_ok()
-        assert any(r.route == "torch" for r in report.results)
+    check_registered_cases_with_torch(name)
 
 
 def test_module_docstring_examples():

@@ -4,9 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import requires_torch
+from conftest import check_registered_cases_with_torch, requires_torch
 
-from jacobians.check import check_operator
 from jacobians.ops import softmax as softmax_module
 from jacobians.ops.softmax import (
     cross_entropy,
@@ -211,11 +210,7 @@ def test_torch_cross_entropy_with_probability_targets_is_the_soft_target_loss():
 @requires_torch
 @pytest.mark.parametrize("name", ["softmax", "softmax_cross_entropy", "softmax_soft_cross_entropy", "frobenius_loss"])
 def test_registered_cases_against_torch_jacrev(name):
-    spec = get_operator(name)
-    for case in spec.cases():
-        report = check_operator(spec, case, rng=np.random.default_rng(2), use_torch=True)
-        report.assert_ok()
-        assert any(r.route == "torch" for r in report.results)
+    check_registered_cases_with_torch(name)
 
 
 def test_module_docstring_examples():

@@ -37,6 +37,23 @@ def same(a, b) -> bool:
     return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
 
 
+def _one_plane_forward():
+    """The lecture's 6×6 image of X_ij and 3×3 filter of F_ij (object arrays) and their symbolic forward
+    S = X * F (1, 4, 4) — the independent route the printed M_X^im / M_F^filter are differentiated from."""
+    x = np.array([[X(i, j) for j in range(1, 7)] for i in range(1, 7)], dtype=object)
+    f = np.array([[F(i, j) for j in range(1, 4)] for i in range(1, 4)], dtype=object)
+    return x, f, sym_ops.conv2d(x[None], f[None, None])
+
+
+def _four_plane_forward():
+    """The multi-plane slides' 6×6×4 image (X_k,i,j) and one 3×3×4 filter (F_k,i,j) and their symbolic forward."""
+    x = np.array([[[Symbol(f"X_{k},{i},{j}") for j in range(1, 7)] for i in range(1, 7)] for k in range(1, 5)],
+                 dtype=object)
+    f = np.array([[[Symbol(f"F_{k},{i},{j}") for j in range(1, 4)] for i in range(1, 4)] for k in range(1, 5)],
+                 dtype=object)
+    return x, f, sym_ops.conv2d(x, f[None])
+
+
 @pytest.fixture(scope="module")
 def ex():
     cache = {}
@@ -109,9 +126,7 @@ def test_dd2424_m_x_im_times_vec_f_is_the_slides_formula(ex):
 
 def test_dd2424_m_x_im_equals_the_derivative_of_the_forward(ex):
     m = ex("dd2424.m_x_im")["M_X^im"]
-    x = np.array([[X(i, j) for j in range(1, 7)] for i in range(1, 7)], dtype=object)
-    f = np.array([[F(i, j) for j in range(1, 4)] for i in range(1, 4)], dtype=object)
-    y = sym_ops.conv2d(x[None], f[None, None])
+    x, f, y = _one_plane_forward()
     assert differing_entries(m, y.jacobian(vec_column(f, "dd2424"))) == []
 
 
@@ -119,11 +134,7 @@ def test_dd2424_m_x_im_multiplane_blocks(ex):
     items = ex("dd2424.m_x_im_multiplane")
     m = items["M_X^im"]
     assert m.shape == (16, 36)
-    x = np.array([[[Symbol(f"X_{k},{i},{j}") for j in range(1, 7)] for i in range(1, 7)] for k in range(1, 5)],
-                 dtype=object)
-    f = np.array([[[Symbol(f"F_{k},{i},{j}") for j in range(1, 4)] for i in range(1, 4)] for k in range(1, 5)],
-                 dtype=object)
-    y = sym_ops.conv2d(x, f[None])
+    x, f, y = _four_plane_forward()
     for k in range(4):
         block = items[f"M_X{k + 1}^im"]
         assert block.shape == (16, 9)
@@ -159,9 +170,7 @@ def test_dd2424_m_f_filter_printed_rows(ex):
 
 def test_dd2424_m_f_filter_equals_the_derivative_of_the_forward(ex):
     m = ex("dd2424.m_f_filter")["M_F^filter"]
-    x = np.array([[X(i, j) for j in range(1, 7)] for i in range(1, 7)], dtype=object)
-    f = np.array([[F(i, j) for j in range(1, 4)] for i in range(1, 4)], dtype=object)
-    y = sym_ops.conv2d(x[None], f[None, None])
+    x, f, y = _one_plane_forward()
     assert differing_entries(m, y.jacobian(vec_column(x, "dd2424"))) == []
 
 
@@ -169,11 +178,7 @@ def test_dd2424_m_f_filter_multiplane_size_and_blocks(ex):
     items = ex("dd2424.m_f_filter_multiplane")
     m = items["M_F^filter"]
     assert m.shape == (16, 144)  # the lecture's 16×144
-    x = np.array([[[Symbol(f"X_{k},{i},{j}") for j in range(1, 7)] for i in range(1, 7)] for k in range(1, 5)],
-                 dtype=object)
-    f = np.array([[[Symbol(f"F_{k},{i},{j}") for j in range(1, 4)] for i in range(1, 4)] for k in range(1, 5)],
-                 dtype=object)
-    y = sym_ops.conv2d(x, f[None])
+    x, f, y = _four_plane_forward()
     for k in range(4):
         block = items[f"M_F1{k + 1}^filter"]
         assert block.shape == (16, 36)

@@ -48,6 +48,22 @@ def fd_jacobian(f, x, h: float = FD_STEP) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
+def fd_gradient_wrt(f, wrt: str, h: float = FD_STEP, **args) -> np.ndarray:
+    """Central-difference gradient of the scalar ``f(**args)`` with respect to the argument named ``wrt``.
+
+    The other arguments are passed unchanged; the result is shaped like ``args[wrt]``. This is the
+    closure ``fd_gradient(lambda v: f(..., wrt=v, ...), args[wrt])`` written once.
+    """
+    return fd_gradient(lambda value: f(**{**args, wrt: value}), args[wrt], h)
+
+
+def symbol_matrix(name: str, rows: int, cols: int):
+    """sympy matrix of the symbols ``{name}{i}{j}`` with 1-based i, j (e.g. ``a11 … a34``)."""
+    import sympy
+
+    return sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}{i + 1}{j + 1}"))
+
+
 def pad_sides(padding):
     """(top, bottom, left, right) from an int, a (ph, pw) pair or a 4-tuple."""
     if np.isscalar(padding):
@@ -175,6 +191,12 @@ def conv_data(g, seed=0):
     ow = (g["w"] + pl + pr - g["kw"]) // g["stride"] + 1
     delta = r.standard_normal((g["n"], g["c_out"], oh, ow))
     return x, w, b, delta
+
+
+def conv_cases(gs):
+    """(g, x, w, b, δ) for each geometry g of ``gs``, the data drawn by :func:`conv_data` seeded by g's position."""
+    for seed, g in enumerate(gs):
+        yield (g, *conv_data(g, seed))
 
 
 def dilate(d, s):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import claim
-from ._tools import fd_gradient, fd_jacobian, rng, torch_conv2d, torch_grad, torch_jacobian
+from ._tools import fd_gradient, fd_gradient_wrt, fd_jacobian, rng, symbol_matrix, torch_conv2d, torch_grad, torch_jacobian
 
 CONV = "planes stacked, row-major vec within a plane (canonical C order); 1-based; numerator layout"
 
@@ -61,18 +61,6 @@ def _rows(text: str):
     return [[_code_of(t) for t in row.split()] for row in text.strip().splitlines()]
 
 
-def _sym(name, i, j):
-    import sympy
-
-    return sympy.Symbol(f"{name}{i}{j}")
-
-
-def _sym_matrix(name, h, w):
-    import sympy
-
-    return sympy.Matrix(h, w, lambda i, j: _sym(name, i + 1, j + 1))
-
-
 def _sym_rows(text: str):
     import sympy
 
@@ -85,6 +73,18 @@ def _sym_S(X, F):
 
     f = F.rows
     return sympy.Matrix(X.rows - f + 1, X.cols - f + 1, lambda l, m: sum(X[l + i, m + j] * F[i, j] for i in range(f) for j in range(f)))
+
+
+def _sym_M_im():
+    """X (6×6), F (3×3) as symbols X11 …, F11 … and M_X^im = ∂vec(S)/∂vec(F) (16×9) of S = X * F, by sympy."""
+    X, F = symbol_matrix("X", 6, 6), symbol_matrix("F", 3, 3)
+    return X, F, _sym_S(X, F).reshape(16, 1).jacobian([F[i, j] for i in range(3) for j in range(3)])
+
+
+def _sym_M_filter():
+    """X (6×6), F (3×3) as symbols X11 …, F11 … and M_F^filter = ∂vec(S)/∂vec(X) (16×36) of S = X * F, by sympy."""
+    X, F = symbol_matrix("X", 6, 6), symbol_matrix("F", 3, 3)
+    return X, F, _sym_S(X, F).reshape(16, 1).jacobian([X[i, j] for i in range(6) for j in range(6)])
 
 
 def _sum_products(text: str):
@@ -145,6 +145,47 @@ def _torch_net_loss(X, F, b, W, b2, y):
         return -torch.log(torch.as_tensor(y) @ torch.softmax(s, 0))
 
     return loss_of
+
+
+def _head_loss(name, value, W, b2, y):
+    """l recomputed with numpy from vec(S) (``name`` "S": ReLU, FC, softmax, cross-entropy) or from vec(H) ("H")."""
+    H = np.maximum(0.0, value) if name == "S" else value
+    return -np.log(y @ _softmax(W @ H + b2))
+
+
+def _torch_head_loss(name, value, W, b2, y):
+    """The torch twin of :func:`_head_loss` (``value`` a tensor)."""
+    import torch
+
+    H = torch.relu(value) if name == "S" else value
+    return -torch.log(torch.as_tensor(y) @ torch.softmax(torch.as_tensor(W) @ H + torch.as_tensor(b2), 0))
+
+
+def _net_cases():
+    """(X, F, b, W, b2, y) for each of :data:`NET_SIZES`, seeded by its position."""
+    for k, sz in enumerate(NET_SIZES):
+        yield _net_params(k, **sz)
+
+
+def _fd_net_grad(wrt, X, F, b, W, b2, y):
+    """∂l/∂(``wrt`` = "b", "W" or "b2") by central differences of the numpy forward :func:`_net`."""
+    return fd_gradient_wrt(lambda **a: _net(**a)["loss"], wrt, X=X, F=F, b=b, W=W, b2=b2, y=y)
+
+
+def _fd_filter_grad(i, X, F, b, W, b2, y):
+    """∂l/∂F_i (filter i alone, shaped like F[i]) by central differences of the numpy forward."""
+
+    def loss_of_Fi(Fi):
+        FF = F.copy()
+        FF[i] = Fi
+        return _net(X, FF, b, W, b2, y)["loss"]
+
+    return fd_gradient(loss_of_Fi, F[i])
+
+
+def _torch_net_grad(wrt, X, F, b, W, b2, y):
+    """∂l/∂(``wrt`` = "F", "b" or "W") by torch autograd of the same network."""
+    return torch_grad(lambda t: _torch_net_loss(X, F, b, W, b2, y)(**{wrt: t}), dict(F=F, b=b, W=W)[wrt])
 
 
 # ---------------------------------------------------------------------------
@@ -241,23 +282,12 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for k, sz in enumerate(NET_SIZES):
-        X, F, b, W, b2, y = _net_params(k, **sz)
+    for X, F, b, W, b2, y in _net_cases():
         v = _net(X, F, b, W, b2, y)
         dl_ds = v["p"] - y
         dl_dH = dl_ds @ W
-
-        def loss_of_H(Hv):
-            return -np.log(y @ _softmax(W @ Hv + b2))
-
-        ev.written("fd", dl_dH, fd_gradient(loss_of_H, v["H"].ravel()))
-
-        def t_loss(Ht):
-            import torch
-
-            return -torch.log(torch.as_tensor(y) @ torch.softmax(torch.as_tensor(W) @ Ht + torch.as_tensor(b2), 0))
-
-        ev.written("torch", dl_dH, lambda: torch_grad(t_loss, v["H"].ravel()))
+        ev.written("fd", dl_dH, fd_gradient(lambda Hv: _head_loss("H", Hv, W, b2, y), v["H"].ravel()))
+        ev.written("torch", dl_dH, lambda: torch_grad(lambda Ht: _torch_head_loss("H", Ht, W, b2, y), v["H"].ravel()))
 
 
 @claim(
@@ -269,23 +299,12 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for k, sz in enumerate(NET_SIZES):
-        X, F, b, W, b2, y = _net_params(k, **sz)
+    for X, F, b, W, b2, y in _net_cases():
         v = _net(X, F, b, W, b2, y)
         dl_dH = (v["p"] - y) @ W
         dl_dS = dl_dH @ np.diag((v["S"].ravel() > 0).astype(float))
-
-        def loss_of_S(Sv):
-            return -np.log(y @ _softmax(W @ np.maximum(0.0, Sv) + b2))
-
-        ev.written("fd", dl_dS, fd_gradient(loss_of_S, v["S"].ravel()))
-
-        def t_loss(St):
-            import torch
-
-            return -torch.log(torch.as_tensor(y) @ torch.softmax(torch.as_tensor(W) @ torch.relu(St) + torch.as_tensor(b2), 0))
-
-        ev.written("torch", dl_dS, lambda: torch_grad(t_loss, v["S"].ravel()))
+        ev.written("fd", dl_dS, fd_gradient(lambda Sv: _head_loss("S", Sv, W, b2, y), v["S"].ravel()))
+        ev.written("torch", dl_dS, lambda: torch_grad(lambda St: _torch_head_loss("S", St, W, b2, y), v["S"].ravel()))
 
 
 def _dl_dS(X, F, b, W, b2, y):
@@ -335,23 +354,16 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for k, sz in enumerate(NET_SIZES):
-        X, F, b, W, b2, y = _net_params(k, **sz)
+    for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y)
         n_f, t = F.shape[0], g.size // F.shape[0]
         M = _M_im(X, F.shape[2])
         for i in range(n_f):
             via_S = g @ _stack_jacobian(i, n_f, t) @ M
             via_Si = g[i * t : (i + 1) * t] @ M
-
-            def loss_of_Fi(Fi, i=i):
-                FF = F.copy()
-                FF[i] = Fi
-                return _net(X, FF, b, W, b2, y)["loss"]
-
             ev.written("explicit", via_S, via_Si)
-            ev.written("fd", via_S, fd_gradient(loss_of_Fi, F[i]).ravel())
-            ev.written("torch", via_S, lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F)[i].ravel())
+            ev.written("fd", via_S, _fd_filter_grad(i, X, F, b, W, b2, y).ravel())
+            ev.written("torch", via_S, lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel())
 
 
 # ---------------------------------------------------------------------------
@@ -397,10 +409,7 @@ def _(ev):
     M = _M_im(_codes(6, 6)[None], 3)
     ev.written("explicit", M.shape, (16, 9))
     ev.written("explicit", M[_IM_ROW_INDEX], np.array(_rows(_IM_ROWS)))
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    S = _sym_S(X, F)
-    vecF = [F[i, j] for i in range(3) for j in range(3)]
-    M_sym = S.reshape(16, 1).jacobian(vecF)
+    X, F, M_sym = _sym_M_im()
     ev.written("symbolic", M_sym.extract(_IM_ROW_INDEX, list(range(9))), _sym_rows(_IM_ROWS))
 
 
@@ -503,6 +512,11 @@ def _one_layer_dl_dS1(seed, C=3, h=6, w=5, f=3):
     return X, g, t
 
 
+def _fd_one_filter_grad(X, G1, f):
+    """∂l/∂F_1 (C × f × f) for l = ⟨G1, X * F_1⟩ by central differences (at F_1 = 0: l is linear in F_1)."""
+    return fd_gradient(lambda F_: float(np.sum(G1 * _conv(X, F_))), np.zeros((X.shape[0], f, f)))
+
+
 @claim(
     "dd2424.filter-grad-chain",
     location="slide 'Gradient of the loss w.r.t. vec(F_i)', first two lines",
@@ -520,8 +534,7 @@ def _(ev):
         blocks = np.block([[_M_im(X[j : j + 1], f) for j in range(C)], [np.zeros((2 * t, C * f * f))]])
         line2 = g @ blocks
         ev.written("explicit", line1, line2)
-        G1 = g[:t].reshape(h - f + 1, w - f + 1)
-        ev.written("fd", line1, fd_gradient(lambda F_: float(np.sum(G1 * _conv(X, F_))), np.zeros((C, f, f))).ravel())
+        ev.written("fd", line1, _fd_one_filter_grad(X, g[:t].reshape(h - f + 1, w - f + 1), f).ravel())
 
 
 @claim(
@@ -542,8 +555,7 @@ def _(ev):
         parts = [g1 @ _M_im(X[j : j + 1], f) for j in range(C)]
         true = g1 @ _M_im(X, f)
         ev.both("explicit", sum(parts), np.concatenate(parts), true)
-        G1 = g1.reshape(h - f + 1, w - f + 1)
-        ev.corrected("fd", np.concatenate(parts), fd_gradient(lambda F_: float(np.sum(G1 * _conv(X, F_))), np.zeros((C, f, f))).ravel())
+        ev.corrected("fd", np.concatenate(parts), _fd_one_filter_grad(X, g1.reshape(h - f + 1, w - f + 1), f).ravel())
 
 
 @claim(
@@ -556,8 +568,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for k, sz in enumerate(NET_SIZES):
-        X, F, b, W, b2, y = _net_params(k, **sz)
+    for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y)
         n_f, t = F.shape[0], g.size // F.shape[0]
         M = _M_im(X, F.shape[2])
@@ -567,7 +578,7 @@ def _(ev):
 
         conv = get_convention("dd2424")
         ev.written("explicit", reshaped, np.stack([unvec(r_, F.shape[1:], conv) for r_ in rows]))
-        ev.written("torch", reshaped, lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F))
+        ev.written("torch", reshaped, lambda: _torch_net_grad("F", X, F, b, W, b2, y))
 
 
 @claim(
@@ -585,8 +596,7 @@ def _(ev):
     for a in range(3):
         for b in range(3):
             ev.written("index", M[:, a * 3 + b], Xc[a : a + 4, b : b + 4].ravel())
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([F[i, j] for i in range(3) for j in range(3)])
+    X, F, M_sym = _sym_M_im()
     ev.written("symbolic", M_sym[:, 8].T, X[2:6, 2:6].reshape(1, 16))
 
 
@@ -602,8 +612,7 @@ def _(ev):
 def _(ev):
     import sympy
 
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([F[i, j] for i in range(3) for j in range(3)])
+    X, F, M_sym = _sym_M_im()
     G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
     v = G.reshape(1, 16) * M_sym
     ev.written("symbolic", v.reshape(3, 3), _sym_S(X, G))
@@ -624,8 +633,7 @@ def _(ev):
     correction="""∂l/∂vec(F_i) = (∂l/∂vec(S_i) M_X1^im, ∂l/∂vec(S_i) M_X2^im, ∂l/∂vec(S_i) M_X3^im) (concatenation over planes).""",
 )
 def _(ev):
-    for k, sz in enumerate(NET_SIZES):
-        X, F, b, W, b2, y = _net_params(k, **sz)
+    for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y)
         n_f, t, f = F.shape[0], g.size // F.shape[0], F.shape[2]
         for i in range(n_f):
@@ -636,7 +644,7 @@ def _(ev):
             ev.corrected(
                 "torch",
                 np.concatenate(parts),
-                lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F)[i].ravel(),
+                lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel(),
             )
 
 
@@ -652,22 +660,15 @@ def _(ev):
     (stacked, not summed).""",
 )
 def _(ev):
-    for k, sz in enumerate(NET_SIZES):
-        X, F, b, W, b2, y = _net_params(k, **sz)
+    for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y).reshape(F.shape[0], -1)
         for i in range(F.shape[0]):
             Gi = g[i].reshape(X.shape[1] - F.shape[2] + 1, X.shape[2] - F.shape[3] + 1)
             planes = [_conv(X[j : j + 1], Gi[None]) for j in range(X.shape[0])]
             true = (g[i] @ _M_im(X, F.shape[2])).reshape(F.shape[1:])
             ev.both("explicit", sum(planes), np.stack(planes), true)
-
-            def loss_of_Fi(Fi, i=i):
-                FF = F.copy()
-                FF[i] = Fi
-                return _net(X, FF, b, W, b2, y)["loss"]
-
-            ev.corrected("fd", np.stack(planes), fd_gradient(loss_of_Fi, F[i]))
-            ev.corrected("torch", np.stack(planes), lambda: torch_grad(lambda Ft: _torch_net_loss(X, F, b, W, b2, y)(F=Ft), F)[i])
+            ev.corrected("fd", np.stack(planes), _fd_filter_grad(i, X, F, b, W, b2, y))
+            ev.corrected("torch", np.stack(planes), lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i])
 
 
 # ---------------------------------------------------------------------------
@@ -683,6 +684,19 @@ def _two_layer(seed, C=3, h=7, w=6, f=3):
 
 
 TWO_LAYER_SIZES = ((3, 7, 6, 3), (3, 5, 8, 2))
+
+
+def _two_layer_cases():
+    """(X1, F2, G) for each of :data:`TWO_LAYER_SIZES`, seeded by its position."""
+    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
+        yield _two_layer(seed, C, h, w, f)
+
+
+def _fd_two_layer_grad(X1, F2, G):
+    """∂l/∂X^(1) for l = ⟨G, X^(1) * F_2⟩ by central differences of the package's conv2d forward."""
+    from ..ops.conv2d import conv2d
+
+    return fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1)
 
 
 def _torch_two_layer_grad(X1, F2, G):
@@ -703,13 +717,10 @@ def _torch_two_layer_grad(X1, F2, G):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
-    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
-        X1, F2, G = _two_layer(seed, C, h, w, f)
+    for X1, F2, G in _two_layer_cases():
         jacs = [fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1) for i in range(3)]
         fanout = sum(G[i].ravel() @ jacs[i] for i in range(3))
-        ev.written("fd", fanout, fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1).ravel())
+        ev.written("fd", fanout, _fd_two_layer_grad(X1, F2, G).ravel())
         from ..ops.conv2d import conv2d_input_jacobian
 
         ev.written("explicit", fanout, conv2d_input_jacobian(F2, X1.shape).T @ G.ravel(), tol=1e-6)
@@ -764,8 +775,7 @@ def _(ev):
         full = np.zeros(36)
         full[: len(printed)] = printed
         ev.written("explicit", M[r_], full)
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([X[i, j] for i in range(6) for j in range(6)])
+    X, F, M_sym = _sym_M_filter()
     for r_, row in enumerate(_FILTER_ROWS.strip().splitlines()):
         n = len(row.split())
         ev.written("symbolic", M_sym[r_, :n], _sym_rows(row))
@@ -818,8 +828,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
-        X1, F2, G = _two_layer(seed, C, h, w, f)
+    for X1, F2, G in _two_layer_cases():
         for i in range(3):
             M = _M_filter(F2[i], X1.shape)
             ev.written("fd", M, fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1))
@@ -842,13 +851,12 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d, conv2d_vjp_input_im2col
+    from ..ops.conv2d import conv2d_vjp_input_im2col
 
-    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
-        X1, F2, G = _two_layer(seed, C, h, w, f)
+    for X1, F2, G in _two_layer_cases():
         total = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
         ev.written("explicit", total, conv2d_vjp_input_im2col(G, X1, F2).ravel())
-        ev.written("fd", total, fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1).ravel())
+        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G).ravel())
         ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G).ravel())
 
 
@@ -864,8 +872,7 @@ def _(ev):
     from ..conventions import get_convention, unvec
 
     conv = get_convention("dd2424")
-    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
-        X1, F2, G = _two_layer(seed, C, h, w, f)
+    for X1, F2, G in _two_layer_cases():
         row = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
         ev.written("explicit", row.reshape(X1.shape), unvec(row, X1.shape, conv))
         ev.written("torch", row.reshape(X1.shape), lambda: _torch_two_layer_grad(X1, F2, G))
@@ -902,8 +909,7 @@ g1 F33 + g2 F32 + g3 F31 + g5 F23 + g6 F22 + g7 F21 + g9 F13 + g10 F12 + g11 F11
 def _(ev):
     import sympy
 
-    X, F = _sym_matrix("X", 6, 6), _sym_matrix("F", 3, 3)
-    M_sym = _sym_S(X, F).reshape(16, 1).jacobian([X[i, j] for i in range(6) for j in range(6)])
+    X, F, M_sym = _sym_M_filter()
     g = sympy.Matrix(1, 16, lambda i, j: sympy.Symbol(f"g{j + 1}"))
     v = g * M_sym
     printed = [_sum_products(line) for line in _V_FORMULAS.strip().splitlines()]
@@ -949,14 +955,12 @@ def _(ev):
             return torch.nn.functional.conv2d(Xt[None, None], torch.as_tensor(F)[None, None])[0, 0]
 
         ev.written("torch", _conv(Gz[None], rot[None]), lambda: torch_jacobian(t_fn, np.zeros((h, w))).T.dot(G.ravel()).reshape(h, w))
-    Fs = _sym_matrix("F", 3, 3)
+    X, Fs, M_sym = _sym_M_filter()
     printed_rot = _sym_rows("F33 F32 F31\nF23 F22 F21\nF13 F12 F11")
     ev.written("symbolic", sympy.Matrix(np.rot90(np.array(Fs.tolist(), dtype=object), 2).tolist()), printed_rot)
     G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
     Gz = sympy.zeros(8, 8)
     Gz[2:6, 2:6] = G
-    X = _sym_matrix("X", 6, 6)
-    M_sym = _sym_S(X, Fs).reshape(16, 1).jacobian([X[i, j] for i in range(6) for j in range(6)])
     ev.written("symbolic", _sym_S(Gz, printed_rot), (G.reshape(1, 16) * M_sym).reshape(6, 6))
 
 
@@ -991,15 +995,13 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
-    for seed, (C, h, w, f) in enumerate(TWO_LAYER_SIZES):
-        X1, F2, G = _two_layer(seed, C, h, w, f)
+    for X1, F2, G in _two_layer_cases():
+        C, f = X1.shape[0], F2.shape[2]
         total = sum(
             np.stack([_conv(_zero_pad(G[i], f - 1)[None], np.rot90(F2[i, j], 2)[None]) for j in range(C)]) for i in range(3)
         )
         ev.written("explicit", total, (sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))).reshape(X1.shape))
-        ev.written("fd", total, fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1))
+        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G))
         ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G))
 
 
@@ -1015,17 +1017,16 @@ def _(ev):
     ∂l/∂b = (∂l/∂s)ᵀ = p − y.""",
 )
 def _(ev):
-    for k, sz in enumerate(NET_SIZES):
-        X, F, b, W, b2, y = _net_params(k, **sz)
+    for X, F, b, W, b2, y in _net_cases():
         v = _net(X, F, b, W, b2, y)
         g = _dl_dS(X, F, b, W, b2, y).reshape(F.shape[0], -1)
         db = g.sum(axis=1)
         dW = np.outer(v["p"] - y, v["H"].ravel())
-        ev.corrected("fd", db, fd_gradient(lambda b_: _net(X, F, b_, W, b2, y)["loss"], b))
-        ev.corrected("fd", dW, fd_gradient(lambda W_: _net(X, F, b, W_, b2, y)["loss"], W))
-        ev.corrected("fd", v["p"] - y, fd_gradient(lambda c_: _net(X, F, b, W, c_, y)["loss"], b2))
-        ev.corrected("torch", db, lambda: torch_grad(lambda bt: _torch_net_loss(X, F, b, W, b2, y)(b=bt), b))
-        ev.corrected("torch", dW, lambda: torch_grad(lambda Wt: _torch_net_loss(X, F, b, W, b2, y)(W=Wt), W))
+        ev.corrected("fd", db, _fd_net_grad("b", X, F, b, W, b2, y))
+        ev.corrected("fd", dW, _fd_net_grad("W", X, F, b, W, b2, y))
+        ev.corrected("fd", v["p"] - y, _fd_net_grad("b2", X, F, b, W, b2, y))
+        ev.corrected("torch", db, lambda: _torch_net_grad("b", X, F, b, W, b2, y))
+        ev.corrected("torch", dW, lambda: _torch_net_grad("W", X, F, b, W, b2, y))
 
 
 @claim(

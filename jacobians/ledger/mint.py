@@ -19,11 +19,12 @@ import numpy as np
 
 from ._core import claim
 from ._tools import (
-    conv_data,
+    conv_cases,
     corr_loops,
     dilate,
     explicit_conv_grads,
     fd_gradient,
+    fd_gradient_wrt,
     geometries,
     pad_sides,
     rng,
@@ -46,8 +47,19 @@ def _linear_data(seed=0, n=3, m_in=4, m_out=5):
 _LIN_SHAPES = ((3, 4, 5), (2, 6, 3), (1, 3, 3))
 
 
+def _linear_cases():
+    """(n, m_in, m_out, x, W, b, g) for each shape, the data seeded by the shape's position."""
+    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
+        yield (n, mi, mo, *_linear_data(s, n, mi, mo))
+
+
 def _linear_loss(g):
     return lambda x, W, b: float(np.sum(g * (x @ W + b)))
+
+
+def _fd_linear_grad(wrt, x, W, b, g):
+    """∂L/∂x, ∂L/∂W or ∂L/∂b (``wrt``) by central differences of L = ⟨g, x·W + b⟩."""
+    return fd_gradient_wrt(_linear_loss(g), wrt, x=x, W=W, b=b)
 
 
 def _torch_linear(x, W, b):
@@ -74,8 +86,7 @@ def _torch_linear_grads(x, W, b, g):
     expected="holds",
 )
 def _(ev):
-    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
-        x, W, b, _g = _linear_data(s, n, mi, mo)
+    for n, mi, mo, x, W, b, _g in _linear_cases():
         z = x @ W + b
         loops = np.array([[sum(x[i, k] * W[k, m] for k in range(mi)) + b[m] for m in range(mo)] for i in range(n)])
         ev.written("formula", loops, z)
@@ -93,10 +104,9 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
-        x, W, b, g = _linear_data(s, n, mi, mo)
+    for n, mi, mo, x, W, b, g in _linear_cases():
         entry = np.array([[g[:, j] @ x[:, i] for j in range(mo)] for i in range(mi)])
-        ev.written("fd", entry, fd_gradient(lambda W_: _linear_loss(g)(x, W_, b), W))
+        ev.written("fd", entry, _fd_linear_grad("W", x, W, b, g))
         # the double sum before collapsing, with ∂z[n,m]/∂w[i,j] = x[n,i]·[m = j]
         full = np.einsum("nm,ni,mj->ij", g, x, np.eye(mo))
         ev.written("formula", entry, full)
@@ -112,13 +122,12 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
-        x, W, b, g = _linear_data(s, n, mi, mo)
+    for n, mi, mo, x, W, b, g in _linear_cases():
         dW = x.T @ g
         # explicit Jacobian of vec_C(z) w.r.t. vec_C(W): z = x W → x ⊗ I (row-major vec)
         J = np.kron(x, np.eye(mo))
         ev.written("explicit", dW, (J.T @ g.ravel()).reshape(mi, mo))
-        ev.written("fd", dW, fd_gradient(lambda W_: _linear_loss(g)(x, W_, b), W))
+        ev.written("fd", dW, _fd_linear_grad("W", x, W, b, g))
         ev.written("torch", dW, lambda: _torch_linear_grads(x, W, b, g)[1])
 
 
@@ -131,12 +140,11 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
-        x, W, b, g = _linear_data(s, n, mi, mo)
+    for n, mi, mo, x, W, b, g in _linear_cases():
         db = g.sum(axis=0)
         J = np.tile(np.eye(mo), (n, 1))  # ∂vec_C(z)/∂b
         ev.written("explicit", db, J.T @ g.ravel())
-        ev.written("fd", db, fd_gradient(lambda b_: _linear_loss(g)(x, W, b_), b))
+        ev.written("fd", db, _fd_linear_grad("b", x, W, b, g))
         ev.written("torch", db, lambda: _torch_linear_grads(x, W, b, g)[2])
 
 
@@ -149,11 +157,10 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
-        x, W, b, g = _linear_data(s, n, mi, mo)
+    for n, mi, mo, x, W, b, g in _linear_cases():
         entry = np.array([[sum(g[i, m] * W[j, m] for m in range(mo)) for j in range(mi)] for i in range(n)])
         ev.written("formula", entry, np.einsum("nm,jm->nj", g, W))
-        ev.written("fd", entry, fd_gradient(lambda x_: _linear_loss(g)(x_, W, b), x))
+        ev.written("fd", entry, _fd_linear_grad("x", x, W, b, g))
         ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[0])
 
 
@@ -166,13 +173,12 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (n, mi, mo) in enumerate(_LIN_SHAPES):
-        x, W, b, g = _linear_data(s, n, mi, mo)
+    for n, mi, mo, x, W, b, g in _linear_cases():
         dx = g @ W.T
         J = np.kron(np.eye(n), W.T)  # ∂vec_C(z)/∂vec_C(x)
         ev.written("explicit", dx, (J.T @ g.ravel()).reshape(n, mi))
         ev.written("shape", dx.shape, (n, mi))
-        ev.written("fd", dx, fd_gradient(lambda x_: _linear_loss(g)(x_, W, b), x))
+        ev.written("fd", dx, _fd_linear_grad("x", x, W, b, g))
         ev.written("torch", dx, lambda: _torch_linear_grads(x, W, b, g)[0])
 
 
@@ -181,6 +187,11 @@ def _(ev):
 # ---------------------------------------------------------------------------
 def _conv_loss(delta, stride=1, padding=0):
     return lambda x, w: float(np.sum(delta * corr_loops(x, w, stride, padding)))
+
+
+def _fd_conv_grad(wrt, x, w, delta, stride=1, padding=0):
+    """∂L/∂x or ∂L/∂w (``wrt``) by central differences of L = ⟨δ, corr(x, w)⟩ (the loop forward)."""
+    return fd_gradient_wrt(_conv_loss(delta, stride, padding), wrt, x=x, w=w)
 
 
 @claim(
@@ -195,8 +206,7 @@ def _conv_loss(delta, stride=1, padding=0):
 def _(ev):
     from ..ops.conv2d import conv2d, conv2d_input_jacobian
 
-    for s, g in enumerate(geometries()):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries()):
         z = conv2d(x, w, b, stride=g["stride"], padding=g["padding"])
         ev.written("shape", z.shape[:2], (x.shape[0], w.shape[0]))
         rows = conv2d_input_jacobian(w, x.shape[1:], stride=g["stride"], padding=g["padding"]).shape[0]
@@ -217,8 +227,7 @@ def _(ev):
 def _(ev):
     from ..ops.conv2d import conv2d
 
-    for s, g in enumerate(geometries(stride=1, padding=0)):
-        x, w, b, _d = conv_data(g, s)
+    for g, x, w, b, _d in conv_cases(geometries(stride=1, padding=0)):
         printed = corr_loops(x, w)
         fixed = printed + b[None, :, None, None]
         ev.both("explicit", printed, fixed, conv2d(x, w, b))
@@ -244,8 +253,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, g in enumerate(_square(geometries(stride=1, padding=0))):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(_square(geometries(stride=1, padding=0))):
         F = w.shape[2]
         H, W = delta.shape[2:]
         if min(H, W) < F:
@@ -265,12 +273,11 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, g in enumerate(geometries(stride=1, padding=0)):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries(stride=1, padding=0)):
         H, W = delta.shape[2:]
         dk = np.einsum("nchw,ndhwij->cdij", delta, _windows(x, w.shape[2], w.shape[3], H, W))
         ev.written("explicit", dk, explicit_conv_grads(x, w, delta)[1])
-        ev.written("fd", dk, fd_gradient(lambda w_: _conv_loss(delta)(x, w_), w))
+        ev.written("fd", dk, _fd_conv_grad("w", x, w, delta))
         ev.written("torch", dk, lambda: torch_conv2d_grads(x, w, delta)[1])
 
 
@@ -303,8 +310,7 @@ def _corr_swapped(xt, dt):
     gives result[c',c,i,j], transposed to (c, c', i, j).""",
 )
 def _(ev):
-    for s, g in enumerate(geometries(stride=1, padding=0)):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries(stride=1, padding=0)):
         swapped = _corr_swapped(x.transpose(1, 0, 2, 3), delta.transpose(1, 0, 2, 3))  # (C_in, C_out, F, F)
         rhs = swapped.transpose(1, 0, 2, 3)  # rhs[c, c', i, j]
         true = explicit_conv_grads(x, w, delta)[1]
@@ -327,8 +333,7 @@ def _(ev):
 def _(ev):
     from ..ops.conv2d import conv2d
 
-    for s, g in enumerate(geometries(padding=0)):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries(padding=0)):
         db = delta.sum(axis=(0, 2, 3))
         ev.written("explicit", db, explicit_conv_grads(x, w, delta, g["stride"])[2])
         ev.written("fd", db, fd_gradient(lambda b_: float(np.sum(delta * conv2d(x, w, b_, stride=g["stride"]))), b))
@@ -351,10 +356,9 @@ def _indicator(h, hp, w, wp, F):
 def _(ev):
     from ..ops.conv2d import conv2d_input_jacobian
 
-    for s, g in enumerate(geometries(stride=1, padding=0)):
+    for g, x, w, b, delta in conv_cases(geometries(stride=1, padding=0)):
         if g["kh"] != g["kw"]:
             continue  # the note's kernels are square F × F
-        x, w, b, delta = conv_data(g, s)
         F = g["kh"]
         C_out, H, W = delta.shape[1:]
         C_in, Hi, Wi = x.shape[1:]
@@ -366,7 +370,7 @@ def _(ev):
         ev.written("structure", ind, support)
         restricted = np.einsum("nopq,opqchw,pqhw->nchw", delta, J, ind)
         ev.written("explicit", restricted, explicit_conv_grads(x, w, delta)[0])
-        ev.written("fd", restricted, fd_gradient(lambda x_: _conv_loss(delta)(x_, w), x))
+        ev.written("fd", restricted, _fd_conv_grad("x", x, w, delta))
 
 
 def _input_grad_window(delta, w, in_hw):
@@ -403,11 +407,10 @@ def _square(gs):
     expected="holds",
 )
 def _(ev):
-    for s, g in enumerate(_square(geometries(stride=1, padding=0))):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(_square(geometries(stride=1, padding=0))):
         dx = _input_grad_window(delta, w, x.shape[2:])
         ev.written("explicit", dx, explicit_conv_grads(x, w, delta)[0])
-        ev.written("fd", dx, fd_gradient(lambda x_: _conv_loss(delta)(x_, w), x))
+        ev.written("fd", dx, _fd_conv_grad("x", x, w, delta))
         ev.written("torch", dx, lambda: torch_conv2d_grads(x, w, delta)[0])
 
 
@@ -426,8 +429,7 @@ def _rot_swap(w):
     expected="holds",
 )
 def _(ev):
-    for s, g in enumerate(_square(geometries())):
-        _x, w, _b, _d = conv_data(g, s)
+    for g, _x, w, _b, _d in conv_cases(_square(geometries())):
         C_out, C_in, F, _ = w.shape
         by_index = np.empty((C_in, C_out, F, F))
         for c in range(C_in):
@@ -452,8 +454,7 @@ def _(ev):
     ∂L/∂x[n,c,h,w] = Σ_{c',i,j} δ̈[n,c',h+i,w+j] k̂[c,c',i,j].""",
 )
 def _(ev):
-    for s, g in enumerate(_square(geometries(stride=1, padding=0))):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(_square(geometries(stride=1, padding=0))):
         F = w.shape[2]
         true = explicit_conv_grads(x, w, delta)[0]
         top_left = np.pad(delta, ((0, 0), (0, 0), (F - 1, 0), (F - 1, 0)))
@@ -461,7 +462,7 @@ def _(ev):
         as_written = corr_loops(top_left, _rot_swap(w))
         corrected = corr_loops(all_sides, _rot_swap(w))
         ev.both("explicit", as_written, corrected, true)
-        ev.corrected("fd", corrected, fd_gradient(lambda x_: _conv_loss(delta)(x_, w), x))
+        ev.corrected("fd", corrected, _fd_conv_grad("x", x, w, delta))
         ev.corrected("torch", corrected, lambda: torch_conv2d_grads(x, w, delta)[0])
 
 
@@ -478,8 +479,7 @@ def _(ev):
 def _(ev):
     from ..ops.conv2d import conv2d
 
-    for s, g in enumerate(geometries(padding=0)):
-        x, w, b, _d = conv_data(g, s)
+    for g, x, w, b, _d in conv_cases(geometries(padding=0)):
         S = g["stride"]
         H = (x.shape[2] - w.shape[2]) // S + 1
         W = (x.shape[3] - w.shape[3]) // S + 1
@@ -501,8 +501,7 @@ def _(ev):
     correction="∂L/∂k[c,c',i,j] = Σ_{n,h,w} δ[n,c,h,w] x[n,c',hS+i,wS+j].",
 )
 def _(ev):
-    for s, g in enumerate(geometries(stride=">1", padding=0)):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries(stride=">1", padding=0)):
         S, (H, W), (kh, kw) = g["stride"], delta.shape[2:], w.shape[2:]
         printed = np.zeros(w.shape)
         fixed = np.zeros(w.shape)
@@ -515,7 +514,7 @@ def _(ev):
                         if jj < x.shape[3]:
                             printed[:, :, i, j] += delta[:, :, h, ww].T @ x[:, :, h * S + i, jj]
         ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
-        ev.corrected("fd", fixed, fd_gradient(lambda w_: _conv_loss(delta, S)(x, w_), w))
+        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S))
         ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
 
 
@@ -532,15 +531,14 @@ def _(ev):
     the batch-swapped x̃ with the batch-swapped δ̌ as kernel, cut to F × F.""",
 )
 def _(ev):
-    for s, g in enumerate(geometries(stride=">1", padding=0)):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries(stride=">1", padding=0)):
         S, (H, W), (kh, kw) = g["stride"], delta.shape[2:], w.shape[2:]
         dd = dilate(delta, S)
         Hd, Wd = dd.shape[2:]
         printed = np.einsum("nchw,ndhwij->cdij", dd[:, :, :H, :W], _windows(x, kh, kw, H, W))
         fixed = corr_loops(x.transpose(1, 0, 2, 3), dd.transpose(1, 0, 2, 3))[:, :, :kh, :kw].transpose(1, 0, 2, 3)
         ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
-        ev.corrected("fd", fixed, fd_gradient(lambda w_: _conv_loss(delta, S)(x, w_), w))
+        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S))
         ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
         ev.corrected("explicit", np.einsum("nchw,ndhwij->cdij", dd, _windows(x, kh, kw, Hd, Wd)), fixed)
 
@@ -574,13 +572,12 @@ def _input_grad_strided(delta, w, in_hw, S, padding=0):
 def _(ev):
     from ..ops.conv2d import conv2d_vjp_input_rot180
 
-    for s, g in enumerate(geometries(stride=">1", padding=0)):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries(stride=">1", padding=0)):
         S = g["stride"]
         dx = _input_grad_strided(delta, w, x.shape[2:], S)
         ev.corrected("explicit", dx, explicit_conv_grads(x, w, delta, S)[0])
         ev.corrected("rot180", dx, conv2d_vjp_input_rot180(delta, x, w, stride=S))
-        ev.corrected("fd", dx, fd_gradient(lambda x_: _conv_loss(delta, S)(x_, w), x))
+        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S))
         ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S)[0])
 
 
@@ -596,8 +593,7 @@ def _(ev):
     with k̂ computed over the padded input and then cropped by the padding.""",
 )
 def _(ev):
-    for s, g in enumerate(geometries(padding=">0")):
-        x, w, b, delta = conv_data(g, s)
+    for g, x, w, b, delta in conv_cases(geometries(padding=">0")):
         S, P = g["stride"], g["padding"]
         pt, pb, pl, pr = pad_sides(P)
         xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
@@ -607,7 +603,7 @@ def _(ev):
         ex = explicit_conv_grads(x, w, delta, S, P)
         ev.corrected("explicit", dx, ex[0])
         ev.corrected("explicit", dk, ex[1])
-        ev.corrected("fd", dx, fd_gradient(lambda x_: _conv_loss(delta, S, P)(x_, w), x))
-        ev.corrected("fd", dk, fd_gradient(lambda w_: _conv_loss(delta, S, P)(x, w_), w))
+        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S, P))
+        ev.corrected("fd", dk, _fd_conv_grad("w", x, w, delta, S, P))
         ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0])
         ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import claim
-from ._tools import corr_loops, fd_gradient, fd_jacobian, rng, torch_grad, torch_jacobian
+from ._tools import corr_loops, fd_gradient, fd_jacobian, rng, symbol_matrix, torch_grad, torch_jacobian
 
 CONV = "column-major vec per channel, channels stacked as rows; numerator layout; 1-based; symmetric padding"
 
@@ -85,9 +85,18 @@ def conv_layer(A, K, b, pad, stride):
     return np.stack([sum(corr2(A[i], K[j, i], pad, stride) for i in range(A.shape[0])) + b[j] for j in range(K.shape[0])])
 
 
+def pool_kernel(window):
+    """The note's P: the h_l × w_l matrix of entries 1/(h_l·w_l)."""
+    return np.full(window, 1.0 / (window[0] * window[1]))
+
+
 def avg_pool(I, window, pad, stride):
-    P = np.full(window, 1.0 / (window[0] * window[1]))
-    return np.stack([corr2(Ij, P, pad, stride) for Ij in I])
+    return np.stack([corr2(Ij, pool_kernel(window), pad, stride) for Ij in I])
+
+
+def avg_pool_jacobian(ishape, window, pad, stride):
+    """The note's d_vA_j/d_vI_j (§3.1.3): column (p, q) (column-major order) = vec(E_pq * P), the same for every channel."""
+    return input_jacobian(ishape, pool_kernel(window), pad, stride)
 
 
 def net_params(seed=0, **over):
@@ -123,32 +132,81 @@ def forward(p, cfg):
     return v
 
 
+#: the input and the intermediates up to the FC layer, in the order the forward computes them
+_STAGES = ("A0", "Z1", "I1", "A1", "Z2", "I2", "A2", "B2")
+
+
+def loss_from(p, cfg, name, value):
+    """J recomputed with numpy from the value ``name`` (one of :data:`_STAGES`) set to ``value``:
+    the function whose finite differences check the gradients w.r.t. intermediates."""
+    steps = {
+        "A0": lambda A0: conv_layer(A0, p["K1"], p["b1"], cfg["pad1"], cfg["stride1"]),
+        "Z1": sigmoid,
+        "I1": lambda I1: avg_pool(I1, cfg["pool1"], cfg["ppad1"], cfg["pstride1"]),
+        "A1": lambda A1: conv_layer(A1, p["K2"], p["b2"], cfg["pad2"], cfg["stride2"]),
+        "Z2": sigmoid,
+        "I2": lambda I2: avg_pool(I2, cfg["pool2"], cfg["ppad2"], cfg["pstride2"]),
+        "A2": lambda A2: np.concatenate([vecF(a) for a in A2]),  # B2: channels stacked, each column-major
+    }
+    x = value
+    for stage in _STAGES[_STAGES.index(name) : -1]:
+        x = steps[stage](x)
+    return -float(p["y"] @ np.log(softmax(p["W3"].T @ x + p["b3"])))
+
+
 def loss_with(p, cfg, **changes):
     q = dict(p)
     q.update(changes)
     return forward(q, cfg)["J"]
 
 
-def torch_net_grad(p, cfg, wrt):
-    """∂J/∂(parameter) by torch autograd of the same network."""
+def fd_param_grad(p, cfg, name):
+    """∂J/∂(parameter ``name``) by central differences of the numpy forward (:func:`loss_with`)."""
+    return fd_gradient(lambda value: loss_with(p, cfg, **{name: value}), p[name])
+
+
+def _torch_loss_from(t, cfg, name, x):
+    """J by torch (the torch twin of :func:`loss_from`): the network run from the value ``name`` (one of
+    :data:`_STAGES`) set to the tensor ``x``; ``t`` maps the parameter names (K1, b1, K2, b2, W3, b3, y) to tensors."""
     import torch
     import torch.nn.functional as F
 
+    def conv(A, k):
+        return F.conv2d(A[None], t[f"K{k}"], t[f"b{k}"], stride=cfg[f"stride{k}"], padding=cfg[f"pad{k}"])[0]
+
+    def pool(I, k):
+        return F.avg_pool2d(I[None], cfg[f"pool{k}"], cfg[f"pstride{k}"], cfg[f"ppad{k}"], count_include_pad=True)[0]
+
+    steps = {
+        "A0": lambda A0: conv(A0, 1),
+        "Z1": torch.sigmoid,
+        "I1": lambda I1: pool(I1, 1),
+        "A1": lambda A1: conv(A1, 2),
+        "Z2": torch.sigmoid,
+        "I2": lambda I2: pool(I2, 2),
+        "A2": lambda A2: torch.cat([a.T.reshape(-1) for a in A2]),  # B2: channels stacked, each column-major
+    }
+    for stage in _STAGES[_STAGES.index(name) : -1]:
+        x = steps[stage](x)
+    return -(t["y"] @ torch.log_softmax(t["W3"].T @ x + t["b3"], 0))
+
+
+def torch_net_grad(p, cfg, wrt):
+    """∂J/∂(parameter ``wrt``) by torch autograd of the same network."""
+    import torch
+
     t = {k: torch.tensor(v, requires_grad=(k == wrt)) for k, v in p.items() if v is not None}
-
-    def conv(A, K, b, pad, stride):
-        return F.conv2d(A[None], K, b, stride=stride, padding=pad)[0]
-
-    def pool(I, window, pad, stride):
-        return F.avg_pool2d(I[None], window, stride, pad, count_include_pad=True)[0]
-
-    A1 = pool(torch.sigmoid(conv(t["A0"], t["K1"], t["b1"], cfg["pad1"], cfg["stride1"])), cfg["pool1"], cfg["ppad1"], cfg["pstride1"])
-    A2 = pool(torch.sigmoid(conv(A1, t["K2"], t["b2"], cfg["pad2"], cfg["stride2"])), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
-    B2 = torch.cat([a.T.reshape(-1) for a in A2])
-    Z3 = t["W3"].T @ B2 + t["b3"]
-    J = -(t["y"] @ torch.log_softmax(Z3, 0))
-    J.backward()
+    _torch_loss_from(t, cfg, "A0", t["A0"]).backward()
     return t[wrt].grad.numpy()
+
+
+def _torch_grad_wrt(p, cfg, name, value):
+    """dJ/d_v(intermediate ``name``) as rows (one per channel) by torch autograd, the network re-run from
+    ``name`` (Z1, I1, A1, Z2, I2 or A2) set to ``value``."""
+    import torch
+
+    t = {k: torch.as_tensor(v) for k, v in p.items() if v is not None}
+    return rows_of(torch_grad(lambda x: _torch_loss_from(t, cfg, name, x), value))
 
 
 _BACKWARD_CACHE: dict = {}
@@ -175,28 +233,43 @@ def _backward_note(p, cfg):
     d["B2"] = d["Z3"] @ p["W3"].T
     c2 = cfg["c2"]
     d["A2"] = d["B2"].reshape(c2, -1)  # rows = channels
-    shape_I2 = v["I2"].shape[1:]
-    pool_jac2 = np.stack([vecF(corr2(onehot(shape_I2, pp, qq), np.full(cfg["pool2"], 1 / np.prod(cfg["pool2"])), cfg["ppad2"], cfg["pstride2"])) for qq in range(shape_I2[1]) for pp in range(shape_I2[0])], axis=1)
+    pool_jac2 = avg_pool_jacobian(v["I2"].shape[1:], cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
     d["pool_jac2"] = pool_jac2
     d["I2"] = d["A2"] @ pool_jac2
-    d["Z2"] = np.stack([d["I2"][j] @ np.diag(vecF(v["I2"][j] * (1 - v["I2"][j]))) for j in range(c2)])
+    d["Z2"] = _through_sigmoid(d["I2"], v["I2"])
     A1 = v["A1"]
-    d["K2"] = np.stack(
-        [np.stack([d["Z2"][j] @ kernel_jacobian(A1[i], cfg["k2"], cfg["pad2"], cfg["stride2"]) for i in range(cfg["c1"])]) for j in range(c2)]
-    )  # (c2, c1, hk·wk) rows dJ/d_vK_{j,i}
+    d["K2"] = _kernel_rows(d["Z2"], A1, cfg["k2"], cfg["pad2"], cfg["stride2"])
     d["b2"] = d["Z2"] @ np.ones(d["Z2"].shape[1])
     d["A1"] = np.stack(
         [sum(d["Z2"][j] @ input_jacobian(A1.shape[1:], p["K2"][j, i], cfg["pad2"], cfg["stride2"]) for j in range(c2)) for i in range(cfg["c1"])]
     )
-    shape_I1 = v["I1"].shape[1:]
-    pool_jac1 = np.stack([vecF(corr2(onehot(shape_I1, pp, qq), np.full(cfg["pool1"], 1 / np.prod(cfg["pool1"])), cfg["ppad1"], cfg["pstride1"])) for qq in range(shape_I1[1]) for pp in range(shape_I1[0])], axis=1)
-    d["I1"] = d["A1"] @ pool_jac1
-    d["Z1"] = np.stack([d["I1"][j] @ np.diag(vecF(v["I1"][j] * (1 - v["I1"][j]))) for j in range(cfg["c1"])])
-    d["K1"] = np.stack(
-        [np.stack([d["Z1"][j] @ kernel_jacobian(p["A0"][i], cfg["k1"], cfg["pad1"], cfg["stride1"]) for i in range(cfg["c0"])]) for j in range(cfg["c1"])]
-    )
+    d["I1"] = d["A1"] @ avg_pool_jacobian(v["I1"].shape[1:], cfg["pool1"], cfg["ppad1"], cfg["pstride1"])
+    d["Z1"] = _through_sigmoid(d["I1"], v["I1"])
+    d["K1"] = _kernel_rows(d["Z1"], p["A0"], cfg["k1"], cfg["pad1"], cfg["stride1"])
     d["b1"] = d["Z1"] @ np.ones(d["Z1"].shape[1])
     return v, d
+
+
+def _through_sigmoid(dI, I):
+    """dJ/d_vZ from dJ/d_vI (rows = channels) through I = σ(Z), channel by channel:
+    row j times d_vI_j/d_vZ_j = diag(vec(I_j ∘ (1 − I_j)))."""
+    return np.stack([dI[j] @ np.diag(vecF(I[j] * (1 - I[j]))) for j in range(I.shape[0])])
+
+
+def _kernel_rows(dZ, A, kshape, pad, stride):
+    """(c_out, c_in, hk·wk): rows dJ/d_vK_{j,i} = dJ/d_vZ_j · d_vZ_j/d_vK_{j,i}, the latter the note's kernel Jacobian of A_i."""
+    return np.stack([np.stack([dZ[j] @ kernel_jacobian(A[i], kshape, pad, stride) for i in range(A.shape[0])]) for j in range(dZ.shape[0])])
+
+
+def torch_and_explicit(record, p, cfg, name, got):
+    """Compare ``got`` (∂J/∂p[name], shaped like the parameter) with torch autograd and — for the third
+    network, :class:`jacobians.networks.Vardhan2022Net` — its chained explicit Jacobians.
+
+    ``record`` is ``ev.written`` or ``ev.corrected``; the two routes stay independent of each other.
+    """
+    record("torch", got, lambda: torch_net_grad(p, cfg, name))
+    if explicit_grads(p) is not None:
+        record("explicit", got, explicit_grads(p)[name])
 
 
 def rows_to_kernel(rows, kshape):
@@ -346,8 +419,8 @@ def _(ev):
         X = r.standard_normal((m, n))
         grad = fd_gradient(lambda X_: np.trace(A @ X_), X)
         ev.written("fd", A, grad.T)
-    Xs = sympy.Matrix(2, 3, lambda i, j: sympy.Symbol(f"x{i + 1}{j + 1}"))
-    As = sympy.Matrix(3, 2, lambda i, j: sympy.Symbol(f"a{i + 1}{j + 1}"))
+    Xs = symbol_matrix("x", 2, 3)
+    As = symbol_matrix("a", 3, 2)
     y = (As * Xs).trace()
     dydX = sympy.Matrix(3, 2, lambda i, j: sympy.diff(y, Xs[j, i]))  # numerator layout: n × m
     ev.written("symbolic", As, dydX)
@@ -419,10 +492,8 @@ def _(ev):
         dJ = (loss_with(p, cfg, W3=p["W3"] + h * dW) - loss_with(p, cfg, W3=p["W3"] - h * dW)) / (2 * h)
         ev.written("fd", line3, dJ)
         dJdW = np.outer(g, B)
-        ev.written("fd", dJdW.T, fd_gradient(lambda W: loss_with(p, cfg, W3=W), p["W3"]))
-        ev.written("torch", dJdW.T, lambda: torch_net_grad(p, cfg, "W3"))
-        if explicit_grads(p) is not None:
-            ev.written("explicit", dJdW.T, explicit_grads(p)["W3"])
+        ev.written("fd", dJdW.T, fd_param_grad(p, cfg, "W3"))
+        torch_and_explicit(ev.written, p, cfg, "W3", dJdW.T)
 
 
 @claim(
@@ -436,10 +507,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["b3"], fd_gradient(lambda b: loss_with(p, cfg, b3=b), p["b3"]))
-        ev.written("torch", d["b3"], lambda: torch_net_grad(p, cfg, "b3"))
-        if explicit_grads(p) is not None:
-            ev.written("explicit", d["b3"], explicit_grads(p)["b3"])
+        ev.written("fd", d["b3"], fd_param_grad(p, cfg, "b3"))
+        torch_and_explicit(ev.written, p, cfg, "b3", d["b3"])
 
 
 @claim(
@@ -453,7 +522,7 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["B2"], fd_gradient(lambda B: -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"]))), v["B2"]))
+        ev.written("fd", d["B2"], fd_gradient(lambda B: loss_from(p, cfg, "B2", B), v["B2"]))
         ev.written("explicit", d["B2"].shape, v["B2"].shape)
 
 
@@ -492,24 +561,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        A2 = v["A2"]
-
-        def J_of_A2(A):
-            B = np.concatenate([vecF(a) for a in A])
-            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
-
-        ev.written("fd", d["A2"], rows_of(fd_gradient(J_of_A2, A2)))
-
-        def t_fn():
-            import torch
-
-            def f(A):
-                B = torch.cat([a.T.reshape(-1) for a in A])
-                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
-
-            return rows_of(torch_grad(f, A2))
-
-        ev.written("torch", d["A2"], t_fn)
+        ev.written("fd", d["A2"], rows_of(fd_gradient(lambda A2: loss_from(p, cfg, "A2", A2), v["A2"])))
+        ev.written("torch", d["A2"], lambda: _torch_grad_wrt(p, cfg, "A2", v["A2"]))
 
 
 def _pool_case(seed, c=2, h=5, w=7, window=(2, 3), pad=(1, 0), stride=(2, 2)):
@@ -562,9 +615,8 @@ def _(ev):
 def _(ev):
     for seed, kw in _POOLS:
         I, window, pad, stride = _pool_case(seed, **kw)
-        P = np.full(window, 1.0 / (window[0] * window[1]))
         h, w = I.shape[1:]
-        M = np.stack([vecF(corr2(onehot((h, w), pp, qq), P, pad, stride)) for qq in range(w) for pp in range(h)], axis=1)
+        M = avg_pool_jacobian((h, w), window, pad, stride)  # columns vec(E_pq * P)
         A = avg_pool(I, window, pad, stride)
         ev.written("shape", M.shape, (A.shape[1] * A.shape[2], h * w))
         from ..ops.pooling import avg_pool2d_jacobian
@@ -600,24 +652,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-
-        def J_of_I2(I2):
-            A2 = avg_pool(I2, cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
-            B = np.concatenate([vecF(a) for a in A2])
-            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
-
-        ev.written("fd", d["I2"], rows_of(fd_gradient(J_of_I2, v["I2"])))
-        def t_fn(v=v, p=p, cfg=cfg):
-            import torch
-
-            def f(I2):
-                A2 = torch.nn.functional.avg_pool2d(I2[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
-                B = torch.cat([a.T.reshape(-1) for a in A2])
-                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
-
-            return rows_of(torch_grad(f, v["I2"]))
-
-        ev.written("torch", d["I2"], t_fn)
+        ev.written("fd", d["I2"], rows_of(fd_gradient(lambda I2: loss_from(p, cfg, "I2", I2), v["I2"])))
+        ev.written("torch", d["I2"], lambda: _torch_grad_wrt(p, cfg, "I2", v["I2"]))
 
 
 @claim(
@@ -637,54 +673,8 @@ def _(ev):
         for j in range(cfg["c2"]):
             diag = np.diag(vecF(v["I2"][j] * (1 - v["I2"][j])))
             ev.corrected("fd", diag, fd_jacobian(lambda z: sigmoid(z), vecF(v["Z2"][j])))
-
-        def J_of_Z2(Z2):
-            A2 = avg_pool(sigmoid(Z2), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
-            B = np.concatenate([vecF(a) for a in A2])
-            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
-
-        ev.corrected("fd", d["Z2"], rows_of(fd_gradient(J_of_Z2, v["Z2"])))
-
-        def t_fn():
-            import torch
-
-            def f(Z2):
-                A2 = torch.nn.functional.avg_pool2d(torch.sigmoid(Z2)[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
-                B = torch.cat([a.T.reshape(-1) for a in A2])
-                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
-
-            return rows_of(torch_grad(f, v["Z2"]))
-
-        ev.corrected("torch", d["Z2"], t_fn)
-
-
-def _torch_grad_wrt(p, cfg, name, value):
-    """∂J/∂(intermediate) by torch: the network re-run from the intermediate ``name`` (I2, Z2, I1 or Z1)."""
-    import torch
-    import torch.nn.functional as F
-
-    def tail(t, start):
-        def pool(I, k):
-            return F.avg_pool2d(I[None], cfg[f"pool{k}"], cfg[f"pstride{k}"], cfg[f"ppad{k}"], count_include_pad=True)[0]
-
-        def conv2(A):
-            return F.conv2d(A[None], torch.as_tensor(p["K2"]), torch.as_tensor(p["b2"]), stride=cfg["stride2"], padding=cfg["pad2"])[0]
-
-        order = ["Z1", "I1", "Z2", "I2"]
-        x = t
-        for stage in order[order.index(start) :]:
-            if stage == "Z1":
-                x = torch.sigmoid(x)
-            elif stage == "I1":
-                x = conv2(pool(x, 1))
-            elif stage == "Z2":
-                x = torch.sigmoid(x)
-            elif stage == "I2":
-                x = pool(x, 2)
-        B = torch.cat([a.T.reshape(-1) for a in x])
-        return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
-
-    return rows_of(torch_grad(lambda t: tail(t, name), value))
+        ev.corrected("fd", d["Z2"], rows_of(fd_gradient(lambda Z2: loss_from(p, cfg, "Z2", Z2), v["Z2"])))
+        ev.corrected("torch", d["Z2"], lambda: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]))
 
 
 @claim(
@@ -720,15 +710,7 @@ def _(ev):
         v, d = backward_note(p, cfg)
         ev.written("torch", d["I1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "I1", v["I1"]))
         ev.written("torch", d["Z1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z1", v["Z1"]))
-
-        def J_of_Z1(Z1):
-            A1 = avg_pool(sigmoid(Z1), cfg["pool1"], cfg["ppad1"], cfg["pstride1"])
-            Z2 = conv_layer(A1, p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])
-            A2 = avg_pool(sigmoid(Z2), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
-            B = np.concatenate([vecF(a) for a in A2])
-            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
-
-        ev.written("fd", d["Z1"], rows_of(fd_gradient(J_of_Z1, v["Z1"])))
+        ev.written("fd", d["Z1"], rows_of(fd_gradient(lambda Z1: loss_from(p, cfg, "Z1", Z1), v["Z1"])))
 
 
 # ---------------------------------------------------------------------------
@@ -817,11 +799,8 @@ def _(ev):
         if cfg["c1"] > cfg["c2"]:
             written = np.concatenate([written, np.zeros(cfg["c1"] - cfg["c2"])])  # channels c^[2]+1 … c^[1] do not exist
         fixed = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(cfg["c2"])])
-        truth = fd_gradient(lambda b: loss_with(p, cfg, b2=b), p["b2"])
-        ev.both("fd", written, fixed, truth)
-        ev.corrected("torch", fixed, lambda: torch_net_grad(p, cfg, "b2"))
-        if explicit_grads(p) is not None:
-            ev.corrected("explicit", fixed, explicit_grads(p)["b2"])
+        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "b2"))
+        torch_and_explicit(ev.corrected, p, cfg, "b2", fixed)
 
 
 @claim(
@@ -835,27 +814,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-
-        def J_of_A1(A1):
-            Z2 = conv_layer(A1, p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])
-            A2 = avg_pool(sigmoid(Z2), cfg["pool2"], cfg["ppad2"], cfg["pstride2"])
-            B = np.concatenate([vecF(a) for a in A2])
-            return -float(p["y"] @ np.log(softmax(p["W3"].T @ B + p["b3"])))
-
-        ev.written("fd", d["A1"], rows_of(fd_gradient(J_of_A1, v["A1"])))
-
-        def t_fn():
-            import torch
-
-            def f(A1):
-                Z2 = torch.nn.functional.conv2d(A1[None], torch.as_tensor(p["K2"]), torch.as_tensor(p["b2"]), stride=cfg["stride2"], padding=cfg["pad2"])[0]
-                A2 = torch.nn.functional.avg_pool2d(torch.sigmoid(Z2)[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
-                B = torch.cat([a.T.reshape(-1) for a in A2])
-                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
-
-            return rows_of(torch_grad(f, v["A1"]))
-
-        ev.written("torch", d["A1"], t_fn)
+        ev.written("fd", d["A1"], rows_of(fd_gradient(lambda A1: loss_from(p, cfg, "A1", A1), v["A1"])))
+        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
 
 
 @claim(
@@ -896,19 +856,7 @@ def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
         ev.written("shape", d["A1"].shape, (cfg["c1"], v["A1"].shape[1] * v["A1"].shape[2]))
-
-        def t_fn():
-            import torch
-
-            def f(A1):
-                Z2 = torch.nn.functional.conv2d(A1[None], torch.as_tensor(p["K2"]), torch.as_tensor(p["b2"]), stride=cfg["stride2"], padding=cfg["pad2"])[0]
-                A2 = torch.nn.functional.avg_pool2d(torch.sigmoid(Z2)[None], cfg["pool2"], cfg["pstride2"], cfg["ppad2"], count_include_pad=True)[0]
-                B = torch.cat([a.T.reshape(-1) for a in A2])
-                return -(torch.as_tensor(p["y"]) @ torch.log_softmax(torch.as_tensor(p["W3"]).T @ B + torch.as_tensor(p["b3"]), 0))
-
-            return rows_of(torch_grad(f, v["A1"]))
-
-        ev.written("torch", d["A1"], t_fn)
+        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
 
 
 @claim(
@@ -925,11 +873,8 @@ def _(ev):
         v, d = backward_note(p, cfg)
         written = rows_to_kernel(d["K2"], cfg["k2"])  # the printed (layer-2) formula
         fixed = rows_to_kernel(d["K1"], cfg["k1"])
-        truth = fd_gradient(lambda K: loss_with(p, cfg, K1=K), p["K1"])
-        ev.both("fd", written, fixed, truth)
-        ev.corrected("torch", fixed, lambda: torch_net_grad(p, cfg, "K1"))
-        if explicit_grads(p) is not None:
-            ev.corrected("explicit", fixed, explicit_grads(p)["K1"])
+        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "K1"))
+        torch_and_explicit(ev.corrected, p, cfg, "K1", fixed)
 
 
 @claim(
@@ -943,10 +888,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["b1"], fd_gradient(lambda b: loss_with(p, cfg, b1=b), p["b1"]))
-        ev.written("torch", d["b1"], lambda: torch_net_grad(p, cfg, "b1"))
-        if explicit_grads(p) is not None:
-            ev.written("explicit", d["b1"], explicit_grads(p)["b1"])
+        ev.written("fd", d["b1"], fd_param_grad(p, cfg, "b1"))
+        torch_and_explicit(ev.written, p, cfg, "b1", d["b1"])
 
 
 @claim(
@@ -964,13 +907,13 @@ def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
         # kernel line: the transpose/reshape of the numerator-layout row is the gradient
-        fd_K2 = fd_gradient(lambda K: loss_with(p, cfg, K2=K), p["K2"])
+        fd_K2 = fd_param_grad(p, cfg, "K2")
         ev.corrected("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
         ev.written("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
         # bias line as printed: (d_vZ^[2]/d_vb^[2])ᵀ — a c × (c·h_z w_z) 0/1 matrix, not the gradient
         hzwz = d["Z2"].shape[1]
         dZ_db = np.kron(np.eye(cfg["c2"]), np.ones((hzwz, 1)))
-        truth = fd_gradient(lambda b: loss_with(p, cfg, b2=b), p["b2"])
+        truth = fd_param_grad(p, cfg, "b2")
         ev.written("fd", dZ_db.T, truth)
         ev.corrected("fd", d["b2"], truth)
         ev.corrected("torch", d["b2"], lambda: torch_net_grad(p, cfg, "b2"))
@@ -982,10 +925,8 @@ def _(ev):
 # Appendix A: the 3×4 example with a 2×2 kernel, padding (1, 1), stride (1, 2)
 # ---------------------------------------------------------------------------
 def _appA_symbols():
-    import sympy
-
-    A = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"a{i + 1}{j + 1}"))
-    B = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"beta{i + 1}{j + 1}"))
+    A = symbol_matrix("a", 3, 4)
+    B = symbol_matrix("beta", 2, 2)
     return A, B
 
 
@@ -1408,11 +1349,9 @@ def _(ev):
     correction="Ω = (Ω_rs) with 1 ≤ r ≤ h_l, 1 ≤ s ≤ w_l (as in _vΩ, whose entries run to h_l, w_l).",
 )
 def _(ev):
-    import sympy
-
     shape, window, pad, stride = _MAXPOOL_CASES[0]
     A, _ = maxpool_note(np.zeros(shape), window, pad, stride)
-    I = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"I{i + 1}{j + 1}"))
+    I = symbol_matrix("I", 3, 4)
     windows = [_padded(I)[p : p + 3, 2 * q : 2 * q + 2].shape for p in range(3) for q in range(3)]  # rep.1
     ev.both("shape", [A.shape] * 9, [window] * 9, windows)  # displayed (h_a, w_a) vs (h_l, w_l)
     ev.corrected("index", window[0] * window[1], len(list(_padded(I)[1:4, 0:2].T)))  # _vΩ of window (2, 1): 6 entries
@@ -1435,9 +1374,7 @@ _REP2B = [
     expected="holds",
 )
 def _(ev):
-    import sympy
-
-    I = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"I{i + 1}{j + 1}"))
+    I = symbol_matrix("I", 3, 4)
     Ip = _padded(I)
     for p in range(3):
         for q in range(3):
@@ -1506,7 +1443,7 @@ def _(ev):
 def _(ev):
     import sympy
 
-    I = sympy.Matrix(3, 4, lambda i, j: sympy.Symbol(f"I{i + 1}{j + 1}"))
+    I = symbol_matrix("I", 3, 4)
     win = _padded(I)[1:4, 0:2]
     ev.written("symbolic", sympy.Matrix(list(win.T)), sympy.Matrix([0, 0, 0, I[0, 0], I[1, 0], I[2, 0]]))
     In = np.array([[-1.0, 0.2, 0.3, 0.1], [2.0, -0.5, 0.4, 0.2], [0.5, 0.1, -0.3, 0.6]])  # I21 the largest in window (2, 1)

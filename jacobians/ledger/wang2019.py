@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import claim
-from ._tools import fd_gradient, fd_jacobian, rng, torch_grad
+from ._tools import fd_gradient, fd_gradient_wrt, fd_jacobian, rng, torch_grad
 
 FC = "X (b × d_in), W (d_out × d_in), Z = XWᵀ; ∂Q/∂M shaped like M; vector derivatives d_x × d_z"
 CONV = "T (d1 × d2 × d3), K (k1 × k2 × d3); valid correlation, stride 1; 1-based; column-major patch and entry order"
@@ -39,8 +39,19 @@ def _fc(seed, b, d_in, d_out):
     return X, W, G  # G = ∂Q/∂X' for Q = ⟨G, ReLU(XWᵀ)⟩
 
 
+def _fc_cases(shapes=_FC_SHAPES):
+    """(b, d_in, d_out, X, W, G) for each shape, the data seeded by the shape's position (see :func:`_fc`)."""
+    for s, (b, d_in, d_out) in enumerate(shapes):
+        yield (b, d_in, d_out, *_fc(s, b, d_in, d_out))
+
+
 def _Q(G):
     return lambda X, W: float(np.sum(G * np.maximum(X @ W.T, 0.0)))
+
+
+def _fd_grad_Q(wrt, X, W, G):
+    """∂Q/∂X or ∂Q/∂W (``wrt`` = "X" or "W") by central differences of Q = ⟨G, ReLU(XWᵀ)⟩."""
+    return fd_gradient_wrt(_Q(G), wrt, X=X, W=W)
 
 
 def _torch_fc_grads(X, W, G):
@@ -79,8 +90,7 @@ def _dQdZ(X, W, G):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         Z = X @ W.T
         ev.written("shape", Z.shape, (b, d_out))
         ev.written("formula", Z, np.einsum("bi,oi->bo", X, W))
@@ -125,8 +135,7 @@ def _(ev):
     correction="Compute ∂Q/∂Z first (by (2.1)), then ∂Q/∂X (2.2) and ∂Q/∂W (2.3).",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES[:2]):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases(_FC_SHAPES[:2]):
         first = _dQdZ(X, W, G)
         ev.both("shape", X.shape, (X @ W.T).shape, first.shape)
         ev.corrected("fd", first, fd_gradient(lambda Z: float(np.sum(G * np.maximum(Z, 0.0))), X @ W.T))
@@ -141,8 +150,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         Z = X @ W.T
         ev.written("fd", _dQdZ(X, W, G), fd_gradient(lambda Z_: float(np.sum(G * np.maximum(Z_, 0.0))), Z))
 
@@ -167,13 +175,12 @@ def _(ev):
     correction="""∂Q/∂x_iᵀ = Σ_{j=1}^{b} (∂z_jᵀ/∂x_iᵀ)(∂Q/∂z_jᵀ) = (∂z_iᵀ/∂x_iᵀ)(∂Q/∂z_iᵀ), the terms j ≠ i vanishing.""",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES[:2]):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases(_FC_SHAPES[:2]):
         J = fd_jacobian(lambda X_: X_ @ W.T, X).reshape(b, d_out, b, d_in)  # ∂z_{j,:}/∂x_{i,:}
         off = np.array([[np.abs(J[j, :, i, :]).max() if i != j else 0.0 for i in range(b)] for j in range(b)])
         ev.corrected("structure", np.rint(off * 1e6) / 1e6, np.zeros((b, b)))
         dQdZ = _dQdZ(X, W, G)
-        truth = fd_gradient(lambda X_: _Q(G)(X_, W), X)
+        truth = _fd_grad_Q("X", X, W, G)
         # literal: the sum runs over i (all rows) for a free j; take j ≠ the row on the left
         printed = np.stack([sum(J[(r + 1) % b, :, i, :].T @ dQdZ[(r + 1) % b] for i in range(b)) for r in range(b)])
         fixed = np.stack([sum(J[j, :, r, :].T @ dQdZ[j] for j in range(b)) for r in range(b)])
@@ -190,12 +197,11 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         ev.written("fd", W.T, fd_jacobian(lambda x: W @ x, X[0]).T)
         dQdZ = _dQdZ(X, W, G)
         rows = np.stack([W.T @ dQdZ[i] for i in range(b)])
-        ev.written("fd", rows, fd_gradient(lambda X_: _Q(G)(X_, W), X))
+        ev.written("fd", rows, _fd_grad_Q("X", X, W, G))
         ev.written("torch", rows, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[0])
         ev.written("explicit", rows, _explicit_fc(X, W, G)[1])
 
@@ -209,8 +215,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         M = W.T @ _dQdZ(X, W, G).T
         ev.written("shape", M.shape, (d_in, b))
         ev.written("fd", M, fd_gradient(lambda XT: _Q(G)(XT.T, W), X.T))
@@ -225,10 +230,9 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         dX = _dQdZ(X, W, G) @ W
-        ev.written("fd", dX, fd_gradient(lambda X_: _Q(G)(X_, W), X))
+        ev.written("fd", dX, _fd_grad_Q("X", X, W, G))
         ev.written("torch", dX, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[0])
         ev.written("explicit", dX, _explicit_fc(X, W, G)[1])
 
@@ -244,10 +248,9 @@ def _(ev):
     correction="(∂z_{:j}/∂w_jᵀ)(∂Q/∂z_{:j}) = Xᵀ ∂Q/∂z_{:j}.",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES[:2]):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases(_FC_SHAPES[:2]):
         dQdZ = _dQdZ(X, W, G)
-        truth = fd_gradient(lambda W_: _Q(G)(X, W_), W)
+        truth = _fd_grad_Q("W", X, W, G)
         printed = np.stack([X.T @ dQdZ[:, (j + 1) % d_out] for j in range(d_out)])  # a column i ≠ j
         fixed = np.stack([X.T @ dQdZ[:, j] for j in range(d_out)])
         ev.both("fd", printed, fixed, truth)
@@ -264,8 +267,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         D = fd_jacobian(lambda w: X @ w, W[0]).T
         ev.written("fd", X.T, D)
         ev.written("shape", D.shape, (d_in, b))
@@ -280,8 +282,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         M = X.T @ _dQdZ(X, W, G)
         ev.written("shape", M.shape, (d_in, d_out))
         ev.written("fd", M, fd_gradient(lambda WT: _Q(G)(X, WT.T), W.T))
@@ -296,10 +297,9 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    for s, (b, d_in, d_out) in enumerate(_FC_SHAPES):
-        X, W, G = _fc(s, b, d_in, d_out)
+    for b, d_in, d_out, X, W, G in _fc_cases():
         dW = _dQdZ(X, W, G).T @ X
-        ev.written("fd", dW, fd_gradient(lambda W_: _Q(G)(X, W_), W))
+        ev.written("fd", dW, _fd_grad_Q("W", X, W, G))
         ev.written("torch", dW, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[1])
         ev.written("explicit", dW, _explicit_fc(X, W, G)[2])
 
@@ -441,6 +441,11 @@ def _conv_loops(T, K):
     d1, d2, _ = T.shape
     k1, k2, _ = K.shape
     return np.array([[np.sum(T[i : i + k1, j : j + k2, :] * K) for j in range(d2 - k2 + 1)] for i in range(d1 - k1 + 1)])
+
+
+def _fd_conv_grad(wrt, T, K, G):
+    """∂Q/∂T or ∂Q/∂K (``wrt`` = "T" or "K") by central differences of Q = ⟨G, T * K⟩ (the loop forward)."""
+    return fd_gradient_wrt(lambda T, K: float(np.sum(G * _conv_loops(T, K))), wrt, T=T, K=K)
 
 
 def _unfold5(T, k1, k2):
@@ -704,8 +709,8 @@ def _conv_cases():
 def _(ev):
     for T, K, G in _conv_cases():
         _, _, _, dK, dT = _conv_grads_note(T, K, G)
-        ev.written("fd", dK, fd_gradient(lambda K_: float(np.sum(G * _conv_loops(T, K_))), K))
-        ev.written("fd", dT, fd_gradient(lambda T_: float(np.sum(G * _conv_loops(T_, K))), T))
+        ev.written("fd", dK, _fd_conv_grad("K", T, K, G))
+        ev.written("fd", dT, _fd_conv_grad("T", T, K, G))
         ev.written("torch", np.concatenate([dT.ravel(), dK.ravel()]), lambda T=T, K=K, G=G: np.concatenate([a.ravel() for a in _torch_conv_grads(T, K, G)]))
 
 
@@ -770,7 +775,7 @@ def _(ev):
 def _(ev):
     for T, K, G in _conv_cases():
         dK = _conv_grads_note(T, K, G)[3]
-        ev.written("fd", dK, fd_gradient(lambda K_: float(np.sum(G * _conv_loops(T, K_))), K))
+        ev.written("fd", dK, _fd_conv_grad("K", T, K, G))
         ev.written("torch", dK, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[1])
 
 
@@ -832,7 +837,7 @@ def _(ev):
         G = r.standard_normal((3, 2))
         dz, dX, _, _, _ = _conv_grads_note(T, K, G)
         summed = dX[3, 3] + dX[4, 2]
-        ev.written("fd", summed, fd_gradient(lambda T_: float(np.sum(G * _conv_loops(T_, K))), T)[1, 2, 0])
+        ev.written("fd", summed, _fd_conv_grad("T", T, K, G)[1, 2, 0])
         ev.written("torch", summed, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[0][1, 2, 0])
 
 

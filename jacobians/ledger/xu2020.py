@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import claim
-from ._tools import corr_loops, fd_gradient, geometries, rng, torch_conv2d
+from ._tools import corr_loops, fd_gradient, geometries, rng, symbol_matrix, torch_conv2d
 
 CONV = "I (C,H,W), F (FN,C,FH,FW), stride 1, no padding; vec column-major in the Kronecker identity; NumPy reshapes"
 
@@ -185,9 +185,9 @@ def _(ev):
     for m, n, p, q in ((2, 3, 4, 2), (3, 2, 2, 5), (1, 4, 3, 3)):
         A, X, B = r.standard_normal((m, n)), r.standard_normal((n, p)), r.standard_normal((p, q))
         ev.written("numpy", np.kron(B.T, A) @ vec_f(X), vec_f(A @ X @ B))
-    A = sympy.Matrix(2, 3, lambda i, j: sympy.Symbol(f"a_{i + 1}{j + 1}"))
-    X = sympy.Matrix(3, 2, lambda i, j: sympy.Symbol(f"x_{i + 1}{j + 1}"))
-    B = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"b_{i + 1}{j + 1}"))
+    A = symbol_matrix("a_", 2, 3)
+    X = symbol_matrix("x_", 3, 2)
+    B = symbol_matrix("b_", 2, 2)
 
     def svec(M):
         return sympy.Matrix([M[i, j] for j in range(M.cols) for i in range(M.rows)])
@@ -214,9 +214,9 @@ def _(ev):
         A, X, B = r.standard_normal((m, n)), r.standard_normal((n, p)), r.standard_normal((p, q))
         ev.corrected("numpy", np.kron(A, B.T) @ X.ravel(), (A @ X @ B).ravel())
         ev.corrected("numpy", np.kron(B.T, A) @ vec_f(X), vec_f(A @ X @ B))
-    A = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"a_{i + 1}{j + 1}"))
-    X = sympy.Matrix(2, 3, lambda i, j: sympy.Symbol(f"x_{i + 1}{j + 1}"))
-    B = sympy.Matrix(3, 2, lambda i, j: sympy.Symbol(f"b_{i + 1}{j + 1}"))
+    A = symbol_matrix("a_", 2, 2)
+    X = symbol_matrix("x_", 2, 3)
+    B = symbol_matrix("b_", 3, 2)
 
     def cvec(M):
         return sympy.Matrix([M[i, j] for i in range(M.rows) for j in range(M.cols)])
@@ -299,8 +299,8 @@ def _(ev):
         A, B = r.standard_normal((m, n)), r.standard_normal((p, q))
         Id = np.eye(m, n)
         ev.both("numpy", np.kron(Id, B).T, np.kron(A, B).T, np.kron(A.T, B.T))
-    A = sympy.Matrix(2, 2, lambda i, j: sympy.Symbol(f"a_{i + 1}{j + 1}"))
-    B = sympy.Matrix(2, 3, lambda i, j: sympy.Symbol(f"b_{i + 1}{j + 1}"))
+    A = symbol_matrix("a_", 2, 2)
+    B = symbol_matrix("b_", 2, 3)
     ev.both(
         "symbolic",
         sympy.kronecker_product(sympy.eye(2), B).T,
@@ -315,22 +315,15 @@ def _loss_of_filters(I, G, FH, FW):
     return lambda Ff: float(np.sum(Gf * (phi @ Ff)))
 
 
-def _torch_weight_grad(I, F, G):
+def _torch_conv_grad(wrt, I, F, G):
+    """∂L/∂I or ∂L/∂F (``wrt`` = "I" or "F") of L = ⟨G, I * F⟩ by torch autograd."""
     import torch
 
-    Ft = torch.tensor(F, requires_grad=True)
-    out = torch.nn.functional.conv2d(torch.as_tensor(I)[None], Ft)[0]
+    t = {"I": torch.as_tensor(I), "F": torch.as_tensor(F)}
+    t[wrt] = torch.tensor({"I": I, "F": F}[wrt], requires_grad=True)
+    out = torch.nn.functional.conv2d(t["I"][None], t["F"])[0]
     (out * torch.as_tensor(G)).sum().backward()
-    return Ft.grad.numpy()
-
-
-def _torch_input_grad(I, F, G):
-    import torch
-
-    It = torch.tensor(I, requires_grad=True)
-    out = torch.nn.functional.conv2d(It[None], torch.as_tensor(F))[0]
-    (out * torch.as_tensor(G)).sum().backward()
-    return It.grad.numpy()
+    return t[wrt].grad.numpy()
 
 
 @claim(
@@ -352,7 +345,7 @@ def _(ev):
         ev.written("kron", step1, step2)
         ev.written("kron", step3, step2)
         ev.written("fd", step3, vec_f(fd_gradient(_loss_of_filters(I, G, FH, FW), _F_f(F))))
-        ev.written("torch", step3, lambda: vec_f(_F_f(_torch_weight_grad(I, F, G))))
+        ev.written("torch", step3, lambda: vec_f(_F_f(_torch_conv_grad("F", I, F, G))))
 
 
 @claim(
@@ -372,7 +365,7 @@ def _(ev):
         dF = (conv2d_weight_jacobian(I, F.shape).T @ G.ravel()).reshape(F.shape)
         ev.written("explicit", dFf, _F_f(dF))
         ev.written("fd", dFf, fd_gradient(_loss_of_filters(I, G, FH, FW), _F_f(F)))
-        ev.written("torch", dFf, lambda: _F_f(_torch_weight_grad(I, F, G)))
+        ev.written("torch", dFf, lambda: _F_f(_torch_conv_grad("F", I, F, G)))
 
 
 def _loss_of_patches(F, G):
@@ -445,4 +438,4 @@ def _(ev):
         ev.corrected("explicit", dI, (conv2d_input_jacobian(F, I.shape).T @ G.ravel()).reshape(I.shape))
         ev.corrected("rot180", dI, conv2d_vjp_input_rot180(G, I, F))
         ev.corrected("fd", dI, fd_gradient(lambda I_: float(np.sum(G * conv2d(I_, F))), I))
-        ev.corrected("torch", dI, lambda: _torch_input_grad(I, F, G))
+        ev.corrected("torch", dI, lambda: _torch_conv_grad("I", I, F, G))

@@ -315,13 +315,18 @@ def _rand(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
+def _shape_id(shape):
+    """(2, 3, 4) ↦ '2x3x4', for case ids."""
+    return "x".join(map(str, shape))
+
+
 def _vec_cases():
     out = []
     for i, (shape, conv) in enumerate(
         [((3, 4), "vardhan2022"), ((2, 3, 4), "vardhan2022"), ((2, 3, 4), "channels-last"), ((2, 2, 3, 2), "xu2020"),
          ((3, 2, 2), "dd2424"), ((5,), "matlab")]
     ):
-        out.append(Case({"x": _rand(shape, i)}, {"convention": conv}, "x".join(map(str, shape)) + "-" + conv))
+        out.append(Case({"x": _rand(shape, i)}, {"convention": conv}, _shape_id(shape) + "-" + conv))
     return out
 
 
@@ -332,14 +337,14 @@ def _convert_cases():
     ):
         n = int(np.prod(shape))
         out.append(Case({"v": _rand(n, 10 + i)}, {"shape": shape, "source": src, "target": dst},
-                        f"{'x'.join(map(str, shape))}-{src}-to-{dst}"))
+                        f"{_shape_id(shape)}-{src}-to-{dst}"))
     return out
 
 
 def _reshape_cases():
     specs = [((3, 4), (4, 3), "C"), ((3, 4), (2, 6), "F"), ((2, 3, 4), (6, -1), "F"), ((2, 3, 4), (4, 3, 2), "F"), ((6,), (2, 3), "F")]
     return [
-        Case({"x": _rand(xs, 20 + i)}, {"shape": s, "order": o}, f"{'x'.join(map(str, xs))}-to-{'x'.join(map(str, s))}-{o}")
+        Case({"x": _rand(xs, 20 + i)}, {"shape": s, "order": o}, f"{_shape_id(xs)}-to-{_shape_id(s)}-{o}")
         for i, (xs, s, o) in enumerate(specs)
     ]
 
@@ -347,27 +352,27 @@ def _reshape_cases():
 def _transpose_cases():
     specs = [((3, 4), None), ((2, 3, 4), (1, 2, 0)), ((2, 3, 4, 2), (0, 2, 3, 1)), ((1, 5), (1, 0))]
     return [
-        Case({"x": _rand(xs, 30 + i)}, {"axes": a}, f"{'x'.join(map(str, xs))}-{a}".replace(" ", "").replace(",", "_"))
+        Case({"x": _rand(xs, 30 + i)}, {"axes": a}, f"{_shape_id(xs)}-{a}".replace(" ", "").replace(",", "_"))
         for i, (xs, a) in enumerate(specs)
     ]
 
 
 def _flatten_cases():
     specs = [((2, 3, 4), 0, -1), ((2, 3, 4), 1, -1), ((2, 3, 4, 2), 1, 2)]
-    return [Case({"x": _rand(xs, 40 + i)}, {"start_dim": s, "end_dim": e}, f"{'x'.join(map(str, xs))}-{s}-{e}")
+    return [Case({"x": _rand(xs, 40 + i)}, {"start_dim": s, "end_dim": e}, f"{_shape_id(xs)}-{s}-{e}")
             for i, (xs, s, e) in enumerate(specs)]
 
 
 def _stack_cases():
     out = []
     for i, shape in enumerate([(4, 4), (2, 3), (1, 1)]):
-        out.append(Case({f"s{k}": _rand(shape, 50 + 3 * i + k) for k in (1, 2, 3)}, {}, "x".join(map(str, shape))))
+        out.append(Case({f"s{k}": _rand(shape, 50 + 3 * i + k) for k in (1, 2, 3)}, {}, _shape_id(shape)))
     return out
 
 
 def _select_cases():
     specs = [((3, 4, 4), 0), ((3, 4, 4), 2), ((2, 5), 1)]
-    return [Case({"x": _rand(xs, 60 + i)}, {"index": k}, f"{'x'.join(map(str, xs))}-{k}") for i, (xs, k) in enumerate(specs)]
+    return [Case({"x": _rand(xs, 60 + i)}, {"index": k}, f"{_shape_id(xs)}-{k}") for i, (xs, k) in enumerate(specs)]
 
 
 register(
