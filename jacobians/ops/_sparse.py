@@ -25,6 +25,7 @@ __all__ = [
     "default_max_bytes",
     "is_symbolic",
     "as_float_array",
+    "csr_from_arrays",
 ]
 
 
@@ -33,8 +34,12 @@ class OperatorTooLargeError(ValueError):
 
 
 def index_dtype_for(*sizes: int) -> np.dtype:
-    """int32 while every size (nnz, rows, columns) fits, int64 beyond 2³¹ − 1."""
-    return np.dtype(np.int32) if max(sizes, default=0) < 2**31 - 1 else np.dtype(np.int64)
+    """int32 while every size (nnz, rows, columns) fits, int64 beyond 2³¹ − 1.
+
+    The boundary is scipy's own (``get_index_dtype``: int32 up to and
+    including 2³¹ − 1), so scipy never silently recasts arrays we hand it.
+    """
+    return np.dtype(np.int32) if max(sizes, default=0) <= 2**31 - 1 else np.dtype(np.int64)
 
 
 def csr_bytes(nnz: int, n_rows: int, n_cols: int, value_dtype=np.float64) -> int:
@@ -122,4 +127,24 @@ def assemble(pattern: Pattern, values=None, *, dtype=np.float64, what: str = "Ja
         np.take(flat.astype(dtype, copy=False), pattern.source, out=data, mode="clip")
     mat = sp.csr_array((data, pattern.indices, pattern.indptr), shape=pattern.shape)
     assert mat.shape == pattern.shape, f"{what}: built {mat.shape}, expected {pattern.shape}"
+    return mat
+
+
+# ---------------------------------------------------------------------------
+# direct CSR construction (the float fast path of the builders)
+# ---------------------------------------------------------------------------
+def csr_from_arrays(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape, *, what: str = "Jacobian"):
+    """Wrap arrays already in CSR order as a ``csr_array`` without copying them.
+
+    scipy re-chooses the index dtype from the shape and, for int64 arrays, from
+    their contents; a disagreement with the builder's choice would silently copy
+    the (possibly multi-gigabyte) index arrays, so it is checked here.
+    """
+    mat = sp.csr_array((data, indices, indptr), shape=tuple(shape))
+    assert mat.shape == tuple(shape), f"{what}: built {mat.shape}, expected {tuple(shape)}"
+    # (empty arrays share no memory with anything, and copying them costs nothing)
+    assert indices.size == 0 or np.may_share_memory(mat.indices, indices), (
+        f"{what}: scipy copied the indices (dtype {indices.dtype} -> {mat.indices.dtype})"
+    )
+    assert data.size == 0 or np.may_share_memory(mat.data, data), f"{what}: scipy copied the data"
     return mat

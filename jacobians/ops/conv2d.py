@@ -30,11 +30,11 @@ Faces kept side by side below:
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_padding, as_shape
 from ..registry import Case, register
-from ._sparse import Pattern, as_float_array, assemble, check_budget, index_dtype_for
+from ._sparse import Pattern, as_float_array, assemble, check_budget, csr_from_arrays, index_dtype_for, is_symbolic
 
 __all__ = [
     "conv2d",
@@ -294,6 +294,252 @@ def im2col_pattern(geom: Conv2dGeometry) -> Pattern:
     return Pattern(indptr, offset[valid].astype(idx, copy=False), None, (n_rows, n_cols))
 
 
+# ---------------------------------------------------------------------------
+# explicit Jacobians, float fast path: CSR arrays written directly
+# ---------------------------------------------------------------------------
+# The Pattern path above enumerates every candidate (output, tap) pair, masks
+# out the taps on padding and gathers values through ``source`` — general (it
+# serves sympy object arrays) but it materialises several arrays of the full
+# candidate size. The fast path below never does: the valid taps of an output
+# position form a contiguous range [lo, hi) per spatial axis, so each row's
+# nonzero count is separable, cg·n_h(i)·n_w(j), the exact nnz is known before
+# anything is allocated, and data / indices / indptr are allocated once and
+# filled by broadcasting writes into views. Output positions sharing the same
+# tap ranges form contiguous runs (interior rows, and a few border runs), and
+# within one run every row holds the same values (input Jacobian) or the same
+# column pattern (weight Jacobian), so a row is written once and replicated.
+# The loops below go over these runs — a handful per axis — and over output
+# channels and groups, never over entries; they write memory in order, so each
+# page is filled while it is still in cache after the kernel zeroed it (writing
+# the border runs in separate passes cost ~1.5× time on padded layers). The
+# range bounds are computed in closed form, independently of
+# ``Conv2dGeometry.tap_offsets`` which the Pattern path uses, so the two paths
+# can check each other.
+
+#: entries copied per chunk when replicating the first output channel's values
+#: to the rest of its group (8 MB of float64: stays in L3 while copied og − 1 times)
+_COPY_CHUNK = 1 << 20
+
+
+def _tap_runs(n_out: int, k: int, size: int, stride: int, pad_before: int, dilation: int):
+    """Valid tap range of each output position along one axis, grouped into runs.
+
+    Tap ``a`` of output position ``i`` reads input index ``i·s − p + a·d``; it
+    is valid iff that lies in [0, size). Hence ``lo = max(0, ⌈(p − i·s)/d⌉)``
+    and ``hi = min(k, ⌊(size − 1 − i·s + p)/d⌋ + 1)``.
+
+    Returns
+    -------
+    counts : int64 (n_out,), hi − lo (0 for positions reading only padding)
+    runs : list of (start, stop, lo, hi), maximal runs of positions with equal (lo, hi)
+    """
+    first = np.arange(n_out, dtype=np.int64) * stride - pad_before  # input index of tap 0
+    lo = np.maximum(0, -(first // dilation))  # -(q // d) = ceil(-q / d)
+    hi = np.minimum(k, (size - 1 - first) // dilation + 1)
+    hi = np.maximum(hi, lo)
+    change = np.flatnonzero((lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])) + 1
+    starts = np.concatenate(([0], change)).tolist()
+    stops = np.concatenate((change, [n_out])).tolist()
+    runs = [(a, b, int(lo[a]), int(hi[a])) for a, b in zip(starts, stops)]
+    return hi - lo, runs
+
+
+class _CsrFrame:
+    """Row structure shared by both conv Jacobians (rows (o, i, j) in C order).
+
+    Row (o, i, j) holds cg·n_h(i)·n_w(j) entries ordered (c, a, b) — already
+    column-sorted for both Jacobians. Counts do not depend on o, so every
+    output channel's rows occupy one contiguous block of ``per_channel`` entries.
+    """
+
+    def __init__(self, geom: Conv2dGeometry, n_cols: int):
+        oh, ow = geom.out_hw
+        (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+        pt, _, pl, _ = geom.padding
+        self.geom = geom
+        self.cg = geom.in_per_group
+        self.n_h, self.runs_h = _tap_runs(oh, kh, geom.height, sh, pt, dh)
+        self.n_w, self.runs_w = _tap_runs(ow, kw, geom.width, sw, pl, dw)
+        self.sum_w = int(self.n_w.sum())
+        self.per_channel = self.cg * int(self.n_h.sum()) * self.sum_w
+        self.nnz = geom.out_channels * self.per_channel
+        self.shape = (geom.out_channels * oh * ow, n_cols)
+        self.index_dtype = index_dtype_for(self.nnz, *self.shape)
+        # entries before row i (within one channel block), and before column j within a row i
+        self.before_h = np.concatenate(([0], np.cumsum(self.n_h)[:-1])) * self.cg * self.sum_w
+        self.before_w = np.concatenate(([0], np.cumsum(self.n_w)[:-1])) * self.cg
+
+    def indptr(self) -> np.ndarray:
+        per_row = (self.cg * self.n_h[:, None] * self.n_w[None, :]).ravel()
+        c_out = self.geom.out_channels
+        indptr = np.empty(c_out * per_row.size + 1, dtype=self.index_dtype)
+        indptr[0] = 0
+        within = np.cumsum(per_row).astype(self.index_dtype)
+        channel_start = np.arange(c_out, dtype=self.index_dtype) * self.index_dtype.type(self.per_channel)
+        np.add(channel_start[:, None], within[None, :], out=indptr[1:].reshape(c_out, per_row.size))
+        return indptr
+
+    def blocks(self):
+        """(i0, i1, a_lo, a_hi, j0, j1, b_lo, b_hi, region) per pair of runs with entries.
+
+        ``region(arr)`` is the writable view of ``arr`` (nnz,) holding that block's
+        entries, shaped (C_out, i1 − i0, j1 − j0, cg·(a_hi − a_lo)·(b_hi − b_lo)).
+        """
+        c_out, cg = self.geom.out_channels, self.cg
+        for i0, i1, a_lo, a_hi in self.runs_h:
+            nh = a_hi - a_lo
+            row_len = cg * nh * self.sum_w  # entries of all rows (i, ·) for one i of this run
+            start = int(self.before_h[i0])
+            for j0, j1, b_lo, b_hi in self.runs_w:
+                length = cg * nh * (b_hi - b_lo)
+                if length == 0:
+                    continue
+                skip = int(self.before_w[j0]) * nh
+
+                def region(arr, i0=i0, i1=i1, j0=j0, j1=j1, start=start, row_len=row_len, skip=skip, length=length):
+                    per_channel = arr.reshape(c_out, self.per_channel, copy=False)
+                    rows = per_channel[:, start : start + (i1 - i0) * row_len].reshape(c_out, i1 - i0, row_len, copy=False)
+                    return rows[:, :, skip : skip + (j1 - j0) * length].reshape(
+                        c_out, i1 - i0, j1 - j0, length, copy=False
+                    )
+
+                yield i0, i1, a_lo, a_hi, j0, j1, b_lo, b_hi, region
+
+
+def _conv2d_input_csr(weight: np.ndarray, geom: Conv2dGeometry, dtype):
+    """Fast float path of :func:`conv2d_input_jacobian` (same matrix as the Pattern path).
+
+    Within one run of output rows i (equal vertical tap range) every row (o, i, ·)
+    holds the same values, and its columns are those of row i0 shifted by
+    (i − i0)·sh·W. So per run and output channel the first row is written
+    segment by segment (one segment per horizontal run) and then replicated
+    down the run with one broadcasting copy / add — all writes go through
+    memory in order, each page filled right after the kernel faults it in.
+    """
+    height, width = geom.height, geom.width
+    frame = _CsrFrame(geom, geom.in_channels * height * width)
+    (sh, sw), (dh, dw) = geom.stride, geom.dilation
+    pt, _, pl, _ = geom.padding
+    idx = frame.index_dtype
+    cg, c_out = geom.in_per_group, geom.out_channels
+    data = np.empty(frame.nnz, dtype=dtype)
+    indices = np.empty(frame.nnz, dtype=idx)
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    data_ch = data.reshape(c_out, frame.per_channel, copy=False)
+    idx_ch = indices.reshape(c_out, frame.per_channel, copy=False)
+    # column = group start + [(i·sh − pt)·W + j·sw − pl]  (per row)  +  [c·H·W + a·dh·W + b·dw]  (per tap)
+    group_start = (np.arange(c_out, dtype=idx) // geom.out_per_group) * idx.type(cg * height * width)
+    col_part = np.arange(geom.out_hw[1], dtype=idx) * sw - pl
+    chan_part = np.arange(cg, dtype=idx) * idx.type(height * width)
+    for i0, i1, a_lo, a_hi in frame.runs_h:
+        nh, n_i = a_hi - a_lo, i1 - i0
+        row_len = cg * nh * frame.sum_w  # entries of the rows (o, i, ·) for one i of this run
+        if row_len == 0:
+            continue
+        start = int(frame.before_h[i0])
+        segments = []  # (offset in the row, j0, j1, entries per row, b_lo, b_hi)
+        first_cols = np.empty(row_len, dtype=idx)  # columns of row i0 for group 0
+        for j0, j1, b_lo, b_hi in frame.runs_w:
+            length = cg * nh * (b_hi - b_lo)
+            if length == 0:
+                continue
+            offset = int(frame.before_w[j0]) * nh
+            taps = (
+                chan_part[:, None, None]
+                + (np.arange(a_lo, a_hi, dtype=idx) * idx.type(dh * width))[None, :, None]
+                + (np.arange(b_lo, b_hi, dtype=idx) * dw)[None, None, :]
+            ).ravel()
+            row_start = col_part[j0:j1, None] + idx.type((i0 * sh - pt) * width)
+            np.add(row_start, taps, out=first_cols[offset : offset + (j1 - j0) * length].reshape(j1 - j0, length))
+            segments.append((offset, j0, j1, length, b_lo, b_hi))
+        shift = (np.arange(n_i, dtype=idx) * idx.type(sh * width))[:, None]
+        for o in range(c_out):
+            rows_data = data_ch[o, start : start + n_i * row_len].reshape(n_i, row_len, copy=False)
+            rows_idx = idx_ch[o, start : start + n_i * row_len].reshape(n_i, row_len, copy=False)
+            for offset, j0, j1, length, b_lo, b_hi in segments:
+                # every row of the segment holds w[o, :, a_lo:a_hi, b_lo:b_hi]
+                np.copyto(
+                    rows_data[0, offset : offset + (j1 - j0) * length].reshape(j1 - j0, length, copy=False),
+                    weight[o, :, a_lo:a_hi, b_lo:b_hi].reshape(1, length),
+                )
+            if n_i > 1:
+                np.copyto(rows_data[1:], rows_data[:1])  # disjoint rows: no temporary
+            np.add(first_cols + group_start[o], shift, out=rows_idx)
+    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv2d_input_jacobian")
+
+
+def _conv2d_weight_csr(x: np.ndarray, geom: Conv2dGeometry, dtype):
+    """Fast float path of :func:`conv2d_weight_jacobian` (same matrix as the Pattern path).
+
+    Values: a strided window of x per pair of runs, written for the first
+    output channel of each group, then copied in large chunks to the group's
+    other channels (their rows are identical). Columns: o·K + the tap pattern,
+    the same for every row of a run of output rows i, written channel by
+    channel in memory order.
+    """
+    height, width = geom.height, geom.width
+    kh, kw = geom.kernel
+    cg, c_out, og, n_groups = geom.in_per_group, geom.out_channels, geom.out_per_group, geom.groups
+    k = cg * kh * kw
+    frame = _CsrFrame(geom, c_out * k)
+    (sh, sw), (dh, dw) = geom.stride, geom.dilation
+    pt, _, pl, _ = geom.padding
+    idx = frame.index_dtype
+    data = np.empty(frame.nnz, dtype=dtype)
+    indices = np.empty(frame.nnz, dtype=idx)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    item = x.itemsize
+    flat_x = x.reshape(-1)
+    idx_ch = indices.reshape(c_out, frame.per_channel, copy=False)
+    # values x[g·cg + c, i·sh − pt + a·dh, j·sw − pl + b·dw] of the first channel of each group:
+    # every index is valid by construction of the runs, so a strided view of x reads them
+    for i0, i1, a_lo, a_hi, j0, j1, b_lo, b_hi, region in frame.blocks():
+        nh, nw = a_hi - a_lo, b_hi - b_lo
+        target = region(data)
+        p0, q0 = i0 * sh - pt + a_lo * dh, j0 * sw - pl + b_lo * dw
+        for grp in range(n_groups):
+            start = (grp * cg * height + p0) * width + q0
+            window = as_strided(
+                flat_x[start:],
+                shape=(i1 - i0, j1 - j0, cg, nh, nw),
+                strides=(sh * width * item, sw * item, height * width * item, dh * width * item, dw * item),
+                writeable=False,
+            )
+            np.copyto(target[grp * og].reshape(i1 - i0, j1 - j0, cg, nh, nw, copy=False), window)
+    # column pattern of one row per run of output rows (the same for every row of the run)
+    runs = []
+    for i0, i1, a_lo, a_hi in frame.runs_h:
+        nh = a_hi - a_lo
+        row_len = cg * nh * frame.sum_w
+        if row_len == 0:
+            continue
+        first_cols = np.empty(row_len, dtype=idx)
+        for j0, j1, b_lo, b_hi in frame.runs_w:
+            length = cg * nh * (b_hi - b_lo)
+            if length == 0:
+                continue
+            taps = (
+                (np.arange(cg, dtype=idx) * idx.type(kh * kw))[:, None, None]
+                + (np.arange(a_lo, a_hi, dtype=idx) * kw)[None, :, None]
+                + np.arange(b_lo, b_hi, dtype=idx)[None, None, :]
+            ).ravel()
+            offset = int(frame.before_w[j0]) * nh
+            first_cols[offset : offset + (j1 - j0) * length].reshape(j1 - j0, length, copy=False)[...] = taps
+        runs.append((int(frame.before_h[i0]), i1 - i0, row_len, first_cols))
+    for o in range(c_out):
+        for start, n_i, row_len, first_cols in runs:
+            rows_idx = idx_ch[o, start : start + n_i * row_len].reshape(n_i, row_len, copy=False)
+            np.add(first_cols, idx.type(o * k), out=rows_idx)
+    if og > 1:
+        # large chunks: the source chunk stays in cache while it is copied og − 1 times,
+        # and each destination page is filled soon after it is faulted in
+        blocks = data.reshape(n_groups, og, frame.per_channel, copy=False)
+        for s in range(0, frame.per_channel, _COPY_CHUNK):
+            e = min(s + _COPY_CHUNK, frame.per_channel)
+            np.copyto(blocks[:, 1:, s:e], blocks[:, :1, s:e])
+    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv2d_weight_jacobian")
+
+
 def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x): M_F^filter of every output channel, stacked.
 
@@ -318,6 +564,11 @@ def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
     At stride 1 without padding each output channel's block is note 004's
     doubly block-Toeplitz M_F^filter (16×144 for 6×6×4 input, 3×3×4 filter).
 
+    Float weights take the direct path (CSR arrays allocated once with the exact
+    nnz and filled by broadcasting writes; peak memory ≈ the result); sympy
+    object arrays take the Pattern path (:func:`conv2d_input_pattern` +
+    ``assemble``). Indices are int32 unless nnz, rows or columns exceed 2³¹ − 1.
+
     Examples
     --------
     >>> conv2d_input_jacobian(np.arange(1., 5.).reshape(1, 1, 2, 2), (1, 2, 3)).toarray()
@@ -328,7 +579,9 @@ def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
     geom = _geometry(input_shape, weight.shape, stride, padding, dilation, groups)
     shape = (int(np.prod(geom.output_shape)), int(np.prod(geom.input_shape)))
     check_budget("conv2d input Jacobian", _expected_nnz(geom), shape, dtype or np.float64, max_bytes)
-    return assemble(conv2d_input_pattern(geom), weight, dtype=dtype or np.float64, what="conv2d_input_jacobian")
+    if is_symbolic(weight):
+        return assemble(conv2d_input_pattern(geom), weight, dtype=dtype or np.float64, what="conv2d_input_jacobian")
+    return _conv2d_input_csr(weight, geom, np.dtype(dtype or np.float64))
 
 
 def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None, max_bytes=None):
@@ -350,6 +603,9 @@ def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
     M_X^im (16×9 for a 6×6 image and a 3×3 filter; 16×36 for 6×6×4 and
     3×3×4, whose column blocks M_X1 … M_X4 are the four planes).
 
+    Float inputs take the direct path (see :func:`conv2d_input_jacobian`);
+    sympy object arrays the Pattern path (:func:`conv2d_weight_pattern`).
+
     Examples
     --------
     >>> conv2d_weight_jacobian(np.arange(6.).reshape(1, 2, 3), (1, 1, 2, 2)).toarray()
@@ -362,7 +618,9 @@ def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
     geom = _geometry(x.shape, weight_shape, stride, padding, dilation, groups)
     shape = (int(np.prod(geom.output_shape)), int(np.prod(geom.weight_shape)))
     check_budget("conv2d weight Jacobian", _expected_nnz(geom), shape, dtype or np.float64, max_bytes)
-    return assemble(conv2d_weight_pattern(geom), x, dtype=dtype or np.float64, what="conv2d_weight_jacobian")
+    if is_symbolic(x):
+        return assemble(conv2d_weight_pattern(geom), x, dtype=dtype or np.float64, what="conv2d_weight_jacobian")
+    return _conv2d_weight_csr(x, geom, np.dtype(dtype or np.float64))
 
 
 def conv2d_bias_jacobian(out_shape, *, dtype=None):
