@@ -71,21 +71,29 @@ def _geometry(x_shape, weight_shape, stride, padding, dilation, groups) -> Conv2
     return Conv2dGeometry.from_shapes(tuple(x_shape)[-3:], weight_shape, stride, padding, dilation, groups)
 
 
-def _pad(x4, geom: Conv2dGeometry):
+def _pad(x, geom, pad_value=0.0):
+    """Pad the last two axes of ``x`` by the geometry's (top, bottom, left, right) with ``pad_value``."""
     pt, pb, pl, pr = geom.padding
     if not any(geom.padding):
-        return x4
-    return np.pad(x4, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+        return x
+    widths = ((0, 0),) * (np.ndim(x) - 2) + ((pt, pb), (pl, pr))
+    return np.pad(x, widths, constant_values=pad_value)
 
 
-def _windows(x4, geom: Conv2dGeometry):
-    """View (N, C, OH, OW, kh, kw) of the padded input: window of each output position."""
+def sliding_windows(x, geom, pad_value=0.0):
+    """View (..., OH, OW, kh, kw) of the padded input: the window of each output position.
+
+    ``x`` has the spatial axes last ((C, H, W) or (N, C, H, W)); ``geom`` is a
+    Conv2dGeometry or Pool2dGeometry (kernel, stride, padding, dilation,
+    out_hw). Convolution pads with zeros; max pooling passes its pad value.
+    """
     (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
     oh, ow = geom.out_hw
-    xp = _pad(x4, geom)
+    xp = _pad(x, geom, pad_value)
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    view = sliding_window_view(xp, span, axis=(2, 3))
-    return view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw, ::dh, ::dw]
+    view = sliding_window_view(xp, span, axis=(-2, -1))
+    return view[..., : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw, ::dh, ::dw]
+
 
 
 # ---------------------------------------------------------------------------
@@ -121,7 +129,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     weight = np.asarray(weight)
     geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
     dtype = np.result_type(x4, weight, np.float64) if x4.dtype != object and weight.dtype != object else object
-    win = _windows(x4.astype(dtype, copy=False), geom)
+    win = sliding_windows(x4.astype(dtype, copy=False), geom)
     n = x4.shape[0]
     oh, ow = geom.out_hw
     G, cg, og = geom.groups, geom.in_per_group, geom.out_per_group
@@ -156,7 +164,7 @@ def im2col(x, kernel_hw, stride=1, padding=0, dilation=1):
     x4, squeeze = _batched(x)
     kh, kw = as_pair(kernel_hw, "kernel_hw")
     geom = _geometry(x4.shape, (1, x4.shape[1], kh, kw), stride, padding, dilation, 1)
-    win = _windows(x4, geom)  # (N, C, OH, OW, kh, kw)
+    win = sliding_windows(x4, geom)  # (N, C, OH, OW, kh, kw)
     n, c = x4.shape[:2]
     oh, ow = geom.out_hw
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n, oh * ow, c * kh * kw)

@@ -66,11 +66,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..geometry import GeometryError, Pool2dGeometry, as_padding
 from ..registry import Case, register
 from ._sparse import Pattern, as_float_array, assemble, check_budget, index_dtype_for
+from .conv2d import sliding_windows
 
 __all__ = [
     "TIE_RULES",
@@ -114,16 +114,6 @@ def _as_channels(x, name="x"):
 
 def _out_shape(in_shape, geom: Pool2dGeometry):
     return (*in_shape[:-2], *geom.out_hw)
-
-
-def _padded_windows(x3, geom: Pool2dGeometry, pad_value: float):
-    """View (C, OH, OW, kh, kw) of the padded input: the window of every output position."""
-    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
-    oh, ow = geom.out_hw
-    pt, pb, pl, pr = geom.padding
-    xp = np.pad(x3, ((0, 0), (pt, pb), (pl, pr)), constant_values=pad_value) if any(geom.padding) else x3
-    view = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(1, 2))
-    return view[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw, ::dh, ::dw]
 
 
 def _taps_on_input(geom: Pool2dGeometry):
@@ -229,7 +219,7 @@ def max_pool2d_switches(
         )
     kh, kw = geom.kernel
     c, (oh, ow) = geom.channels, geom.out_hw
-    win = _padded_windows(x3, geom, pad_value)  # (C, OH, OW, kh, kw)
+    win = sliding_windows(x3, geom, pad_value)  # (C, OH, OW, kh, kw)
     if ties == "first":
         tap = win.reshape(c, oh, ow, kh * kw).argmax(axis=-1)
     else:  # scan the window column by column: transpose the taps, then map back to row-major
@@ -483,7 +473,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     x3, in_shape = _as_channels(x)
     geom = _avg_geometry(in_shape, kernel_size, stride, padding)
     divisor = avg_pool2d_divisor(geom, count_include_pad)
-    win = _padded_windows(x3, geom, 0.0)
+    win = sliding_windows(x3, geom, 0.0)
     return (win.sum(axis=(-2, -1)) / divisor).reshape(_out_shape(in_shape, geom))
 
 
