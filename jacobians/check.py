@@ -170,6 +170,11 @@ def check_operator(spec: OpSpec, case: Case, *, rng=None, use_torch: bool | None
 
         JTg = Jd.T @ g.ravel()
         scale_t = max(1e-300, _max_abs(absJ.T @ np.abs(g.ravel())))
+        if wrt in spec.affine_in:
+            # the dot test's left side, ⟨f(u) − f(0), g⟩, is the same for every VJP route
+            fu = np.asarray(spec.forward(**_with(inputs, wrt, u), **params), dtype=np.float64).ravel() - f0
+            lhs = float(fu @ g.ravel())
+            dscale = float(np.abs(u.ravel()) @ (absJ.T @ np.abs(g.ravel()))) or 1.0
         for route, vjp in spec.vjp[wrt].items():
             v = np.asarray(vjp(g, **inputs, **params), dtype=np.float64)
             if v.shape != x.shape:
@@ -177,10 +182,7 @@ def check_operator(spec: OpSpec, case: Case, *, rng=None, use_torch: bool | None
                 continue
             report.results.append(RouteResult(wrt, f"vjp:{route}", _max_abs(v.ravel() - JTg), RTOL * scale_t))
             if wrt in spec.affine_in:
-                fu = np.asarray(spec.forward(**_with(inputs, wrt, u), **params), dtype=np.float64).ravel() - f0
-                lhs = float(fu @ g.ravel())
                 rhs = float(u.ravel() @ v.ravel())
-                dscale = float(np.abs(u.ravel()) @ (absJ.T @ np.abs(g.ravel()))) or 1.0
                 report.results.append(RouteResult(wrt, f"dot:{route}", abs(lhs - rhs), RTOL * dscale))
 
         if use_torch and spec.torch_forward is not None:
