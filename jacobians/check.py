@@ -19,6 +19,10 @@ input ``wrt`` that has an explicit Jacobian ``J``:
 ``dot:<route>`` (affine inputs)
     the dot test ⟨f(u) − f(0), g⟩ = ⟨u, vjp(g)⟩, which ties each VJP route
     to the forward without the explicit matrix (PyLops' ``dottest``).
+``reference`` (operators registered with an independent ``reference`` forward)
+    ``forward`` against the reference (loops written from the formula) on the
+    case's inputs; this is what ties the other routes, all of which start from
+    the package's own index arithmetic, to an independent truth.
 ``torch`` (when PyTorch is installed and the operator has a torch forward)
     ``J`` against ``torch.func.jacrev`` of the torch forward.
 
@@ -121,6 +125,14 @@ def check_operator(spec: OpSpec, case: Case, *, rng=None, use_torch: bool | None
     y = np.asarray(spec.forward(**inputs, **params), dtype=np.float64)
     g = rng.standard_normal(y.shape)
     report = CheckReport(spec.name, case.id)
+    if spec.reference is not None:
+        ref = np.asarray(spec.reference(**inputs, **params), dtype=np.float64)
+        if ref.shape != y.shape:
+            report.results.append(RouteResult("-", "reference:shape", 1.0, 0.0, exact=True))
+        else:
+            report.results.append(
+                RouteResult("-", "reference", _max_abs(y - ref), 1e3 * RTOL * max(1.0, _max_abs(ref)))
+            )
     for wrt, build in spec.jacobian.items():
         if wrt in case.constant or inputs.get(wrt) is None:
             continue

@@ -11,8 +11,18 @@ Fixed signatures (``inputs`` are the operator's arrays by name, e.g.
     jacobian[wrt](**inputs, **params)           -> scipy.sparse, shape (y.size, inputs[wrt].size)
     vjp[wrt][route](g, **inputs, **params)      -> array shaped like inputs[wrt]
 
+    reference(**inputs, **params)               -> y   (independent forward)
+
 ``g`` is always the upstream gradient, shaped like ``y``. All faces work in
 the canonical convention (see :mod:`jacobians.conventions`).
+
+``reference`` is a second forward written independently of ``forward`` —
+plain loops over output entries straight from the defining formula, or a
+different algorithm — on the registered cases only (it may be slow). The
+generic check compares ``forward`` with it (route ``reference``), so a bug
+shared by the forward, the explicit Jacobian and the VJPs (all built from the
+same index arithmetic) cannot pass unnoticed: the Jacobian is tied to the
+forward by probing / finite differences, the forward to the reference.
 """
 from __future__ import annotations
 
@@ -50,6 +60,8 @@ class OpSpec:
         for the torch.func.jacrev cross-check.
     structural : inputs whose Jacobian is an exact 0/1 (or otherwise exactly
         representable) structural operator, compared exactly.
+    reference : optional independent forward (loops from the formula), compared
+        with ``forward`` by the generic check.
     """
 
     name: str
@@ -61,6 +73,7 @@ class OpSpec:
     affine_in: frozenset = frozenset()
     torch_forward: Callable[..., Any] | None = None
     structural: frozenset = frozenset()
+    reference: Callable[..., Any] | None = None
     module: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -85,6 +98,7 @@ def register(
     affine_in: Iterable[str] = (),
     torch_forward: Callable | None = None,
     structural: Iterable[str] = (),
+    reference: Callable | None = None,
     registry: dict[str, OpSpec] | None = None,
     **extra,
 ) -> OpSpec:
@@ -110,6 +124,7 @@ def register(
         affine_in=frozenset(affine_in),
         torch_forward=torch_forward,
         structural=frozenset(structural),
+        reference=reference,
         module=getattr(forward, "__module__", ""),
         extra=extra,
     )

@@ -1,4 +1,27 @@
-"""Shared pieces for building explicit Jacobians as CSR arrays.
+"""Shared pieces for building explicit Jacobians as CSR arrays — and the rules every builder follows.
+
+The rules (every builder, old and new, obeys them; tests/test_robustness_rules.py checks them)
+
+* **dtype** — :func:`resolve_dtype`. ``dtype=None``: float32 when every
+  floating input is float32, float64 otherwise (integers and bools are
+  promoted to float64). An explicit ``dtype`` must be a real floating dtype
+  (float32 or float64); ints, bools and complex are refused with one line.
+  Object arrays (sympy expressions) take the symbolic path.
+* **batch** — input shapes are unbatched ``(C, …)`` or batched ``(N, C, …)``.
+  The Jacobian of a batched call is the Jacobian of the whole batched map with
+  C-order vec over ``(N, …)`` — exactly ``torch.func.jacrev`` of the batched
+  call reshaped to 2-D. For per-sample layers it is block-diagonal over samples
+  w.r.t. the input (:func:`block_diag_repeat` when every block is the same,
+  :func:`block_diag_csr` otherwise) and the per-sample blocks stacked
+  vertically w.r.t. shared parameters (:func:`vstack_csr`). Layers that couple
+  samples (batch norm in training mode) build the coupled matrix directly.
+* **memory guard** — :func:`check_budget` runs *before* any allocation that
+  scales with the operator, on exact Python integers (:func:`exact_size`),
+  so no int64 overflow can bypass it.
+* **CSR validation** — every CSR built from computed indices passes
+  :func:`validate_csr` (called by :func:`csr_from_arrays` and
+  :func:`assemble`) before it leaves a builder: an index bug raises
+  :class:`CSRBuildError` instead of segfaulting later in scipy.
 
 Builders compute, by index arithmetic, a *pattern*: CSR ``indptr`` and
 ``indices`` plus ``source``, the position in some flat value array that each
@@ -26,11 +49,99 @@ __all__ = [
     "is_symbolic",
     "as_float_array",
     "csr_from_arrays",
+    "CSRBuildError",
+    "validate_csr",
+    "resolve_dtype",
+    "exact_size",
+    "block_diag_repeat",
+    "block_diag_csr",
+    "vstack_csr",
+    "FLOAT_DTYPES",
 ]
+
+#: value dtypes a numeric builder may return
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class OperatorTooLargeError(ValueError):
     """The explicit operator would not fit in the allowed memory."""
+
+
+class CSRBuildError(RuntimeError):
+    """A builder produced an inconsistent CSR (an internal bug, never a user error)."""
+
+
+def exact_size(shape) -> int:
+    """Product of a shape as an exact Python int (no int64 overflow)."""
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def resolve_dtype(dtype=None, *arrays, name: str = "dtype"):
+    """The value dtype of a builder's result (see the module docstring's rule).
+
+    Examples
+    --------
+    >>> resolve_dtype(None, np.ones(2, np.float32))
+    dtype('float32')
+    >>> resolve_dtype(None, np.ones(2, np.float32), np.ones(2))
+    dtype('float64')
+    >>> resolve_dtype(np.int64)
+    Traceback (most recent call last):
+    ...
+    TypeError: dtype: must be a floating dtype, float32 or float64 (got int64)
+    """
+    if dtype is not None:
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{name}: must be a floating dtype, float32 or float64 (got {dtype!r})") from None
+        if dt == object:
+            return dt
+        if dt not in FLOAT_DTYPES:
+            raise TypeError(f"{name}: must be a floating dtype, float32 or float64 (got {dt})")
+        return dt
+    kinds = []
+    for a in arrays:
+        if a is None:
+            continue
+        dt = a.dtype if isinstance(a, np.ndarray) else np.asarray(a).dtype
+        if dt == object:
+            return np.dtype(object)
+        kinds.append(dt)
+    floats = [d for d in kinds if d.kind == "f"]
+    if floats and all(d == np.float32 for d in floats) and len(floats) == len(kinds):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def validate_csr(indptr: np.ndarray, indices: np.ndarray, n_data: int, shape, *, what: str = "Jacobian") -> None:
+    """Raise CSRBuildError unless (indptr, indices) is a consistent CSR structure of ``shape``.
+
+    Checks what scipy's ``check_format(full_check=True)`` checks for safety —
+    indptr length, start, end and monotonicity, every column index in
+    [0, n_cols) — in two passes over the index arrays (one for indices: a
+    signed index viewed as unsigned is < n_cols iff it lies in [0, n_cols)).
+    Row-wise sortedness is not required and not checked.
+    """
+    n_rows, n_cols = (int(v) for v in shape)
+    nnz = int(indices.size)
+    if indptr.ndim != 1 or indptr.size != n_rows + 1:
+        raise CSRBuildError(f"{what}: indptr has {indptr.size} entries, expected n_rows + 1 = {n_rows + 1}")
+    if n_data != nnz:
+        raise CSRBuildError(f"{what}: {n_data} values for {nnz} column indices")
+    if int(indptr[0]) != 0 or int(indptr[-1]) != nnz:
+        raise CSRBuildError(f"{what}: indptr runs from {int(indptr[0])} to {int(indptr[-1])}, expected 0 to nnz = {nnz}")
+    if n_rows and not bool(np.all(indptr[1:] >= indptr[:-1])):
+        raise CSRBuildError(f"{what}: indptr decreases (row counts must be non-negative)")
+    if nnz:
+        unsigned = indices.view(np.dtype(f"u{indices.dtype.itemsize}")) if indices.dtype.kind == "i" else indices
+        top = int(unsigned.max())
+        if top >= n_cols:
+            bad = int(indices.min()) if int(indices.min()) < 0 else top
+            raise CSRBuildError(f"{what}: column index {bad} outside [0, {n_cols})")
 
 
 def index_dtype_for(*sizes: int) -> np.dtype:
@@ -58,8 +169,16 @@ def default_max_bytes() -> int:
 
 
 def check_budget(what: str, nnz: int, shape: tuple[int, int], value_dtype=np.float64, max_bytes=None) -> None:
-    """Raise OperatorTooLargeError, giving both figures, if the CSR would exceed ``max_bytes``."""
+    """Raise OperatorTooLargeError, giving both figures, if the CSR would exceed ``max_bytes``.
+
+    ``nnz`` and ``shape`` must be exact Python ints (use :func:`exact_size`);
+    numpy integers are converted, so the arithmetic here never overflows.
+    """
     limit = default_max_bytes() if max_bytes is None else int(max_bytes)
+    nnz = int(nnz)
+    shape = (int(shape[0]), int(shape[1]))
+    if value_dtype is None or np.dtype(value_dtype) == object:
+        value_dtype = np.float64
     need = csr_bytes(nnz, shape[0], shape[1], value_dtype)
     if need > limit:
         raise OperatorTooLargeError(
@@ -74,7 +193,11 @@ def is_symbolic(values) -> bool:
 
 
 def as_float_array(values, name: str, dtype=None) -> np.ndarray:
-    """Numeric input as an ndarray (float64 unless ``dtype``), object arrays passed through."""
+    """Numeric input as a float ndarray by the dtype rule (:func:`resolve_dtype`); object arrays pass through.
+
+    float32 stays float32 unless ``dtype`` says otherwise; ints and bools become
+    float64; complex, strings and an integer ``dtype`` are refused with one line.
+    """
     arr = np.asarray(values)
     if arr.dtype == object:
         return arr
@@ -82,7 +205,7 @@ def as_float_array(values, name: str, dtype=None) -> np.ndarray:
         raise TypeError(f"{name}: must be a numeric array (got dtype {arr.dtype})")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name}: complex values are not supported")
-    return arr.astype(np.float64 if dtype is None else dtype, copy=False)
+    return arr.astype(resolve_dtype(dtype, arr), copy=False)
 
 
 @dataclass(frozen=True)
@@ -106,6 +229,12 @@ def assemble(pattern: Pattern, values=None, *, dtype=np.float64, what: str = "Ja
     ``sympy.ImmutableSparseMatrix`` built from the same triplets.
     """
     n_rows, n_cols = pattern.shape
+    validate_csr(pattern.indptr, pattern.indices, pattern.nnz, pattern.shape, what=what)
+    if pattern.source is not None and pattern.nnz:
+        n_values = exact_size(np.shape(values))
+        top = int(pattern.source.max())
+        if top >= n_values or int(pattern.source.min()) < 0:
+            raise CSRBuildError(f"{what}: value source index {top} outside [0, {n_values})")
     if values is not None and is_symbolic(values):
         import sympy
 
@@ -123,7 +252,7 @@ def assemble(pattern: Pattern, values=None, *, dtype=np.float64, what: str = "Ja
         flat = np.asarray(values).ravel()
         data = np.empty(pattern.nnz, dtype=dtype)
         # mode="clip" avoids the temporary that the default mode="raise" allocates;
-        # the sources are valid by construction.
+        # the sources were bounds-checked above.
         np.take(flat.astype(dtype, copy=False), pattern.source, out=data, mode="clip")
     mat = sp.csr_array((data, pattern.indices, pattern.indptr), shape=pattern.shape)
     assert mat.shape == pattern.shape, f"{what}: built {mat.shape}, expected {pattern.shape}"
@@ -140,6 +269,7 @@ def csr_from_arrays(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, s
     their contents; a disagreement with the builder's choice would silently copy
     the (possibly multi-gigabyte) index arrays, so it is checked here.
     """
+    validate_csr(indptr, indices, data.size, shape, what=what)
     mat = sp.csr_array((data, indices, indptr), shape=tuple(shape))
     assert mat.shape == tuple(shape), f"{what}: built {mat.shape}, expected {tuple(shape)}"
     # (empty arrays share no memory with anything, and copying them costs nothing)
@@ -148,3 +278,82 @@ def csr_from_arrays(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, s
     )
     assert data.size == 0 or np.may_share_memory(mat.data, data), f"{what}: scipy copied the data"
     return mat
+
+
+# ---------------------------------------------------------------------------
+# the batch rule: block-diagonal over samples, stacked over shared parameters
+# ---------------------------------------------------------------------------
+def _as_csr(block):
+    return block if isinstance(block, sp.csr_array) else sp.csr_array(block)
+
+
+def block_diag_repeat(block, n: int, *, what: str = "batched Jacobian", max_bytes=None):
+    """``kron(I_n, block)`` as CSR, filled directly (the same block for every sample).
+
+    Examples
+    --------
+    >>> block_diag_repeat(sp.csr_array(np.array([[1., 2.]])), 2).toarray()
+    array([[1., 2., 0., 0.],
+           [0., 0., 1., 2.]])
+    """
+    block = _as_csr(block)
+    n = int(n)
+    r, c = block.shape
+    shape = (n * r, n * c)
+    check_budget(what, n * block.nnz, shape, block.dtype, max_bytes)
+    idx = index_dtype_for(n * block.nnz, *shape)
+    nnz = block.nnz
+    indptr = np.empty(n * r + 1, dtype=idx)
+    indptr[0] = 0
+    base = np.arange(n, dtype=idx)[:, None] * idx.type(nnz)
+    np.add(base, block.indptr[1:].astype(idx), out=indptr[1:].reshape(n, r))
+    indices = np.empty(n * nnz, dtype=idx)
+    np.add((np.arange(n, dtype=idx) * idx.type(c))[:, None], block.indices.astype(idx), out=indices.reshape(n, nnz))
+    data = np.empty(n * nnz, dtype=block.dtype)
+    data.reshape(n, nnz)[...] = block.data
+    return csr_from_arrays(data, indices, indptr, shape, what=what)
+
+
+def block_diag_csr(blocks, *, what: str = "batched Jacobian", max_bytes=None):
+    """Block-diagonal CSR of per-sample blocks (possibly different values, equal or unequal shapes)."""
+    blocks = [_as_csr(b) for b in blocks]
+    rows = [b.shape[0] for b in blocks]
+    cols = [b.shape[1] for b in blocks]
+    nnz = sum(b.nnz for b in blocks)
+    shape = (sum(rows), sum(cols))
+    dtype = np.result_type(*[b.dtype for b in blocks]) if blocks else np.dtype(np.float64)
+    check_budget(what, nnz, shape, dtype, max_bytes)
+    idx = index_dtype_for(nnz, *shape)
+    indptr = np.zeros(shape[0] + 1, dtype=idx)
+    indices = np.empty(nnz, dtype=idx)
+    data = np.empty(nnz, dtype=dtype)
+    r0 = c0 = k0 = 0
+    for b in blocks:  # one pass per sample (N blocks), not per entry
+        indptr[r0 + 1 : r0 + b.shape[0] + 1] = b.indptr[1:] + k0
+        np.add(b.indices, c0, out=indices[k0 : k0 + b.nnz], casting="unsafe")
+        data[k0 : k0 + b.nnz] = b.data
+        r0, c0, k0 = r0 + b.shape[0], c0 + b.shape[1], k0 + b.nnz
+    return csr_from_arrays(data, indices, indptr, shape, what=what)
+
+
+def vstack_csr(blocks, *, what: str = "batched Jacobian", max_bytes=None):
+    """Per-sample Jacobians w.r.t. a shared parameter, stacked vertically (equal column counts)."""
+    blocks = [_as_csr(b) for b in blocks]
+    n_cols = {b.shape[1] for b in blocks}
+    if len(n_cols) != 1:
+        raise CSRBuildError(f"{what}: blocks have different column counts {sorted(n_cols)}")
+    nnz = sum(b.nnz for b in blocks)
+    shape = (sum(b.shape[0] for b in blocks), n_cols.pop())
+    dtype = np.result_type(*[b.dtype for b in blocks])
+    check_budget(what, nnz, shape, dtype, max_bytes)
+    idx = index_dtype_for(nnz, *shape)
+    indptr = np.zeros(shape[0] + 1, dtype=idx)
+    indices = np.empty(nnz, dtype=idx)
+    data = np.empty(nnz, dtype=dtype)
+    r0 = k0 = 0
+    for b in blocks:
+        indptr[r0 + 1 : r0 + b.shape[0] + 1] = b.indptr[1:] + k0
+        indices[k0 : k0 + b.nnz] = b.indices
+        data[k0 : k0 + b.nnz] = b.data
+        r0, k0 = r0 + b.shape[0], k0 + b.nnz
+    return csr_from_arrays(data, indices, indptr, shape, what=what)

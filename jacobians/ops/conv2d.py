@@ -34,7 +34,16 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_padding, as_shape
 from ..registry import Case, register
-from ._sparse import Pattern, as_float_array, assemble, check_budget, csr_from_arrays, index_dtype_for, is_symbolic
+from ._sparse import (
+    Pattern,
+    as_float_array,
+    assemble,
+    check_budget,
+    csr_from_arrays,
+    exact_size,
+    index_dtype_for,
+    is_symbolic,
+)
 
 __all__ = [
     "conv2d",
@@ -245,7 +254,7 @@ def _rows_from_mask(valid_rows: np.ndarray, idx_dtype) -> np.ndarray:
 def _expected_nnz(geom: Conv2dGeometry) -> int:
     _, h_ok = geom.tap_offsets(0)
     _, w_ok = geom.tap_offsets(1)
-    return int(geom.out_channels * geom.in_per_group * h_ok.sum() * w_ok.sum())
+    return int(geom.out_channels) * int(geom.in_per_group) * int(h_ok.sum()) * int(w_ok.sum())
 
 
 def conv2d_input_pattern(geom: Conv2dGeometry) -> Pattern:
@@ -584,12 +593,13 @@ def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
            [0., 1., 2., 0., 3., 4.]])
     """
     weight = as_float_array(weight, "weight", dtype)
+    dt = weight.dtype if not is_symbolic(weight) else np.dtype(np.float64)
     geom = _geometry(input_shape, weight.shape, stride, padding, dilation, groups)
-    shape = (int(np.prod(geom.output_shape)), int(np.prod(geom.input_shape)))
-    check_budget("conv2d input Jacobian", _expected_nnz(geom), shape, dtype or np.float64, max_bytes)
+    shape = (exact_size(geom.output_shape), exact_size(geom.input_shape))
+    check_budget("conv2d input Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
     if is_symbolic(weight):
-        return assemble(conv2d_input_pattern(geom), weight, dtype=dtype or np.float64, what="conv2d_input_jacobian")
-    return _conv2d_input_csr(weight, geom, np.dtype(dtype or np.float64))
+        return assemble(conv2d_input_pattern(geom), weight, dtype=dt, what="conv2d_input_jacobian")
+    return _conv2d_input_csr(weight, geom, dt)
 
 
 def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None, max_bytes=None):
@@ -623,12 +633,13 @@ def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
     x = as_float_array(x, "x", dtype)
     if x.ndim != 3:
         raise GeometryError(f"x: must have shape (C_in, H, W) (got {x.shape})")
+    dt = x.dtype if not is_symbolic(x) else np.dtype(np.float64)
     geom = _geometry(x.shape, weight_shape, stride, padding, dilation, groups)
-    shape = (int(np.prod(geom.output_shape)), int(np.prod(geom.weight_shape)))
-    check_budget("conv2d weight Jacobian", _expected_nnz(geom), shape, dtype or np.float64, max_bytes)
+    shape = (exact_size(geom.output_shape), exact_size(geom.weight_shape))
+    check_budget("conv2d weight Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
     if is_symbolic(x):
-        return assemble(conv2d_weight_pattern(geom), x, dtype=dtype or np.float64, what="conv2d_weight_jacobian")
-    return _conv2d_weight_csr(x, geom, np.dtype(dtype or np.float64))
+        return assemble(conv2d_weight_pattern(geom), x, dtype=dt, what="conv2d_weight_jacobian")
+    return _conv2d_weight_csr(x, geom, dt)
 
 
 def conv2d_bias_jacobian(out_shape, *, dtype=None):
