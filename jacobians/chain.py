@@ -20,6 +20,16 @@ Jacobians (and accumulates their VJPs with ``+=``) — note 004's
 
 Mismatched sizes raise a one-line ValueError naming the links involved.
 A Chain has the interface of a link, so chains nest.
+
+Cost of ``chain.jacobian()``: links whose every row holds at most one entry —
+*row selections* with a scale: diagonal activation Jacobians and masks, max-pool
+switches, dropout, reshapes and permutations, stacking/selection — are never
+multiplied as general sparse matrices. Consecutive selections are composed
+first (an O(rows) index composition, :class:`RowSelection`), and a run of them
+is applied to the product accumulated so far by gathering and scaling its rows
+in one pass that writes the result's CSR arrays directly (O(nnz of the
+result)); rows whose scale is 0 (a ReLU that is off, a padded max) are dropped
+instead of stored as explicit zeros. General links stay scipy's SpGEMM.
 """
 from __future__ import annotations
 
@@ -28,7 +38,111 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Link", "Chain", "fan_out", "fan_out_gradient", "as_link"]
+__all__ = ["Link", "Chain", "fan_out", "fan_out_gradient", "as_link", "RowSelection"]
+
+#: rows gathered per pass in :meth:`RowSelection.apply` (bounds the temporary index array)
+_GATHER_CHUNK = 1 << 22
+
+
+class RowSelection:
+    """A matrix each of whose rows holds at most one entry: row r = scale[r] · e_{source[r]}ᵀ.
+
+    ``source[r] = -1`` marks an empty row. ``S @ A`` is a row gather of ``A``
+    with scaling; ``S2 @ S1`` is again a RowSelection.
+
+    Examples
+    --------
+    >>> s = RowSelection.from_matrix(sp.csr_array(np.array([[0., 2.], [0., 0.], [1., 0.]])))
+    >>> s.source.tolist(), s.scale.tolist()
+    ([1, -1, 0], [2.0, 0.0, 1.0])
+    >>> s.apply(sp.csr_array(np.array([[1., 2.], [3., 4.]]))).toarray()
+    array([[6., 8.],
+           [0., 0.],
+           [1., 2.]])
+    """
+
+    def __init__(self, source: np.ndarray, scale: np.ndarray, n_cols: int):
+        self.source = source
+        self.scale = scale
+        self.shape = (int(source.size), int(n_cols))
+
+    @classmethod
+    def from_matrix(cls, matrix) -> "RowSelection | None":
+        """The selection a CSR matrix is, or None when some row holds two or more entries."""
+        m = matrix if isinstance(matrix, sp.csr_array) else sp.csr_array(matrix)
+        counts = np.diff(m.indptr)
+        if counts.size and int(counts.max()) > 1:
+            return None
+        has = counts.astype(bool)
+        source = np.full(m.shape[0], -1, dtype=np.int64)
+        scale = np.zeros(m.shape[0], dtype=np.result_type(m.dtype, np.float32))
+        source[has] = m.indices
+        scale[has] = m.data
+        source[scale == 0] = -1  # an explicit zero selects nothing
+        return cls(source, scale, m.shape[1])
+
+    def after(self, first: "RowSelection") -> "RowSelection":
+        """``self @ first`` (``first`` applied first)."""
+        if first.shape[0] != self.shape[1]:
+            raise ValueError(f"RowSelection: cannot compose {self.shape} after {first.shape}")
+        ok = self.source >= 0
+        src = np.full(self.source.size, -1, dtype=np.int64)
+        scale = np.zeros(self.source.size, dtype=np.result_type(self.scale, first.scale))
+        picked = self.source[ok]
+        src[ok] = first.source[picked]
+        scale[ok] = self.scale[ok] * first.scale[picked]
+        src[scale == 0] = -1
+        return RowSelection(src, scale, first.shape[1])
+
+    def to_csr(self) -> sp.csr_array:
+        from .ops._sparse import csr_from_arrays, index_dtype_for
+
+        keep = self.source >= 0
+        idx = index_dtype_for(int(keep.sum()), *self.shape)
+        indptr = np.zeros(self.shape[0] + 1, dtype=idx)
+        np.cumsum(keep, out=indptr[1:])
+        indices = self.source[keep].astype(idx)
+        return csr_from_arrays(self.scale[keep].copy(), indices, indptr, self.shape, what="row selection")
+
+    def apply(self, matrix) -> sp.csr_array:
+        """``S @ A`` by gathering and scaling rows of ``A`` (CSR arrays written directly)."""
+        from .ops._sparse import check_budget, csr_from_arrays, index_dtype_for
+
+        A = matrix if isinstance(matrix, sp.csr_array) else sp.csr_array(matrix)
+        if A.shape[0] != self.shape[1]:
+            raise ValueError(f"RowSelection: selects from {self.shape[1]} rows but the matrix has {A.shape[0]}")
+        keep = self.source >= 0
+        src = self.source
+        row_len = np.zeros(src.size, dtype=np.int64)
+        row_len[keep] = np.diff(A.indptr)[src[keep]]
+        nnz = int(row_len.sum())
+        shape = (self.shape[0], A.shape[1])
+        dtype = np.result_type(A.dtype, self.scale.dtype)
+        check_budget("chained Jacobian", nnz, shape, dtype)
+        idx = index_dtype_for(nnz, *shape)
+        indptr = np.zeros(shape[0] + 1, dtype=idx)
+        np.cumsum(row_len, out=indptr[1:])
+        indices = np.empty(nnz, dtype=idx)
+        data = np.empty(nnz, dtype=dtype)
+        # Gather the rows' entry ranges in chunks of rows so that the temporary
+        # position array stays small (about _GATHER_CHUNK entries, at least one row).
+        rows = np.flatnonzero(row_len)
+        row_end = indptr[rows + 1]
+        start = 0
+        while start < rows.size:
+            first_out = int(indptr[rows[start]])
+            stop = max(int(np.searchsorted(row_end, first_out + _GATHER_CHUNK, side="right")), start + 1)
+            chunk = rows[start:stop]
+            lens = row_len[chunk]
+            out0, out1 = first_out, int(indptr[chunk[-1] + 1])
+            # position in A of every gathered entry: A.indptr[src] + (offset within the row)
+            pos = np.repeat(A.indptr[src[chunk]].astype(np.int64) - (indptr[chunk].astype(np.int64) - out0), lens)
+            pos += np.arange(out1 - out0, dtype=np.int64)
+            np.take(A.indices, pos, out=indices[out0:out1])
+            np.take(A.data, pos, out=data[out0:out1])
+            data[out0:out1] *= np.repeat(self.scale[chunk], lens)
+            start = stop
+        return csr_from_arrays(data, indices, indptr, shape, what="chained Jacobian (row gather)")
 
 
 def _as_sparse(matrix, name):
@@ -138,10 +252,21 @@ class Chain:
         return cls(list(links)[::-1], name=name)
 
     def jacobian(self) -> sp.csr_array:
-        """J_n ⋯ J_1, multiplied from the input side."""
-        product = self.links[0].jacobian()
-        for link in self.links[1:]:
-            product = sp.csr_array(link.jacobian() @ product)
+        """J_n ⋯ J_1, multiplied from the input side (row selections by gathering; see the module docstring)."""
+        product = None  # accumulated J_k ⋯ J_1 (None: nothing general yet)
+        pending = None  # composed run of row selections applied after ``product``
+        for link in self.links:
+            matrix = link.jacobian()
+            selection = RowSelection.from_matrix(matrix)
+            if selection is not None:
+                pending = selection if pending is None else selection.after(pending)
+                continue
+            if pending is not None:
+                product = pending.to_csr() if product is None else pending.apply(product)
+                pending = None
+            product = matrix if product is None else sp.csr_array(matrix @ product)
+        if pending is not None:
+            product = pending.to_csr() if product is None else pending.apply(product)
         return product
 
     def vjp(self, g) -> np.ndarray:
