@@ -138,8 +138,9 @@ class RowSelection:
             # position in A of every gathered entry: A.indptr[src] + (offset within the row)
             pos = np.repeat(A.indptr[src[chunk]].astype(np.int64) - (indptr[chunk].astype(np.int64) - out0), lens)
             pos += np.arange(out1 - out0, dtype=np.int64)
-            np.take(A.indices, pos, out=indices[out0:out1])
-            np.take(A.data, pos, out=data[out0:out1])
+            # mode="clip": positions are in range by construction, and "raise" would buffer `out`
+            np.take(A.indices, pos, out=indices[out0:out1], mode="clip")
+            np.take(A.data, pos, out=data[out0:out1], mode="clip")
             data[out0:out1] *= np.repeat(self.scale[chunk], lens)
             start = stop
         return csr_from_arrays(data, indices, indptr, shape, what="chained Jacobian (row gather)")
