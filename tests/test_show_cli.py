@@ -64,6 +64,8 @@ def matrix_rows(out):
     """Entries of the printed matrix, row by row (bracket characters stripped)."""
     rows = []
     for line in out.splitlines()[1:]:
+        if not line.startswith(("⎡", "⎢", "⎣", "[")):
+            continue  # the params line, the values notes
         body = line.strip().strip("⎡⎤⎢⎥⎣⎦[]").split()
         if body:
             rows.append(body)
@@ -220,6 +222,7 @@ def test_large_operator_prints_a_bounded_summary(capsys):
     rc, out, err = run(capsys, "conv2d", "--input", "3x64x64", "--weight", "8x3x3x3", "--padding", "1")
     assert rc == 0, err
     lines = out.splitlines()
+    # header, params line, 5 summary lines, ≤ 40 pattern lines, the seed of the random weight
     assert len(lines) <= 48 and max(len(line) for line in lines) <= 120
     nnz = 8 * 3 * (3 * 64 - 2) ** 2  # C_out·C_in·Σn_h·Σn_w, with Σ over 64 rows of taps inside = 3·64 − 2
     assert f"nnz      {nnz}" in out
@@ -245,7 +248,10 @@ def test_pattern_format_and_stdout_out_file(capsys, tmp_path):
                        "--out", str(tmp_path / "p.txt"))
     assert rc == 0 and out == "", err
     lines = (tmp_path / "p.txt").read_text(encoding="utf-8").splitlines()
-    assert len(lines) <= 41 and max(len(line) for line in lines[1:]) <= 80
+    assert lines[1].startswith("params: ")
+    end = next(i for i, line in enumerate(lines) if line.startswith("values: weight (1x1x5x5) standard normal"))
+    pattern = lines[2:end]
+    assert len(pattern) <= 40 and max(len(line) for line in pattern) <= 80
 
 
 def test_plot_png_and_svg(capsys, tmp_path):
@@ -488,42 +494,19 @@ def test_generic_operators_symbolic_fallback_and_limits(capsys):
             assert_usage_error(rc, err, "symbolic")
 
 
-def _case_argv(name, spec):
-    """Command line that asks for the shapes of the operator's first registered case."""
-    case = spec.cases()[0]
-    if name == "xu2020_kron":
-        x, f_f = case.inputs["x"], case.inputs["f_f"]
-        kh, kw = case.params["kernel_size"]
-        return ["--input", "x".join(map(str, x.shape)), "--weight", f"{f_f.shape[1]}x{x.shape[0]}x{kh}x{kw}"]
-    primary = next(iter(spec.jacobian))
-    argv = ["--input", "x".join(map(str, np.shape(case.inputs[primary])))]
-    if case.inputs.get("weight") is not None:
-        argv += ["--weight", "x".join(map(str, np.shape(case.inputs["weight"])))]
-    if name == "conv2d":
-        argv += ["--groups", str(case.params["groups"])]
-    flags = {"kernel_size": "--kernel", "stride": "--stride", "padding": "--padding", "dilation": "--dilation"}
-    for key, flag in flags.items():
-        value = case.params.get(key)
-        if value is None or (name != "conv2d" and key not in spec.extra.get("param_names", ())):
-            continue
-        if isinstance(value, (int, np.integer)):
-            argv += [flag, str(value)]
-        elif len(value) == 4:
-            argv += [flag, ",".join(map(str, value))]
-        else:
-            argv += [flag, "x".join(map(str, value))]
-    return argv
-
-
 def test_every_registered_operator_and_input_can_be_shown(capsys):
+    """Each operator's declared example (its ShowSpec), for every input it has a Jacobian for."""
+    from jacobians.commands.show import operator_help
     from jacobians.registry import load_all
 
     for name, spec in sorted(load_all().items()):
-        wrts = ["input"] + [w for w in list(spec.jacobian)[1:] if w not in spec.cases()[0].constant]
-        for wrt in wrts:
-            rc, out, err = run(capsys, name, *_case_argv(name, spec), "--wrt", wrt, "--values", "random")
+        show = spec.extra.get("show")
+        assert show is not None and show.example, f"{name}: no show metadata with an example"
+        assert f"jacobians show {name} " in operator_help(spec)
+        for wrt in spec.jacobian:
+            rc, out, err = run(capsys, name, *show.example, "--wrt", wrt, "--values", "random")
             assert rc == 0, f"{name} --wrt {wrt}: {err}"
-            assert out.startswith(f"{name}: ∂vec(y)/∂vec("), out[:80]
+            assert out.startswith(f"{name}: ∂vec(y)/∂vec({wrt})"), out[:80]
 
 
 @pytest.mark.parametrize(
