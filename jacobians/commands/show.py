@@ -513,6 +513,8 @@ def load_values(path: str, max_bytes: int, want: tuple | None = None, want_text:
             if str(exc).startswith("--values"):
                 raise
             _fail(f"{what}: malformed .npy header ({' '.join(str(exc).split())[:120]})")
+        except Exception as exc:  # numpy parses the header with ast/tokenize: SyntaxError, TokenError, …
+            _fail(f"{what}: malformed .npy header ({type(exc).__name__})")
         header_end = fh.tell()
         if dtype.hasobject:
             _fail(f"{what} holds Python objects (dtype object); only arrays of real numbers are read, pickled data never")
