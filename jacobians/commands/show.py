@@ -578,15 +578,19 @@ def _fill_values(problem: Problem, mode: str, seed: int, base: int, names=None) 
         notes.append(f"values: {target} from {mode}")
     elif mode == "ones" and names:
         notes.append("values: " + ", ".join(names) + " all ones")
-    for name in randoms:
-        arr = inputs[name]
-        text = f"values: {name} ({_shape_text(arr.shape)}) standard normal from numpy.random.default_rng({seed}) (--seed {seed})"
-        if arr.size <= PRINT_VALUES_LIMIT:
-            import textwrap
+    if randoms:
+        import textwrap
 
+        notes.append(f"values: {', '.join(randoms)} standard normal, drawn in this order from "
+                     f"numpy.random.default_rng({seed}) (--seed {seed}); C order:")
+        for name in randoms:
+            arr = inputs[name]
+            if arr.size > PRINT_VALUES_LIMIT:
+                notes.append(f"  {name} ({_shape_text(arr.shape)}): {arr.size} entries, not printed")
+                continue
             body = ", ".join(f"{v:.6g}" for v in arr.ravel())
-            text += ", in C order:\n" + textwrap.fill(f"[{body}]", 80, initial_indent="  ", subsequent_indent="   ")
-        notes.append(text)
+            notes.append(textwrap.fill(f"{name} ({_shape_text(arr.shape)}) = [{body}]", 80, initial_indent="  ",
+                                       subsequent_indent="    "))
     return inputs, notes
 
 
