@@ -15,7 +15,7 @@ Fixed signatures (``inputs`` are the operator's arrays by name, e.g.
 the canonical convention (see :mod:`jacobians.conventions`).
 
 Metadata for ``jacobians show`` (the ``show=`` keyword of :func:`register`)
--------------------------------------------------------------------------
+---------------------------------------------------------------------------
 ``jacobians show OPERATOR --input SHAPE [options]`` builds one Jacobian of any
 registered operator. It never takes inputs or parameters from the registered
 test cases: everything it uses comes from the command line, derived by the
@@ -131,7 +131,7 @@ class OpSpec:
     vjp : ``{wrt: {route: fn}}`` efficient VJPs that never build the explicit matrix.
     affine_in : inputs in which the forward is affine (checked as ``J u == f(u) - f(0)``).
     cases : callable returning an iterable of :class:`Case` for the generic check.
-    torch_forward : optional callable (torch tensors by name, **params) -> torch tensor,
+    torch_forward : optional callable (torch tensors by name, ``**params``) -> torch tensor,
         for the torch.func.jacrev cross-check.
     structural : inputs whose Jacobian is an exact 0/1 (or otherwise exactly
         representable) structural operator, compared exactly.

@@ -17,7 +17,7 @@ ReLU Jacobian storage
     the matrix is an exact 0/1 structural operator.
 Sigmoid, tanh
     ``σ'(z) = σ(z)(1 − σ(z))`` and ``tanh'(z) = 1 − tanh(z)²``; sigmoid uses
-    scipy's ``expit`` (no overflow for large |z|). Every diagonal entry is
+    scipy's ``expit`` (no overflow for large ``|z|``). Every diagonal entry is
     stored, even where it underflows to 0.
 
 Two forms of the ReLU derivative are kept side by side and must agree:
