@@ -203,9 +203,12 @@ GOOD_SHAPES = {"conv2d": ["--input", "1x5x5", "--kernel", "3"], "max_pool2d": ["
 
 
 def sweep_cases():
-    """(argv, expect) pairs: expect 2 = a usage error, None = success or a usage error (both one-line clean)."""
+    """(argv, expect) pairs: 0 = must succeed, 2 = a usage error, None = either (both one-line clean)."""
     ops = sorted(load_all())
     cases = []
+    # unusual but valid: every operator's example in every text format with every kind of values
+    for op, fmt, values in itertools.product(ops, ("pretty", "ascii", "latex", "pattern", "stats"), ("symbolic", "random", "ones")):
+        cases.append((["show", op, *load_all()[op].extra["show"].example, "--format", fmt, "--values", values], 0))
     # every option of every operator with every malformed number
     options = ["--input", "--weight", "--kernel", "--stride", "--padding", "--dilation", "--groups", "--shape",
                "--axes", "--index", "--target", "--seed", "--max-memory"]
@@ -253,13 +256,13 @@ def test_cli_sweep_in_process(capsys):
         out, err = capsys.readouterr()
         took = time.monotonic() - t0
         lines = err.strip("\n").split("\n") if err.strip() else []
-        ok = (rc == 0 and expect is None) or (rc == 2 and len(lines) == 1 and lines[0])
+        ok = (rc == 0 and expect != 2) or (rc == 2 and expect != 0 and len(lines) == 1 and lines[0])
         ok = ok and "Traceback" not in err and "internal error" not in err and took < 10
         if not ok:
             failures.append((argv[:6], rc, err[:300], round(took, 1)))
         counts[rc] = counts.get(rc, 0) + 1
     assert not failures, failures[:10]
-    assert counts[2] >= 250, counts
+    assert counts[2] >= 250 and counts[0] >= 300, counts
     assert time.monotonic() - start < 60
 
 
