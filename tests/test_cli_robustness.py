@@ -209,6 +209,10 @@ def sweep_cases():
     # unusual but valid: every operator's example in every text format with every kind of values
     for op, fmt, values in itertools.product(ops, ("pretty", "ascii", "latex", "pattern", "stats"), ("symbolic", "random", "ones")):
         cases.append((["show", op, *load_all()[op].extra["show"].example, "--format", fmt, "--values", values], 0))
+    from jacobians.conventions import PRESETS
+
+    for op, preset in itertools.product(ops, sorted(PRESETS)):  # and in every note's convention
+        cases.append((["show", op, *load_all()[op].extra["show"].example, "--convention", preset, "--values", "ones"], 0))
     # every option of every operator with every malformed number
     options = ["--input", "--weight", "--kernel", "--stride", "--padding", "--dilation", "--groups", "--shape",
                "--axes", "--index", "--target", "--seed", "--max-memory"]

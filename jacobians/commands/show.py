@@ -772,13 +772,15 @@ def check_output_path(path, option: str) -> None:
 
 
 def _require_matplotlib() -> None:
+    import importlib
+
     try:
-        import matplotlib  # noqa: F401
+        importlib.import_module("matplotlib")
     except ImportError:
         _fail("--plot: needs matplotlib, which is not installed; install it with: pip install 'jacobians[plot]'")
 
 
-def _symbolic_matrix(problem: Problem, base: int, explicit: bool):
+def _symbolic_matrix(problem: Problem, base: int):
     """A sympy Jacobian: the explicit builder on symbols when it takes them, else sympy's diff of the symbolic face."""
     rows, cols, nnz_est, _ = problem.estimate
     spec = problem.spec
@@ -853,7 +855,7 @@ def run(args) -> int:
     matrix = None
     if values == "symbolic":
         try:
-            matrix = _symbolic_matrix(problem, base, explicit_symbolic)
+            matrix = _symbolic_matrix(problem, base)
         except ValueError:
             if explicit_symbolic:
                 raise

@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_padding, as_shape
 from ..registry import Case, register
-from ._show import WINDOW_OPTIONS, ShowSetup, ShowSpec, dims, need_ndim, pair, window_params
+from ._show import WINDOW_OPTIONS, ShowSetup, ShowSpec, need_ndim, pair, window_params
 from ._sparse import Pattern, as_float_array, assemble, check_budget, csr_from_arrays, index_dtype_for, is_symbolic
 
 __all__ = [
