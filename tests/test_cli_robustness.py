@@ -285,3 +285,10 @@ def test_sweep_through_the_console_script(argv):
     res = subprocess.run([sys.executable, "-m", "jacobians", *argv], capture_output=True, text=True, timeout=60, env=env)
     assert res.returncode == 2 and res.stdout == ""
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_every_option_kind_has_a_parser():
+    from jacobians.commands.show import _KIND_PARSERS
+    from jacobians.registry import SHOW_OPTION_KINDS
+
+    assert set(_KIND_PARSERS) == set(SHOW_OPTION_KINDS)

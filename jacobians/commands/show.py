@@ -156,23 +156,23 @@ def parse_option(kind, text: str, what: str):
         if text not in kind:
             raise ValueError(f"{what}: must be one of {', '.join(kind)} (got {echo(text)})")
         return text
-    if kind == "shape":
-        return parse_shape(text, what)
-    if kind == "ints":
-        return parse_ints(text, what)
-    if kind == "padding":
-        return parse_padding(text, what)
-    if kind == "int":
-        return _int(text, what)
-    if kind == "signed_int":
-        return _int(text, what, signed=True)
-    if kind == "axes":
-        return parse_axes(text, what)
-    if kind == "float":
-        return parse_float(text, what)
-    if kind == "bool":
-        return parse_bool(text, what)
+    parser = _KIND_PARSERS.get(kind)
+    if parser is not None:
+        return parser(text, what)
     raise ValueError(f"{what}: unknown option kind {kind!r}")  # pragma: no cover - ShowSpec validates kinds
+
+
+#: ShowSpec option kind -> parser(text, option name); keep in step with registry.SHOW_OPTION_KINDS
+_KIND_PARSERS = {
+    "shape": parse_shape,
+    "ints": parse_ints,
+    "padding": parse_padding,
+    "int": lambda text, what: _int(text, what),
+    "signed_int": lambda text, what: _int(text, what, signed=True),
+    "axes": parse_axes,
+    "float": parse_float,
+    "bool": parse_bool,
+}
 
 
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
