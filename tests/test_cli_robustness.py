@@ -292,3 +292,32 @@ def test_every_option_kind_has_a_parser():
     from jacobians.registry import SHOW_OPTION_KINDS
 
     assert set(_KIND_PARSERS) == set(SHOW_OPTION_KINDS)
+
+
+# random command lines from a vocabulary of options and values (hypothesis): the same rule
+_OPTIONS = ["--input", "--weight", "--kernel", "--stride", "--padding", "--dilation", "--groups", "--shape", "--axes",
+            "--dim", "--index", "--target", "--order", "--param", "--wrt", "--values", "--format", "--convention",
+            "--index-base", "--max-memory", "--seed", "--out"]
+_VALUES = ["1", "2", "0", "-1", "2x2", "1x4x4", "2x3", "1x1x2x2", "1,0", "0,1,1,0", "C", "F", "symbolic", "random",
+           "ones", "x", "weight", "bias", "input", "s2", "pretty", "stats", "latex", "npz", "pattern", "canonical",
+           "mint", "1K", "start_dim=1", "ties=first", "pad_value=0", "count_include_pad=false", "convention=matlab",
+           "/dev/null", "", "99999999999", "2147483647", "1e3", "４", "2x2x2x2x2x2x2x2x2"]
+
+
+def test_random_command_lines(capsys, tmp_path, monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    monkeypatch.chdir(tmp_path)  # --out FILE lands here
+    ops = sorted(load_all())
+
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(op=st.sampled_from(ops), pairs=st.lists(st.tuples(st.sampled_from(_OPTIONS), st.sampled_from(_VALUES)), max_size=6))
+    def check(op, pairs):
+        argv = ["show", op] + [token for pair in pairs for token in pair]
+        rc = main(argv)
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err and "internal error" not in err, (argv, err)
+        assert rc == 0 or (rc == 2 and len(err.strip().splitlines()) == 1), (argv, rc, err)
+
+    check()
