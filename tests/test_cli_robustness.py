@@ -301,7 +301,7 @@ _OPTIONS = ["--input", "--weight", "--kernel", "--stride", "--padding", "--dilat
 _VALUES = ["1", "2", "0", "-1", "2x2", "1x4x4", "2x3", "1x1x2x2", "1,0", "0,1,1,0", "C", "F", "symbolic", "random",
            "ones", "x", "weight", "bias", "input", "s2", "pretty", "stats", "latex", "npz", "pattern", "canonical",
            "mint", "1K", "start_dim=1", "ties=first", "pad_value=0", "count_include_pad=false", "convention=matlab",
-           "/dev/null", "", "99999999999", "2147483647", "1e3", "４", "2x2x2x2x2x2x2x2x2"]
+           "/dev/null", "", "99999999999", "99999999999999999999", "2147483647", "1e3", "４", "2x2x2x2x2x2x2x2x2"]
 
 
 def test_random_command_lines(capsys, tmp_path, monkeypatch):
