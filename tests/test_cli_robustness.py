@@ -288,10 +288,10 @@ def test_sweep_through_the_console_script(argv):
 
 
 def test_every_option_kind_has_a_parser():
-    from jacobians.commands.show import _KIND_PARSERS
+    from jacobians.commands.show import _KIND_HELP, _KIND_PARSERS
     from jacobians.registry import SHOW_OPTION_KINDS
 
-    assert set(_KIND_PARSERS) == set(SHOW_OPTION_KINDS)
+    assert set(_KIND_PARSERS) == set(_KIND_HELP) == set(SHOW_OPTION_KINDS)
 
 
 # random command lines from a vocabulary of options and values (hypothesis): the same rule

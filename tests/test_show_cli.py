@@ -668,3 +668,12 @@ def test_softmax_cross_entropy_target_is_a_printed_constant(capsys):
     assert matrix_rows(out) == [["0.3333", "0.3333", "-0.6667"]]
     rc, _, err = run(capsys, "softmax_cross_entropy", "--input", "3", "--target", "3")
     assert_usage_error(rc, err, "--target: softmax_cross_entropy has 3 classes")
+
+
+def test_cli_docs_quote_help_operator_as_printed(capsys):
+    import pathlib
+
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert main(["show", "conv2d", "--help-operator"]) == 0
+    printed = capsys.readouterr().out
+    assert "$ jacobians show conv2d --help-operator\n" + printed in doc

@@ -175,6 +175,13 @@ _KIND_PARSERS = {
 }
 
 
+#: How each option kind is written on the command line (for --help-operator).
+_KIND_HELP = {
+    "shape": "SHAPE (e.g. 2x3)", "ints": "N|AxB", "padding": "P|PHxPW|T,B,L,R", "int": "N", "signed_int": "N (may be negative)",
+    "axes": "A,B,…", "float": "X (a number)", "bool": "true|false",
+}
+
+
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 _BYTES = re.compile(r"([0-9]{1,15}(?:\.[0-9]{1,15})?)\s*([kmgt]?)(?:i?b)?\Z")
 
@@ -359,8 +366,8 @@ def operator_help(spec) -> str:
     show = spec.extra.get("show") or _fallback_show(spec)
     lines = [f"{spec.name}: {spec.summary}", f"  --input {show.input_help}"]
     for name, kind in show.options.items():
-        kind_text = "|".join(kind) if isinstance(kind, tuple) else kind
-        lines.append(f"  {_flag(name)} {kind_text}")
+        kind_text = "|".join(kind) if isinstance(kind, tuple) else _KIND_HELP[kind]
+        lines.append(f"  {_flag(name)}{'=' if name not in DEDICATED else ' '}{kind_text}")
     names = list(spec.jacobian)
     aliases = ", ".join(f"{a} = {n}" for a, n in show.aliases.items())
     lines.append(f"  --wrt input ({show.input_name or names[0]})" + "".join(f", {n}" for n in names if n != (show.input_name or names[0]))
