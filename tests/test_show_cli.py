@@ -677,3 +677,38 @@ def test_cli_docs_quote_help_operator_as_printed(capsys):
     assert main(["show", "conv2d", "--help-operator"]) == 0
     printed = capsys.readouterr().out
     assert "$ jacobians show conv2d --help-operator\n" + printed in doc
+
+
+def test_an_operator_added_later_gets_show_from_its_showspec(capsys, tmp_path, monkeypatch):
+    """The contract of docs/developer.md: declared options (here through --param), derived inputs, nnz bound."""
+    import math
+
+    import jacobians.registry as registry
+    from jacobians.registry import ShowSetup, ShowSpec
+
+    def forward(x, w, scale=1.0):
+        return scale * np.asarray(x) * np.asarray(w)
+
+    def setup(shape, options):
+        return ShowSetup({"x": shape, "w": shape}, {"scale": options.get("scale", 1.0)})
+
+    scratch = {}
+    registry.register(
+        "scaled_product", summary="scale·x∘w", forward=forward,
+        jacobian={"x": lambda x, w, scale=1.0: sp.diags(scale * np.ravel(w)).tocsr()},
+        vjp={"x": {"direct": lambda g, x, w, scale=1.0: scale * g * w}}, cases=lambda: [], affine_in=("x",), registry=scratch,
+        show=ShowSpec(setup=setup, options={"scale": "float"}, nnz=lambda shapes, params, wrt, out: math.prod(out),
+                      out_shape=lambda shapes, params: shapes["x"], example=("--input", "2x2", "--param", "scale=2")),
+    )
+    monkeypatch.setitem(registry.OPERATORS, "scaled_product", scratch["scaled_product"])
+    rc, out, err = run(capsys, "scaled_product", "--input", "2x2", "--param", "scale=-0.5", "--values", "random",
+                       "--format", "npz", "--out", str(tmp_path / "J.npz"))
+    assert rc == 0, err
+    w = parse_printed_values(out, "w")
+    np.testing.assert_allclose(sp.load_npz(tmp_path / "J.npz").toarray(), np.diag(-0.5 * w), rtol=1e-5, atol=0)
+    rc, _, err = run(capsys, "scaled_product", "--input", "2x2", "--kernel", "2")
+    assert_usage_error(rc, err, "--kernel: scaled_product takes --input SHAPE and --param scale")
+    rc, _, err = run(capsys, "scaled_product", "--input", "2x2", "--param", "scale=lots")
+    assert_usage_error(rc, err, "--param scale: 'lots' is not a number")
+    rc, out, err = run(capsys, "scaled_product", "--input", "2x2", "--values", "symbolic")
+    assert_usage_error(rc, err, "has no symbolic face")  # numeric-only builder, no symbolic face: said so
