@@ -4,16 +4,6 @@ Each operator module in :mod:`jacobians.ops` ends with a ``register(...)``
 call. Everything downstream — the generic check, the CLI's choices, the
 notebooks' loops, the hypothesis sweeps — reads :data:`OPERATORS`.
 
-Fixed signatures (``inputs`` are the operator's arrays by name, e.g.
-``x=..., weight=..., bias=...``; ``params`` its hyper-parameters)::
-
-    forward(**inputs, **params)                 -> y
-    jacobian[wrt](**inputs, **params)           -> scipy.sparse, shape (y.size, inputs[wrt].size)
-    vjp[wrt][route](g, **inputs, **params)      -> array shaped like inputs[wrt]
-
-``g`` is always the upstream gradient, shaped like ``y``. All faces work in
-the canonical convention (see :mod:`jacobians.conventions`).
-
 Metadata for ``jacobians show`` (the ``show=`` keyword of :func:`register`)
 ---------------------------------------------------------------------------
 ``jacobians show OPERATOR --input SHAPE [options]`` builds one Jacobian of any
@@ -61,6 +51,18 @@ call (``register(..., show=ShowSpec(...))``; it is stored in
 An operator without ``show=`` metadata is shown only when it has a single
 input (its shape from ``--input``, parameters at their defaults); otherwise
 ``show`` says in one line that the operator declares no ``show`` metadata.
+
+The faces
+---------
+Fixed signatures (``inputs`` are the operator's arrays by name, e.g.
+``x=..., weight=..., bias=...``; ``params`` its hyper-parameters)::
+
+    forward(**inputs, **params)                 -> y
+    jacobian[wrt](**inputs, **params)           -> scipy.sparse, shape (y.size, inputs[wrt].size)
+    vjp[wrt][route](g, **inputs, **params)      -> array shaped like inputs[wrt]
+
+``g`` is always the upstream gradient, shaped like ``y``. All faces work in
+the canonical convention (see :mod:`jacobians.conventions`).
 """
 from __future__ import annotations
 

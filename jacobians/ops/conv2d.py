@@ -36,7 +36,6 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_padding, as_shape
 from ..registry import Case, register
-from ._show import WINDOW_OPTIONS, ShowSetup, ShowSpec, need_ndim, pair, window_params
 from ._sparse import Pattern, as_float_array, assemble, check_budget, csr_from_arrays, index_dtype_for, is_symbolic
 
 __all__ = [
@@ -857,6 +856,12 @@ def _conv_case(spec, rng):
 def conv2d_cases():
     rng = np.random.default_rng(20261122)
     return [_conv_case(spec, rng) for spec in CONV_GEOMETRIES]
+
+
+# ---------------------------------------------------------------------------
+# `jacobians show` metadata (see jacobians.registry.ShowSpec)
+# ---------------------------------------------------------------------------
+from ._show import WINDOW_OPTIONS, ShowSetup, ShowSpec, need_ndim, pair, window_params  # noqa: E402
 
 
 def _show_conv_setup(shape, options):
