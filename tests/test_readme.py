@@ -67,3 +67,22 @@ def test_docs_site_builds_without_warnings(tmp_path):
                           str(README.parent / "docs"), str(tmp_path / "html")], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "html" / "cli.html").is_file() and (tmp_path / "html" / "ledger.html").is_file()
+
+
+def test_readme_show_example_is_what_show_prints(capsys):
+    """Every line of the README's `jacobians show` transcript (but the elision '…') is printed, in order."""
+    import shlex
+
+    from jacobians.cli import main
+
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"```\n\$ (jacobians show [^\n]*)\n(.*?)```", text, flags=re.S)
+    assert block, "the README has no `jacobians show` transcript"
+    assert main(shlex.split(block.group(1))[1:]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    position = 0
+    for line in block.group(2).splitlines():
+        if line == "…":
+            continue
+        assert line in printed[position:], line
+        position = printed.index(line, position) + 1
