@@ -2,6 +2,8 @@
 import pathlib
 import re
 
+import pytest
+
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -58,8 +60,6 @@ def test_docs_site_builds_without_warnings(tmp_path):
     import subprocess
     import sys
 
-    import pytest
-
     pytest.importorskip("sphinx")
     pytest.importorskip("myst_parser")
     pytest.importorskip("numpydoc")
@@ -69,15 +69,16 @@ def test_docs_site_builds_without_warnings(tmp_path):
     assert (tmp_path / "html" / "cli.html").is_file() and (tmp_path / "html" / "ledger.html").is_file()
 
 
-def test_readme_show_example_is_what_show_prints(capsys):
-    """Every line of the README's `jacobians show` transcript (but the elision '…') is printed, in order."""
+@pytest.mark.parametrize("page", ["README.md", "docs/guide.md"])
+def test_show_transcripts_are_what_show_prints(capsys, page):
+    """Every line of a page's `jacobians show` transcript (but the elision '…') is printed, in order."""
     import shlex
 
     from jacobians.cli import main
 
-    text = README.read_text(encoding="utf-8")
+    text = (README.parent / page).read_text(encoding="utf-8")
     block = re.search(r"```\n\$ (jacobians show [^\n]*)\n(.*?)```", text, flags=re.S)
-    assert block, "the README has no `jacobians show` transcript"
+    assert block, f"{page} has no `jacobians show` transcript"
     assert main(shlex.split(block.group(1))[1:]) == 0
     printed = capsys.readouterr().out.splitlines()
     position = 0
