@@ -329,3 +329,19 @@ def test_random_command_lines(capsys, tmp_path, monkeypatch):
         assert rc == 0 or (rc == 2 and len(err.strip().splitlines()) == 1), (argv, rc, err)
 
     check()
+
+
+def test_a_bug_is_one_line_with_status_70_and_debug_shows_the_traceback(capsys, monkeypatch):
+    import jacobians.commands.list_ops as list_ops
+
+    def broken(args):
+        raise RuntimeError("planted bug\nsecond line")
+
+    monkeypatch.setattr(list_ops, "run", broken)
+    monkeypatch.delenv("JACOBIANS_DEBUG", raising=False)
+    rc, out, err = call(capsys, "list")
+    assert rc == 70 and err.count("\n") == 1
+    assert err.startswith("jacobians: internal error: RuntimeError: planted bug second line")
+    monkeypatch.setenv("JACOBIANS_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="planted bug"):
+        main(["list"])
