@@ -32,6 +32,9 @@ _EXPORTS = {
     "register": "registry",
     "get_operator": "registry",
     "load_all": "registry",
+    # show metadata (`jacobians show` for any operator)
+    "ShowSpec": "registry",
+    "ShowSetup": "registry",
     # convolution
     "conv2d": "ops.conv2d",
     "im2col": "ops.conv2d",

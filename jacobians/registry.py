@@ -4,6 +4,56 @@ Each operator module in :mod:`jacobians.ops` ends with a ``register(...)``
 call. Everything downstream — the generic check, the CLI's choices, the
 notebooks' loops, the hypothesis sweeps — reads :data:`OPERATORS`.
 
+Metadata for ``jacobians show`` (the ``show=`` keyword of :func:`register`)
+---------------------------------------------------------------------------
+``jacobians show OPERATOR --input SHAPE [options]`` builds one Jacobian of any
+registered operator. It never takes inputs or parameters from the registered
+test cases: everything it uses comes from the command line, derived by the
+operator's :class:`ShowSpec`, declared in the operator's own ``register(...)``
+call (``register(..., show=ShowSpec(...))``; it is stored in
+``OpSpec.extra["show"]``). A :class:`ShowSpec` says
+
+* ``options`` — the options the operator takes besides ``--input``, by name
+  and kind (``{"kernel": "ints", "stride": "ints", "shape": "shape"}``). The
+  command line has dedicated flags for the usual names (``--weight --kernel
+  --stride --padding --dilation --groups --shape --axes --dim --index
+  --target --order``); any other declared name is given as ``--param
+  NAME=VALUE``. Options an operator does not declare are refused in one line
+  that lists the ones it takes. Kinds: ``shape`` (``2x3``, positive),
+  ``ints`` (``2`` or ``2x1``: an int, or a tuple for several values),
+  ``padding`` (``ints`` or ``T,B,L,R``), ``int``, ``signed_int``, ``axes``
+  (``1,0``), ``float``, ``bool`` (``true``/``false``), or a tuple of allowed
+  words (``("C", "F")``). Values are parsed from ASCII digits only, never
+  evaluated, and each integer is at most ``2**31 − 1``.
+* ``setup(input_shape, options) -> ShowSetup`` — the shape of every array
+  input (``{name: shape}``; ``show`` fills them with symbols, random numbers,
+  ones or a ``.npy`` file), constant arrays (``{name: ndarray}``, e.g. a
+  one-hot label) and the parameters passed to the faces. It works on shapes
+  and Python ints only (no allocation) and raises ``ValueError`` whose message
+  starts with the option at fault (``"--shape: ..."``).
+* ``out_shape(shapes, params)`` (optional) — the output shape from the
+  shapes alone; without it ``show`` runs the forward on zeros (after checking
+  the inputs' size against ``--max-memory``).
+* ``nnz(shapes, params, wrt, out_shape)`` (optional) — an upper bound on the
+  Jacobian's nonzeros, computed with Python ints; without it the dense size
+  rows × columns is used, so a large Jacobian of an operator without the bound
+  is refused by ``--max-memory`` rather than risked.
+* ``input_name`` (the input that ``--input`` shapes; default the first
+  Jacobian input), ``input_help`` (``"CxHxW"``), ``symbols`` (symbol names
+  of the inputs: ``{"x": "X", "weight": "F"}``), ``aliases`` (extra names
+  accepted by ``--wrt``: ``{"weight": "f_f"}``), and ``display(shapes,
+  params, wrt)`` (optional: ``{"blocks": (r, c), "stats": {...}}`` for the
+  spy plot's block lines and ``jacobians.sparsity.stats``), and ``example``
+  (a small command line, e.g. ``("--input", "1x4x4", "--kernel", "2")``,
+  printed by ``--help-operator`` and run by the test suite for every input
+  of every operator).
+
+An operator without ``show=`` metadata is shown only when it has a single
+input (its shape from ``--input``, parameters at their defaults); otherwise
+``show`` says in one line that the operator declares no ``show`` metadata.
+
+The faces
+---------
 Fixed signatures (``inputs`` are the operator's arrays by name, e.g.
 ``x=..., weight=..., bias=...``; ``params`` its hyper-parameters)::
 
@@ -29,7 +79,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-__all__ = ["Case", "OpSpec", "OPERATORS", "SYMBOLIC", "register", "register_symbolic", "get_operator"]
+__all__ = ["Case", "OpSpec", "ShowSpec", "ShowSetup", "OPERATORS", "SYMBOLIC", "register", "register_symbolic", "get_operator"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +91,43 @@ class Case:
     id: str
     #: Inputs w.r.t. which finite differences are meaningless here (e.g. integer labels).
     constant: tuple[str, ...] = ()
+
+
+#: Option kinds a :class:`ShowSpec` may declare (or a tuple of allowed words).
+SHOW_OPTION_KINDS = ("shape", "ints", "padding", "int", "signed_int", "axes", "float", "bool")
+
+
+@dataclass(frozen=True)
+class ShowSetup:
+    """What :attr:`ShowSpec.setup` returns: input shapes, constant arrays and parameters."""
+
+    shapes: Mapping[str, tuple]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShowSpec:
+    """How ``jacobians show`` builds an operator's inputs from the command line.
+
+    See the module docstring for the contract.
+    """
+
+    setup: Callable[[tuple, Mapping[str, Any]], ShowSetup]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    out_shape: Callable[..., tuple] | None = None
+    nnz: Callable[..., int] | None = None
+    input_name: str | None = None
+    input_help: str = "SHAPE"
+    symbols: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    display: Callable[..., Mapping[str, Any]] | None = None
+    example: tuple = ()
+
+    def __post_init__(self):
+        for name, kind in self.options.items():
+            if not (kind in SHOW_OPTION_KINDS or (isinstance(kind, tuple) and kind and all(isinstance(k, str) for k in kind))):
+                raise ValueError(f"ShowSpec: option {name!r} has unknown kind {kind!r}; use one of {SHOW_OPTION_KINDS} or a tuple of words")
 
 
 @dataclass(frozen=True)
@@ -56,7 +143,7 @@ class OpSpec:
     vjp : ``{wrt: {route: fn}}`` efficient VJPs that never build the explicit matrix.
     affine_in : inputs in which the forward is affine (checked as ``J u == f(u) - f(0)``).
     cases : callable returning an iterable of :class:`Case` for the generic check.
-    torch_forward : optional callable (torch tensors by name, **params) -> torch tensor,
+    torch_forward : optional callable (torch tensors by name, ``**params``) -> torch tensor,
         for the torch.func.jacrev cross-check.
     structural : inputs whose Jacobian is an exact 0/1 (or otherwise exactly
         representable) structural operator, compared exactly.
@@ -102,7 +189,11 @@ def register(
     registry: dict[str, OpSpec] | None = None,
     **extra,
 ) -> OpSpec:
-    """Add an operator; a duplicate name or a missing face raises, naming it."""
+    """Add an operator; a duplicate name or a missing face raises, naming it.
+
+    Extra keywords are kept in ``OpSpec.extra``; ``show=`` must be a
+    :class:`ShowSpec` (see the module docstring).
+    """
     target = OPERATORS if registry is None else registry
     if name in target:
         raise ValueError(f"register: operator {name!r} is already registered (by {target[name].module})")
@@ -111,6 +202,8 @@ def register(
     missing = [w for w in jacobian if not vjp.get(w)]
     if missing:
         raise NotImplementedError(f"register: VJP of {name!r} w.r.t. {', '.join(missing)} is not defined")
+    if "show" in extra and not isinstance(extra["show"], ShowSpec):
+        raise TypeError(f"register: operator {name!r}: show= must be a ShowSpec (got {type(extra['show']).__name__})")
     unknown = [w for w in vjp if w not in jacobian]
     if unknown:
         raise ValueError(f"register: operator {name!r} has VJPs w.r.t. {unknown} but no Jacobian for them")

@@ -71,8 +71,8 @@ CONV = [
         assert np.allclose(M_X @ w.ravel(), y.ravel()) and np.allclose(M_F @ x.ravel(), y.ravel())
 
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-        S.spy(M_X, ax=axes[0], blocks=(16, 18), title=f"M_X^im  {M_X.shape[0]}×{M_X.shape[1]}, nnz {M_X.nnz}")
-        S.spy(M_F, ax=axes[1], blocks=(16, 36), title=f"M_F^filter  {M_F.shape[0]}×{M_F.shape[1]}, nnz {M_F.nnz}")
+        S.spy(M_X, ax=axes[0], blocks=(16, 18), title=rf"$M_X^{{\\mathrm{{im}}}}$  {M_X.shape[0]}×{M_X.shape[1]}, nnz {M_X.nnz}")
+        S.spy(M_F, ax=axes[1], blocks=(16, 36), title=rf"$M_F^{{\\mathrm{{filter}}}}$  {M_F.shape[0]}×{M_F.shape[1]}, nnz {M_F.nnz}")
         plt.tight_layout()
         """
     ),
@@ -273,18 +273,19 @@ POOL = [
     ),
     code(
         """
-        flat = np.ones((1, 4, 4))
-        J_row = jac.max_pool2d_jacobian(flat, kernel_size=2, ties="first")
-        J_col = jac.max_pool2d_jacobian(flat, kernel_size=2, ties="first-colmajor")
-        winners_row = J_row.indices.reshape(2, 2)
-        winners_col = J_col.indices.reshape(2, 2)
-        print("row-major rule picks", winners_row.tolist(), " column-major rule picks", winners_col.tolist())
-        assert winners_row.tolist() == [[0, 2], [8, 10]]   # top-left of each window
-        assert winners_col.tolist() == [[0, 2], [8, 10]]   # also top-left: first in column order too
-        # the rules differ when the tie excludes the top-left entry
-        x_tie = np.array([[[0., 5.], [5., 1.]]])
-        assert jac.max_pool2d_jacobian(x_tie, 2, ties="first").indices.tolist() == [1]          # (0, 1) first row-major
-        assert jac.max_pool2d_jacobian(x_tie, 2, ties="first-colmajor").indices.tolist() == [2] # (1, 0) first column-major
+        def winners(x, ties):   # (row, column) of the entry each 2×2 window routes its gradient to
+            J = jac.max_pool2d_jacobian(x, kernel_size=2, ties=ties)
+            return [divmod(int(c), x.shape[-1]) for c in J.indices]
+
+        flat = np.ones((1, 2, 2))   # a constant window: every entry ties
+        print("constant window   row-major rule:", winners(flat, "first"), "  column-major rule:", winners(flat, "first-colmajor"))
+        assert winners(flat, "first") == winners(flat, "first-colmajor") == [(0, 0)]   # top-left comes first in both orders
+
+        x_tie = np.array([[[0., 5.], [5., 1.]]])   # the tied maxima at top-right and bottom-left
+        print("window", x_tie[0].tolist())
+        print("                  row-major rule:", winners(x_tie, "first"), "  column-major rule:", winners(x_tie, "first-colmajor"))
+        assert winners(x_tie, "first") == [(0, 1)]           # top-right: first in row-major order
+        assert winners(x_tie, "first-colmajor") == [(1, 0)]  # bottom-left: first in column-major order
         """
     ),
     md(
@@ -453,7 +454,7 @@ CONVENTIONS = [
         # the commutation matrix K: vec(Aᵀ) = K vec(A) with column-major vec
         K = jac.commutation_matrix(3, 4)
         assert np.array_equal(K @ A.ravel(order="F"), A.T.ravel(order="F"))
-        plt.figure(figsize=(3, 3)); S.spy(P, ax=plt.gca(), title="row → column-major, 3×4")
+        plt.figure(figsize=(3, 3)); S.spy(P, ax=plt.gca(), title="row → column-major, 3×4");
         """
     ),
     md(
@@ -535,8 +536,8 @@ CONVENTIONS = [
         assert abs(M_F_kron - M_F).max() < 1e-12
         print("I ⊗ φ(I):", kron_filter.shape, "nnz", kron_filter.nnz, "| (F_fᵀ ⊗ I)·Kᵀ·∂φ/∂I:", M_F_kron.shape, "nnz", M_F_kron.nnz)
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        S.spy(kron_filter, ax=axes[0], blocks=(m, n_cols), title="I ⊗ φ(I) = M_X^im")
-        S.spy(kron_input, ax=axes[1], blocks=(m, m), title="F_fᵀ ⊗ I  (on vec φ)")
+        S.spy(kron_filter, ax=axes[0], blocks=(m, n_cols), title=r"$I \\otimes \\varphi(I) = M_X^{\\mathrm{im}}$")
+        S.spy(kron_input, ax=axes[1], blocks=(m, m), title=r"$F_f^{\\top} \\otimes I$  (on vec $\\varphi$)")
         plt.tight_layout()
         """
     ),

@@ -6,8 +6,10 @@ concurrently, each in a fresh ``python3`` kernel with the repository on
 reported under its notebook's name.
 """
 import asyncio
+import json
 import os
 import pathlib
+import re
 import shutil
 
 import pytest
@@ -32,7 +34,7 @@ def test_notebook_stored_without_outputs(path):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """{notebook name: None or the exception its execution raised}, all run at once."""
+    """{notebook name: (None or the exception its execution raised, the executed notebook)}, all run at once."""
     nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (pip install '.[test]')")
     nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (pip install '.[test]')")
     pytest.importorskip("ipykernel", reason="ipykernel is not installed (pip install '.[test]')")
@@ -50,8 +52,8 @@ def executed(tmp_path_factory):
         try:
             await client.async_execute()  # raises CellExecutionError, showing the cell, when an assert fails
         except Exception as exc:  # reported by the notebook's own test below
-            return exc
-        return None
+            return exc, nb
+        return None, nb
 
     async def run_all():
         return await asyncio.gather(*(run_one(p) for p in NOTEBOOKS))
@@ -69,6 +71,30 @@ def executed(tmp_path_factory):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path, executed):
-    error = executed[path.name]
+    error, _ = executed[path.name]
     if error is not None:
         raise error
+
+
+REPR_LEAK = re.compile(r"^<(matplotlib|Axes|Figure|Text|[A-Za-z.]*Axes)\b")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_object_repr_leaks_into_the_output(path, executed):
+    """A cell ending in a plotting call must not print `<Axes: …>` (end it with `;` or an assignment)."""
+    _, nb = executed[path.name]
+    for k, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/plain", "") if output.get("output_type") == "execute_result" else ""
+            assert not REPR_LEAK.match(text), f"{path.name} cell {k}: {text[:80]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_plot_titles_render_the_notes_symbols_as_math(path):
+    """M_X^im and M_F^filter in a plot title are mathtext ($M_X^{\\mathrm{im}}$), not a literal caret."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for title in re.findall(r"title=(f?\"[^\"]*\"|f?'[^']*')", "".join(cell["source"])):
+            assert "M_X^im" not in title and "M_F^filter" not in title, title

@@ -64,6 +64,8 @@ def matrix_rows(out):
     """Entries of the printed matrix, row by row (bracket characters stripped)."""
     rows = []
     for line in out.splitlines()[1:]:
+        if not line.startswith(("⎡", "⎢", "⎣", "[")):
+            continue  # the params line, the values notes
         body = line.strip().strip("⎡⎤⎢⎥⎣⎦[]").split()
         if body:
             rows.append(body)
@@ -176,16 +178,13 @@ def test_weight_jacobian_with_input_values_file(capsys, tmp_path):
 
 
 def test_pooling_and_im2col_exports(capsys, tmp_path):
-    from jacobians.registry import load_all
+    from jacobians.ops.pooling import avg_pool2d
 
-    ops = load_all()
-    if "avg_pool2d" in ops:
-        avg = ops["avg_pool2d"].forward
-        J_ref = forward_probe(lambda x: avg(x, 2, 2), (2, 4, 6), 2 * 2 * 3)
-        rc, _, err = run(capsys, "avg_pool2d", "--input", "2x4x6", "--kernel", "2", "--stride", "2",
-                         "--format", "npz", "--out", str(tmp_path / "a.npz"))
-        assert rc == 0, err
-        np.testing.assert_allclose(sp.load_npz(tmp_path / "a.npz").toarray(), J_ref, rtol=0, atol=1e-15)
+    J_ref = forward_probe(lambda x: avg_pool2d(x, 2, 2), (2, 4, 6), 2 * 2 * 3)
+    rc, _, err = run(capsys, "avg_pool2d", "--input", "2x4x6", "--kernel", "2", "--stride", "2",
+                     "--format", "npz", "--out", str(tmp_path / "a.npz"))
+    assert rc == 0, err
+    np.testing.assert_allclose(sp.load_npz(tmp_path / "a.npz").toarray(), J_ref, rtol=0, atol=1e-15)
     from jacobians.ops.conv2d import im2col
 
     J_ref = forward_probe(lambda x: im2col(x, (2, 3), 1, 1), (2, 3, 4), 4 * 4 * 12)
@@ -196,10 +195,6 @@ def test_pooling_and_im2col_exports(capsys, tmp_path):
 
 
 def test_max_pool_mask_from_values_file(capsys, tmp_path):
-    from jacobians.registry import load_all
-
-    if "max_pool2d" not in load_all():
-        pytest.skip("max_pool2d not registered")
     x = np.array([[[1.0, 5, 2, 0], [3, 4, 8, 1], [0, 0, 1, 2], [9, 0, 3, 7]]])
     np.save(tmp_path / "x.npy", x)
     rc, _, err = run(capsys, "max_pool2d", "--input", "1x4x4", "--kernel", "2x2", "--values", str(tmp_path / "x.npy"),
@@ -220,7 +215,8 @@ def test_large_operator_prints_a_bounded_summary(capsys):
     rc, out, err = run(capsys, "conv2d", "--input", "3x64x64", "--weight", "8x3x3x3", "--padding", "1")
     assert rc == 0, err
     lines = out.splitlines()
-    assert len(lines) <= 48 and max(len(line) for line in lines) <= 120
+    # header, params line, 5 summary lines, ≤ 40 pattern lines, 2 lines on the (too large to print) random weight
+    assert len(lines) <= 49 and max(len(line) for line in lines) <= 120
     nnz = 8 * 3 * (3 * 64 - 2) ** 2  # C_out·C_in·Σn_h·Σn_w, with Σ over 64 rows of taps inside = 3·64 − 2
     assert f"nnz      {nnz}" in out
     assert "density" in out and "bytes    CSR" in out
@@ -245,7 +241,10 @@ def test_pattern_format_and_stdout_out_file(capsys, tmp_path):
                        "--out", str(tmp_path / "p.txt"))
     assert rc == 0 and out == "", err
     lines = (tmp_path / "p.txt").read_text(encoding="utf-8").splitlines()
-    assert len(lines) <= 41 and max(len(line) for line in lines[1:]) <= 80
+    assert lines[1].startswith("params: ")
+    end = next(i for i, line in enumerate(lines) if line.startswith("values: weight standard normal"))
+    pattern = lines[2:end]
+    assert len(pattern) <= 40 and max(len(line) for line in pattern) <= 80
 
 
 def test_plot_png_and_svg(capsys, tmp_path):
@@ -258,29 +257,35 @@ def test_plot_png_and_svg(capsys, tmp_path):
     assert b"<svg" in (tmp_path / "s.svg").read_bytes()[:2000]
 
 
-def test_every_registered_operator_shows_or_fails_in_one_line(capsys):
+def test_every_registered_operator_prints_stats(capsys):
+    """Every operator's declared example, as --format stats: always status 0 with the operator's header."""
     from jacobians.registry import load_all
 
-    ops = load_all()
-    shown = set()
-    for name, spec in sorted(ops.items()):
-        case = list(spec.cases())[0]
-        primary = next(iter(spec.jacobian))
-        argv = [name, "--input", "x".join(map(str, np.shape(case.inputs[primary])) or "1"), "--format", "stats"]
-        if case.inputs.get("weight") is not None:
-            argv += ["--weight", "x".join(map(str, np.shape(case.inputs["weight"])))]
-        kernel = case.params.get("kernel_size")
-        if kernel is not None:
-            kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
-            argv += ["--kernel", f"{kh}x{kw}"]
-        rc, out, err = run(capsys, *argv)
-        if rc == 0:
-            shown.add(name)
-            assert out.startswith(f"{name}: ")
-        else:
-            assert_usage_error(rc, err)
-    assert {"conv2d", "im2col"} <= shown
-    assert shown >= {n for n in ("max_pool2d", "avg_pool2d", "relu") if n in ops}
+    for name, spec in sorted(load_all().items()):
+        rc, out, err = run(capsys, name, *spec.extra["show"].example, "--format", "stats")
+        assert rc == 0, f"{name}: {err}"
+        assert out.startswith(f"{name}: dvec(y)/dvec(")
+        assert "nnz " in out
+
+
+def test_operator_without_show_metadata(capsys, monkeypatch):
+    """One input: shown from --input alone; several inputs: one line naming the missing metadata."""
+    import jacobians.registry as registry
+    from jacobians.ops.activation import relu, relu_jacobian, relu_vjp_hadamard
+
+    scratch = {}
+    registry.register("one_input_op", summary="relu again", forward=relu, jacobian={"z": lambda z: relu_jacobian(z)},
+                      vjp={"z": {"h": relu_vjp_hadamard}}, cases=lambda: [], registry=scratch)
+    registry.register("two_input_op", summary="x·w", forward=lambda x, w: x * w,
+                      jacobian={"x": lambda x, w: sp.diags(np.ravel(w))}, vjp={"x": {"h": lambda g, x, w: g * w}},
+                      cases=lambda: [], registry=scratch)
+    for name, spec in scratch.items():
+        monkeypatch.setitem(registry.OPERATORS, name, spec)
+    rc, out, err = run(capsys, "one_input_op", "--input", "2x2", "--values", "ones")
+    assert rc == 0, err
+    assert out.startswith("one_input_op: ∂vec(y)/∂vec(z), 4×4")
+    rc, out, err = run(capsys, "two_input_op", "--input", "2x2")
+    assert_usage_error(rc, err, "declares no `show` metadata")
 
 
 # ---------------------------------------------------------------------------
@@ -468,62 +473,31 @@ def test_presets_are_read_from_conventions(capsys):
         assert f"convention {name}" in out
 
 
-def test_generic_operators_symbolic_fallback_and_limits(capsys):
-    from jacobians.registry import load_all
-
-    ops = load_all()
-    if "relu" in ops:
-        # a generic operator: the dense input alone is checked against the limit before anything is allocated
-        rc, _, err = run(capsys, "relu", "--input", "1x100000x100000")
-        assert_usage_error(rc, err, "--max-memory")
-        rc, _, err = run(capsys, "relu", "--input", "1x4x4", "--stride", "2")
-        assert_usage_error(rc, err, "--stride")
-    if "linear_xwt" in ops:
-        # symbolic is only the default for small affine operators: a numeric-only builder falls back to numbers
-        rc, out, err = run(capsys, "linear_xwt", "--input", "2x3", "--weight", "4x3")
-        assert rc == 0, err
-        assert out.startswith("linear_xwt: ") and "8×6" in out.splitlines()[0]
-        rc, _, err = run(capsys, "linear_xwt", "--input", "2x3", "--weight", "4x3", "--values", "symbolic")
-        if rc != 0:  # asked for explicitly, an unsupported symbolic face is one clear line
-            assert_usage_error(rc, err, "symbolic")
-
-
-def _case_argv(name, spec):
-    """Command line that asks for the shapes of the operator's first registered case."""
-    case = spec.cases()[0]
-    if name == "xu2020_kron":
-        x, f_f = case.inputs["x"], case.inputs["f_f"]
-        kh, kw = case.params["kernel_size"]
-        return ["--input", "x".join(map(str, x.shape)), "--weight", f"{f_f.shape[1]}x{x.shape[0]}x{kh}x{kw}"]
-    primary = next(iter(spec.jacobian))
-    argv = ["--input", "x".join(map(str, np.shape(case.inputs[primary])))]
-    if case.inputs.get("weight") is not None:
-        argv += ["--weight", "x".join(map(str, np.shape(case.inputs["weight"])))]
-    if name == "conv2d":
-        argv += ["--groups", str(case.params["groups"])]
-    flags = {"kernel_size": "--kernel", "stride": "--stride", "padding": "--padding", "dilation": "--dilation"}
-    for key, flag in flags.items():
-        value = case.params.get(key)
-        if value is None or (name != "conv2d" and key not in spec.extra.get("param_names", ())):
-            continue
-        if isinstance(value, (int, np.integer)):
-            argv += [flag, str(value)]
-        elif len(value) == 4:
-            argv += [flag, ",".join(map(str, value))]
-        else:
-            argv += [flag, "x".join(map(str, value))]
-    return argv
+def test_generic_operators_limits_and_options(capsys):
+    # the dense input alone is checked against the limit before anything is allocated
+    rc, _, err = run(capsys, "relu", "--input", "1x100000x100000")
+    assert_usage_error(rc, err, "--max-memory")
+    rc, _, err = run(capsys, "relu", "--input", "1x4x4", "--stride", "2")
+    assert_usage_error(rc, err, "--stride: relu takes --input")
+    # symbolic is only the default for small affine maps; linear layers print I ⊗ W with symbols
+    rc, out, err = run(capsys, "linear_xwt", "--input", "2x3", "--weight", "4x3")
+    assert rc == 0, err
+    assert out.startswith("linear_xwt: ") and "8×6" in out.splitlines()[0] and "symbols 1-based" in out
 
 
 def test_every_registered_operator_and_input_can_be_shown(capsys):
+    """Each operator's declared example (its ShowSpec), for every input it has a Jacobian for."""
+    from jacobians.commands.show import operator_help
     from jacobians.registry import load_all
 
     for name, spec in sorted(load_all().items()):
-        wrts = ["input"] + [w for w in list(spec.jacobian)[1:] if w not in spec.cases()[0].constant]
-        for wrt in wrts:
-            rc, out, err = run(capsys, name, *_case_argv(name, spec), "--wrt", wrt, "--values", "random")
+        show = spec.extra.get("show")
+        assert show is not None and show.example, f"{name}: no show metadata with an example"
+        assert f"jacobians show {name} " in operator_help(spec)
+        for wrt in spec.jacobian:
+            rc, out, err = run(capsys, name, *show.example, "--wrt", wrt, "--values", "random")
             assert rc == 0, f"{name} --wrt {wrt}: {err}"
-            assert out.startswith(f"{name}: ∂vec(y)/∂vec("), out[:80]
+            assert out.startswith(f"{name}: ∂vec(y)/∂vec({wrt})"), out[:80]
 
 
 @pytest.mark.parametrize(
@@ -575,3 +549,166 @@ def test_xu2020_kron_adapter_maps_image_and_filters(capsys, tmp_path):
     np.testing.assert_allclose(J, probed, rtol=0, atol=1e-12)
     rc, _, err = run(capsys, "xu2020_kron", "--input", "2x4x5", "--weight", "3x1x2x2")
     assert_usage_error(rc, err, "--weight")
+
+
+# ---------------------------------------------------------------------------
+# the newcomer's path (issue #12): no hidden inputs, symbols stated, values printed
+# ---------------------------------------------------------------------------
+def test_linear_layer_symbolic_is_identity_kron_w(capsys):
+    """Z = X Wᵀ with X 2×3, W 4×3: ∂vec Z/∂vec X = I₂ ⊗ W, row (i, o) holds W_o1 … W_o3 in block i."""
+    rc, out, err = run(capsys, "linear_xwt", "--input", "2x3", "--weight", "4x3", "--values", "symbolic")
+    assert rc == 0, err
+    rows = matrix_rows(out)
+    assert len(rows) == 8
+    for r, row in enumerate(rows):
+        i, o = divmod(r, 4)
+        expected = ["0"] * 6
+        expected[3 * i: 3 * i + 3] = [f"W{o + 1}{k + 1}".translate(SUBSCRIPT) for k in range(3)]
+        assert row == expected, (r, row)
+
+
+def test_index_base_rule_is_stated(capsys):
+    rc, out, _ = run(capsys, "conv2d", "--input", "1x3x3", "--weight", "1x1x2x2", "--format", "ascii")
+    assert rc == 0 and "convention canonical, symbols 1-based" in out.splitlines()[0] and "F_11" in out
+    rc, out, _ = run(capsys, "conv2d", "--input", "1x3x3", "--weight", "1x1x2x2", "--format", "ascii", "--convention", "canonical")
+    assert rc == 0 and "convention canonical, symbols 0-based" in out.splitlines()[0] and "F_00" in out and "F_11" in out
+    rc, out, _ = run(capsys, "conv2d", "--input", "1x3x3", "--weight", "1x1x2x2", "--format", "ascii",
+                     "--convention", "canonical", "--index-base", "1")
+    assert rc == 0 and "symbols 1-based" in out.splitlines()[0] and "F_00" not in out
+    rc, out, _ = run(capsys, "conv2d", "--input", "1x3x3", "--weight", "1x1x2x2", "--values", "ones")
+    assert rc == 0 and "based" not in out.splitlines()[0]  # no symbols, no base
+
+
+def parse_printed_values(out, name):
+    """The values `show` printed for input ``name``: '  name (shape) = [a, b, …]', possibly wrapped."""
+    lines = out.splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith(f"  {name} (") and " = [" in line)
+    text = lines[k].split(" = ", 1)[1]
+    for line in lines[k + 1:]:
+        if text.rstrip().endswith("]"):
+            break
+        text += line.strip()
+    return np.array([float(v) for v in text.strip().strip("[]").split(",")])
+
+
+def test_random_values_are_printed_and_are_the_ones_used(capsys, tmp_path):
+    rc, out, err = run(capsys, "conv2d", "--input", "1x4x4", "--weight", "1x1x2x2", "--values", "random", "--seed", "5",
+                       "--format", "npz", "--out", str(tmp_path / "J.npz"))
+    assert rc == 0, err
+    assert "values: weight standard normal, drawn in this order from numpy.random.default_rng(5) (--seed 5)" in out
+    assert "bias" not in out  # the bias does not change ∂y/∂x
+    w = parse_printed_values(out, "weight").reshape(1, 1, 2, 2)
+    J_ref = forward_probe(lambda x: conv2d(x, w), (1, 4, 4), 9)
+    np.testing.assert_allclose(sp.load_npz(tmp_path / "J.npz").toarray(), J_ref, rtol=1e-5, atol=0)
+
+
+def test_frobenius_loss_from_input_alone(capsys, tmp_path):
+    """Q = ½‖X − Y‖²: Y has the shape of --input (no stored 3×5 case); ∂Q/∂vec X = vec(X − Y)ᵀ of the printed X, Y."""
+    rc, out, err = run(capsys, "frobenius_loss", "--input", "2x2", "--format", "npz", "--out", str(tmp_path / "J.npz"))
+    assert rc == 0, err
+    x, y = parse_printed_values(out, "x"), parse_printed_values(out, "y")
+    np.testing.assert_allclose(sp.load_npz(tmp_path / "J.npz").toarray(), [x - y], rtol=1e-5, atol=1e-6)
+
+
+def test_reshape_needs_the_target_shape(capsys, tmp_path):
+    rc, _, err = run(capsys, "reshape", "--input", "2x6")
+    assert_usage_error(rc, err, "--shape: reshape needs the target --shape (with 12 entries")
+    rc, _, err = run(capsys, "reshape", "--input", "2x6", "--shape", "5x2")
+    assert_usage_error(rc, err, "--shape: 5x2 has 10 entries")
+    rc, out, err = run(capsys, "reshape", "--input", "2x6", "--shape", "3x4", "--order", "F",
+                       "--format", "npz", "--out", str(tmp_path / "J.npz"))
+    assert rc == 0, err
+    J_ref = forward_probe(lambda x: np.reshape(x, (3, 4), order="F"), (2, 6), 12)
+    np.testing.assert_array_equal(sp.load_npz(tmp_path / "J.npz").toarray(), J_ref)
+
+
+def test_stack_and_select_take_their_options(capsys, tmp_path):
+    rc, _, err = run(capsys, "stack", "--input", "2x2", "--wrt", "s2", "--format", "npz", "--out", str(tmp_path / "S.npz"))
+    assert rc == 0, err
+    expected = np.zeros((12, 4))
+    expected[4:8] = np.eye(4)  # (0; I; 0)
+    np.testing.assert_array_equal(sp.load_npz(tmp_path / "S.npz").toarray(), expected)
+    rc, _, err = run(capsys, "select", "--input", "3x2")
+    assert_usage_error(rc, err, "--index: select needs --index")
+    rc, _, err = run(capsys, "select", "--input", "3x2", "--index", "3")
+    assert_usage_error(rc, err, "--index: must be below 3")
+
+
+def test_every_advertised_symbolic_face_shows(capsys):
+    """`list` marks +symbolic; each of those operators shows --values symbolic (list advertises nothing show refuses)."""
+    from jacobians.registry import SYMBOLIC, load_all
+
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    ops = load_all()
+    advertised = [n for n in ops if n in SYMBOLIC]
+    assert {"softmax", "sigmoid", "tanh", "linear_xwt"} <= set(advertised)
+    for name in advertised:
+        assert name in listing
+        rc, out, err = run(capsys, name, *ops[name].extra["show"].example, "--values", "symbolic")
+        assert rc == 0, f"{name}: {err}"
+        assert "symbols 1-based" in out.splitlines()[0]
+
+
+def test_sigmoid_symbolic_entries(capsys):
+    import sympy
+
+    rc, out, err = run(capsys, "sigmoid", "--input", "2", "--values", "symbolic", "--format", "latex")
+    assert rc == 0, err
+    z = sympy.Symbol("z_1")
+    expected = sympy.latex(sympy.diff(1 / (1 + sympy.exp(-z)), z))
+    assert expected in out, (expected, out)
+
+
+def test_softmax_cross_entropy_target_is_a_printed_constant(capsys):
+    rc, out, err = run(capsys, "softmax_cross_entropy", "--input", "3", "--target", "2", "--values", "ones")
+    assert rc == 0, err
+    assert "constants: y = [0., 0., 1.]" in out
+    # s = ones: p = 1/3 each; ∂l/∂s = p − y = (1/3, 1/3, −2/3)
+    assert matrix_rows(out) == [["0.3333", "0.3333", "-0.6667"]]
+    rc, _, err = run(capsys, "softmax_cross_entropy", "--input", "3", "--target", "3")
+    assert_usage_error(rc, err, "--target: softmax_cross_entropy has 3 classes")
+
+
+def test_cli_docs_quote_help_operator_as_printed(capsys):
+    import pathlib
+
+    doc = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert main(["show", "conv2d", "--help-operator"]) == 0
+    printed = capsys.readouterr().out
+    assert "$ jacobians show conv2d --help-operator\n" + printed in doc
+
+
+def test_an_operator_added_later_gets_show_from_its_showspec(capsys, tmp_path, monkeypatch):
+    """The contract of docs/developer.md: declared options (here through --param), derived inputs, nnz bound."""
+    import math
+
+    import jacobians.registry as registry
+    from jacobians.registry import ShowSetup, ShowSpec
+
+    def forward(x, w, scale=1.0):
+        return scale * np.asarray(x) * np.asarray(w)
+
+    def setup(shape, options):
+        return ShowSetup({"x": shape, "w": shape}, {"scale": options.get("scale", 1.0)})
+
+    scratch = {}
+    registry.register(
+        "scaled_product", summary="scale·x∘w", forward=forward,
+        jacobian={"x": lambda x, w, scale=1.0: sp.diags(scale * np.ravel(w)).tocsr()},
+        vjp={"x": {"direct": lambda g, x, w, scale=1.0: scale * g * w}}, cases=lambda: [], affine_in=("x",), registry=scratch,
+        show=ShowSpec(setup=setup, options={"scale": "float"}, nnz=lambda shapes, params, wrt, out: math.prod(out),
+                      out_shape=lambda shapes, params: shapes["x"], example=("--input", "2x2", "--param", "scale=2")),
+    )
+    monkeypatch.setitem(registry.OPERATORS, "scaled_product", scratch["scaled_product"])
+    rc, out, err = run(capsys, "scaled_product", "--input", "2x2", "--param", "scale=-0.5", "--values", "random",
+                       "--format", "npz", "--out", str(tmp_path / "J.npz"))
+    assert rc == 0, err
+    w = parse_printed_values(out, "w")
+    np.testing.assert_allclose(sp.load_npz(tmp_path / "J.npz").toarray(), np.diag(-0.5 * w), rtol=1e-5, atol=0)
+    rc, _, err = run(capsys, "scaled_product", "--input", "2x2", "--kernel", "2")
+    assert_usage_error(rc, err, "--kernel: scaled_product takes --input SHAPE and --param scale")
+    rc, _, err = run(capsys, "scaled_product", "--input", "2x2", "--param", "scale=lots")
+    assert_usage_error(rc, err, "--param scale: 'lots' is not a number")
+    rc, out, err = run(capsys, "scaled_product", "--input", "2x2", "--values", "symbolic")
+    assert_usage_error(rc, err, "has no symbolic face")  # numeric-only builder, no symbolic face: said so

@@ -17,7 +17,7 @@ ReLU Jacobian storage
     the matrix is an exact 0/1 structural operator.
 Sigmoid, tanh
     ``σ'(z) = σ(z)(1 − σ(z))`` and ``tanh'(z) = 1 − tanh(z)²``; sigmoid uses
-    scipy's ``expit`` (no overflow for large |z|). Every diagonal entry is
+    scipy's ``expit`` (no overflow for large ``|z|``). Every diagonal entry is
     stored, even where it underflows to 0.
 
 Two forms of the ReLU derivative are kept side by side and must agree:
@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
+from ._show import same_shape_spec
 from ._sparse import Pattern, as_float_array, assemble, index_dtype_for
 
 __all__ = [
@@ -239,6 +240,7 @@ register(
     cases=_activation_cases(31),
     structural=("z",),
     torch_forward=_torch_relu,
+    show=same_shape_spec("z", symbol="z"),
 )
 
 register(
@@ -249,6 +251,7 @@ register(
     vjp={"z": {"elementwise": sigmoid_vjp}},
     cases=_activation_cases(32, spread=3.0),
     torch_forward=_torch_sigmoid,
+    show=same_shape_spec("z", symbol="z"),
 )
 
 register(
@@ -259,4 +262,5 @@ register(
     vjp={"z": {"elementwise": tanh_vjp}},
     cases=_activation_cases(33),
     torch_forward=_torch_tanh,
+    show=same_shape_spec("z", symbol="z"),
 )

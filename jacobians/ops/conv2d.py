@@ -29,6 +29,8 @@ Faces kept side by side below:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
@@ -867,6 +869,54 @@ def conv2d_cases():
     return [_conv_case(spec, rng) for spec in CONV_GEOMETRIES]
 
 
+# ---------------------------------------------------------------------------
+# `jacobians show` metadata (see jacobians.registry.ShowSpec)
+# ---------------------------------------------------------------------------
+from ._show import WINDOW_OPTIONS, ShowSetup, ShowSpec, need_ndim, pair, window_params  # noqa: E402
+
+
+def _show_conv_setup(shape, options):
+    """``--input CxHxW`` with ``--weight OxCxKHxKW``, or ``--kernel KHxKW`` (one filter per group)."""
+    need_ndim("conv2d", shape, 3, "CxHxW")
+    groups = options.get("groups", 1)
+    if "weight" in options and "kernel" in options:
+        raise ValueError("--kernel: conv2d takes --weight OxCxKHxKW or --kernel KHxKW, not both")
+    if "weight" in options:
+        weight = options["weight"]
+        need_ndim("conv2d", weight, 4, "OxCxKHxKW", "--weight")
+    elif "kernel" in options:
+        kernel = pair(options["kernel"], "--kernel", "conv2d")
+        fits = groups > 0 and shape[0] % groups == 0
+        weight = (groups, shape[0] // groups, *kernel) if fits else (max(groups, 1), 1, *kernel)  # the geometry refuses bad groups
+    else:
+        raise ValueError("--weight: conv2d needs --weight OxCxKHxKW or --kernel KHxKW")
+    params = {"stride": options.get("stride", 1), "padding": options.get("padding", 0),
+              "dilation": options.get("dilation", 1), "groups": groups}
+    Conv2dGeometry.from_shapes(shape, weight, **params)  # one line naming the parameter at fault
+    return ShowSetup({"x": shape, "weight": weight, "bias": (weight[0],)}, params)
+
+
+def _show_conv_geometry(shapes, params):
+    return Conv2dGeometry.from_shapes(shapes["x"], shapes["weight"], **params)
+
+
+def _show_conv_nnz(shapes, params, wrt, out):
+    from ..sparsity import conv2d_nnz
+
+    return math.prod(out) if wrt == "bias" else conv2d_nnz(_show_conv_geometry(shapes, params))
+
+
+def _show_conv_display(shapes, params, wrt):
+    geom = _show_conv_geometry(shapes, params)
+    oh, ow = geom.out_hw
+    if wrt == "x":
+        blocks = (oh * ow, geom.height * geom.width)
+        grid = {"toeplitz_block": (ow, geom.width), "channel_grid": blocks} if geom.stride == (1, 1) else {}
+        return {"blocks": blocks, "stats": grid}
+    blocks = (oh * ow, geom.in_per_group * geom.kernel[0] * geom.kernel[1]) if wrt == "weight" else (oh * ow, 1)
+    return {"blocks": blocks, "stats": {"blocks": blocks}}
+
+
 register(
     "conv2d",
     summary="2-D cross-correlation y = w ⋆ x + b (M_F^filter w.r.t. x, M_X^im w.r.t. weight)",
@@ -882,6 +932,12 @@ register(
     structural=("bias",),
     torch_forward=_torch_conv2d,
     param_names=_CONV_PARAMS,
+    show=ShowSpec(
+        setup=_show_conv_setup, options={"weight": "shape", **WINDOW_OPTIONS, "groups": "int"},
+        out_shape=lambda shapes, params: _show_conv_geometry(shapes, params).output_shape,
+        nnz=_show_conv_nnz, display=_show_conv_display, input_help="CxHxW",
+        symbols={"x": "X", "weight": "F", "bias": "b"}, example=("--input", "1x4x4", "--weight", "1x1x2x2"),
+    ),
 )
 
 
@@ -909,6 +965,21 @@ def _im2col_cases():
     return out
 
 
+def _show_im2col_setup(shape, options):
+    need_ndim("im2col", shape, 3, "CxHxW")
+    params = window_params("im2col", options)
+    _show_im2col_out({"x": shape}, params)  # validates the window
+    return ShowSetup({"x": shape}, params)
+
+
+def _show_im2col_out(shapes, params):
+    c = shapes["x"][0]
+    kh, kw = params["kernel_size"]
+    p = {k: v for k, v in params.items() if k != "kernel_size"}
+    geom = Conv2dGeometry.from_shapes(shapes["x"], (1, c, kh, kw), **p)
+    return (geom.out_hw[0] * geom.out_hw[1], c * kh * kw)
+
+
 register(
     "im2col",
     summary="φ(I): patches as rows (OH·OW, C·kh·kw); its adjoint is col2im (fold)",
@@ -919,4 +990,7 @@ register(
     affine_in=("x",),
     structural=("x",),
     param_names=("kernel_size", "stride", "padding", "dilation"),
+    show=ShowSpec(setup=_show_im2col_setup, options=WINDOW_OPTIONS, out_shape=_show_im2col_out, input_help="CxHxW",
+                  nnz=lambda shapes, params, wrt, out: math.prod(out), symbols={"x": "X"},
+                  example=("--input", "1x3x3", "--kernel", "2")),
 )

@@ -36,12 +36,15 @@ matrices) and its VJPs are the note's two matrix formulas.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
 from ..conventions import Convention
 from ..geometry import GeometryError, as_pair
 from ..registry import Case, register
+from ._show import ShowSetup, ShowSpec, dims, need_ndim, window_params
 from ._sparse import as_float_array
 from .conv2d import col2im, im2col, im2col_jacobian
 
@@ -228,6 +231,31 @@ def kron_cases():
     return out
 
 
+def _show_kron_setup(shape, options):
+    """``--input CxHxW`` is the image I, ``--weight FNxCxKHxKW`` the filters; F_f is (C·KH·KW, FN)."""
+    need_ndim("xu2020_kron", shape, 3, "CxHxW")
+    if "weight" not in options:
+        raise ValueError("--weight: xu2020_kron needs the filters --weight FNxCxKHxKW")
+    weight = options["weight"]
+    need_ndim("xu2020_kron", weight, 4, "FNxCxKHxKW", "--weight")
+    fn, c, kh, kw = weight
+    if c != shape[0]:
+        raise ValueError(f"--weight: filter channels ({c}) must equal the image channels ({shape[0]}) of --input {dims(shape)}")
+    params = {"kernel_size": (kh, kw), **window_params("xu2020_kron", options, kernel_required=False)}
+    _show_kron_out({"x": shape, "f_f": (c * kh * kw, fn)}, params)  # validates the window
+    return ShowSetup({"x": shape, "f_f": (c * kh * kw, fn)}, params)
+
+
+def _show_kron_out(shapes, params):
+    from ..geometry import Conv2dGeometry
+
+    c = shapes["x"][0]
+    kh, kw = params["kernel_size"]
+    p = {k: v for k, v in params.items() if k != "kernel_size"}
+    geom = Conv2dGeometry.from_shapes(shapes["x"], (1, c, kh, kw), **p)
+    return (geom.out_hw[0] * geom.out_hw[1], shapes["f_f"][1])
+
+
 register(
     "xu2020_kron",
     summary="O_f = φ(I)·F_f with Jacobians (I_FN ⊗ φ(I)) and (F_fᵀ ⊗ I)·∂vec φ/∂vec I (note 003)",
@@ -241,4 +269,10 @@ register(
     affine_in=("x", "f_f"),
     torch_forward=_torch_xu2020_kron,
     param_names=("kernel_size", "stride", "padding", "dilation"),
+    show=ShowSpec(
+        setup=_show_kron_setup, options={"weight": "shape", "stride": "ints", "padding": "padding", "dilation": "ints"},
+        out_shape=_show_kron_out, input_help="CxHxW", aliases={"weight": "f_f"}, symbols={"x": "I", "f_f": "F"},
+        input_name="x", example=("--input", "1x3x3", "--weight", "2x1x2x2"),
+        nnz=lambda shapes, params, wrt, out: math.prod(out) * shapes["f_f"][0],
+    ),
 )

@@ -29,12 +29,15 @@ gradients as its §3.2 prescribes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
 from ..conventions import commutation_matrix
 from ..geometry import GeometryError
 from ..registry import Case, register
+from ._show import ShowSetup, ShowSpec, dims, need_ndim
 from ._sparse import as_float_array
 
 __all__ = [
@@ -381,6 +384,53 @@ def _wtb_b_cases():
     ]
 
 
+def _need_weight(op, options, ndim, help_text):
+    if "weight" not in options:
+        raise ValueError(f"--weight: {op} needs --weight {help_text}")
+    need_ndim(op, options["weight"], ndim, help_text, "--weight")
+    return options["weight"]
+
+
+def _xwt_setup(shape, options):
+    need_ndim("linear_xwt", shape, 2, "X of shape b x d_in")
+    w = _need_weight("linear_xwt", options, 2, "d_out x d_in")
+    if w[1] != shape[1]:
+        raise ValueError(f"--weight: linear_xwt needs d_out x {shape[1]} (d_in = the columns of --input {dims(shape)}), got {dims(w)}")
+    return ShowSetup({"x": shape, "weight": w})
+
+
+def _xw_b_setup(shape, options):
+    need_ndim("linear_xw_b", shape, 2, "x of shape N x d_in")
+    w = _need_weight("linear_xw_b", options, 2, "d_in x d_out")
+    if w[0] != shape[1]:
+        raise ValueError(f"--weight: linear_xw_b needs {shape[1]} x d_out (d_in = the columns of --input {dims(shape)}), got {dims(w)}")
+    return ShowSetup({"x": shape, "weight": w, "bias": (w[1],)})
+
+
+def _wvec_b_setup(shape, options):
+    size = math.prod(shape)
+    w = _need_weight("linear_wvec_b", options, 2, f"m x {size}")
+    if w[1] != size:
+        raise ValueError(f"--weight: linear_wvec_b needs m x {size} (the size of --input {dims(shape)}), got {dims(w)}")
+    return ShowSetup({"h": shape, "weight": w, "bias": (w[0],)})
+
+
+def _wtb_b_setup(shape, options):
+    need_ndim("linear_wtb_b", shape, 1, "B of shape n_B")
+    w = _need_weight("linear_wtb_b", options, 2, f"{shape[0]} x n_Z")
+    if w[0] != shape[0]:
+        raise ValueError(f"--weight: linear_wtb_b needs {shape[0]} x n_Z (n_B = --input {dims(shape)}), got {dims(w)}")
+    return ShowSetup({"b_vec": shape, "weight": w, "bias": (w[1],)})
+
+
+def _linear_show(setup, out_shape, contracted, input_help, symbols, example):
+    """Each output entry reads ``contracted(shapes)`` entries of the input or of W; the bias Jacobian is the identity."""
+    return ShowSpec(
+        setup=setup, options={"weight": "shape"}, out_shape=out_shape, input_help=input_help, symbols=symbols, example=example,
+        nnz=lambda shapes, params, wrt, out: math.prod(out) * (1 if wrt == "bias" else contracted(shapes)),
+    )
+
+
 register(
     "linear_xwt",
     summary="Z = X Wᵀ (note 000): ∂vec Z/∂vec X = I ⊗ W, ∂vec Z/∂vec W = (X ⊗ I) K",
@@ -390,6 +440,8 @@ register(
     cases=_xwt_cases,
     affine_in=("x", "weight"),
     torch_forward=_torch_xwt,
+    show=_linear_show(_xwt_setup, lambda s, p: (s["x"][0], s["weight"][0]), lambda s: s["x"][1], "b x d_in", {"x": "X", "weight": "W"},
+                      ("--input", "2x3", "--weight", "4x3")),
 )
 
 register(
@@ -410,6 +462,8 @@ register(
     affine_in=("x", "weight", "bias"),
     structural=("bias",),
     torch_forward=_torch_xw_b,
+    show=_linear_show(_xw_b_setup, lambda s, p: (s["x"][0], s["weight"][1]), lambda s: s["x"][1], "N x d_in", {"x": "x", "weight": "W", "bias": "b"},
+                      ("--input", "2x3", "--weight", "3x2")),
 )
 
 register(
@@ -430,6 +484,8 @@ register(
     affine_in=("h", "weight", "bias"),
     structural=("bias",),
     torch_forward=_torch_wvec_b,
+    show=_linear_show(_wvec_b_setup, lambda s, p: (s["weight"][0],), lambda s: s["weight"][1], "SHAPE of H", {"h": "H", "weight": "W", "bias": "b"},
+                      ("--input", "2x2x2", "--weight", "3x8")),
 )
 
 register(
@@ -450,4 +506,6 @@ register(
     affine_in=("b_vec", "weight", "bias"),
     structural=("bias",),
     torch_forward=_torch_wtb_b,
+    show=_linear_show(_wtb_b_setup, lambda s, p: (s["weight"][1],), lambda s: s["b_vec"][0], "n_B", {"b_vec": "B", "weight": "W", "bias": "b"},
+                      ("--input", "4", "--weight", "4x2")),
 )

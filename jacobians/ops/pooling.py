@@ -69,6 +69,7 @@ import scipy.sparse as sp
 
 from ..geometry import GeometryError, Pool2dGeometry, as_padding
 from ..registry import Case, register
+from ._show import WINDOW_OPTIONS, ShowSetup, ShowSpec, need_ndim, window_params
 from ._sparse import Pattern, as_float_array, assemble, check_budget, index_dtype_for
 from .conv2d import sliding_windows
 
@@ -676,6 +677,28 @@ def _max_jac(x, **p):
     return max_pool2d_jacobian(x, **p)
 
 
+def _show_pool_setup(op, extra=()):
+    def setup(shape, options):
+        need_ndim(op, shape, 3, "CxHxW")
+        names = ("stride", "padding", "dilation") if op == "max_pool2d" else ("stride", "padding")
+        params = window_params(op, options, names=names)
+        params.update({k: options[k] for k in extra if k in options})
+        _show_pool_geometry({"x": shape}, params)  # validates the window
+        return ShowSetup({"x": shape}, params)
+
+    return setup
+
+
+def _show_pool_geometry(shapes, params):
+    p = {k: params[k] for k in ("stride", "padding", "dilation") if k in params}
+    return Pool2dGeometry.from_shapes(shapes["x"], params["kernel_size"], **p)
+
+
+def _show_pool_out(shapes, params):
+    geom = _show_pool_geometry(shapes, params)
+    return (geom.channels, *geom.out_hw)
+
+
 register(
     "max_pool2d",
     summary="max pooling: the 0/1 mask of its switches (pad value and tie rule chosen)",
@@ -686,6 +709,12 @@ register(
     structural=("x",),
     torch_forward=_torch_max_pool2d,
     param_names=_MAX_PARAMS,
+    show=ShowSpec(
+        setup=_show_pool_setup("max_pool2d", ("pad_value", "ties")),
+        options={**WINDOW_OPTIONS, "pad_value": "float", "ties": tuple(TIE_RULES)},
+        out_shape=_show_pool_out, nnz=lambda shapes, params, wrt, out: math.prod(out), input_help="CxHxW",
+        symbols={"x": "X"}, example=("--input", "1x4x4", "--kernel", "2"),
+    ),
 )
 
 #: (C, H, W, kernel, stride, padding, count_include_pad): the generic check's avg-pool table.
@@ -726,4 +755,10 @@ register(
     affine_in=("x",),
     torch_forward=_torch_avg_pool2d,
     param_names=_AVG_PARAMS,
+    show=ShowSpec(
+        setup=_show_pool_setup("avg_pool2d", ("count_include_pad",)),
+        options={k: v for k, v in WINDOW_OPTIONS.items() if k != "dilation"} | {"count_include_pad": "bool"},
+        out_shape=_show_pool_out, input_help="CxHxW", symbols={"x": "X"}, example=("--input", "1x4x4", "--kernel", "2"),
+        nnz=lambda shapes, params, wrt, out: math.prod(out) * math.prod(params["kernel_size"]),
+    ),
 )

@@ -21,6 +21,8 @@ Pieces the notes use:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -29,6 +31,7 @@ from ..conventions import unvec as _unvec
 from ..conventions import vec as _vec
 from ..geometry import GeometryError, as_positive_int
 from ..registry import Case, register
+from ._show import ShowSetup, ShowSpec, dims
 from ._sparse import index_dtype_for
 
 __all__ = [
@@ -375,6 +378,58 @@ def _select_cases():
     return [Case({"x": _rand(xs, 60 + i)}, {"index": k}, f"{_shape_id(xs)}-{k}") for i, (xs, k) in enumerate(specs)]
 
 
+def _preset_names():
+    from ..conventions import PRESETS
+
+    return ("canonical", *sorted(n for n in PRESETS if n != "canonical"))
+
+
+def _show_convert_setup(shape, options):
+    if "shape" not in options:
+        raise ValueError("--shape: convert_vec needs --shape SHAPE, the shape of the tensor whose vec --input is")
+    size = math.prod(options["shape"])
+    if shape != (size,):
+        raise ValueError(f"--input: convert_vec needs the vector length {size} (= the size of --shape {dims(options['shape'])}), got {dims(shape)}")
+    params = {"shape": options["shape"], "source": options.get("source", "canonical"), "target": options.get("target", "canonical")}
+    return ShowSetup({"v": shape}, params)
+
+
+def _show_reshape_setup(shape, options):
+    if "shape" not in options:
+        raise ValueError(f"--shape: reshape needs the target --shape (with {math.prod(shape)} entries, the size of --input {dims(shape)})")
+    if math.prod(options["shape"]) != math.prod(shape):
+        raise ValueError(f"--shape: {dims(options['shape'])} has {math.prod(options['shape'])} entries but --input {dims(shape)} has {math.prod(shape)}")
+    return ShowSetup({"x": shape}, {"shape": options["shape"], "order": options.get("order", "C")})
+
+
+def _show_transpose_setup(shape, options):
+    axes = options.get("axes", tuple(range(len(shape)))[::-1])
+    if sorted(axes) != list(range(len(shape))):
+        raise ValueError(f"--axes: must be a permutation of 0 … {len(shape) - 1} for --input {dims(shape)} (got {','.join(map(str, axes))})")
+    return ShowSetup({"x": shape}, {"axes": tuple(axes)})
+
+
+def _show_flatten_setup(shape, options):
+    params = {"start_dim": options.get("start_dim", 0), "end_dim": options.get("end_dim", -1)}
+    try:
+        _flat_dims(len(shape), params["start_dim"], params["end_dim"])
+    except ValueError as exc:
+        raise ValueError(f"--param: {exc}") from None
+    return ShowSetup({"x": shape}, params)
+
+
+def _show_select_setup(shape, options):
+    if "index" not in options:
+        raise ValueError(f"--index: select needs --index I, 0 ≤ I < {shape[0]} (the leading axis of --input {dims(shape)})")
+    if options["index"] >= shape[0]:
+        raise ValueError(f"--index: must be below {shape[0]} (the leading axis of --input {dims(shape)}), got {options['index']}")
+    return ShowSetup({"x": shape}, {"index": options["index"]})
+
+
+def _one_per_row(shapes, params, wrt, out):
+    return math.prod(out)
+
+
 register(
     "vec",
     summary="vec in a named convention (row/col-major, channels first/last): a permutation",
@@ -385,6 +440,11 @@ register(
     affine_in=("x",),
     structural=("x",),
     torch_forward=_torch_vec,
+    show=ShowSpec(
+        setup=lambda shape, options: ShowSetup({"x": shape}, {"convention": options.get("convention", "canonical")}),
+        options={"convention": _preset_names()}, out_shape=lambda shapes, params: (math.prod(shapes["x"]),),
+        nnz=_one_per_row, symbols={"x": "X"}, example=("--input", "2x3", "--param", "convention=matlab"),
+    ),
 )
 
 register(
@@ -396,6 +456,9 @@ register(
     cases=_convert_cases,
     affine_in=("v",),
     structural=("v",),
+    show=ShowSpec(setup=_show_convert_setup, options={"shape": "shape", "source": _preset_names(), "target": _preset_names()},
+                  out_shape=lambda shapes, params: shapes["v"], nnz=_one_per_row, input_help="N (the vec's length)",
+                  example=("--input", "6", "--shape", "2x3", "--target", "matlab")),
 )
 
 register(
@@ -407,6 +470,9 @@ register(
     cases=_reshape_cases,
     affine_in=("x",),
     structural=("x",),
+    show=ShowSpec(setup=_show_reshape_setup, options={"shape": "shape", "order": ("C", "F")},
+                  out_shape=lambda shapes, params: params["shape"], nnz=_one_per_row,
+                  example=("--input", "2x3", "--shape", "3x2", "--order", "F")),
 )
 
 register(
@@ -420,6 +486,9 @@ register(
     affine_in=("x",),
     structural=("x",),
     torch_forward=_torch_transpose,
+    show=ShowSpec(setup=_show_transpose_setup, options={"axes": "axes"}, nnz=_one_per_row,
+                  out_shape=lambda shapes, params: tuple(shapes["x"][a] for a in params["axes"]),
+                  example=("--input", "2x3", "--axes", "1,0")),
 )
 
 register(
@@ -432,6 +501,8 @@ register(
     affine_in=("x",),
     structural=("x",),
     torch_forward=_torch_flatten,
+    show=ShowSpec(setup=_show_flatten_setup, options={"start_dim": "signed_int", "end_dim": "signed_int"}, nnz=_one_per_row,
+                  example=("--input", "2x2x2", "--param", "start_dim=1")),
 )
 
 
@@ -463,6 +534,11 @@ register(
     affine_in=("s1", "s2", "s3"),
     structural=("s1", "s2", "s3"),
     torch_forward=_torch_stack,
+    show=ShowSpec(  # S_1, S_2, S_3 all have the shape of --input
+        setup=lambda shape, options: ShowSetup({"s1": shape, "s2": shape, "s3": shape}),
+        out_shape=lambda shapes, params: (3, *shapes["s1"]), nnz=lambda shapes, params, wrt, out: math.prod(shapes[wrt]),
+        input_help="SHAPE of each S_i", symbols={"s1": "S1", "s2": "S2", "s3": "S3"}, example=("--input", "2x2"),
+    ),
 )
 
 
@@ -482,4 +558,6 @@ register(
     affine_in=("x",),
     structural=("x",),
     torch_forward=_torch_select,
+    show=ShowSpec(setup=_show_select_setup, options={"index": "int"}, nnz=_one_per_row,
+                  out_shape=lambda shapes, params: shapes["x"][1:], example=("--input", "3x2x2", "--index", "1")),
 )

@@ -38,10 +38,13 @@ raise ``ValueError("y: non-one-hot label where one-hot is required …")``.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
+from ._show import ShowSetup, ShowSpec, need_ndim, one_hot
 from ._sparse import as_float_array
 
 __all__ = [
@@ -380,6 +383,29 @@ def frobenius_cases():
     ]
 
 
+def _vector_setup(op):
+    def setup(shape, options):
+        need_ndim(op, shape, 1, "a score vector C")
+        return ShowSetup({"s": shape})
+
+    return setup
+
+
+def _label_setup(op):
+    def setup(shape, options):
+        need_ndim(op, shape, 1, "a score vector C")
+        return ShowSetup({"s": shape}, constants={"y": one_hot(op, shape[0], options.get("target"))})
+
+    return setup
+
+
+def _loss_show(op):
+    """Losses of a score vector and a one-hot label: ``--input C --target K`` (class K, 0-based)."""
+    return ShowSpec(setup=_label_setup(op), options={"target": "int"}, input_help="C",
+                    out_shape=lambda shapes, params: (), nnz=lambda shapes, params, wrt, out: shapes["s"][0],
+                    symbols={"s": "s"}, example=("--input", "4", "--target", "2"))
+
+
 register(
     "softmax",
     summary="softmax p = exp(s)/Σexp(s): ∂p/∂s = diag(p) − p pᵀ",
@@ -388,6 +414,9 @@ register(
     vjp={"s": {"elementwise": softmax_vjp}},
     cases=softmax_cases,
     torch_forward=_torch_softmax,
+    show=ShowSpec(setup=_vector_setup("softmax"), input_help="C", out_shape=lambda shapes, params: shapes["s"],
+                  nnz=lambda shapes, params, wrt, out: shapes["s"][0] ** 2, symbols={"s": "s"},
+                  example=("--input", "3")),
 )
 
 register(
@@ -398,6 +427,7 @@ register(
     vjp={"s": {"closed_form": _closed_form_vjp, "softmax_vjp": softmax_cross_entropy_vjp}},
     cases=_loss_cases(42),
     torch_forward=_torch_softmax_cross_entropy,
+    show=_loss_show("softmax_cross_entropy"),
 )
 
 
@@ -421,6 +451,7 @@ register(
     vjp={"s": {"softmax_vjp": _soft_ce_vjp}},
     cases=_loss_cases(44),
     torch_forward=_torch_soft_cross_entropy,
+    show=_loss_show("softmax_soft_cross_entropy"),
 )
 
 register(
@@ -431,4 +462,10 @@ register(
     vjp={"x": {"residual": _frob_vjp_x}, "y": {"residual": _frob_vjp_y}},
     cases=frobenius_cases,
     torch_forward=_torch_frobenius,
+    show=ShowSpec(  # Y has the shape of X; both are variables
+        setup=lambda shape, options: ShowSetup({"x": shape, "y": shape}),
+        out_shape=lambda shapes, params: (),
+        nnz=lambda shapes, params, wrt, out: math.prod(shapes["x"]),
+        symbols={"x": "X", "y": "Y"}, example=("--input", "2x2"),
+    ),
 )
