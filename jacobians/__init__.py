@@ -109,6 +109,19 @@ _EXPORTS = {
     # checking
     "check_operator": "check",
     "CheckReport": "check",
+    # claims API
+    "claim": "claims",
+    "Claim": "claims",
+    "ClaimResult": "claims",
+    "ClaimRegistry": "claims",
+    "Evidence": "claims",
+    "verdict_from": "claims",
+    "collect_claims": "claims",
+    "load_claim_files": "claims",
+    "route_kind_violations": "claims",
+    "reference_routes": "claims",
+    "reference_jacobian": "claims",
+    "reference_vjp": "claims",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
