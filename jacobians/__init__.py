@@ -122,6 +122,11 @@ _EXPORTS = {
     "reference_routes": "claims",
     "reference_jacobian": "claims",
     "reference_vjp": "claims",
+    # (claims API) compare a hand-written Jacobian or gradient, diagnose its mistake
+    "compare": "compare",
+    "diagnose": "compare",
+    "CompareResult": "compare",
+    "MISTAKES": "compare",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

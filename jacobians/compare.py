@@ -825,9 +825,9 @@ def _compare_symbolic(candidate, operator, wrt, convention, tol, index_base, kw)
         listed = ", ".join(sorted(str(s) for s in known))[:200]
         raise ValueError(f"candidate: unknown symbol {unknown[0]!r}; this Jacobian's entries use {listed or 'no symbols'}")
     if cand.shape != truth.shape:
-        n_bad = max(cand.rows * cand.cols, truth.rows * truth.cols)
-    else:
-        n_bad = len(differing_entries(cand, truth))
+        raise ValueError(f"candidate: has shape {tuple(cand.shape)} but the Jacobian is {truth.rows}×{truth.cols} (rows × columns)")
+    bad_positions = differing_entries(cand, truth)
+    n_bad = len(bad_positions)
     # a numeric point (seeded, generic values) for the routes' errors and the diagnosis
     rng = np.random.default_rng(20261201)
     values = {name: rng.uniform(0.5, 2.0, np.shape(arr)) * rng.choice([-1, 1], np.shape(arr)) for name, arr in sym_inputs.items()}
@@ -840,8 +840,13 @@ def _compare_symbolic(candidate, operator, wrt, convention, tol, index_base, kw)
     routes = {"symbolic": float(n_bad), **numeric.routes}
     result = CompareResult(n_bad == 0, numeric.max_error, routes, "jacobian", shape=tuple(cand.shape))
     if n_bad:
-        result.differing, result.differing_entries = numeric.differing, n_bad
+        result.differing_entries = n_bad
         result.diagnosis, result.picture = numeric.diagnosis, numeric.picture
+        den = conv.layout == "denominator"
+        for r, c in bad_positions[:MAX_LISTED]:
+            orow, icol = (c, r) if den else (r, c)
+            label = f"output {entry_label(orow, out_shape, conv, False)} ← input {entry_label(icol, np.shape(kw[wrt]), conv, True)}"
+            result.differing.append((r, c, str(cand[r, c]), str(truth[r, c]), label))
     return result
 
 
@@ -1014,3 +1019,14 @@ def symbolic_candidate(rows, operator, wrt=None, index_base=1, **inputs_and_para
                 value += c * (lookup(*sym) if sym is not None else 1)
             entries.append(value)
     return sympy.Matrix(len(rows), len(rows[0]), entries)
+
+
+# ``import jacobians.compare`` binds the package attribute ``jacobians.compare`` to this module,
+# shadowing the function of the same name that ``jacobians.compare(...)`` documents; so the module
+# itself is made callable as :func:`compare`.
+class _CallableModule(__import__("types").ModuleType):
+    def __call__(self, *args, **kwargs):
+        return compare(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule
