@@ -331,7 +331,7 @@ class Evidence:
         self.errors = {"written": {}, "corrected": {}}
         self.failed = {"written": set(), "corrected": set()}
         self.comparisons: list[Comparison] = []
-        #: (form, route) -> (got, want) of the worst failing call, for the diagnosis
+        #: (form, route) -> (got, want, error, diagnose_with) of the worst failing call, for the diagnosis
         self.failing_values: dict = {}
         self.gap_reason: str | None = None
         self.geometries = 0
@@ -359,7 +359,7 @@ class Evidence:
                 return
         self.comparisons.append(Comparison(form, route, kinds, err, tol, value, skipped))
 
-    def _record(self, form, route, got, want, tol, kinds=None, value=True):
+    def _record(self, form, route, got, want, tol, kinds=None, value=True, diagnose_with=None):
         if not isinstance(route, str) or not route:
             raise ValueError(f"route: must be a non-empty string (got {route!r})")
         kinds = self._kinds(route, kinds)
@@ -382,11 +382,12 @@ class Evidence:
             self.failed[form].add(route)
             key = (form, route)
             if key not in self.failing_values or err > self.failing_values[key][2]:
-                self.failing_values[key] = (got, want, err)
+                self.failing_values[key] = (got, want, err, diagnose_with)
         self._merge(form, route, kinds, err, tol, value)
         return err
 
-    def written(self, route: str, got, want, tol: float | None = None, *, kinds=None, value: bool = True):
+    def written(self, route: str, got, want, tol: float | None = None, *, kinds=None, value: bool = True,
+                diagnose_with: dict | None = None):
         """Compare the statement, as written, with an independent computation.
 
         Parameters
@@ -402,13 +403,18 @@ class Evidence:
         value : bool
             False when the comparison checks no value (e.g. only a shape); it then does not count
             for :func:`route_kind_violations`.
+        diagnose_with : dict, optional
+            When ``want`` is the true Jacobian (or gradient) of a registered operator: the keyword
+            arguments of :func:`jacobians.compare.diagnose` (``operator``, ``wrt``, ``convention``,
+            ``g``, the inputs and parameters), so that a failure is diagnosed with the operator's
+            whole catalogue of mistakes instead of the layout-level ones only.
 
         Returns
         -------
         float or None
             The scaled error, or None when the route was skipped.
         """
-        return self._record("written", route, got, want, tol, kinds, value)
+        return self._record("written", route, got, want, tol, kinds, value, diagnose_with)
 
     def corrected(self, route: str, got, want, tol: float | None = None, *, kinds=None, value: bool = True):
         """Compare the correction (or completion) with an independent computation (see :meth:`written`)."""
@@ -571,7 +577,7 @@ class ClaimResult:
     error: str | None = None
     comparisons: list = field(default_factory=list)
     gap_reason: str | None = None
-    #: (form, route) -> (got, want, error) of the worst failing call
+    #: (form, route) -> (got, want, error, diagnose_with) of the worst failing call
     failing_values: dict = field(default_factory=dict, repr=False)
     #: filled by the diagnosis (jacobians.compare), when it runs
     diagnosis: list = field(default_factory=list)

@@ -437,15 +437,26 @@ def diagnose(candidate, truth=None, *, operator=None, wrt=None, convention="cano
         T = _dense(truth).astype(np.float64)
         if _close(cand, T, tol):
             return []
-        variants = [((), T), (("transpose",), T.T)]
-        for axis in (0, 1):
+        if T.ndim > 2 or cand.ndim > 2:  # tensors: compare their vecs
+            T, cand = T.reshape(-1), cand.reshape(-1)
+        variants = [((), T)]
+        if T.ndim == 2:
+            variants.append((("transpose",), T.T))
+        for axis in range(T.ndim):
             for k in (1, -1):
-                if T.ndim == 2 and T.shape[axis] > 1:
+                if T.shape[axis] > 1:
                     S = np.roll(T, k, axis=axis)
-                    sl = [slice(None)] * 2
+                    sl = [slice(None)] * T.ndim
                     sl[axis] = slice(0, k) if k > 0 else slice(k, None)
                     S[tuple(sl)] = 0
                     variants.append((("shift",), S))
+            # summed where it must be stacked: the truth's k blocks (contiguous or interleaved) summed
+            n, m = T.shape[axis], cand.shape[axis] if cand.ndim == T.ndim else 0
+            if m and n > m and n % m == 0 and all(cand.shape[a] == T.shape[a] for a in range(T.ndim) if a != axis):
+                A = np.moveaxis(T, axis, 0)
+                k = n // m
+                for summed in (A.reshape(k, m, *A.shape[1:]).sum(0), A.reshape(m, k, *A.shape[1:]).sum(1)):
+                    variants.append((("sum-vs-stack",), np.moveaxis(summed, 0, axis)))
         found = _match(cand, variants, tol)
         found += _reverse_sum(cand, T, tol, found)
         return _report(found)
@@ -461,6 +472,48 @@ def diagnose(candidate, truth=None, *, operator=None, wrt=None, convention="cano
     found = _match(cand, variants, tol)
     found += _reverse_sum(cand, T0, tol, found)
     return _report(found)
+
+
+def diagnose_claim_result(result, tol: float = 1e-6) -> list:
+    """Diagnoses of a :class:`~jacobians.claims.ClaimResult` whose as-written form fails.
+
+    For each failing as-written route, the value the statement gave is diagnosed against the value
+    it was compared with (layout-level mistakes: transpose, sign, scale, shift, sum-vs-stack); a
+    comparison recorded with ``diagnose_with=`` (operator, wrt, inputs …) is diagnosed with the
+    operator's whole catalogue. Non-numeric values (sympy, strings, shapes) are skipped.
+
+    Returns
+    -------
+    list of dict
+        ``{"route", "name", "names", "description"}``, one per route and explanation (deduplicated).
+    """
+    out = []
+    if result.as_written_holds is not False:
+        return out
+    seen = set()
+    for (form, route), value in result.failing_values.items():
+        if form != "written":
+            continue
+        got, want, _err = value[:3]
+        context = value[3] if len(value) > 3 else None
+        try:
+            if any(type(v).__module__.startswith("sympy") for v in (got, want)):
+                continue
+            g_arr = _dense(got).astype(np.float64)
+            w_arr = _dense(want).astype(np.float64)
+        except (TypeError, ValueError):
+            continue
+        if g_arr.ndim == 0 or g_arr.size > DIAGNOSE_LIMIT or w_arr.size > DIAGNOSE_LIMIT:
+            continue
+        try:
+            found = diagnose(g_arr, **context) if context else diagnose(g_arr, w_arr, tol=tol)
+        except (ValueError, TypeError):  # a context that does not fit: no diagnosis rather than a crash
+            continue
+        for d in found:
+            if d["name"] not in seen:
+                seen.add(d["name"])
+                out.append({"route": route, **d})
+    return out
 
 
 def _spec(operator):

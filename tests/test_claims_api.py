@@ -36,7 +36,7 @@ def test_same_route_on_several_geometries_keeps_the_largest_error():
     ev.written("fd", [1.0], [1.0])
     assert ev.errors["written"]["fd"] == pytest.approx(1 / 3)
     assert len(ev.comparisons) == 1 and not ev.comparisons[0].ok
-    got, want, err = ev.failing_values[("written", "fd")]
+    got, want, err, context = ev.failing_values[("written", "fd")]
     assert want == [1.5] and err == pytest.approx(1 / 3)
 
 
