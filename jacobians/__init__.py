@@ -127,6 +127,7 @@ _EXPORTS = {
     "diagnose": "compare",
     "CompareResult": "compare",
     "MISTAKES": "compare",
+    "candidate_from_text": "compare",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

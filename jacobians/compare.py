@@ -34,7 +34,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MISTAKES", "CompareResult", "compare", "diagnose", "parse_matrix_text", "entry_label"]
+__all__ = [
+    "MISTAKES",
+    "CompareResult",
+    "compare",
+    "diagnose",
+    "diagnose_claim_result",
+    "parse_matrix_text",
+    "symbolic_candidate",
+    "candidate_from_text",
+    "entry_label",
+    "picture",
+]
 
 #: The fixed vocabulary of mistakes (used in JSON and in the docs).
 MISTAKES = {
@@ -1017,6 +1028,24 @@ def parse_matrix_text(text: str, what: str = "matrix"):
     if all(sym is None for row in rows for entry in row for _, sym in entry):
         return np.array([[float(sum(c for c, _ in entry)) for entry in row] for row in rows], dtype=np.float64)
     return rows
+
+
+def candidate_from_text(text: str, operator: str, wrt=None, index_base: int = 1, **inputs_and_params):
+    """A candidate typed as text (see :func:`parse_matrix_text`): a float array, or a sympy Matrix of the operator's symbols.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = candidate_from_text("X11 X12 X21 X22", "conv2d", wrt="weight", x=np.zeros((1, 2, 2)), weight=np.zeros((1, 1, 2, 2)))
+    >>> M
+    Matrix([[X_11, X_12, X_21, X_22]])
+    >>> compare(M, "conv2d", wrt="weight", x=np.zeros((1, 2, 2)), weight=np.zeros((1, 1, 2, 2))).holds
+    True
+    """
+    parsed = parse_matrix_text(text)
+    if isinstance(parsed, np.ndarray):
+        return parsed
+    return symbolic_candidate(parsed, operator, wrt=wrt, index_base=index_base, **inputs_and_params)
 
 
 def symbolic_candidate(rows, operator, wrt=None, index_base=1, **inputs_and_params):
