@@ -322,3 +322,13 @@ def test_reference_vjp_every_route_matches_loops(x_shape, w_shape, s):
 def test_reference_routes_refuse_bad_calls_in_one_line(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("module_name", ["jacobians.claims", "jacobians.compare"])
+def test_docstring_examples_run(module_name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(module_name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 5 and result.failed == 0
