@@ -739,6 +739,22 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def regular_file(path: str, what: str) -> os.stat_result:
+    """``os.stat(path)`` of a regular file; a missing file, a directory or a FIFO is one ``ValueError`` line.
+
+    Checked before any ``open``: opening a FIFO with no writer would block forever.
+    """
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{what}: {path} is not a regular file")
+    return st
+
+
 def load_claim_files(paths: Iterable[str]) -> ClaimRegistry:
     """Run the user's Python files and return the claims they define.
 
@@ -755,18 +771,12 @@ def load_claim_files(paths: Iterable[str]) -> ClaimRegistry:
         a duplicate id, or a file that defines no claim.
     """
     import runpy
-    import stat
     import sys
 
     registry = ClaimRegistry()
     for path in paths:
         path = os.fspath(path)
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read the claims file ({exc.strerror or exc})") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path}: not a regular file (a claims file must be a Python file)")
+        regular_file(path, "claims file")
         if not path.endswith(".py"):
             raise ValueError(f"{path}: a claims file must be a Python file ending in .py")
         before = len(registry)
@@ -957,6 +967,13 @@ def reference_routes(operator: str, wrt: str) -> tuple:
     return tuple(routes)
 
 
+def _check_route(operator: str, wrt: str, route: str) -> None:
+    routes = reference_routes(operator, wrt)
+    if route not in routes:
+        extra = " (torch is not installed)" if route == "torch" and not _torch_ok() else ""
+        raise ValueError(f"route: {operator} w.r.t. {wrt} offers {', '.join(routes)} (got {route!r}){extra}")
+
+
 def _probe_size_check(out_size: int, in_size: int, route: str):
     if int(out_size) * int(in_size) > PROBE_LIMIT:
         raise ValueError(
@@ -1009,10 +1026,7 @@ def reference_jacobian(operator: str, wrt: str, route: str = "explicit", convent
 
     spec, input_names = _operator_call(operator, wrt, inputs_and_params, "reference_jacobian")
     conv = get_convention(convention)
-    routes = reference_routes(operator, wrt)
-    if route not in routes:
-        extra = " (torch is not installed)" if route == "torch" and not _torch_ok() else ""
-        raise ValueError(f"route: {operator} w.r.t. {wrt} offers {', '.join(routes)} (got {route!r}){extra}")
+    _check_route(operator, wrt, route)
     kw = dict(inputs_and_params)
     x = np.asarray(kw[wrt])
     if route == "explicit":
@@ -1067,7 +1081,8 @@ def reference_vjp(operator: str, g, wrt: str, route: str = "explicit", **inputs_
         The upstream gradient, shaped like the operator's output (canonical shapes).
     route : str
         ``explicit`` (``J.T @ g`` with the sparse builder), ``vjp:<name>`` (the efficient VJP,
-        never building J), ``fd`` (central differences of ``⟨f(x), g⟩``) or ``torch`` (autograd).
+        never building J), ``fd`` or ``torch`` (that route's Jacobian of :func:`reference_jacobian`,
+        transposed and applied to ``g``; small sizes only).
 
     Returns
     -------
@@ -1081,11 +1096,8 @@ def reference_vjp(operator: str, g, wrt: str, route: str = "explicit", **inputs_
     >>> reference_vjp("relu", g, "z", z=x), reference_vjp("relu", g, "z", route="fd", z=x).round(6)
     (array([0., 7.]), array([0., 7.]))
     """
-    spec, input_names = _operator_call(operator, wrt, inputs_and_params, "reference_vjp")
-    routes = reference_routes(operator, wrt)
-    if route not in routes:
-        extra = " (torch is not installed)" if route == "torch" and not _torch_ok() else ""
-        raise ValueError(f"route: {operator} w.r.t. {wrt} offers {', '.join(routes)} (got {route!r}){extra}")
+    spec, _ = _operator_call(operator, wrt, inputs_and_params, "reference_vjp")
+    _check_route(operator, wrt, route)
     kw = dict(inputs_and_params)
     x = np.asarray(kw[wrt])
     y = np.asarray(spec.forward(**kw))
@@ -1097,25 +1109,6 @@ def reference_vjp(operator: str, g, wrt: str, route: str = "explicit", **inputs_
         return np.asarray(spec.jacobian[wrt](**kw).T @ g.ravel(), dtype=np.float64).reshape(x.shape)
     if route.startswith("vjp:"):
         return np.asarray(spec.vjp[wrt][route[4:]](g, **kw), dtype=np.float64).reshape(x.shape)
-    if route == "fd":
-        xf = np.array(x, dtype=np.float64)
-        flat = xf.reshape(-1)
-        h = FD_STEP * max(1.0, float(np.max(np.abs(flat))) if flat.size else 1.0)
-        out = np.empty(flat.size)
-        for k in range(flat.size):  # d⟨f(x), g⟩/dx_k by central differences
-            old = flat[k]
-            flat[k] = old + h
-            up = float(np.asarray(spec.forward(**{**kw, wrt: xf}), dtype=np.float64).ravel() @ g.ravel())
-            flat[k] = old - h
-            down = float(np.asarray(spec.forward(**{**kw, wrt: xf}), dtype=np.float64).ravel() @ g.ravel())
-            flat[k] = old
-            out[k] = (up - down) / (2 * h)
-        return out.reshape(x.shape)
-    import torch
-
-    from .check import _torch_jacobian
-
-    inputs = {k: v for k, v in kw.items() if k in input_names}
-    params = {k: v for k, v in kw.items() if k not in input_names}
-    del torch  # imported only to fail early and clearly if torch breaks between the checks
-    return (_torch_jacobian(spec, inputs, params, wrt).T @ g.ravel()).reshape(x.shape)
+    # fd and torch: the route's whole Jacobian (small sizes only) applied to g
+    J = reference_jacobian(operator, wrt, route=route, **kw)
+    return (J.T @ g.ravel()).reshape(x.shape)

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from _conv_loops import conv_loops  # loops from the formula (tests/_conv_loops.py)
 from jacobians import claims as C
 from jacobians.claims import Evidence, claim, collect_claims, load_claim_files, reference_jacobian, reference_vjp
 
@@ -239,21 +240,7 @@ def test_select_accepts_note_numbers_and_suggests_full_ids():
 # y[o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[c, i·s + p, j·s + q]   (no padding)
 # ---------------------------------------------------------------------------
 def _conv_loops_jacobians(x, w, s):
-    C_in, H, W = x.shape
-    O, _, kh, kw = w.shape
-    OH, OW = (H - kh) // s + 1, (W - kw) // s + 1
-    Jx = np.zeros((O * OH * OW, C_in * H * W))
-    Jw = np.zeros((O * OH * OW, w.size))
-    for o in range(O):
-        for i in range(OH):
-            for j in range(OW):
-                row = (o * OH + i) * OW + j
-                for c in range(C_in):
-                    for p in range(kh):
-                        for q in range(kw):
-                            Jx[row, (c * H + i * s + p) * W + j * s + q] += w[o, c, p, q]
-                            Jw[row, ((o * C_in + c) * kh + p) * kw + q] += x[c, i * s + p, j * s + q]
-    return Jx, Jw, (O, OH, OW)
+    return conv_loops(x, w, s)
 
 
 GEOMETRIES = [((1, 3, 3), (1, 1, 2, 2), 1), ((2, 5, 4), (3, 2, 2, 3), 1), ((2, 7, 6), (2, 2, 3, 2), 2)]

@@ -6,36 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _conv_loops import conv_loops  # loops from the formula, shared with test_claims_api
 from jacobians.compare import MISTAKES, compare, diagnose, entry_label, parse_matrix_text, symbolic_candidate
 
 
 # ---------------------------------------------------------------------------
 # loops from the formula y[o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[c, i·s + p − pad, j·s + q − pad]
 # ---------------------------------------------------------------------------
-def conv_loops(x, w, s=1, pad=0, *, tap=None, weight_of=None):
-    """(J_x, J_w, out_shape), canonical C-order vec; ``tap(i, p, s)`` and ``weight_of(w, o, c, p, q)``
-    let a test seed a mistake into the formula itself."""
-    tap = tap or (lambda i, p, s: i * s + p)
-    weight_of = weight_of or (lambda w, o, c, p, q: w[o, c, p, q])
-    C, H, W = x.shape
-    O, _, kh, kw = w.shape
-    OH, OW = (H + 2 * pad - kh) // s + 1, (W + 2 * pad - kw) // s + 1
-    Jx = np.zeros((O * OH * OW, C * H * W))
-    Jw = np.zeros((O * OH * OW, w.size))
-    for o in range(O):
-        for i in range(OH):
-            for j in range(OW):
-                row = (o * OH + i) * OW + j
-                for c in range(C):
-                    for p in range(kh):
-                        for q in range(kw):
-                            r, t = tap(i, p, s) - pad, tap(j, q, s) - pad
-                            if 0 <= r < H and 0 <= t < W:
-                                Jx[row, (c * H + r) * W + t] += weight_of(w, o, c, p, q)
-                                Jw[row, ((o * C + c) * kh + p) * kw + q] += x[c, r, t]
-    return Jx, Jw, (O, OH, OW)
-
-
 def colmajor_positions(shape):
     """Column-major (MATLAB) order of a (C, H, W) tensor: position k holds canonical index order[k]."""
     C, H, W = shape

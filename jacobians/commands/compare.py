@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 
 HELP = "is my Jacobian (or gradient) right? compare with the truth and diagnose the mistake"
 
@@ -74,12 +73,9 @@ def configure(parser):
 # reading files (regular files only, sizes checked before anything is allocated)
 # ---------------------------------------------------------------------------
 def _regular(path: str, option: str) -> int:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise ValueError(f"{option}: cannot read {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"{option}: {path} is not a regular file")
+    from ..claims import regular_file
+
+    st = regular_file(path, option)
     if st.st_size > MAX_FILE_BYTES:
         raise ValueError(f"{option}: {path} has {st.st_size} bytes, more than {MAX_FILE_BYTES}")
     if st.st_size == 0:
