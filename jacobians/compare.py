@@ -1060,6 +1060,11 @@ def symbolic_candidate(rows, operator, wrt=None, index_base=1, **inputs_and_para
     spec = _spec(operator)
     if wrt is None:
         wrt = next(iter(spec.jacobian))
+    if wrt not in spec.affine_in:
+        raise ValueError(
+            f"matrix: symbolic entries are supported for operators affine in the input differentiated; "
+            f"{operator} is not affine in {wrt} — give numbers and the input values"
+        )
     sym_inputs, names = _symbol_inputs(spec, wrt, inputs_and_params, index_base)
     table = {}
     for input_name, arr in sym_inputs.items():

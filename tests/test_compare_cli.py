@@ -150,3 +150,22 @@ def test_help_mentions_the_formats_and_the_strict_parser(capsys):
         main(["compare", "--help"])
     out = capsys.readouterr().out
     assert ".npy" in out and ".mtx" in out and "nothing is evaluated" in out and "rot180" in out
+
+
+@pytest.mark.parametrize("option", ["--stride", "--padding", "--dilation"])
+def test_huge_geometry_values_are_one_line(tmp_path, capsys, option):
+    (tmp_path / "good.txt").write_text(GOOD)
+    code, out, err = run(BASE + ["--matrix", str(tmp_path / "good.txt"), option, "99999999999999999999"], capsys)
+    assert code == 2 and err.count("\n") == 1 and option in err, err
+
+
+def test_large_jacobian_refused_before_building(tmp_path, capsys):
+    (tmp_path / "good.txt").write_text(GOOD)
+    code, _, err = run(BASE + ["--matrix", str(tmp_path / "good.txt"), "--padding", "3000"], capsys)
+    assert code == 2 and "more than the 4000000 entries" in err
+
+
+def test_symbols_for_a_non_affine_operator_are_refused(tmp_path, capsys):
+    (tmp_path / "m.txt").write_text("X11 X12\n")
+    code, _, err = run(["compare", "max_pool2d", "--input", "1x4x4", "--kernel", "2", "--matrix", str(tmp_path / "m.txt")], capsys)
+    assert code == 2 and "not affine in x" in err

@@ -214,8 +214,23 @@ def run(args) -> int:
     conv = get_convention(args.convention)
     if args.tol is not None and not (args.tol > 0 and args.tol < 1):
         raise ValueError(f"--tol: must be between 0 and 1 (got {args.tol})")
-    problem, inputs, given = _problem(spec, args)
+    for option in ("stride", "padding", "dilation"):
+        # a Jacobian compared densely has at most COMPARE_LIMIT entries, so no feasible geometry needs more
+        value = getattr(args, option)
+        if value is not None and max(value) > 2**20:
+            raise ValueError(f"--{option}: {max(value)} is larger than any geometry compare handles (at most {2**20})")
+    try:
+        problem, inputs, given = _problem(spec, args)
+    except OverflowError:  # a size beyond any index type
+        raise ValueError("--input/--weight: a size is too large for any array index") from None
     wrt = problem.wrt
+    from ..compare import COMPARE_LIMIT
+
+    rows, cols = int(problem.estimate[0]), int(problem.estimate[1])
+    if rows * cols > COMPARE_LIMIT:  # exact integers, before any Jacobian is built
+        raise ValueError(
+            f"{spec.name}: the Jacobian would be {rows}×{cols}, more than the {COMPARE_LIMIT} entries compared densely"
+        )
     candidate = load_matrix(args.matrix)
     symbolic = isinstance(candidate, list)
     missing = [n for n in problem.value_inputs if n not in given]
@@ -223,7 +238,8 @@ def run(args) -> int:
         option = "--input" if missing[0] == next(iter(spec.jacobian)) else ("--weight" if missing[0] == "weight" else missing[0])
         raise ValueError(
             f"{option}: the Jacobian of {spec.name} w.r.t. {wrt} depends on the values of {missing[0]}; "
-            f"give {option} FILE.npy with the values your matrix was computed from (or type it with symbols such as X11)"
+            f"give {option} FILE.npy with the values your matrix was computed from"
+            + (" (or type it with symbols such as X11)" if wrt in spec.affine_in else "")
         )
     g = None
     if args.upstream is not None:
