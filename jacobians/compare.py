@@ -438,14 +438,14 @@ def diagnose(candidate, truth=None, *, operator=None, wrt=None, convention="cano
     >>> [d["name"] for d in diagnose(2 * np.eye(3), np.eye(3))]
     ['scale']
     """
-    cand = _dense(candidate).astype(np.float64)
+    cand = _real_array(candidate, "candidate")
     if cand.size > DIAGNOSE_LIMIT:
         return []
     found = []
     if operator is None:
         if truth is None:
             raise ValueError("diagnose: give the truth, or the operator and its inputs")
-        T = _dense(truth).astype(np.float64)
+        T = _real_array(truth, "truth")
         if _close(cand, T, tol):
             return []
         if T.ndim > 2 or cand.ndim > 2:  # tensors: compare their vecs
@@ -659,6 +659,22 @@ def _vector_in(a, shape, conv, what, allow_other_size=False) -> np.ndarray:
     )
 
 
+def _real_array(value, what: str) -> np.ndarray:
+    """A float64 copy of a real, finite numeric array (or sparse matrix); anything else is one line."""
+    try:
+        arr = value.toarray() if hasattr(value, "toarray") else np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what}: must be a numeric array ({' '.join(str(exc).split())[:80]})") from None
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{what}: holds complex numbers; only real values are supported")
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{what}: must hold real numbers (dtype {arr.dtype})")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what}: holds NaN or infinite entries")
+    return arr
+
+
 def _is_symbolic(candidate) -> bool:
     if type(candidate).__module__.startswith("sympy"):
         return True
@@ -716,12 +732,7 @@ def compare(candidate, operator, wrt=None, convention="canonical", g=None, *, to
     from .claims import reference_routes
 
     ctx = _context(operator, wrt, convention, inputs_and_params)
-    cand = _dense(candidate)
-    if cand.dtype.kind not in "fiub":
-        raise ValueError(f"candidate: must hold real numbers (dtype {cand.dtype})")
-    cand = cand.astype(np.float64)
-    if not np.all(np.isfinite(cand)):
-        raise ValueError("candidate: holds NaN or infinite entries")
+    cand = _real_array(candidate, "candidate")
     routes = reference_routes(operator, wrt)
     g_t = None
     if g is not None:

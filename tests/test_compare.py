@@ -332,3 +332,17 @@ def test_strict_parser_refuses_anything_but_numbers_and_symbols(text):
 def test_strict_parser_reads_numbers_exactly():
     got = parse_matrix_text("# M\n[1, -2.5, 1/4]\n3e-1 .5 -0\n")
     np.testing.assert_array_equal(got, np.array([[1, -2.5, 0.25], [0.3, 0.5, 0]]))
+
+
+@pytest.mark.parametrize(
+    "candidate, message",
+    [
+        (np.full((4, 4), np.nan), "NaN or infinite"),
+        ([["a", "b"]], "must hold real numbers|must be a numeric array"),
+        (np.ones((4, 4)) * 1j, "complex numbers"),
+    ],
+)
+def test_bad_candidates_are_one_line(candidate, message):
+    x, w = np.ones((1, 3, 3)), np.ones((1, 1, 2, 2))
+    with pytest.raises(ValueError, match=rf"^candidate: (holds )?({message})"):
+        compare(candidate, "conv2d", wrt="weight", x=x, weight=w)
