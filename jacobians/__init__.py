@@ -122,6 +122,10 @@ _EXPORTS = {
     "reference_routes": "claims",
     "reference_jacobian": "claims",
     "reference_vjp": "claims",
+    "fd_gradient": "claims",
+    "fd_jacobian": "claims",
+    "torch_jacobian": "claims",
+    "torch_gradient": "claims",
     # (claims API) compare a hand-written Jacobian or gradient, diagnose its mistake
     "compare": "compare",
     "diagnose": "compare",

@@ -319,3 +319,15 @@ def test_docstring_examples_run(module_name):
     module = importlib.import_module(module_name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 5 and result.failed == 0
+
+
+def test_fd_and_torch_helpers_match_a_hand_derivative():
+    """f(v) = (v0·v1, sin v1): J = [[v1, v0], [0, cos v1]], written by hand."""
+    v = np.array([0.7, -1.3])
+    want = np.array([[v[1], v[0]], [0.0, np.cos(v[1])]])
+    got = C.fd_jacobian(lambda a: np.array([a[0] * a[1], np.sin(a[1])]), v)
+    np.testing.assert_allclose(got, want, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(C.fd_gradient(lambda a: a[0] * a[1], v), [v[1], v[0]], atol=1e-9, rtol=0)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(C.torch_jacobian(lambda t: torch.stack([t[0] * t[1], torch.sin(t[1])]), v), want, atol=1e-15, rtol=0)
+    np.testing.assert_allclose(C.torch_gradient(lambda t: t[0] * t[1], v), [v[1], v[0]], atol=1e-15, rtol=0)
