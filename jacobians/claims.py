@@ -424,9 +424,10 @@ class Evidence:
         """Compare the correction (or completion) with an independent computation (see :meth:`written`)."""
         return self._record("corrected", route, got, want, tol, kinds, value)
 
-    def both(self, route: str, written_got, corrected_got, want, tol: float | None = None, *, kinds=None, value=True):
-        """Record the as-written and the corrected form against the same reference."""
-        self.written(route, written_got, want, tol, kinds=kinds, value=value)
+    def both(self, route: str, written_got, corrected_got, want, tol: float | None = None, *, kinds=None, value=True,
+             diagnose_with: dict | None = None):
+        """Record the as-written and the corrected form against the same reference (see :meth:`written`)."""
+        self.written(route, written_got, want, tol, kinds=kinds, value=value, diagnose_with=diagnose_with)
         self.corrected(route, corrected_got, want, tol, kinds=kinds, value=value)
 
     def gap(self, reason: str) -> None:

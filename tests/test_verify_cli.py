@@ -186,3 +186,13 @@ def test_verify_help_says_files_are_run_as_python(capsys):
         main(["verify", "--help"])
     out = capsys.readouterr().out
     assert "RUN AS PYTHON" in out and "FILE.py" in out
+
+
+def test_bundled_erratum_is_diagnosed_by_the_same_machinery(capsys):
+    """dd2424's printed diag(p − ppᵀ), read as diag(p − p²): the catalogue names it softmax-diag."""
+    assert main(["verify", "--claim", "dd2424.softmax-ce-gradient", "--format", "json"]) == 0
+    item = json.loads(capsys.readouterr().out)[0]
+    assert [(d["route"], d["name"]) for d in item["diagnosis"]] == [("fd", "softmax-diag")]
+    assert main(["verify", "--claim", "dd2424.filter-grad-sum", "--format", "json"]) == 0
+    item = json.loads(capsys.readouterr().out)[0]
+    assert [d["name"] for d in item["diagnosis"]] == ["sum-vs-stack"]
