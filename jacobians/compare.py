@@ -817,7 +817,15 @@ def _fill_differences(result, got, truth, ctx, tol):
             orow, icol = (c, r) if den else (r, c)
             label = f"output {entry_label(orow, ctx.out_shape, ctx.conv, False)} ← input {entry_label(icol, ctx.in_shape, ctx.conv, True)}"
             result.differing.append((r, c, float(got[r, c]), float(truth[r, c]), label))
-    result.picture = picture(bad, truth != 0)
+    if got.ndim == 1 and len(ctx.in_shape) >= 2:
+        # a gradient: draw it as the input's planes (canonical order), one row of the picture per row of a plane
+        perm = _perm(ctx.conv, ctx.in_shape)
+        bad_c, nz_c = np.zeros(got.size, bool), np.zeros(got.size, bool)
+        bad_c[perm], nz_c[perm] = bad, truth != 0
+        width = ctx.in_shape[-1]
+        result.picture = picture(bad_c.reshape(-1, width), nz_c.reshape(-1, width))
+    else:
+        result.picture = picture(bad, truth != 0)
 
 
 def picture(bad, nonzero, max_rows: int = 24, max_cols: int = 72) -> str:

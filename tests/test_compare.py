@@ -346,3 +346,15 @@ def test_bad_candidates_are_one_line(candidate, message):
     x, w = np.ones((1, 3, 3)), np.ones((1, 1, 2, 2))
     with pytest.raises(ValueError, match=rf"^candidate: (holds )?({message})"):
         compare(candidate, "conv2d", wrt="weight", x=x, weight=w)
+
+
+def test_gradient_picture_is_drawn_as_the_input_plane():
+    x, w = data((1, 4, 5), (1, 1, 2, 3))
+    Jx, _, out = conv_loops(x, w)
+    g = np.random.default_rng(6).standard_normal(out)
+    grad = (Jx.T @ g.ravel()).reshape(x.shape)
+    grad[0, 2, 3] += 1.0  # one wrong pixel: row 2, column 3
+    r = compare(grad, "conv2d", wrt="x", g=g, x=x, weight=w)
+    rows = r.picture.splitlines()
+    assert len(rows) == 4 and all(len(row) == 5 for row in rows)
+    assert rows[2][3] == "X" and r.picture.count("X") == 1
