@@ -112,6 +112,29 @@ _EXPORTS = {
     # checking
     "check_operator": "check",
     "CheckReport": "check",
+    # claims API
+    "claim": "claims",
+    "Claim": "claims",
+    "ClaimResult": "claims",
+    "ClaimRegistry": "claims",
+    "Evidence": "claims",
+    "verdict_from": "claims",
+    "collect_claims": "claims",
+    "load_claim_files": "claims",
+    "route_kind_violations": "claims",
+    "reference_routes": "claims",
+    "reference_jacobian": "claims",
+    "reference_vjp": "claims",
+    "fd_gradient": "claims",
+    "fd_jacobian": "claims",
+    "torch_jacobian": "claims",
+    "torch_gradient": "claims",
+    # (claims API) compare a hand-written Jacobian or gradient, diagnose its mistake
+    "compare": "compare",
+    "diagnose": "compare",
+    "CompareResult": "compare",
+    "MISTAKES": "compare",
+    "candidate_from_text": "compare",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -6,6 +6,7 @@ Subcommands::
     jacobians show OPERATOR ...         print one Jacobian for a given shape
     jacobians verify ...                verdict on every claim of the notes
     jacobians example NAME ...          print a note's worked example
+    jacobians compare OPERATOR ...      is my Jacobian (or gradient) right? which mistake is it?
 
 Each subcommand lives in :mod:`jacobians.commands` as a module with
 ``configure(parser)`` and ``run(args) -> int``; modules there import nothing
@@ -34,6 +35,7 @@ COMMANDS = {
     "show": "show",
     "verify": "verify",
     "example": "example",
+    "compare": "compare",
 }
 
 

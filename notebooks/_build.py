@@ -556,11 +556,201 @@ CONVENTIONS = [
     ),
 ]
 
+OWN = [
+    md(
+        """
+        # 5. Check your own derivation
+
+        **What to look at:** the *diagnosis* lines. `jacobians.compare` checks a matrix or a
+        gradient you derived by hand against every independent route (the explicit sparse
+        Jacobian, each efficient backprop, finite differences, torch when installed) and,
+        when it is wrong, names the usual mistake it makes — but only a mistake it has
+        *verified*: undoing it reproduces the truth. Then we write three claims of our own
+        into a file and let `jacobians verify` judge them, exactly as it judges the five notes.
+        """
+    ),
+    code(
+        """
+        import pathlib
+        import numpy as np
+        import jacobians as jac
+        from jacobians.claims import reference_jacobian
+        """
+    ),
+    md(
+        """
+        ## M_X^im for a 3×3 image and a 2×2 filter, typed as text
+
+        Row (i, j) of M_X^im holds the patch of X under the filter at output position (i, j).
+        A first attempt stacks everything **column by column** (MATLAB's `A(:)`): the output
+        positions and the filter entries both in column-major order. The entries are the notes'
+        symbols, read by a strict parser (nothing is evaluated), and compared exactly.
+        """
+    ),
+    code(
+        """
+        x = np.zeros((1, 3, 3)); w = np.zeros((1, 1, 2, 2))    # only the shapes matter for symbols
+        first_try = \"\"\"
+        X11 X21 X12 X22
+        X21 X31 X22 X32
+        X12 X22 X13 X23
+        X22 X32 X23 X33
+        \"\"\"
+        M = jac.candidate_from_text(first_try, "conv2d", wrt="weight", x=x, weight=w)
+        r = jac.compare(M, "conv2d", wrt="weight", x=x, weight=w)
+        print("holds:", r.holds, "| differing entries:", r.differing_entries)
+        for d in r.diagnosis:
+            print("diagnosis:", d["name"], "-", d["description"])
+        assert not r.holds and [d["name"] for d in r.diagnosis] == ["vec-order-cols + vec-order-rows"]
+        """
+    ),
+    md("Row-major on both sides, as DD2424 writes it — and the same matrix is right in the `matlab` preset:"),
+    code(
+        """
+        right = \"\"\"
+        X11 X12 X21 X22
+        X12 X13 X22 X23
+        X21 X22 X31 X32
+        X22 X23 X32 X33
+        \"\"\"
+        M = jac.candidate_from_text(right, "conv2d", wrt="weight", x=x, weight=w)
+        r = jac.compare(M, "conv2d", wrt="weight", x=x, weight=w)
+        print("holds:", r.holds, "| routes:", r.routes)
+        assert r.holds and r.diagnosis == []
+        M_col = jac.candidate_from_text(first_try, "conv2d", wrt="weight", x=x, weight=w)
+        assert jac.compare(M_col, "conv2d", wrt="weight", convention="matlab", x=x, weight=w).holds
+        """
+    ),
+    md(
+        """
+        ## An input gradient without the 180° rotation
+
+        Backprop to the input is a *full* convolution of the upstream gradient g with the
+        kernel rotated by 180°. Forgetting the rotation is the classic slip; here it is computed
+        by hand, with loops, for a 5×5 image and a 3×3 kernel.
+        """
+    ),
+    code(
+        """
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((1, 5, 5)); w = rng.standard_normal((1, 1, 3, 3)); g = rng.standard_normal((1, 3, 3))
+        k = 3
+        dx = np.zeros((5, 5))
+        for i in range(3):
+            for j in range(3):
+                dx[i:i + k, j:j + k] += g[0, i, j] * w[0, 0, ::-1, ::-1]   # the rotation put in by mistake twice
+        r = jac.compare(dx[None], "conv2d", wrt="x", g=g, x=x, weight=w)
+        print("holds:", r.holds, "| diagnosis:", [d["name"] for d in r.diagnosis])
+        assert [d["name"] for d in r.diagnosis] == ["rot180"]
+        fixed = np.zeros((5, 5))
+        for i in range(3):
+            for j in range(3):
+                fixed[i:i + k, j:j + k] += g[0, i, j] * w[0, 0]
+        assert jac.compare(fixed[None], "conv2d", wrt="x", g=g, x=x, weight=w).holds
+        """
+    ),
+    md(
+        """
+        Scattering g[i, j]·w into the window at (i, j) *is* the full convolution with the
+        rotated kernel — so the version that rotated w explicitly rotated it twice. The picture
+        shows where the wrong gradient differs:
+        """
+    ),
+    code(
+        """
+        r = jac.compare(dx[None], "conv2d", wrt="x", g=g, x=x, weight=w)
+        print(r.differing_entries, "of", dx.size, "entries differ, e.g.", r.differing[0][4])
+        """
+    ),
+    md(
+        """
+        ## A stride-2 gradient without inserted zeros
+
+        With stride 2 the upstream gradient must be *dilated* (a zero between its entries)
+        before the full convolution. Without the zeros, the windows of neighbouring outputs
+        land one pixel apart instead of two:
+        """
+    ),
+    code(
+        """
+        x = rng.standard_normal((1, 7, 7)); w = rng.standard_normal((1, 1, 3, 3))
+        g = rng.standard_normal((1, 3, 3))                          # output 3×3 at stride 2
+        undilated = np.zeros((7, 7))
+        for i in range(3):
+            for j in range(3):
+                undilated[i:i + 3, j:j + 3] += g[0, i, j] * w[0, 0]  # should be at (2i, 2j)
+        r = jac.compare(undilated[None], "conv2d", wrt="x", g=g, x=x, weight=w, stride=2)
+        print("diagnosis:", [d["name"] for d in r.diagnosis])
+        assert [d["name"] for d in r.diagnosis] == ["stride-dilation"]
+        dilated = np.zeros((7, 7))
+        for i in range(3):
+            for j in range(3):
+                dilated[2 * i:2 * i + 3, 2 * j:2 * j + 3] += g[0, i, j] * w[0, 0]
+        assert jac.compare(dilated[None], "conv2d", wrt="x", g=g, x=x, weight=w, stride=2).holds
+        """
+    ),
+    md(
+        """
+        ## Three claims of your own, verified like the notes
+
+        A claims file is plain Python: each `@claim` states where the claim is, what it says,
+        and which verdict you expect; its check compares the statement with reference routes.
+        `jacobians verify FILE.py` *runs* the file (as pytest runs test files) and prints the
+        same table as for the notes, with the diagnosis of any as-written failure.
+        """
+    ),
+    code(
+        """
+        claims_file = pathlib.Path("my_claims.py")
+        claims_file.write_text(\'\'\'
+        import numpy as np
+        from jacobians.claims import claim, reference_jacobian, reference_vjp
+
+        X = np.arange(1.0, 17.0).reshape(1, 4, 4)
+        W = np.array([[[[1.0, 2.0], [0.5, -1.0]]]])
+
+        @claim("hw.m-x-im", location="my notes, eq. 1", statement="M_X^im row (i, j) is the patch X[i:i+2, j:j+2]",
+               convention="canonical", routes=("explicit", "fd"), expected="holds")
+        def _(ev):
+            mine = np.array([X[0, i:i + 2, j:j + 2].ravel() for i in range(3) for j in range(3)])
+            ev.written("explicit", mine, reference_jacobian("conv2d", "weight", x=X, weight=W))
+            ev.written("fd", mine, reference_jacobian("conv2d", "weight", route="fd", x=X, weight=W))
+
+        @claim("hw.weight-grad", location="my notes, eq. 2", statement="dL/dW = M_X^im^T g",
+               convention="canonical", routes=("explicit", "fd"), expected="holds")
+        def _(ev):
+            g = np.ones((1, 3, 3))
+            mine = np.array([X[0, p:p + 3, q:q + 3].sum() for p in range(2) for q in range(2)]).reshape(W.shape)
+            ev.written("explicit", mine, reference_vjp("conv2d", g, "weight", x=X, weight=W))
+            ev.written("fd", mine, reference_vjp("conv2d", g, "weight", route="fd", x=X, weight=W))
+
+        @claim("hw.input-jacobian", location="my notes, eq. 3", statement="M_F^filter = (M_X^im)^T",
+               convention="canonical", routes=("explicit", "fd"), expected="fails")
+        def _(ev):
+            wrong = reference_jacobian("conv2d", "weight", x=X, weight=W).toarray().T
+            ev.written("explicit", wrong, reference_jacobian("conv2d", "x", x=X, weight=W))
+            ev.written("fd", wrong, reference_jacobian("conv2d", "x", route="fd", x=X, weight=W))
+        \'\'\')
+        from jacobians.cli import main
+        status = main(["verify", str(claims_file)])
+        assert status == 0   # every verdict as expected (the third claim is expected to fail)
+        """
+    ),
+    md(
+        """
+        The third claim confuses two different matrices (the Jacobian w.r.t. the weights has
+        4 columns, the one w.r.t. the input has 16), so its shapes differ and no mistake of the
+        catalogue explains it: the table says *fails*, and nothing is guessed.
+        """
+    ),
+]
+
 NOTEBOOKS = {
     "01_convolution_jacobians.ipynb": CONV,
     "02_pooling_masks.ipynb": POOL,
     "03_chained_jacobian.ipynb": CHAIN,
     "04_conventions_and_kronecker.ipynb": CONVENTIONS,
+    "05_check_your_own_derivation.ipynb": OWN,
 }
 
 

@@ -119,6 +119,6 @@ def test_readme_ledger_region_is_current():
     results = [result(cid) for cid in IDS]
     with open(README, encoding="utf-8") as fh:
         region = report.readme_region(fh.read())
-    assert region == report.render_markdown(results).strip("\n"), (
+    assert region == report.readme_markdown(results).strip("\n"), (
         "docs/ledger.md is stale: run `python -m jacobians.ledger.report --update-readme docs/ledger.md`"
     )

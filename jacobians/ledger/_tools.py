@@ -16,36 +16,9 @@ def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def fd_gradient(f, x, h: float = FD_STEP) -> np.ndarray:
-    """Central-difference gradient of a scalar function, shaped like ``x``."""
-    x = np.array(x, dtype=np.float64, order="C")
-    flat = x.reshape(-1)
-    out = np.empty(flat.size)
-    for k in range(flat.size):  # one coordinate at a time: the claim's sizes are small
-        old = flat[k]
-        flat[k] = old + h
-        up = float(f(x))
-        flat[k] = old - h
-        down = float(f(x))
-        flat[k] = old
-        out[k] = (up - down) / (2 * h)
-    return out.reshape(x.shape)
-
-
-def fd_jacobian(f, x, h: float = FD_STEP) -> np.ndarray:
-    """Central-difference Jacobian, numerator layout, C-order vec of input and output."""
-    x = np.array(x, dtype=np.float64, order="C")
-    flat = x.reshape(-1)
-    cols = []
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + h
-        up = np.asarray(f(x), dtype=np.float64).ravel()
-        flat[k] = old - h
-        down = np.asarray(f(x), dtype=np.float64).ravel()
-        flat[k] = old
-        cols.append((up - down) / (2 * h))
-    return np.stack(cols, axis=1)
+# the generic finite-difference and torch routes live in the public claims API
+from ..claims import fd_gradient, fd_jacobian, torch_jacobian  # noqa: E402,F401
+from ..claims import torch_gradient as torch_grad  # noqa: E402,F401
 
 
 def fd_gradient_wrt(f, wrt: str, h: float = FD_STEP, **args) -> np.ndarray:
@@ -127,25 +100,6 @@ def torch_conv2d_grads(x, w, g, stride=1, padding=0):
     y = F.conv2d(F.pad(xt, (pl, pr, pt, pb)), wt, bt, stride=stride)
     (y * torch.as_tensor(np.asarray(g, dtype=np.float64))).sum().backward()
     return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
-
-
-def torch_jacobian(fn, x) -> np.ndarray:
-    """Numerator-layout Jacobian (C-order vecs) of a torch function of one float64 array."""
-    import torch
-
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    jac = torch.autograd.functional.jacobian(fn, xt)
-    y_size = int(np.prod(jac.shape[: jac.ndim - xt.ndim])) if jac.ndim > xt.ndim else 1
-    return jac.reshape(y_size, xt.numel()).numpy()
-
-
-def torch_grad(fn, x) -> np.ndarray:
-    """Gradient of a scalar torch function of one float64 array."""
-    import torch
-
-    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
-    fn(xt).backward()
-    return xt.grad.numpy()
 
 
 # ---------------------------------------------------------------------------

@@ -258,7 +258,8 @@ def _(ev):
             printed = -(y / (y @ p)) @ np.diag(p - p * p)  # diag of the diagonal of p − ppᵀ
             fixed = -(y / (y @ p)) @ (np.diag(p) - np.outer(p, p))
             grad_fd = fd_gradient(lambda s_: -np.log(y @ _softmax(s_)), s)
-            ev.both("fd", printed, fixed, grad_fd)
+            context = {"operator": "softmax_cross_entropy", "wrt": "s", "g": np.array(1.0), "s": s, "y": y}
+            ev.both("fd", printed, fixed, grad_fd, diagnose_with=context)  # a failure is diagnosed by the catalogue
             from ..ops.softmax import softmax_jacobian
 
             ev.corrected("explicit", fixed, -(y / (y @ p)) @ softmax_jacobian(s))

@@ -1,6 +1,6 @@
 """Rendering ledger results: a terminal table, JSON, and the README's markdown.
 
-``python -m jacobians.ledger.report --update-readme README.md`` runs every
+``python -m jacobians.ledger.report --update-readme docs/ledger.md`` runs every
 claim and rewrites only the region between ``<!-- ledger:begin -->`` and
 ``<!-- ledger:end -->`` of the given file with :func:`render_markdown`.
 
@@ -59,22 +59,88 @@ def summary_counts(results) -> dict:
 # ---------------------------------------------------------------------------
 # table (terminal)
 # ---------------------------------------------------------------------------
+#: What each route name means (the table's legend); a user's own route names are listed by their kinds.
+ROUTE_LEGEND = {
+    "explicit": "the package's explicit sparse Jacobian (builders in jacobians.ops)",
+    "vjp": "the package's efficient backprop (VJP), never building the matrix",
+    "im2col": "backprop through im2col / col2im",
+    "rot180": "backprop as a full convolution with the kernel rotated by 180°",
+    "kron": "the package's Kronecker forms",
+    "convention": "the package's convention presets (permutations)",
+    "fd": "central finite differences of a forward",
+    "descent": "a finite gradient-descent step",
+    "torch": "torch autograd (skipped when torch is not installed)",
+    "jax": "jax autodiff (skipped when jax is not installed)",
+    "symbolic": "sympy, compared exactly",
+    "shape": "shapes, compared exactly",
+    "index": "index arithmetic, compared exactly",
+    "structure": "0/1 patterns, compared exactly",
+    "formula": "loops or numpy written from the note's own formula",
+    "numpy": "plain numpy written from the note's formula",
+    "trace": "the note's own worked trace",
+}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def legend(results) -> list:
+    """Lines explaining every route name used in ``results``."""
+    used = {}
+    for r in results:
+        for cmp in getattr(r, "comparisons", []):
+            used.setdefault(cmp.route.split(":")[0], set()).add(tuple(cmp.kinds))
+        for route in list(r.written_errors) + list(r.corrected_errors):
+            used.setdefault(route.split(":")[0], set())
+    lines = []
+    for name in sorted(used):
+        text = ROUTE_LEGEND.get(name)
+        if text is None:
+            kinds = ", ".join(sorted(f"{a} vs {b}" for a, b in used[name])) or "kinds not recorded"
+            text = f"a route of the claim's own ({kinds})"
+        lines.append(f"  {name:<11} {text}")
+    return lines
+
+
 def render_table(results: list[ClaimResult], seconds: float | None = None) -> str:
     lines = []
-    width = max((len(r.claim.id) for r in results), default=10)
+    width = max([len(r.claim.id) for r in results] + [len("claim")])
+    lines.append(f"{'claim':<{width}}  {'verdict':<15}  check")
+    lines.append(f"{'-' * width}  {'-' * 15}  {'-' * 26}")
     for r in results:
         mark = "ok" if r.ok else f"MISMATCH (expected {r.claim.expected})"
         errs = ", ".join(f"{k} {_fmt(v)}" for k, v in r.max_error.items())
-        lines.append(f"{r.claim.id:<{width}}  {r.verdict:<15}  {mark}")
-        lines.append(f"{'':<{width}}  at: {r.claim.location}")
-        lines.append(f"{'':<{width}}  max error: {errs or '-'}")
-        if r.verdict == "holds-corrected" and r.written_errors:
+        pad = f"{'':<{width}}  "
+        kind = f" [{r.claim.kind}]" if r.claim.kind else ""
+        lines.append(f"{r.claim.id:<{width}}  {r.verdict:<15}  {mark}{kind}")
+        lines.append(f"{pad}at: {r.claim.location}")
+        lines.append(f"{pad}max error: {errs or '-'}")
+        if r.verdict in ("holds-corrected", "fails") and r.written_errors:
             as_written = ", ".join(f"{k} {_fmt(v)}" for k, v in r.written_errors.items())
-            lines.append(f"{'':<{width}}  as written: {as_written}")
+            lines.append(f"{pad}as written: {as_written}")
+        if r.claim.correction and r.verdict in ("holds-corrected", "completes", "fails"):
+            label = "completion" if r.claim.expected == "completes" else "correction"
+            lines.append(f"{pad}{label}: {r.claim.correction}")
+        if r.claim.reading:
+            lines.append(f"{pad}literal reading: {r.claim.reading}")
+        for d in getattr(r, "diagnosis", []) or []:
+            lines.append(f"{pad}diagnosis ({d.get('route', '-')}): {d['name']} — {d['description']}")
+        skipped = getattr(r, "skipped", {}) or {}
+        if skipped:
+            lines.append(f"{pad}skipped: " + ", ".join(f"{k} ({v})" for k, v in skipped.items()))
         if r.error:
-            lines.append(f"{'':<{width}}  check crashed: {r.error}")
+            lines.append(f"{pad}check crashed: {r.error}")
+    lines.append("")
+    lines.append("routes:")
+    lines.extend(legend(results))
     lines.append("")
     lines.append(summary_line(results, seconds))
+    missing = sorted({reason for r in results for reason in (getattr(r, "skipped", {}) or {}).values()})
+    for reason in missing:
+        n = sum(1 for r in results for v in (getattr(r, "skipped", {}) or {}).values() if v == reason)
+        hint = " (pip install 'jacobians[torch]' to run them)" if reason.startswith("torch") else ""
+        lines.append(f"{reason}: {_plural(n, 'route')} skipped{hint}")
     return "\n".join(lines)
 
 
@@ -84,7 +150,7 @@ def summary_line(results, seconds=None) -> str:
     parts = ", ".join(f"{n} {v}" for v, n in counts.items())
     took = f" in {seconds:.1f} s" if seconds is not None else ""
     status = "all verdicts as expected" if not mism else f"{mism} verdict(s) differ from the expected ones"
-    return f"{len(results)} claims{took}: {parts} — {status}"
+    return f"{_plural(len(results), 'claim')}{took}: {parts} — {status}"
 
 
 # ---------------------------------------------------------------------------
@@ -105,8 +171,6 @@ def render_markdown(results: list[ClaimResult]) -> str:
     out = []
     counts = summary_counts(results)
     out.append(
-        "Generated by `python -m jacobians.ledger.report --update-readme README.md` from "
-        "`jacobians verify --format markdown`; do not edit by hand. "
         "Error = largest scaled disagreement between routes over several geometries, in coarse bins "
         "(0 = exact; < 1e-12 rounding; < 1e-6 finite differences; shape≠ = incomparable shapes), "
         "over the routes other than torch so that the table does not depend on whether torch is installed "
@@ -119,19 +183,25 @@ def render_markdown(results: list[ClaimResult]) -> str:
     out.append("")
     out.append("| note | " + " | ".join(VERDICTS) + " | total |")
     out.append("|---|" + "---|" * (len(VERDICTS) + 1))
-    for key in NOTES:
+    keys = list(NOTES) + [k for k in dict.fromkeys(r.claim.note for r in results) if k not in NOTES]
+    for key in keys:
         rs = [r for r in results if r.claim.note == key]
         if not rs:
             continue
         c = Counter(r.verdict for r in rs)
         out.append(f"| `{key}` | " + " | ".join(str(c.get(v, 0)) for v in VERDICTS) + f" | {len(rs)} |")
     out.append("| **all** | " + " | ".join(str(counts.get(v, 0)) for v in VERDICTS) + f" | {len(results)} |")
-    for key, (num, cite) in NOTES.items():
+    for key in keys:
         rs = [r for r in results if r.claim.note == key]
         if not rs:
             continue
         out.append("")
-        out.append(f"### {num} — {cite} (`{key}`)")
+        if key in NOTES:
+            num, cite = NOTES[key]
+            out.append(f"### {num} — {cite} (`{key}`)")
+        else:
+            source = rs[0].claim.source
+            out.append(f"### `{key}`" + (f" ({_md(source)})" if source else ""))
         out.append("")
         out.append("| claim | where | verdict | routes | error | as written |")
         out.append("|---|---|---|---|---|---|")
@@ -159,6 +229,18 @@ def render_markdown(results: list[ClaimResult]) -> str:
     return "\n".join(out)
 
 
+#: Opens the generated region of a file written by :func:`update_readme` (not the markdown output itself).
+MAINTAINER_NOTE = (
+    "Generated by `python -m jacobians.ledger.report --update-readme docs/ledger.md` from "
+    "`jacobians verify --format markdown`; do not edit by hand."
+)
+
+
+def readme_markdown(results) -> str:
+    """What :func:`update_readme` writes between the markers: the maintainer's note, then :func:`render_markdown`."""
+    return MAINTAINER_NOTE + " " + render_markdown(results)
+
+
 def replace_region(text: str, body: str, begin: str = BEGIN, end: str = END) -> str:
     """``text`` with everything between the two markers replaced by ``body``."""
     i, j = text.find(begin), text.find(end)
@@ -180,7 +262,7 @@ def update_readme(path: str, results=None) -> bool:
         results = run_claims(list(load_claims().values()))
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
-    new = replace_region(text, render_markdown(results))
+    new = replace_region(text, readme_markdown(results))
     if new != text:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(new)
