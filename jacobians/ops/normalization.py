@@ -430,11 +430,12 @@ def batch_norm_input_jacobian(x, weight=None, eps=1e-5, training=True, running_v
 
     Examples
     --------
-    >>> x = np.array([[[1.0]], [[3.0]]])          # one channel, two values
-    >>> batch_norm_input_jacobian(x, eps=1e-12).toarray()   # x̂ = ±1, σ = 1
-    array([[0., 0.],
-           [0., 0.]])
-    >>> batch_norm_input_jacobian(x, training=False, running_var=np.array([3.0]), eps=1.0).toarray()
+    >>> x = np.array([[[0.0]], [[1.0]], [[2.0]]])   # N = 3, one channel: σ = sqrt(2/3), x̂ = (−1, 0, 1)/σ
+    >>> np.round(batch_norm_input_jacobian(x, eps=1e-12).toarray(), 4)   # (1/σ)(I − 11ᵀ/3 − x̂x̂ᵀ/3)
+    array([[ 0.2041, -0.4082,  0.2041],
+           [-0.4082,  0.8165, -0.4082],
+           [ 0.2041, -0.4082,  0.2041]])
+    >>> batch_norm_input_jacobian(x[:2], training=False, running_var=np.array([3.0]), eps=1.0).toarray()
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
@@ -512,7 +513,14 @@ def _ln_setup(x, normalized_shape, weight, eps):
 def _gn_setup(x, num_groups, weight, eps):
     x = _input(x)
     groups = _check_num_groups(num_groups, x.shape[1])
-    return x, _gn_layout(x.shape, groups), _param(weight, "weight", (x.shape[1],)), _eps(eps)
+    layout = _gn_layout(x.shape, groups)
+    if x.shape[0] * layout.m == 1:
+        # PyTorch's check (F.group_norm → _verify_batch_size on N·C/G·prod(S)), kept so the two refuse alike
+        raise ValueError(
+            f"x: expected more than 1 value per channel when training (as PyTorch requires of N·C/num_groups·prod(S)), "
+            f"got input shape {x.shape} with num_groups = {groups}"
+        )
+    return x, layout, _param(weight, "weight", (x.shape[1],)), _eps(eps)
 
 
 def _in_setup(x, weight, eps):
@@ -563,10 +571,11 @@ def layer_norm_input_jacobian(x, normalized_shape, weight=None, eps=1e-5, *, dty
 
     Examples
     --------
-    >>> J = layer_norm_input_jacobian(np.array([[1.0, 3.0]]), 2, eps=1e-12)
-    >>> np.round(J.toarray(), 6) + 0.0
-    array([[0., 0.],
-           [0., 0.]])
+    >>> J = layer_norm_input_jacobian(np.array([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]), 3, eps=1e-12)
+    >>> np.round(J.toarray()[:3, :3], 4)   # a constant row (second block) has x̂ = 0: (1/σ)(I − 11ᵀ/3)
+    array([[ 0.2041, -0.4082,  0.2041],
+           [-0.4082,  0.8165, -0.4082],
+           [ 0.2041, -0.4082,  0.2041]])
     """
     x, layout, weight, eps = _ln_setup(x, normalized_shape, weight, eps)
     return _input_jacobian(x, layout, weight, eps, dtype, "layer_norm_input_jacobian", max_bytes)
@@ -639,9 +648,10 @@ def instance_norm_input_jacobian(x, weight=None, eps=1e-5, *, dtype=None, max_by
 
     Examples
     --------
-    >>> instance_norm_input_jacobian(np.array([[[1.0, 3.0]]]), eps=1e-12).toarray() + 0.0
-    array([[0., 0.],
-           [0., 0.]])
+    >>> np.round(instance_norm_input_jacobian(np.array([[[0.0, 1.0, 2.0]]]), eps=1e-12).toarray(), 4)
+    array([[ 0.2041, -0.4082,  0.2041],
+           [-0.4082,  0.8165, -0.4082],
+           [ 0.2041, -0.4082,  0.2041]])
     """
     x, layout, weight, eps = _in_setup(x, weight, eps)
     return _input_jacobian(x, layout, weight, eps, dtype, "instance_norm_input_jacobian", max_bytes)
