@@ -72,7 +72,15 @@ import numpy as np
 
 from ..geometry import GeometryError, as_positive_int
 from ..registry import Case, register
-from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
+from ._sparse import (
+    as_float_array,
+    check_budget,
+    csr_from_arrays,
+    diagonal_csr,
+    exact_size,
+    index_dtype_for,
+    resolve_dtype,
+)
 
 __all__ = [
     "NormLayout",
@@ -303,14 +311,6 @@ def _group_jacobian(layout: NormLayout, xhat_g, inv, weight, dtype, what, max_by
     return csr_from_arrays(data, indices, indptr, (n, n), what=what)
 
 
-def _diagonal_csr(values, dtype, what, max_bytes):
-    values = np.asarray(values).ravel()
-    n = int(values.size)
-    check_budget(what, n, (n, n), dtype, max_bytes)
-    idx = index_dtype_for(n)
-    return csr_from_arrays(values.astype(dtype), np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)
-
-
 def _one_per_row(layout: NormLayout, values, dtype, what, max_bytes):
     """∂y/∂γ or ∂y/∂β: row i holds ``values_i`` in the column of i's affine parameter."""
     n, k = layout.n, exact_size(layout.wshape)
@@ -445,7 +445,8 @@ def batch_norm_input_jacobian(x, weight=None, eps=1e-5, training=True, running_v
         _, inv, xhat_g = _statistics(layout, x, eps)
         return _group_jacobian(layout, xhat_g, inv, weight, dtype, "batch_norm_input_jacobian", max_bytes)
     inv = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
-    return _diagonal_csr(_row_coefficients(layout, inv, weight), dtype, "batch_norm_input_jacobian", max_bytes)
+    return diagonal_csr(_row_coefficients(layout, inv, weight), dtype=dtype, what="batch_norm_input_jacobian",
+                        max_bytes=max_bytes)
 
 
 def batch_norm_weight_jacobian(x, eps=1e-5, training=True, running_mean=None, running_var=None, *, dtype=None,
