@@ -1,0 +1,99 @@
+"""Sympy forwards of batch / layer / group / instance norm (the symbolic faces, small shapes).
+
+Written as plain loops from the definition — group the entries, mean and
+biased variance as sympy sums, ``γ (x − μ)/sqrt(var + eps) + β`` — sharing no
+index arithmetic with :mod:`jacobians.ops.normalization`. ``eps`` becomes the
+exact rational value of the float, so differentiating gives the Jacobian
+entry by entry, e.g. a 2×3 layer norm's 36 entries
+``γ_i/σ (δ_ij − 1/3 − x̂_i x̂_j/3)`` or a 2-channel batch norm's two blocks.
+
+Examples
+--------
+>>> from symbolic.tensors import symbol_tensor
+>>> x = symbol_tensor("x", (2, 3), base=0, sep=",")
+>>> y = layer_norm(x, normalized_shape=3)
+>>> y.shape
+(6, 1)
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from jacobians.registry import OPERATORS, SYMBOLIC, load_all, register_symbolic
+from symbolic.ops import _number, _obj, column
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "NORMALIZATION_FORWARDS"]
+
+
+def _normalize(x, key, pidx, weight, bias, eps, stats=None):
+    x = _obj(x, "x")
+    eps = _number(eps)
+    weight = None if weight is None else _obj(weight, "weight")
+    bias = None if bias is None else _obj(bias, "bias")
+    groups: dict = {}
+    for index in np.ndindex(*x.shape):
+        groups.setdefault(key(index), []).append(x[index])
+    moments = {}
+    for k, vals in groups.items():
+        if stats is not None:
+            moments[k] = stats(k)
+            continue
+        mu = sympy.Add(*vals) / len(vals)
+        moments[k] = (mu, sympy.Add(*[(v - mu) ** 2 for v in vals]) / len(vals))
+    out = []
+    for index in np.ndindex(*x.shape):
+        mu, var = moments[key(index)]
+        p = pidx(index)
+        y = (x[index] - mu) / sympy.sqrt(var + eps)
+        if weight is not None:
+            y = weight[p] * y
+        if bias is not None:
+            y = y + bias[p]
+        out.append(y)
+    return column(out)
+
+
+def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+    """Batch norm: statistics per channel over (N, *S); running statistics (constants) when not training."""
+    if training:
+        stats = None
+    else:
+        rm, rv = _obj(running_mean, "running_mean"), _obj(running_var, "running_var")
+        stats = lambda c: (rm[c], rv[c])  # noqa: E731
+    return _normalize(x, lambda i: i[1], lambda i: i[1], weight, bias, eps, stats)
+
+
+def layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
+    """Layer norm over the trailing ``normalized_shape`` axes, element-wise γ and β."""
+    k = 1 if isinstance(normalized_shape, (int, np.integer)) else len(normalized_shape)
+    return _normalize(x, lambda i: i[: len(i) - k], lambda i: i[len(i) - k:], weight, bias, eps)
+
+
+def group_norm(x, weight=None, bias=None, num_groups=1, eps=1e-5):
+    """Group norm: statistics per (sample, group of C/num_groups channels)."""
+    per = np.shape(x)[1] // num_groups
+    return _normalize(x, lambda i: (i[0], i[1] // per), lambda i: i[1], weight, bias, eps)
+
+
+def instance_norm(x, weight=None, bias=None, eps=1e-5):
+    """Instance norm: statistics per (sample, channel)."""
+    return _normalize(x, lambda i: i[:2], lambda i: i[1], weight, bias, eps)
+
+
+NORMALIZATION_FORWARDS = {
+    "batch_norm": batch_norm,
+    "layer_norm": layer_norm,
+    "group_norm": group_norm,
+    "instance_norm": instance_norm,
+}
+
+
+def _register():
+    load_all()
+    for name, fn in NORMALIZATION_FORWARDS.items():
+        if name in OPERATORS and name not in SYMBOLIC:
+            register_symbolic(name, fn)
+
+
+_register()
