@@ -89,11 +89,12 @@ NORMALIZATION_FORWARDS = {
 }
 
 
-def _register():
+def register_forwards(forwards) -> None:
+    """Attach sympy forwards to the registered operators of the same names (those that exist)."""
     load_all()
-    for name, fn in NORMALIZATION_FORWARDS.items():
+    for name, fn in forwards.items():
         if name in OPERATORS and name not in SYMBOLIC:
             register_symbolic(name, fn)
 
 
-_register()
+register_forwards(NORMALIZATION_FORWARDS)

@@ -657,3 +657,4 @@ def _register_all():
 _register_all()
 
 from symbolic import normalization as _normalization  # noqa: E402,F401  (issue #14's symbolic faces register on import)
+from symbolic import activation as _activation, combine as _combine, losses as _losses  # noqa: E402,F401
