@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy
 
-from symbolic.normalization import register_forwards
+from symbolic._faces import register_forwards
 from symbolic.ops import _number, _obj, column
 
 __all__ = ["leaky_relu", "elu", "gelu", "softplus", "dropout", "ACTIVATION_FORWARDS"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symbolic.normalization import register_forwards
+from symbolic._faces import register_forwards
 from symbolic.ops import _number, _obj, column
 
 __all__ = ["add", "concat", "COMBINE_FORWARDS"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from symbolic.normalization import register_forwards
+from symbolic._faces import register_forwards
 from symbolic.ops import _number, _obj, column
 
 __all__ = ["softmax_dim", "log_softmax", "cross_entropy_loss", "nll_loss", "mse_loss", "LOSS_FORWARDS"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from jacobians.registry import OPERATORS, SYMBOLIC, load_all, register_symbolic
+from symbolic._faces import register_forwards
 from symbolic.ops import _number, _obj, column
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "NORMALIZATION_FORWARDS"]
@@ -87,14 +87,6 @@ NORMALIZATION_FORWARDS = {
     "group_norm": group_norm,
     "instance_norm": instance_norm,
 }
-
-
-def register_forwards(forwards) -> None:
-    """Attach sympy forwards to the registered operators of the same names (those that exist)."""
-    load_all()
-    for name, fn in forwards.items():
-        if name in OPERATORS and name not in SYMBOLIC:
-            register_symbolic(name, fn)
 
 
 register_forwards(NORMALIZATION_FORWARDS)

@@ -370,3 +370,27 @@ def test_docstring_examples():
 
     result = doctest.testmod(nm, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 10 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: nm.batch_norm_input_jacobian(x),
+        lambda x: nm.batch_norm_input_jacobian(x, np.ones(x.shape[1]), training=False, running_var=np.ones(x.shape[1])),
+        lambda x: nm.batch_norm_weight_jacobian(x),
+        lambda x: nm.group_norm_input_jacobian(x, 2),
+    ],
+    ids=["bn-train", "bn-eval", "bn-weight", "gn"],
+)
+def test_peak_memory_of_a_build_is_at_most_one_and_a_half_csr(build):
+    """tracemalloc (numpy reports to it): everything a build allocates, the CSR included, ≤ 1.5 × the CSR's bytes."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal((8, 16, 12, 12)).astype(np.float32)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    J = build(x)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    csr = J.data.nbytes + J.indices.nbytes + J.indptr.nbytes
+    assert peak <= 1.5 * csr, f"peak {peak} bytes for a CSR of {csr}"

@@ -369,9 +369,11 @@ def diagonal_csr(values, *, dtype=None, what: str = "Jacobian", max_bytes=None):
     array([[2., 0.],
            [0., 0.]])
     """
-    values = np.asarray(values).ravel()
+    values = np.asarray(values)
     dtype = resolve_dtype(dtype, values)
     n = int(values.size)
     check_budget(what, n, (n, n), dtype, max_bytes)
     idx = index_dtype_for(n)
-    return csr_from_arrays(values.astype(dtype), np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)
+    data = np.empty(n, dtype=dtype)
+    data.reshape(values.shape)[...] = values  # one write (a broadcast view of values costs nothing extra)
+    return csr_from_arrays(data, np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)

@@ -248,14 +248,39 @@ def _check_num_groups(num_groups, channels) -> int:
 # ---------------------------------------------------------------------------
 # the shared numerics: statistics, forward, Jacobians, VJPs
 # ---------------------------------------------------------------------------
+#: entries per chunk when accumulating statistics (bounds the float64 temporaries)
+_CHUNK = 1 << 20
+
+
+def _chunks(layout: NormLayout, x):
+    """x as (a, g, b) and slices along a (or along g when a = 1) of about _CHUNK entries each."""
+    x3 = np.asarray(x).reshape(layout.a, layout.g, layout.b)
+    if layout.a > 1:
+        step = max(1, _CHUNK // max(1, layout.g * layout.b))
+        return x3, [(slice(k, k + step), slice(None)) for k in range(0, layout.a, step)]
+    step = max(1, _CHUNK // max(1, layout.b))
+    return x3, [(slice(None), slice(k, k + step)) for k in range(0, layout.g, step)]
+
+
+def _moments(layout: NormLayout, x, eps):
+    """Per-group mean and 1/σ = 1/sqrt(biased var + eps), float64, two passes over chunks (no x-sized temporary)."""
+    x3, chunks = _chunks(layout, x)
+    total = np.zeros(layout.g)
+    for sa, sg in chunks:
+        total[sg] += x3[sa, sg].sum(axis=(0, 2), dtype=np.float64)
+    mean = total / layout.m
+    squares = np.zeros(layout.g)
+    for sa, sg in chunks:
+        d = x3[sa, sg] - mean[None, sg, None]
+        squares[sg] += np.einsum("agb,agb->g", d, d)
+    return mean, 1.0 / np.sqrt(squares / layout.m + eps)
+
+
 def _statistics(layout: NormLayout, x, eps):
     """Per-group mean and 1/σ (biased variance), and x̂ as (groups, m), in float64."""
+    mean, inv = _moments(layout, x, eps)
     xg = layout.to_groups(x).astype(np.float64)
-    mean = xg.mean(axis=1)
-    centred = xg - mean[:, None]
-    var = np.mean(centred * centred, axis=1)
-    inv = 1.0 / np.sqrt(var + eps)
-    return mean, inv, centred * inv[:, None]
+    return mean, inv, (xg - mean[:, None]) * inv[:, None]
 
 
 def _running(layout: NormLayout, x, running_mean, running_var, eps):
@@ -263,6 +288,15 @@ def _running(layout: NormLayout, x, running_mean, running_var, eps):
     inv = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
     xg = layout.to_groups(x).astype(np.float64)
     return inv, (xg - running_mean.astype(np.float64)[:, None]) * inv[:, None]
+
+
+def _xhat_flat(layout: NormLayout, x, mean, inv, dtype) -> np.ndarray:
+    """x̂ in x's C order as a fresh (x.size,) array of ``dtype``, written in place (no float64 copy of x)."""
+    out = np.empty(layout.n, dtype=dtype)
+    o3 = out.reshape(layout.a, layout.g, layout.b)
+    np.subtract(np.asarray(x).reshape(o3.shape), mean[None, :, None], out=o3, casting="same_kind")
+    np.multiply(o3, inv[None, :, None], out=o3, casting="same_kind")
+    return out
 
 
 def _affine(layout, xhat_g, weight, bias, dtype):
@@ -311,13 +345,14 @@ def _group_jacobian(layout: NormLayout, xhat_g, inv, weight, dtype, what, max_by
     return csr_from_arrays(data, indices, indptr, (n, n), what=what)
 
 
-def _one_per_row(layout: NormLayout, values, dtype, what, max_bytes):
-    """∂y/∂γ or ∂y/∂β: row i holds ``values_i`` in the column of i's affine parameter."""
+def _one_per_row(layout: NormLayout, data, what, max_bytes):
+    """∂y/∂γ or ∂y/∂β: row i holds ``data[i]`` (a fresh (x.size,) array, used as is) in the column of i's parameter."""
     n, k = layout.n, exact_size(layout.wshape)
-    check_budget(what, n, (n, k), dtype, max_bytes)
+    check_budget(what, n, (n, k), data.dtype, max_bytes)
     idx = index_dtype_for(n, k)
-    data = np.broadcast_to(np.asarray(values, dtype=dtype), layout.shape).ravel().copy()
-    return csr_from_arrays(data, layout.param_index().astype(idx), np.arange(n + 1, dtype=idx), (n, k), what=what)
+    indices = np.empty(n, dtype=idx)
+    indices.reshape(layout.shape)[...] = np.arange(k, dtype=idx).reshape(layout.wbshape)  # broadcast, no temporary
+    return csr_from_arrays(data, indices, np.arange(n + 1, dtype=idx), (n, k), what=what)
 
 
 def normalize_vjp_textbook(g, xhat_g, inv, layout: NormLayout, weight=None) -> np.ndarray:
@@ -444,8 +479,11 @@ def batch_norm_input_jacobian(x, weight=None, eps=1e-5, training=True, running_v
     if training:
         _, inv, xhat_g = _statistics(layout, x, eps)
         return _group_jacobian(layout, xhat_g, inv, weight, dtype, "batch_norm_input_jacobian", max_bytes)
-    inv = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
-    return diagonal_csr(_row_coefficients(layout, inv, weight), dtype=dtype, what="batch_norm_input_jacobian",
+    # γ_c / sqrt(running_var_c + eps) broadcast straight into the diagonal's data (no x-sized temporary)
+    coef = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
+    if weight is not None:
+        coef = coef * weight
+    return diagonal_csr(layout.per_entry(coef.astype(dtype)), dtype=dtype, what="batch_norm_input_jacobian",
                         max_bytes=max_bytes)
 
 
@@ -462,14 +500,17 @@ def batch_norm_weight_jacobian(x, eps=1e-5, training=True, running_mean=None, ru
     x, _, eps, layout, running_mean, running_var = _bn_setup(x, None, eps, training, running_mean, running_var)
     dtype = resolve_dtype(dtype, x)
     if training:
-        _, _, xhat_g = _statistics(layout, x, eps)
+        mean, inv = _moments(layout, x, eps)
     else:
-        _, xhat_g = _running(layout, x, running_mean, running_var, eps)
-    return _one_per_row(layout, layout.from_groups(xhat_g), dtype, "batch_norm_weight_jacobian", max_bytes)
+        mean, inv = running_mean.astype(np.float64), 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
+    check_budget("batch_norm_weight_jacobian", layout.n, (layout.n, x.shape[1]), dtype, max_bytes)
+    return _one_per_row(layout, _xhat_flat(layout, x, mean, inv, dtype), "batch_norm_weight_jacobian", max_bytes)
 
 
 def _bias_jacobian(layout, dtype, what, max_bytes):
-    return _one_per_row(layout, 1.0, resolve_dtype(dtype), what, max_bytes)
+    dtype = resolve_dtype(dtype)
+    check_budget(what, layout.n, (layout.n, exact_size(layout.wshape)), dtype, max_bytes)
+    return _one_per_row(layout, np.ones(layout.n, dtype=dtype), what, max_bytes)
 
 
 def _shape_of(x_shape, form="(N, C, …)", min_ndim=2) -> tuple:
@@ -546,8 +587,10 @@ def _input_jacobian(x, layout, weight, eps, dtype, what, max_bytes):
 
 
 def _weight_jacobian(x, layout, eps, dtype, what, max_bytes):
-    _, _, xhat_g = _statistics(layout, x, eps)
-    return _one_per_row(layout, layout.from_groups(xhat_g), resolve_dtype(dtype, x), what, max_bytes)
+    dtype = resolve_dtype(dtype, x)
+    check_budget(what, layout.n, (layout.n, exact_size(layout.wshape)), dtype, max_bytes)
+    mean, inv = _moments(layout, x, eps)
+    return _one_per_row(layout, _xhat_flat(layout, x, mean, inv, dtype), what, max_bytes)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
