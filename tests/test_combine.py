@@ -4,6 +4,8 @@ import doctest
 import numpy as np
 import pytest
 from conftest import requires_torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jacobians.chain import Chain, Link, fan_out
 from jacobians.geometry import GeometryError
@@ -116,3 +118,29 @@ def test_bad_input_one_line(call, exc, message):
 def test_docstring_examples():
     result = doctest.testmod(combine, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 4 and result.failed == 0
+
+
+@requires_torch
+@pytest.mark.torch
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_hypothesis_add_and_concat_against_torch(data):
+    from jacobians.check import check_operator
+    from jacobians.registry import Case, get_operator
+
+    shape = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    alpha = data.draw(st.sampled_from([1, 0.5, -2.0, 0]))
+    report = check_operator(get_operator("add"), Case({"input": rng.standard_normal(shape),
+                                                       "other": rng.standard_normal(shape)}, {"alpha": alpha}, "sweep"),
+                            use_torch=True)
+    assert any(r.route == "torch" for r in report.results)
+    report.assert_ok()
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    other = list(shape)
+    other[dim] = data.draw(st.integers(1, 3))
+    report = check_operator(get_operator("concat"), Case({"a": rng.standard_normal(shape),
+                                                          "b": rng.standard_normal(other)}, {"dim": dim}, "sweep"),
+                            use_torch=True)
+    assert any(r.route == "torch" for r in report.results)
+    report.assert_ok()

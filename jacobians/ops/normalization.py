@@ -325,7 +325,7 @@ def _group_jacobian(layout: NormLayout, xhat_g, inv, weight, dtype, what, max_by
     nnz = n * m  # exact Python ints
     check_budget(what, nnz, (n, n), dtype, max_bytes)
     idx = index_dtype_for(nnz, n, n)
-    indptr = np.arange(0, nnz + 1, m, dtype=idx) if m else np.zeros(n + 1, dtype=idx)
+    indptr = np.arange(0, nnz + 1, m, dtype=idx)  # m ≥ 1 entries in every row
     # the members of group 0 in ascending flat order: a·(G·B) + b; group g adds g·B
     members = (np.arange(A, dtype=idx)[:, None] * idx.type(G * B) + np.arange(B, dtype=idx)[None, :]).ravel()
     indices = np.empty(nnz, dtype=idx)
