@@ -23,7 +23,7 @@ import sympy
 from symbolic._faces import register_forwards
 from symbolic.ops import _number, _obj, column
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "NORMALIZATION_FORWARDS"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "NORMALIZATION_FORWARDS", "entry_form", "GROUP_KEYS"]
 
 
 def _normalize(x, key, pidx, weight, bias, eps, stats=None):
@@ -79,6 +79,56 @@ def group_norm(x, weight=None, bias=None, num_groups=1, eps=1e-5):
 def instance_norm(x, weight=None, bias=None, eps=1e-5):
     """Instance norm: statistics per (sample, channel)."""
     return _normalize(x, lambda i: i[:2], lambda i: i[1], weight, bias, eps)
+
+
+#: (group key, parameter index) of an entry's multi-index, per layer (params: normalized_shape / num_groups)
+GROUP_KEYS = {
+    "batch_norm": lambda shape, **p: (lambda i: i[1], lambda i: i[1]),
+    "instance_norm": lambda shape, **p: (lambda i: i[:2], lambda i: i[1]),
+    "group_norm": lambda shape, num_groups=1, **p: (lambda i: (i[0], i[1] // (shape[1] // num_groups)), lambda i: i[1]),
+    "layer_norm": lambda shape, normalized_shape=(), **p: (
+        lambda i, k=1 if isinstance(normalized_shape, int) else len(normalized_shape): i[: len(i) - k],
+        lambda i, k=1 if isinstance(normalized_shape, int) else len(normalized_shape): i[len(i) - k:],
+    ),
+}
+
+
+def entry_form(kind, shape, *, affine=True, **params):
+    """∂vec(y)/∂vec(x) written entry by entry with the symbols x̂ (normalized input), σ (per group) and γ.
+
+    Entry ``γ_(i)/σ_g (δ_ij − 1/m − x̂_i x̂_j/m)`` for i, j in group g, 0 across groups —
+    the readable form of a small case (a 2×3 layer norm, a 2-channel batch norm's blocks).
+    Returns ``(matrix, xhat, sigma, gamma)``; σ is indexed by the groups in order of first appearance.
+
+    Examples
+    --------
+    >>> J, xhat, sigma, gamma = entry_form("layer_norm", (2, 3), normalized_shape=3, affine=False)
+    >>> J[0, 0]
+    (2/3 - xhat_0,0**2/3)/sigma_0
+    >>> J[0, 3]
+    0
+    """
+    from symbolic.tensors import symbol_tensor
+
+    shape = tuple(int(d) for d in shape)
+    key, pidx = GROUP_KEYS[kind](shape, **params)
+    index = list(np.ndindex(*shape))
+    groups = {}
+    for t in index:
+        groups.setdefault(key(t), len(groups))
+    xhat = symbol_tensor("xhat", shape, base=0, sep=",")
+    sigma = symbol_tensor("sigma", (len(groups),), base=0)
+    wshape = (shape[1],) if kind != "layer_norm" else shape[len(shape) - len(pidx(index[0])):]
+    gamma = symbol_tensor("gamma", wshape, base=0, sep=",") if affine else None
+    m = len(index) // len(groups)
+    entries = {}
+    for r, ti in enumerate(index):
+        g = groups[key(ti)]
+        coef = (gamma[pidx(ti)] if affine else 1) / sigma[g]
+        for c, tj in enumerate(index):
+            if key(tj) == key(ti):
+                entries[(r, c)] = coef * (int(r == c) - sympy.Rational(1, m) - xhat[ti] * xhat[tj] / m)
+    return sympy.SparseMatrix(len(index), len(index), entries), xhat, sigma, gamma
 
 
 NORMALIZATION_FORWARDS = {

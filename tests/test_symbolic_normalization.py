@@ -48,3 +48,41 @@ def test_two_channel_batch_norm_blocks_and_the_numeric_builder():
     sym = np.array(J.xreplace(point).evalf(30).tolist(), dtype=np.float64)
     num = nm.batch_norm_input_jacobian(values, eps=0.01).toarray()
     assert np.abs(sym - num).max() <= 1e-14 * np.abs(sym).max()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "kind,shape,params",
+    [("layer_norm", (2, 3), {"normalized_shape": 3}), ("batch_norm", (3, 2), {}), ("group_norm", (1, 4, 2), {"num_groups": 2}),
+     ("instance_norm", (2, 1, 3), {})],
+)
+def test_entry_form_equals_the_differentiated_forward(kind, shape, params):
+    """entry_form's γ/σ (δ − 1/m − x̂x̂ᵀ/m), with σ and x̂ replaced by their definitions, equals sympy's derivative
+    of the loop forward — exactly, at a rational point."""
+    import doctest
+
+    x = symbol_tensor("x", shape, base=0, sep=",")
+    eps = sympy.Rational(1, 7)
+    fwd = getattr(snm, kind)
+    w = symbol_tensor("w", (shape[1],) if kind != "layer_norm" else shape[-1:], base=0)
+    J_fwd = jacobian(fwd(x, w, **params, eps=eps), vec_column(x))
+    J_form, xhat, sigma, gamma = snm.entry_form(kind, shape, **params)
+    rng = np.random.default_rng(3)
+    point = {s: sympy.Rational(int(v), 4) for s, v in zip(list(x.ravel()) + list(w.ravel()), rng.integers(-8, 9, x.size + w.size))}
+    key, _ = snm.GROUP_KEYS[kind](shape, **params)
+    groups = {}
+    for t in np.ndindex(*shape):
+        groups.setdefault(key(t), []).append(t)
+    subs = {g: point[v] for g, v in zip(gamma.ravel(), w.ravel())}
+    for k, members in enumerate(groups.values()):
+        vals = [point[x[t]] for t in members]
+        mu = sum(vals) / len(vals)
+        sd = sympy.sqrt(sum((v - mu) ** 2 for v in vals) / len(vals) + eps)
+        subs[sigma[k]] = sd
+        for t, v in zip(members, vals):
+            subs[xhat[t]] = (v - mu) / sd
+    diff = (J_fwd.xreplace(point) - J_form.xreplace(subs)).applyfunc(sympy.simplify)
+    assert diff.is_zero_matrix
+    assert doctest.testmod(snm).failed == 0
