@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from jacobians.ops.normalization import GROUP_KEYS
 from symbolic._faces import register_forwards
 from symbolic.ops import _number, _obj, column
 
@@ -61,36 +62,22 @@ def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, t
     else:
         rm, rv = _obj(running_mean, "running_mean"), _obj(running_var, "running_var")
         stats = lambda c: (rm[c], rv[c])  # noqa: E731
-    return _normalize(x, lambda i: i[1], lambda i: i[1], weight, bias, eps, stats)
+    return _normalize(x, *GROUP_KEYS["batch_norm"](np.shape(x)), weight, bias, eps, stats)
 
 
 def layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
     """Layer norm over the trailing ``normalized_shape`` axes, element-wise γ and β."""
-    k = 1 if isinstance(normalized_shape, (int, np.integer)) else len(normalized_shape)
-    return _normalize(x, lambda i: i[: len(i) - k], lambda i: i[len(i) - k:], weight, bias, eps)
+    return _normalize(x, *GROUP_KEYS["layer_norm"](np.shape(x), normalized_shape=normalized_shape), weight, bias, eps)
 
 
 def group_norm(x, weight=None, bias=None, num_groups=1, eps=1e-5):
     """Group norm: statistics per (sample, group of C/num_groups channels)."""
-    per = np.shape(x)[1] // num_groups
-    return _normalize(x, lambda i: (i[0], i[1] // per), lambda i: i[1], weight, bias, eps)
+    return _normalize(x, *GROUP_KEYS["group_norm"](np.shape(x), num_groups=num_groups), weight, bias, eps)
 
 
 def instance_norm(x, weight=None, bias=None, eps=1e-5):
     """Instance norm: statistics per (sample, channel)."""
-    return _normalize(x, lambda i: i[:2], lambda i: i[1], weight, bias, eps)
-
-
-#: (group key, parameter index) of an entry's multi-index, per layer (params: normalized_shape / num_groups)
-GROUP_KEYS = {
-    "batch_norm": lambda shape, **p: (lambda i: i[1], lambda i: i[1]),
-    "instance_norm": lambda shape, **p: (lambda i: i[:2], lambda i: i[1]),
-    "group_norm": lambda shape, num_groups=1, **p: (lambda i: (i[0], i[1] // (shape[1] // num_groups)), lambda i: i[1]),
-    "layer_norm": lambda shape, normalized_shape=(), **p: (
-        lambda i, k=1 if isinstance(normalized_shape, int) else len(normalized_shape): i[: len(i) - k],
-        lambda i, k=1 if isinstance(normalized_shape, int) else len(normalized_shape): i[len(i) - k:],
-    ),
-}
+    return _normalize(x, *GROUP_KEYS["instance_norm"](np.shape(x)), weight, bias, eps)
 
 
 def entry_form(kind, shape, *, affine=True, **params):

@@ -742,23 +742,30 @@ def _ref_normalize(x, key, pidx, weight, bias, eps, stats=None):
     return y
 
 
-def _ref_batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
-    stats = None if training else (lambda c: (float(running_mean[c]), float(running_var[c])))
-    return _ref_normalize(x, lambda i: i[1], lambda i: i[1], weight, bias, eps, stats)
+def _trailing(normalized_shape) -> int:
+    return 1 if isinstance(normalized_shape, (int, np.integer)) else len(normalized_shape)
 
 
-def _ref_layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
-    k = len((normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape)
-    return _ref_normalize(x, lambda i: i[: len(i) - k], lambda i: i[len(i) - k:], weight, bias, eps)
+#: The definitions' grouping, for the loop-written references and the symbolic faces (not the builders, which
+#: use :class:`NormLayout`): ``GROUP_KEYS[layer](shape, **params) -> (group key of a multi-index, its γ/β index)``.
+GROUP_KEYS = {
+    "batch_norm": lambda shape, **p: (lambda i: i[1], lambda i: i[1]),
+    "instance_norm": lambda shape, **p: (lambda i: i[:2], lambda i: i[1]),
+    "group_norm": lambda shape, num_groups=1, **p: (lambda i: (i[0], i[1] // (shape[1] // num_groups)), lambda i: i[1]),
+    "layer_norm": lambda shape, normalized_shape=(), **p: (
+        lambda i, k=_trailing(normalized_shape): i[: len(i) - k],
+        lambda i, k=_trailing(normalized_shape): i[len(i) - k:],
+    ),
+}
 
 
-def _ref_group_norm(x, weight=None, bias=None, num_groups=1, eps=1e-5):
-    per = np.shape(x)[1] // num_groups
-    return _ref_normalize(x, lambda i: (i[0], i[1] // per), lambda i: i[1], weight, bias, eps)
+def _reference(kind):
+    def reference(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5, **params):
+        key, pidx = GROUP_KEYS[kind](np.shape(x), **params)
+        stats = None if training else (lambda c: (float(running_mean[c]), float(running_var[c])))
+        return _ref_normalize(x, key, pidx, weight, bias, eps, stats)
 
-
-def _ref_instance_norm(x, weight=None, bias=None, eps=1e-5):
-    return _ref_normalize(x, lambda i: i[:2], lambda i: i[1], weight, bias, eps)
+    return reference
 
 
 def _torch_batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
@@ -876,7 +883,7 @@ register(
     affine_in=("weight", "bias"),
     structural=("bias",),
     torch_forward=_torch_batch_norm,
-    reference=_ref_batch_norm,
+    reference=_reference("batch_norm"),
     param_names=("training", "eps"),
 )
 
@@ -995,7 +1002,7 @@ register(
     summary="layer norm over normalized_shape: one dense block per leading index, element-wise affine",
     cases=_ln_cases,
     param_names=("normalized_shape", "eps"),
-    **_family_faces(_ln_setup_kw, layer_norm, _torch_layer_norm, _ref_layer_norm, "layer_norm"),
+    **_family_faces(_ln_setup_kw, layer_norm, _torch_layer_norm, _reference("layer_norm"), "layer_norm"),
 )
 
 register(
@@ -1003,7 +1010,7 @@ register(
     summary="group norm: one dense block per (sample, group of C/num_groups channels)",
     cases=_gn_cases,
     param_names=("num_groups", "eps"),
-    **_family_faces(_gn_setup_kw, group_norm, _torch_group_norm, _ref_group_norm, "group_norm"),
+    **_family_faces(_gn_setup_kw, group_norm, _torch_group_norm, _reference("group_norm"), "group_norm"),
 )
 
 register(
@@ -1011,5 +1018,5 @@ register(
     summary="instance norm: one dense block per (sample, channel)",
     cases=_in_cases,
     param_names=("eps",),
-    **_family_faces(_in_setup, instance_norm, _torch_instance_norm, _ref_instance_norm, "instance_norm"),
+    **_family_faces(_in_setup, instance_norm, _torch_instance_norm, _reference("instance_norm"), "instance_norm"),
 )
