@@ -745,12 +745,136 @@ OWN = [
     ),
 ]
 
+# ---------------------------------------------------------------------------
+NORMALIZATION = [
+    md(
+        """
+        # 6. Batch norm's Jacobian: training versus evaluation, and a wrong backward caught
+
+        **What to look at:** in training mode batch norm couples every entry of a channel across the
+        whole batch — its Jacobian is dense within each channel and zero across channels; sorting the
+        entries by channel makes it block diagonal. In evaluation mode (running statistics, constants)
+        it is a diagonal. Each training-mode block is (γ/σ)(I − 11ᵀ/m − x̂x̂ᵀ/m): it annihilates the
+        constant vector and (up to eps) the normalized input. Finally, a textbook backward that treats σ as
+        a constant passes the usual "sum of the output" gradient check but not the explicit Jacobian.
+        """
+    ),
+    SETUP,
+    code(
+        """
+        rng = np.random.default_rng(0)
+        N, C, H, W = 3, 2, 2, 2
+        x = rng.standard_normal((N, C, H, W)) * 2 + 1
+        gamma = rng.uniform(0.5, 1.5, C)
+        J_train = jac.batch_norm_input_jacobian(x, gamma)
+        J_eval = jac.batch_norm_input_jacobian(x, gamma, training=False, running_var=rng.uniform(0.5, 2, C))
+        m = N * H * W                     # entries per channel
+        assert J_train.nnz == x.size * m and J_eval.nnz == x.size
+
+        channel = np.broadcast_to(np.arange(C)[None, :, None, None], x.shape).ravel()
+        perm = np.argsort(channel, kind="stable")
+        P = sp.csr_array((np.ones(x.size), (np.arange(x.size), perm)), shape=(x.size, x.size))
+        J_sorted = P @ J_train @ P.T      # rows and columns grouped by channel
+
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
+        S.spy(J_train, ax=axes[0], title=f"training, C order  nnz {J_train.nnz}")
+        S.spy(J_sorted, ax=axes[1], blocks=(m, m), title="training, sorted by channel")
+        S.spy(J_eval, ax=axes[2], title=f"evaluation  nnz {J_eval.nnz}")
+        plt.tight_layout()
+        """
+    ),
+    md(
+        """
+        In C order (n, c, h, w) a channel's entries are interleaved with the other channel's, so the
+        pattern is a checkerboard of blocks; after the permutation it is two dense m×m blocks.
+        """
+    ),
+    code(
+        """
+        dense = J_sorted.toarray()
+        assert np.count_nonzero(dense[:m, m:]) == 0 and np.count_nonzero(dense[m:, :m]) == 0
+        assert np.count_nonzero(dense[:m, :m]) == m * m
+        """
+    ),
+    md(
+        """
+        ## The annihilated directions
+
+        For one channel c, take the vector that is 1 on the channel's entries (0 elsewhere), and the one
+        holding x̂ there. J·1_c = 0: adding a constant to a channel changes nothing (the mean absorbs it).
+        J·x̂_c = (γ/σ)·eps/(var + eps)·x̂_c: scaling a channel changes nothing either, except through eps.
+        """
+    ),
+    code(
+        """
+        eps = 1e-5
+        for c in range(C):
+            on = channel == c
+            vals = x.ravel()[on]
+            var = vals.var()
+            xhat = np.zeros(x.size)
+            xhat[on] = (vals - vals.mean()) / np.sqrt(var + eps)
+            ones = on.astype(float)
+            leak = gamma[c] / np.sqrt(var + eps) * eps / (var + eps)
+            print(f"channel {c}: |J·1_c| = {np.abs(J_train @ ones).max():.1e}, "
+                  f"|J·x̂_c − leak·x̂_c| = {np.abs(J_train @ xhat - leak * xhat).max():.1e}  (leak {leak:.1e})")
+            assert np.abs(J_train @ ones).max() < 1e-12
+            assert np.abs(J_train @ xhat - leak * xhat).max() < 1e-12
+        """
+    ),
+    md(
+        """
+        ## A wrong backward that the trivial gradient check cannot see
+
+        The compact backward is dx = (1/σ)(ĝ − mean(ĝ) − x̂·mean(ĝ∘x̂)) per channel. Forget that σ depends
+        on x and the last term disappears. The common check "loss = sum of the output, compare with finite
+        differences" uses the all-ones upstream gradient — and sum(BN(x)) is identically β·size, so the
+        true gradient is 0, and the wrong backward also returns 0 for g = 1. The generic check compares every
+        VJP with Jᵀg for a random g and fails it.
+        """
+    ),
+    code(
+        """
+        from jacobians.check import check_operator
+        from jacobians.ops import normalization as nm
+        from jacobians.registry import Case, get_operator, register
+
+        def forgets_variance(g, x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+            layout = nm.NormLayout(x.shape, x.shape[0], x.shape[1], int(np.prod(x.shape[2:])), (x.shape[1],),
+                                   (x.shape[1],) + (1,) * (x.ndim - 2))
+            gg = layout.to_groups(g * layout.per_entry(weight))
+            inv = 1 / np.sqrt(layout.to_groups(x).var(axis=1) + eps)
+            return layout.from_groups(inv[:, None] * (gg - gg.mean(axis=1, keepdims=True)))
+
+        right = get_operator("batch_norm")
+        local = {}
+        wrong = register("batch_norm_forgets_variance", summary="wrong", forward=right.forward, jacobian=right.jacobian,
+                         vjp={**right.vjp, "x": {"forgets_variance": forgets_variance}}, cases=right.cases,
+                         registry=local)
+
+        # the trivial check: g = 1, i.e. loss = sum(BN(x))
+        ones = np.ones_like(x)
+        true_grad = nm.batch_norm_vjp_input(ones, x, gamma)
+        print("all-ones: right", np.abs(true_grad).max(), " wrong", np.abs(forgets_variance(ones, x, gamma)).max())
+        assert np.abs(forgets_variance(ones, x, gamma) - true_grad).max() < 1e-12   # the bug passes
+
+        case = Case({"x": x, "weight": gamma, "bias": None}, {"training": True, "eps": 1e-5}, "demo")
+        report = check_operator(wrong, case, use_torch=False)
+        print(*report.failures, sep="\\n")
+        assert [r.route for r in report.failures] == ["vjp:forgets_variance"]
+        assert check_operator(right, case, use_torch=False).ok
+        """
+    ),
+]
+
+
 NOTEBOOKS = {
     "01_convolution_jacobians.ipynb": CONV,
     "02_pooling_masks.ipynb": POOL,
     "03_chained_jacobian.ipynb": CHAIN,
     "04_conventions_and_kronecker.ipynb": CONVENTIONS,
     "05_check_your_own_derivation.ipynb": OWN,
+    "06_normalization.ipynb": NORMALIZATION,
 }
 
 

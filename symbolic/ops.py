@@ -631,6 +631,9 @@ def _output_shape(name, inputs, params):
     spec = load_all()[name]
     numeric = {}
     for key, value in inputs.items():
+        if value is None:  # an absent optional input (e.g. a norm's weight) stays absent
+            numeric[key] = None
+            continue
         arr = np.asarray(value)
         if arr.dtype == object:
             try:
@@ -652,3 +655,6 @@ def _register_all():
 
 
 _register_all()
+
+from symbolic import normalization as _normalization  # noqa: E402,F401  (issue #14's symbolic faces register on import)
+from symbolic import activation as _activation, combine as _combine, losses as _losses  # noqa: E402,F401

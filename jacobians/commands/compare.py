@@ -48,19 +48,37 @@ def _shape_or_file(text: str):
     return ("shape", parse_shape(t))
 
 
+def _typed(parse, what: str):
+    """An argparse ``type=`` from one of show's parsers ``parse(text, what)`` (its one-line message kept)."""
+    import argparse
+
+    def convert(text):
+        try:
+            return parse(text, what)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
 def configure(parser):
-    from .show import parse_groups, parse_padding, parse_pair
+    from .show import _int, parse_ints, parse_padding
+
+    def parse_pair(what):
+        return _typed(parse_ints, what)
+
+    parse_groups = _typed(lambda text, what: _int(text, what, positive=True), "--groups")
 
     parser.epilog = _EPILOG
     parser.add_argument("operator", metavar="OPERATOR", help="a registered operator (see `jacobians list`)")
     parser.add_argument("--input", type=_shape_or_file, metavar="CxHxW|X.npy", help="the input's shape, or its values (.npy)")
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--weight", type=_shape_or_file, metavar="OxCxKHxKW|W.npy", help="weight shape or values (.npy)")
-    shape.add_argument("--kernel", type=parse_pair, metavar="KHxKW", help="kernel size (window operators)")
+    shape.add_argument("--kernel", type=parse_pair("--kernel"), metavar="KHxKW", help="kernel size (window operators)")
     parser.add_argument("--wrt", default="input", metavar="NAME", help="input (default), weight, bias, or any input name")
-    parser.add_argument("--stride", type=parse_pair, metavar="S|SHxSW")
-    parser.add_argument("--padding", type=parse_padding, metavar="P|PHxPW|T,B,L,R")
-    parser.add_argument("--dilation", type=parse_pair, metavar="D|DHxDW")
+    parser.add_argument("--stride", type=parse_pair("--stride"), metavar="S|SHxSW")
+    parser.add_argument("--padding", type=_typed(parse_padding, "--padding"), metavar="P|PHxPW|T,B,L,R")
+    parser.add_argument("--dilation", type=parse_pair("--dilation"), metavar="D|DHxDW")
     parser.add_argument("--groups", type=parse_groups, metavar="G")
     parser.add_argument("--convention", default="canonical", metavar="PRESET", help="the preset the matrix is written in (default canonical)")
     parser.add_argument("--matrix", required=True, metavar="FILE", help="the candidate: .npy, .npz, .mtx, .csv or a text matrix")

@@ -57,6 +57,7 @@ __all__ = [
     "block_diag_csr",
     "vstack_csr",
     "FLOAT_DTYPES",
+    "diagonal_csr",
 ]
 
 #: value dtypes a numeric builder may return
@@ -357,3 +358,22 @@ def vstack_csr(blocks, *, what: str = "batched Jacobian", max_bytes=None):
         data[k0 : k0 + b.nnz] = b.data
         r0, k0 = r0 + b.shape[0], k0 + b.nnz
     return csr_from_arrays(data, indices, indptr, shape, what=what)
+
+
+def diagonal_csr(values, *, dtype=None, what: str = "Jacobian", max_bytes=None):
+    """``diag(vec(values))`` as a csr_array filled directly (every diagonal entry stored, zeros included).
+
+    Examples
+    --------
+    >>> diagonal_csr(np.array([2.0, 0.0])).toarray()
+    array([[2., 0.],
+           [0., 0.]])
+    """
+    values = np.asarray(values)
+    dtype = resolve_dtype(dtype, values)
+    n = int(values.size)
+    check_budget(what, n, (n, n), dtype, max_bytes)
+    idx = index_dtype_for(n)
+    data = np.empty(n, dtype=dtype)
+    data.reshape(values.shape)[...] = values  # one write (a broadcast view of values costs nothing extra)
+    return csr_from_arrays(data, np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)

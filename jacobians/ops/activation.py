@@ -27,12 +27,14 @@ note 004's matrix diag(Ind(vec(z) > 0)) (:func:`relu_jacobian`) and note
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
 from ._show import same_shape_spec
-from ._sparse import Pattern, as_float_array, assemble, index_dtype_for
+from ._sparse import Pattern, as_float_array, assemble, diagonal_csr, index_dtype_for, resolve_dtype
 
 __all__ = [
     "relu",
@@ -46,6 +48,21 @@ __all__ = [
     "tanh",
     "tanh_jacobian",
     "tanh_vjp",
+    "leaky_relu",
+    "leaky_relu_jacobian",
+    "leaky_relu_vjp",
+    "elu",
+    "elu_jacobian",
+    "elu_vjp",
+    "gelu",
+    "gelu_jacobian",
+    "gelu_vjp",
+    "softplus",
+    "softplus_jacobian",
+    "softplus_vjp",
+    "dropout",
+    "dropout_jacobian",
+    "dropout_vjp",
 ]
 
 
@@ -188,6 +205,251 @@ def tanh_vjp(g, z):
 
 
 # ---------------------------------------------------------------------------
+# modern activations (PyTorch's names, parameters and kink conventions)
+# ---------------------------------------------------------------------------
+def _real(value, name, *, positive=False, nonzero=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: must be a real number (got {value!r})")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name}: must be finite (got {value!r})")
+    if positive and v <= 0:
+        raise ValueError(f"{name}: must be > 0 (got {value!r})")
+    if nonzero and v == 0:
+        raise ValueError(f"{name}: must be nonzero (got {value!r})")
+    return v
+
+
+def _diag_of(values, z, dtype, what):
+    return diagonal_csr(values, dtype=resolve_dtype(dtype, z), what=what)
+
+
+def leaky_relu(z, negative_slope=0.01):
+    """``y = z`` for z > 0, ``negative_slope · z`` otherwise (``F.leaky_relu``).
+
+    Examples
+    --------
+    >>> leaky_relu(np.array([-2.0, 0.0, 3.0]), 0.1)
+    array([-0.2,  0. ,  3. ])
+    """
+    z = _numeric(z)
+    return np.where(z > 0, z, z * z.dtype.type(_real(negative_slope, "negative_slope")))
+
+
+def _leaky_relu_derivative(z, negative_slope):
+    # z > 0 strictly: at z = 0 the slope is negative_slope, what PyTorch's autograd returns
+    return np.where(z > 0, 1.0, _real(negative_slope, "negative_slope"))
+
+
+def leaky_relu_jacobian(z, negative_slope=0.01, *, dtype=None):
+    """diag(1 if z > 0 else negative_slope); **negative_slope at z = 0** (PyTorch's autograd).
+
+    Examples
+    --------
+    >>> leaky_relu_jacobian(np.array([2.0, 0.0, -1.0]), 0.1).toarray()
+    array([[1. , 0. , 0. ],
+           [0. , 0.1, 0. ],
+           [0. , 0. , 0.1]])
+    """
+    z = _numeric(z)
+    return _diag_of(_leaky_relu_derivative(z, negative_slope), z, dtype, "leaky_relu_jacobian")
+
+
+def leaky_relu_vjp(g, z, negative_slope=0.01):
+    """g ∘ leaky_relu'(z) without the matrix."""
+    z = _numeric(z)
+    return _grad_like(g, z) * _leaky_relu_derivative(z, negative_slope)
+
+
+def elu(z, alpha=1.0):
+    """``y = z`` for z > 0, ``alpha (exp(z) − 1)`` otherwise (``F.elu``).
+
+    Examples
+    --------
+    >>> elu(np.array([1.0, 0.0]), 2.0)
+    array([1., 0.])
+    """
+    z = _numeric(z)
+    a = _real(alpha, "alpha")
+    return np.where(z > 0, z, a * np.expm1(np.minimum(z, 0))).astype(z.dtype)
+
+
+def _elu_derivative(z, alpha):
+    # z ≤ 0 takes the exponential branch: alpha at z = 0, PyTorch's elu_backward
+    a = _real(alpha, "alpha")
+    return np.where(z > 0, 1.0, a * np.exp(np.minimum(z, 0)))
+
+
+def elu_jacobian(z, alpha=1.0, *, dtype=None):
+    """diag(1 if z > 0 else alpha·exp(z)); **alpha at z = 0** (PyTorch's autograd).
+
+    Examples
+    --------
+    >>> elu_jacobian(np.array([1.0, 0.0]), 2.0).toarray()
+    array([[1., 0.],
+           [0., 2.]])
+    """
+    z = _numeric(z)
+    return _diag_of(_elu_derivative(z, alpha), z, dtype, "elu_jacobian")
+
+
+def elu_vjp(g, z, alpha=1.0):
+    """g ∘ elu'(z) without the matrix."""
+    z = _numeric(z)
+    return _grad_like(g, z) * _elu_derivative(z, alpha)
+
+
+_GELU_C = np.sqrt(2.0 / np.pi)
+
+
+def _approximate(approximate):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate: must be 'none' or 'tanh' (got {approximate!r})")
+    return approximate
+
+
+def gelu(z, approximate="none"):
+    """GELU (``F.gelu``): ``z Φ(z)`` exactly, or ``½z(1 + tanh(√(2/π)(z + 0.044715 z³)))`` with ``approximate="tanh"``.
+
+    Examples
+    --------
+    >>> gelu(np.array([0.0, 1.0]))
+    array([0.        , 0.84134475])
+    """
+    from scipy.special import ndtr
+
+    z = _numeric(z)
+    if _approximate(approximate) == "tanh":
+        return (0.5 * z * (1 + np.tanh(_GELU_C * (z + 0.044715 * z ** 3)))).astype(z.dtype)
+    return (z * ndtr(z)).astype(z.dtype)
+
+
+def _gelu_derivative(z, approximate):
+    from scipy.special import ndtr
+
+    z = np.asarray(z, dtype=np.float64)
+    if _approximate(approximate) == "tanh":
+        t = np.tanh(_GELU_C * (z + 0.044715 * z ** 3))
+        return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * _GELU_C * (1 + 3 * 0.044715 * z * z)
+    return ndtr(z) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)  # Φ(z) + z φ(z)
+
+
+def gelu_jacobian(z, approximate="none", *, dtype=None):
+    """diag(Φ(z) + z φ(z)) (or the tanh form's derivative); smooth, no kink.
+
+    Examples
+    --------
+    >>> gelu_jacobian(np.array([0.0])).toarray()
+    array([[0.5]])
+    """
+    z = _numeric(z)
+    return _diag_of(_gelu_derivative(z, approximate), z, dtype, "gelu_jacobian")
+
+
+def gelu_vjp(g, z, approximate="none"):
+    """g ∘ gelu'(z) without the matrix."""
+    z = _numeric(z)
+    return _grad_like(g, z) * _gelu_derivative(z, approximate)
+
+
+def softplus(z, beta=1.0, threshold=20.0):
+    """``log(1 + exp(βz))/β``, and ``z`` where ``βz > threshold`` (``F.softplus``, numerically stable).
+
+    Examples
+    --------
+    >>> softplus(np.array([0.0, 30.0]))
+    array([ 0.69314718, 30.        ])
+    """
+    z = _numeric(z)
+    b = _real(beta, "beta", nonzero=True)
+    t = _real(threshold, "threshold")
+    bz = b * z.astype(np.float64)
+    smooth = np.logaddexp(0.0, bz) / b
+    return np.where(bz > t, z, smooth).astype(z.dtype)
+
+
+def _softplus_derivative(z, beta, threshold):
+    from scipy.special import expit
+
+    b = _real(beta, "beta", nonzero=True)
+    t = _real(threshold, "threshold")
+    bz = b * np.asarray(z, dtype=np.float64)
+    # βz > threshold strictly is the linear branch (derivative 1); at βz = threshold PyTorch uses σ(βz)
+    return np.where(bz > t, 1.0, expit(bz))
+
+
+def softplus_jacobian(z, beta=1.0, threshold=20.0, *, dtype=None):
+    """diag(σ(βz)), and 1 where ``βz > threshold``; at ``βz = threshold`` σ(threshold), as PyTorch.
+
+    Examples
+    --------
+    >>> softplus_jacobian(np.array([0.0, 30.0])).toarray()
+    array([[0.5, 0. ],
+           [0. , 1. ]])
+    """
+    z = _numeric(z)
+    return _diag_of(_softplus_derivative(z, beta, threshold), z, dtype, "softplus_jacobian")
+
+
+def softplus_vjp(g, z, beta=1.0, threshold=20.0):
+    """g ∘ softplus'(z) without the matrix."""
+    z = _numeric(z)
+    return _grad_like(g, z) * _softplus_derivative(z, beta, threshold)
+
+
+def _dropout_args(mask, p):
+    m = np.asarray(mask)
+    if m.dtype == object or not (m.dtype == bool or np.issubdtype(m.dtype, np.number)) or np.iscomplexobj(m):
+        raise TypeError(f"mask: must be a boolean or 0/1 numeric array (got dtype {m.dtype})")
+    if not np.isin(m, (0, 1)).all():
+        raise ValueError("mask: entries must be 0 or 1 (kept or dropped)")
+    q = _real(p, "p")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"p: must be a probability in [0, 1] (got {p!r})")
+    # p = 1 drops everything: PyTorch returns zeros (scale 0, not 1/0)
+    scale = 0.0 if q == 1.0 else 1.0 / (1.0 - q)
+    return m.astype(bool), scale
+
+
+def dropout(z, mask, p):
+    """Dropout with a fixed mask: ``y = z ∘ mask / (1 − p)`` (``F.dropout`` in training mode, its mask given).
+
+    Examples
+    --------
+    >>> dropout(np.array([1.0, 2.0]), np.array([True, False]), 0.5)
+    array([2., 0.])
+    """
+    z = _numeric(z)
+    m, scale = _dropout_args(mask, p)
+    if m.shape != z.shape:
+        raise ValueError(f"mask: must have the shape of z {z.shape} (got {m.shape})")
+    return z * (m * z.dtype.type(scale))
+
+
+def dropout_jacobian(mask, p, *, dtype=None):
+    """diag(mask / (1 − p)) — depends only on the mask; every diagonal entry stored (0 where dropped).
+
+    Examples
+    --------
+    >>> dropout_jacobian(np.array([1, 0, 1]), 0.5).toarray()
+    array([[2., 0., 0.],
+           [0., 0., 0.],
+           [0., 0., 2.]])
+    """
+    m, scale = _dropout_args(mask, p)
+    return diagonal_csr(m * scale, dtype=resolve_dtype(dtype), what="dropout_jacobian")
+
+
+def dropout_vjp(g, mask, p):
+    """g ∘ mask / (1 − p) (PyTorch's native_dropout_backward)."""
+    m, scale = _dropout_args(mask, p)
+    g = np.asarray(g, dtype=np.float64)
+    if g.shape != m.shape:
+        raise ValueError(f"g: must have the shape of the mask {m.shape} (got {g.shape})")
+    return np.where(m, g * scale, 0.0)
+
+
+# ---------------------------------------------------------------------------
 # registration
 # ---------------------------------------------------------------------------
 #: Shapes of the generic check's cases: an image, a feature vector, a batch matrix, a scalar-sized array.
@@ -263,4 +525,112 @@ register(
     cases=_activation_cases(33),
     torch_forward=_torch_tanh,
     show=same_shape_spec("z", symbol="z"),
+)
+
+
+# modern activations ------------------------------------------------------------------
+def _ref_elementwise(fn):
+    """A reference forward: ``fn`` (math on Python floats, from the definition) entry by entry."""
+
+    def reference(z, **params):
+        z = np.asarray(z, dtype=np.float64)
+        return np.array([fn(float(v), **params) for v in z.ravel()]).reshape(z.shape)
+
+    return reference
+
+
+def _ref_leaky(v, negative_slope=0.01):
+    return v if v > 0 else negative_slope * v
+
+
+def _ref_elu(v, alpha=1.0):
+    return v if v > 0 else alpha * (math.exp(v) - 1)
+
+
+def _ref_gelu(v, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+    return 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+
+
+def _ref_softplus(v, beta=1.0, threshold=20.0):
+    return v if beta * v > threshold else math.log1p(math.exp(beta * v)) / beta
+
+
+def _param_cases(seed, grid, spread=2.0):
+    def cases():
+        rng = np.random.default_rng(seed)
+        out = []
+        for params in grid:
+            for shape in ACTIVATION_SHAPES[:3]:
+                tag = "-".join(f"{k}{v}" for k, v in params.items())
+                out.append(Case({"z": _away_from_kink(rng, shape, spread)}, params, "z" + "x".join(map(str, shape)) + "-" + tag))
+        return out
+
+    return cases
+
+
+def _torch_fn(name):
+    def forward(z, **params):
+        import torch.nn.functional as F
+
+        return getattr(F, name)(z, **params)
+
+    forward.__name__ = f"_torch_{name}"
+    return forward
+
+
+for _seed, (_name, _fwd, _jac, _vjp, _ref, _grid, _summary) in enumerate([
+    ("leaky_relu", leaky_relu, leaky_relu_jacobian, leaky_relu_vjp, _ref_leaky,
+     [{"negative_slope": 0.01}, {"negative_slope": 0.2}, {"negative_slope": -0.5}],
+     "leaky ReLU: diag(1 if z > 0 else negative_slope), negative_slope at z = 0 (PyTorch)"),
+    ("elu", elu, elu_jacobian, elu_vjp, _ref_elu, [{"alpha": 1.0}, {"alpha": 0.3}],
+     "ELU: diag(1 if z > 0 else alpha·exp(z)), alpha at z = 0 (PyTorch)"),
+    ("gelu", gelu, gelu_jacobian, gelu_vjp, _ref_gelu, [{"approximate": "none"}, {"approximate": "tanh"}],
+     "GELU z·Φ(z) or its tanh approximation: diag(Φ(z) + z·φ(z))"),
+    ("softplus", softplus, softplus_jacobian, softplus_vjp, _ref_softplus,
+     [{"beta": 1.0, "threshold": 20.0}, {"beta": 2.0, "threshold": 3.0}, {"beta": 0.5, "threshold": 1.0}],
+     "softplus log(1 + exp(βz))/β (z beyond the threshold): diag(σ(βz)), 1 where βz > threshold"),
+], start=36):
+    register(
+        _name,
+        summary=_summary,
+        forward=_fwd,
+        jacobian={"z": _jac},
+        vjp={"z": {"elementwise": _vjp}},
+        cases=_param_cases(_seed, _grid, spread=3.0),
+        torch_forward=_torch_fn(_name),
+        reference=_ref_elementwise(_ref),
+        param_names=tuple(_grid[0]),
+    )
+
+
+def _dropout_cases():
+    rng = np.random.default_rng(35)
+    out = []
+    for shape, p in [((3, 4, 5), 0.5), ((7,), 0.1), ((2, 6), 0.0), ((2, 3), 1.0)]:
+        mask = rng.random(shape) >= p if p < 1 else np.zeros(shape, dtype=bool)
+        out.append(Case({"z": rng.standard_normal(shape), "mask": mask}, {"p": p}, "z" + "x".join(map(str, shape)) + f"-p{p}",
+                        constant=("mask",)))
+    return out
+
+
+def _torch_dropout(z, mask, p):
+    # F.dropout draws its own mask; with the mask fixed, PyTorch's training-mode forward is z·mask·scale
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    return z * mask * scale
+
+
+register(
+    "dropout",
+    summary="dropout with a fixed mask: diag(mask/(1 − p)) (zeros for p = 1, as PyTorch)",
+    forward=dropout,
+    jacobian={"z": lambda z, mask, p: dropout_jacobian(mask, p, dtype=resolve_dtype(None, _numeric(z)))},
+    vjp={"z": {"mask": lambda g, z, mask, p: dropout_vjp(g, mask, p)}},
+    cases=_dropout_cases,
+    affine_in=("z",),
+    torch_forward=_torch_dropout,
+    reference=lambda z, mask, p: np.array([v * (1.0 / (1.0 - p) if k and p < 1 else 0.0)
+                                           for v, k in zip(np.ravel(z), np.ravel(mask))]).reshape(np.shape(z)),
+    param_names=("p",),
 )

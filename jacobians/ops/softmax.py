@@ -44,8 +44,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
+from ..geometry import GeometryError
 from ._show import ShowSetup, ShowSpec, need_ndim, one_hot
-from ._sparse import as_float_array
+from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
     "LABEL_ATOL",
@@ -64,6 +65,12 @@ __all__ = [
     "softmax_soft_cross_entropy_grad",
     "frobenius_loss",
     "frobenius_loss_jacobian",
+    "softmax_along",
+    "softmax_along_jacobian",
+    "softmax_along_vjp",
+    "log_softmax",
+    "log_softmax_jacobian",
+    "log_softmax_vjp",
 ]
 
 #: How far Σy may be from 1 for y to count as a probability vector.
@@ -119,6 +126,8 @@ def _probabilities(p, name="p") -> np.ndarray:
 def softmax(s):
     """``p = exp(s) / Σ exp(s)`` for a score vector s (C,), computed with the max shifted out.
 
+    The notes' vector softmax; for any shape along an axis see :func:`softmax_along`.
+
     Examples
     --------
     >>> softmax(np.array([0., np.log(3.)]))
@@ -129,10 +138,13 @@ def softmax(s):
     return e / e.sum()
 
 
-def softmax_jacobian(s, *, sparse=False):
+def softmax_jacobian(s, dim=-1, *, sparse=None):
     """∂p/∂s = diag(p) − p pᵀ, shape (C, C); dense ndarray unless ``sparse=True``.
 
-    Entry ``∂p_i/∂s_j = p_i([i = j] − p_j)``.
+    Entry ``∂p_i/∂s_j = p_i([i = j] − p_j)``. Any other shape: the
+    block-diagonal csr_array of softmax along ``dim``
+    (:func:`softmax_along_jacobian`); ``sparse=None`` means dense for a vector
+    (the notes' C×C matrix, as before) and CSR otherwise.
 
     Examples
     --------
@@ -140,6 +152,9 @@ def softmax_jacobian(s, *, sparse=False):
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
     """
+    if np.ndim(s) != 1 or dim not in (0, -1):
+        jac = softmax_along_jacobian(s, dim)
+        return jac.toarray() if sparse is False else jac
     p = softmax(s)
     jac = np.diag(p) - np.outer(p, p)
     return sp.csr_array(jac) if sparse else jac
@@ -317,6 +332,158 @@ def _frob_vjp_y(g, x, y):
 
 
 # ---------------------------------------------------------------------------
+# softmax and log_softmax along any dim of any shape (torch.softmax / torch.log_softmax)
+# ---------------------------------------------------------------------------
+def _scores(s, dim):
+    """s as a float array and its view (outer, C, inner) around axis ``dim``."""
+    arr = as_float_array(s, "s")
+    if arr.dtype == object:
+        raise TypeError("s: needs numeric values (got an object array)")
+    if arr.ndim == 0 or arr.size == 0:
+        raise GeometryError(f"s: must be a non-empty array with at least one axis (got shape {arr.shape})")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -arr.ndim <= dim < arr.ndim:
+        raise GeometryError(f"dim: must be an integer in [{-arr.ndim}, {arr.ndim}) for s of shape {arr.shape} (got {dim!r})")
+    if not np.isfinite(arr).all():
+        raise ValueError("s: must be finite (got inf or nan among its entries)")
+    axis = int(dim) % arr.ndim
+    outer, c = exact_size(arr.shape[:axis]), arr.shape[axis]
+    return arr, arr.reshape(outer, c, exact_size(arr.shape[axis + 1:]))
+
+
+def softmax_along(s, dim=-1):
+    """``p = exp(s − max) / Σ exp(s − max)`` along axis ``dim`` of any shape (``torch.softmax(s, dim)``).
+
+    Examples
+    --------
+    >>> softmax_along(np.array([[0., 0.], [np.log(3.), 0.]]), dim=0)
+    array([[0.25, 0.5 ],
+           [0.75, 0.5 ]])
+    """
+    arr, s3 = _scores(s, dim)
+    e = np.exp(s3 - s3.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).reshape(arr.shape)
+
+
+def log_softmax(s, dim=-1):
+    """``s − logsumexp(s)`` along axis ``dim`` (``torch.log_softmax(s, dim)``), computed with the max shifted out.
+
+    Examples
+    --------
+    >>> np.exp(log_softmax(np.array([0., np.log(3.)])))
+    array([0.25, 0.75])
+    """
+    arr, s3 = _scores(s, dim)
+    shifted = s3 - s3.max(axis=1, keepdims=True)
+    return (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))).reshape(arr.shape)
+
+
+def _slice_blocks(p3, dtype, what, *, log: bool, max_bytes=None):
+    """Block-diagonal CSR with one C×C block per slice (o, k) of p viewed (outer, C, inner).
+
+    Row (o, i, k) reads columns (o, i', k) for i' = 0 … C−1 (ascending); the
+    value is ``δ_ii' p_i − p_i p_i'`` (softmax) or ``δ_ii' − p_i'`` (log_softmax),
+    written by broadcasting into the data array.
+    """
+    outer, c, inner = p3.shape
+    n = outer * c * inner
+    nnz = n * c
+    check_budget(what, nnz, (n, n), dtype, max_bytes)
+    idx = index_dtype_for(nnz, n, n)
+    indptr = np.arange(0, nnz + 1, c, dtype=idx)
+    indices = np.empty(nnz, dtype=idx)
+    # column (o, i', k) = o·C·inner + i'·inner + k, the same for every i of the row's slice
+    base = (np.arange(outer, dtype=idx) * idx.type(c * inner))[:, None, None, None]
+    np.add(base + np.arange(inner, dtype=idx)[None, None, :, None], (np.arange(c, dtype=idx) * idx.type(inner)),
+           out=indices.reshape(outer, c, inner, c))
+    data = np.empty(nnz, dtype=dtype)
+    d4 = data.reshape(outer, c, inner, c)
+    p_cols = p3.transpose(0, 2, 1)[:, None, :, :].astype(dtype)  # p_i' for row (o, ·, k)
+    if log:
+        np.negative(np.broadcast_to(p_cols, d4.shape), out=d4)
+        diag_values = 1.0
+    else:
+        np.multiply(p3.astype(dtype)[..., None], p_cols, out=d4)
+        np.negative(d4, out=d4)
+        diag_values = p3.ravel().astype(dtype)
+    rows = np.arange(n, dtype=np.int64).reshape(outer, c, inner)
+    data[(rows * c + np.arange(c, dtype=np.int64)[None, :, None]).ravel()] += diag_values
+    return csr_from_arrays(data, indices, indptr, (n, n), what=what)
+
+
+def softmax_along_jacobian(s, dim=-1, *, dtype=None, max_bytes=None):
+    """∂vec(p)/∂vec(s) of softmax along ``dim``: block-diagonal, one ``diag(p) − ppᵀ`` block per slice.
+
+    Shape (s.size, s.size); C-order vec of the whole array, so the blocks are
+    contiguous for ``dim = -1`` and interleaved (a permuted block diagonal) otherwise.
+
+    Examples
+    --------
+    >>> softmax_along_jacobian(np.zeros((2, 2)), dim=0).toarray()
+    array([[ 0.25,  0.  , -0.25,  0.  ],
+           [ 0.  ,  0.25,  0.  , -0.25],
+           [-0.25,  0.  ,  0.25,  0.  ],
+           [ 0.  , -0.25,  0.  ,  0.25]])
+    """
+    arr, s3 = _scores(s, dim)
+    p3 = softmax_along(arr, dim).reshape(s3.shape)
+    return _slice_blocks(p3, resolve_dtype(dtype, arr), "softmax_jacobian", log=False, max_bytes=max_bytes)
+
+
+def log_softmax_jacobian(s, dim=-1, *, dtype=None, max_bytes=None):
+    """∂vec(log_softmax(s))/∂vec(s): block-diagonal, one ``I − 1pᵀ`` block per slice along ``dim``.
+
+    Entry ``∂y_i/∂s_j = δ_ij − p_j`` within a slice.
+
+    Examples
+    --------
+    >>> log_softmax_jacobian(np.array([0., np.log(3.)])).toarray()
+    array([[ 0.75, -0.75],
+           [-0.25,  0.25]])
+    """
+    arr, s3 = _scores(s, dim)
+    p3 = softmax_along(arr, dim).reshape(s3.shape)
+    return _slice_blocks(p3, resolve_dtype(dtype, arr), "log_softmax_jacobian", log=True, max_bytes=max_bytes)
+
+
+def _grad_along(g, arr):
+    g = np.asarray(g, dtype=np.float64)
+    if g.shape != arr.shape:
+        raise ValueError(f"g: must have the shape of s {arr.shape} (got {g.shape})")
+    return g
+
+
+def softmax_along_vjp(g, s, dim=-1):
+    """gᵀ ∂p/∂s without the matrix: ``p ∘ (g − Σ_dim g ∘ p)``."""
+    arr, s3 = _scores(s, dim)
+    p = softmax_along(arr, dim).reshape(s3.shape)
+    g3 = _grad_along(g, arr).reshape(s3.shape)
+    return (p * (g3 - (g3 * p).sum(axis=1, keepdims=True))).reshape(arr.shape)
+
+
+def log_softmax_vjp(g, s, dim=-1):
+    """gᵀ ∂log_softmax/∂s without the matrix: ``g − p · Σ_dim g``."""
+    arr, s3 = _scores(s, dim)
+    p = softmax_along(arr, dim).reshape(s3.shape)
+    g3 = _grad_along(g, arr).reshape(s3.shape)
+    return (g3 - p * g3.sum(axis=1, keepdims=True)).reshape(arr.shape)
+
+
+def _ref_softmax_along(s, dim=-1, log=False):
+    """Loops from the definition: for every slice, exp(s_i)/Σ_j exp(s_j) with math.fsum."""
+    import math
+
+    s = np.asarray(s, dtype=np.float64)
+    axis = dim % s.ndim
+    out = np.empty(s.shape)
+    for index in np.ndindex(*s.shape):
+        vals = [float(s[index[:axis] + (j,) + index[axis + 1:]]) for j in range(s.shape[axis])]
+        top = max(vals)
+        total = math.fsum(math.exp(v - top) for v in vals)
+        out[index] = (s[index] - top - math.log(total)) if log else math.exp(s[index] - top) / total
+    return out
+
+
+# ---------------------------------------------------------------------------
 # torch forwards
 # ---------------------------------------------------------------------------
 def _torch_softmax(s):
@@ -468,4 +635,54 @@ register(
         nnz=lambda shapes, params, wrt, out: math.prod(shapes["x"]),
         symbols={"x": "X", "y": "Y"}, example=("--input", "2x2"),
     ),
+)
+
+
+# softmax / log_softmax along any dim ---------------------------------------------------
+def _along_cases(seed):
+    def cases():
+        rng = np.random.default_rng(seed)
+        out = []
+        for shape, dim in [((2, 3, 4), -1), ((2, 3, 4), 1), ((3, 4), 0), ((5,), 0), ((2, 1, 3), 1), ((4, 2), -2)]:
+            out.append(Case({"s": rng.standard_normal(shape) * 2}, {"dim": dim}, "s" + "x".join(map(str, shape)) + f"-dim{dim}"))
+        out.append(Case({"s": rng.standard_normal((2, 3)) + 40.0}, {"dim": 1}, "s2x3-shifted-by-40"))
+        return out
+
+    return cases
+
+
+def _torch_softmax_along(s, dim=-1):
+    import torch
+
+    return torch.softmax(s, dim)
+
+
+def _torch_log_softmax(s, dim=-1):
+    import torch
+
+    return torch.log_softmax(s, dim)
+
+
+register(
+    "softmax_dim",
+    summary="softmax along dim of any shape: block-diagonal, one diag(p) − ppᵀ block per slice",
+    forward=softmax_along,
+    jacobian={"s": lambda s, dim=-1: softmax_along_jacobian(s, dim)},
+    vjp={"s": {"elementwise": softmax_along_vjp}},
+    cases=_along_cases(45),
+    torch_forward=_torch_softmax_along,
+    reference=lambda s, dim=-1: _ref_softmax_along(s, dim),
+    param_names=("dim",),
+)
+
+register(
+    "log_softmax",
+    summary="log_softmax along dim: block-diagonal, one I − 1pᵀ block per slice",
+    forward=log_softmax,
+    jacobian={"s": lambda s, dim=-1: log_softmax_jacobian(s, dim)},
+    vjp={"s": {"elementwise": log_softmax_vjp}},
+    cases=_along_cases(46),
+    torch_forward=_torch_log_softmax,
+    reference=lambda s, dim=-1: _ref_softmax_along(s, dim, log=True),
+    param_names=("dim",),
 )
