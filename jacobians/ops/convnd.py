@@ -51,7 +51,7 @@ from ..geometry import AXIS_NAMES, ConvNdGeometry, GeometryError, as_padding_nd,
 from ..registry import Case, register
 from ._sparse import Pattern, as_float_array, assemble, check_budget, csr_from_arrays, exact_size, index_dtype_for
 from ._sparse import is_symbolic
-from .conv2d import _tap_runs
+from .conv2d import _COPY_CHUNK, _tap_runs
 
 __all__ = [
     "sliding_windows_nd",
@@ -360,7 +360,8 @@ def _weight_csr_nd(x: np.ndarray, geom: ConvNdGeometry, dtype):
                                                  *(geom.dilation[a] * in_strides[a] for a in range(nd)))),
                 writeable=False,
             )
-            target = frame.view(data, base, lengths, strides, (cg, *nb), channels=og, channel0=grp * og)
+            # the group's first output channel only; the others are copied in chunks below
+            target = frame.view(data, base, lengths, strides, (cg, *nb), channels=1, channel0=grp * og)
             np.copyto(target, window)
         taps = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * exact_size(geom.kernel)
         for ax in range(nd):
@@ -370,6 +371,12 @@ def _weight_csr_nd(x: np.ndarray, geom: ConvNdGeometry, dtype):
         o_part = (np.arange(geom.out_channels, dtype=np.int64) * K).reshape((-1,) + (1,) * (nd + 1))
         np.add(o_part, taps.reshape(-1), out=frame.view(indices, base, lengths, strides, (cg * exact_size(nb),)),
                casting="unsafe")
+    if og > 1:
+        # rows of a group's channels are equal: large chunks stay in cache while copied og − 1 times
+        blocks = data.reshape(geom.groups, og, frame.per_channel)
+        for s in range(0, frame.per_channel, _COPY_CHUNK):
+            e = min(s + _COPY_CHUNK, frame.per_channel)
+            np.copyto(blocks[:, 1:, s:e], blocks[:, :1, s:e])
     return data, indices, frame
 
 
