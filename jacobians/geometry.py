@@ -555,6 +555,11 @@ class PoolNdGeometry:
         )
 
     @property
+    def out_hw(self) -> tuple[int, ...]:
+        """The output's spatial size (the 2-D name of :attr:`out_spatial`)."""
+        return self.out_spatial
+
+    @property
     def overflow(self) -> tuple[int, ...]:
         return tuple(
             max(0, (o - 1) * s + d * (k - 1) + 1 - (n + p[0] + p[1]))
