@@ -539,8 +539,12 @@ class PoolNdGeometry:
             c, tuple(spatial), kernel, kernel if stride is None else as_tuple_n(stride, "stride", n),
             as_padding_nd(padding, n), as_tuple_n(dilation, "dilation", n), bool(ceil_mode),
         )
-        for name, size, k, p, d in zip(_axis_names(n), spatial, kernel, geom.padding, geom.dilation):
-            _check_window_fits(name, size, k, p, d, "kernel_size")
+        for name, size, k, p, d, o in zip(_axis_names(n), spatial, kernel, geom.padding, geom.dilation,
+                                          geom.out_spatial):
+            # ceil_mode: PyTorch accepts a window longer than the padded input as long as one window
+            # results (its overflow reads nothing); floor mode needs the window to fit
+            if not ceil_mode or o < 1:
+                _check_window_fits(name, size, k, p, d, "kernel_size")
         return geom
 
     @property
