@@ -29,7 +29,7 @@ The block method
 ----------------
 Along each axis the valid taps of output position i form a range
 [lo(i), hi(i)) (taps outside read padding) and positions with equal ranges
-form runs (:func:`~jacobians.ops.conv2d._tap_runs`). Rows (o, i) hold
+form runs (:func:`_tap_runs`, shared with conv2d's tuned 2-D builders). Rows (o, i) hold
 cg·Πn_ax(i_ax) entries, ordered (c, a) — column-sorted for both Jacobians.
 Within one *block* (a product of one run per axis) every row holds the same
 number L of entries and its offset in the CSR arrays is affine in the local
@@ -51,7 +51,6 @@ from ..geometry import AXIS_NAMES, ConvNdGeometry, GeometryError, as_padding_nd,
 from ..registry import Case, register
 from ._sparse import Pattern, as_float_array, assemble, check_budget, csr_from_arrays, exact_size, index_dtype_for
 from ._sparse import is_symbolic
-from .conv2d import _COPY_CHUNK, _tap_runs
 
 __all__ = [
     "sliding_windows_nd",
@@ -227,6 +226,34 @@ def col2im_nd(cols, input_shape, kernel, stride=1, padding=0, dilation=1):
 # ---------------------------------------------------------------------------
 # explicit Jacobians: the block method (see the module docstring)
 # ---------------------------------------------------------------------------
+#: entries copied per chunk when replicating the first output channel's values
+#: to the rest of its group (8 MB of float64: stays in L3 while copied og − 1 times)
+_COPY_CHUNK = 1 << 20
+
+
+def _tap_runs(n_out: int, k: int, size: int, stride: int, pad_before: int, dilation: int):
+    """Valid tap range of each output position along one axis, grouped into runs.
+
+    Tap ``a`` of output position ``i`` reads input index ``i·s − p + a·d``; it
+    is valid iff that lies in [0, size). Hence ``lo = max(0, ⌈(p − i·s)/d⌉)``
+    and ``hi = min(k, ⌊(size − 1 − i·s + p)/d⌋ + 1)``.
+
+    Returns
+    -------
+    counts : int64 (n_out,), hi − lo (0 for positions reading only padding)
+    runs : list of (start, stop, lo, hi), maximal runs of positions with equal (lo, hi)
+    """
+    first = np.arange(n_out, dtype=np.int64) * stride - pad_before  # input index of tap 0
+    lo = np.maximum(0, -(first // dilation))  # -(q // d) = ceil(-q / d)
+    hi = np.minimum(k, (size - 1 - first) // dilation + 1)
+    hi = np.maximum(hi, lo)
+    change = np.flatnonzero((lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])) + 1
+    starts = np.concatenate(([0], change)).tolist()
+    stops = np.concatenate((change, [n_out])).tolist()
+    runs = [(a, b, int(lo[a]), int(hi[a])) for a, b in zip(starts, stops)]
+    return hi - lo, runs
+
+
 class _NdFrame:
     """Row structure shared by both N-d conv Jacobians (rows (o, *i) in C order, entries (c, *a))."""
 
