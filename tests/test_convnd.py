@@ -180,3 +180,26 @@ def test_pool_output_size_matches_torch(n, k, s, p, d, ceil):
     y = torch.nn.functional.max_pool1d(torch.zeros(1, 1, n), k, s, p, d, ceil_mode=ceil)
     assert pool_output_size(n, k, s, p, p, d, ceil) == y.shape[-1]
     assert PoolNdGeometry.from_shapes((1, n), k, s, p, d, ceil).out_spatial == (y.shape[-1],)
+
+
+@pytest.mark.torch
+def test_batch_rule_equals_jacrev_of_the_batched_call():
+    """Batched shapes: block-diagonal w.r.t. x, stacked w.r.t. weight and bias — torch.func.jacrev of the batched call."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 2, 7))
+    w = rng.standard_normal((4, 1, 3))
+    b = rng.standard_normal(4)
+    p = dict(stride=2, padding=1, dilation=1, groups=2)
+    f = lambda a, ww, bb: F.conv1d(a, ww, bb, **p)  # noqa: E731
+    jx, jw, jb = torch.func.jacrev(f, argnums=(0, 1, 2))(*(torch.tensor(a) for a in (x, w, b)))
+    y = jac.conv1d(x, w, b, **p)
+    np.testing.assert_allclose(jac.conv1d_input_jacobian(w, x.shape, **p).toarray(), jx.reshape(y.size, -1).numpy(), atol=1e-15)
+    np.testing.assert_allclose(jac.conv1d_weight_jacobian(x, w.shape, **p).toarray(), jw.reshape(y.size, -1).numpy(), atol=1e-15)
+    np.testing.assert_array_equal(cnd.convnd_bias_jacobian(y.shape, batched=True).toarray(), jb.reshape(y.size, -1).numpy())
+    xa = rng.standard_normal((2, 2, 3, 4, 5))
+    fa = lambda a: F.avg_pool3d(a, 2, 1, 1, ceil_mode=True, count_include_pad=False)  # noqa: E731
+    ja = torch.func.jacrev(fa)(torch.tensor(xa)).numpy()
+    Ja = jac.avg_pool3d_jacobian(xa.shape, 2, 1, 1, ceil_mode=True, count_include_pad=False)
+    np.testing.assert_allclose(Ja.toarray(), ja.reshape(Ja.shape), rtol=0, atol=1e-15)

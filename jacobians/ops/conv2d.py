@@ -44,7 +44,7 @@ from ._sparse import (
     index_dtype_for,
     is_symbolic,
 )
-from .convnd import _COPY_CHUNK, _tap_runs, pad_nd, sliding_windows_nd
+from .convnd import _COPY_CHUNK, _tap_runs, col2im_nd, im2col_nd, pad_nd, sliding_windows_nd
 
 __all__ = [
     "conv2d",
@@ -169,11 +169,7 @@ def im2col(x, kernel_hw, stride=1, padding=0, dilation=1):
     """
     x4, squeeze = _batched(x)
     kh, kw = as_pair(kernel_hw, "kernel_hw")
-    geom = _geometry(x4.shape, (1, x4.shape[1], kh, kw), stride, padding, dilation, 1)
-    win = sliding_windows(x4, geom)  # (N, C, OH, OW, kh, kw)
-    n, c = x4.shape[:2]
-    oh, ow = geom.out_hw
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n, oh * ow, c * kh * kw)
+    cols = im2col_nd(x4, (kh, kw), as_pair(stride, "stride"), as_padding(padding), as_pair(dilation, "dilation"))
     return cols[0] if squeeze else cols
 
 
@@ -191,32 +187,9 @@ def col2im(cols, input_shape, kernel_hw, stride=1, padding=0, dilation=1):
     column entry that copied it (note 000 eq. 6.3: a pixel read by several
     patches gets the sum of their gradients); taps on padding are dropped.
     """
-    c, h, w = as_shape(input_shape, "input_shape", 3)
+    shape = as_shape(input_shape, "input_shape", 3)
     kh, kw = as_pair(kernel_hw, "kernel_hw")
-    geom = _geometry((c, h, w), (1, c, kh, kw), stride, padding, dilation, 1)
-    oh, ow = geom.out_hw
-    cols = np.asarray(cols)
-    squeeze = cols.ndim == 2
-    c3 = cols[None] if squeeze else cols
-    if c3.ndim != 3 or c3.shape[1:] != (oh * ow, c * kh * kw):
-        raise GeometryError(
-            f"cols: must have shape (OH*OW, C*kh*kw) = ({oh * ow}, {c * kh * kw}) for this geometry (got {cols.shape})"
-        )
-    n = c3.shape[0]
-    (sh, sw), (dh, dw) = geom.stride, geom.dilation
-    hp, wp = geom.padded_hw
-    blocks = c3.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, OH, OW)
-    out = np.zeros((n, c, hp, wp), dtype=np.result_type(c3.dtype, np.float64) if c3.dtype != object else object)
-    # One strided scatter-add per kernel tap: taps never overlap within one
-    # (a, b), so plain += is exact; the loop is over kh·kw taps, not entries.
-    for a in range(kh):
-        for b in range(kw):
-            out[:, :, a * dh : a * dh + (oh - 1) * sh + 1 : sh, b * dw : b * dw + (ow - 1) * sw + 1 : sw] += blocks[
-                :, :, a, b
-            ]
-    pt, _, pl, _ = geom.padding
-    out = out[:, :, pt : pt + h, pl : pl + w]
-    return out[0] if squeeze else out
+    return col2im_nd(cols, shape, (kh, kw), as_pair(stride, "stride"), as_padding(padding), as_pair(dilation, "dilation"))
 
 
 # ---------------------------------------------------------------------------

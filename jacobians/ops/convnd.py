@@ -49,8 +49,18 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import AXIS_NAMES, ConvNdGeometry, GeometryError, as_padding_nd, as_shape, as_tuple_n
 from ..registry import Case, register
-from ._sparse import Pattern, as_float_array, assemble, check_budget, csr_from_arrays, exact_size, index_dtype_for
-from ._sparse import is_symbolic
+from ._sparse import (
+    Pattern,
+    as_float_array,
+    assemble,
+    block_diag_repeat,
+    check_budget,
+    csr_from_arrays,
+    exact_size,
+    index_dtype_for,
+    is_symbolic,
+    vstack_csr,
+)
 
 __all__ = [
     "sliding_windows_nd",
@@ -443,7 +453,13 @@ def convnd_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
         raise GeometryError(f"weight: must have shape (C_out, C_in/groups, *kernel) (got shape {weight.shape})")
     symbolic = is_symbolic(weight)
     dt = np.dtype(np.float64) if symbolic else weight.dtype
-    geom = _geometry(input_shape, weight.shape, stride, padding, dilation, groups)
+    shape_in = tuple(input_shape) if np.ndim(input_shape) == 1 else input_shape
+    if not symbolic and isinstance(shape_in, tuple) and len(shape_in) == weight.ndim:
+        # the batch rule: (N, C_in, *S) -> the same block for every sample, block-diagonal
+        block = convnd_input_jacobian(weight, shape_in[1:], stride, padding, dilation, groups, max_bytes=max_bytes)
+        return block_diag_repeat(block, as_shape(shape_in, "input_shape", weight.ndim)[0],
+                                 what=f"batched conv{weight.ndim - 2}d input Jacobian", max_bytes=max_bytes)
+    geom = ConvNdGeometry.from_shapes(input_shape, weight.shape, stride, padding, dilation, groups)
     shape = (exact_size(geom.output_shape), exact_size(geom.input_shape))
     check_budget(f"conv{geom.ndim}d input Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
     what = f"conv{geom.ndim}d_input_jacobian"
@@ -470,11 +486,17 @@ def convnd_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
     """
     x = as_float_array(x, "x", dtype)
     nd = len(tuple(weight_shape)) - 2
+    if nd >= 1 and x.ndim == nd + 2 and not is_symbolic(x):
+        # the batch rule: per-sample Jacobians w.r.t. the shared weight, stacked
+        blocks = [convnd_weight_jacobian(xi, weight_shape, stride, padding, dilation, groups, max_bytes=max_bytes)
+                  for xi in x]
+        return vstack_csr(blocks, what=f"batched conv{nd}d weight Jacobian", max_bytes=max_bytes)
     if nd < 1 or x.ndim != nd + 1:
-        raise GeometryError(f"x: must have shape (C_in, *spatial) with {max(nd, 1)} spatial axes (got {x.shape})")
+        raise GeometryError(f"x: must have shape (C_in, *spatial) or (N, C_in, *spatial) with {max(nd, 1)} spatial axes "
+                            f"(got {x.shape})")
     symbolic = is_symbolic(x)
     dt = np.dtype(np.float64) if symbolic else x.dtype
-    geom = _geometry(x.shape, weight_shape, stride, padding, dilation, groups)
+    geom = ConvNdGeometry.from_shapes(x.shape, weight_shape, stride, padding, dilation, groups)
     shape = (exact_size(geom.output_shape), exact_size(geom.weight_shape))
     check_budget(f"conv{nd}d weight Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
     what = f"conv{nd}d_weight_jacobian"
@@ -485,8 +507,16 @@ def convnd_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=what)
 
 
-def convnd_bias_jacobian(out_shape, *, dtype=None):
-    """∂vec(y)/∂b for y of shape (C_out, *O): row (o, i) has a 1 in column o (exact 0/1)."""
+def convnd_bias_jacobian(out_shape, *, dtype=None, batched=False):
+    """∂vec(y)/∂b for y of shape (C_out, *O): row (o, i) has a 1 in column o (exact 0/1).
+
+    ``out_shape`` may be given per sample or batched, (N, C_out, *O) with ``batched=True``:
+    the per-sample blocks stacked.
+    """
+    if batched:
+        out_shape = as_shape(out_shape, "out_shape", (3, 4, 5))
+        block = convnd_bias_jacobian(out_shape[1:], dtype=dtype)
+        return vstack_csr([block] * out_shape[0], what="batched conv bias Jacobian")
     out_shape = as_shape(out_shape, "out_shape", (2, 3, 4))
     c_out, per = out_shape[0], exact_size(out_shape[1:])
     n = c_out * per

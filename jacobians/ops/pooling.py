@@ -85,7 +85,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, as_padding_nd, as_tuple_n
+from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, as_padding_nd, as_shape, as_tuple_n
 from ..registry import Case, register
 from ._sparse import (
     Pattern,
@@ -801,9 +801,11 @@ def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, ceil
                       divisor_override=None, *, dtype=None, max_bytes=None):
     """N-d average-pool Jacobian (see :func:`avg_pool2d_jacobian`)."""
     in_shape = tuple(input_shape)
-    if len(in_shape) != nd + 1:
+    if len(in_shape) not in (nd + 1, nd + 2):
         dims = ", ".join(a[0].upper() for a in AXIS_NAMES[nd])
-        raise GeometryError(f"input_shape: must be (C, {dims}) (got {in_shape!r})")
+        raise GeometryError(f"input_shape: must be (C, {dims}) or (N, C, {dims}) (got {in_shape!r})")
+    if len(in_shape) == nd + 2:  # the batch rule: N·C independent channels, block-diagonal
+        in_shape = (exact_size(as_shape(in_shape, "input_shape", nd + 2)[:2]), *in_shape[2:])
     dt = resolve_dtype(dtype)
     geom = _pool_geometry(in_shape, nd, kernel_size, stride, padding, 1, ceil_mode)
     factors = avg_pool_divisor_factors(geom, count_include_pad, divisor_override)
