@@ -236,7 +236,9 @@ def test_bad_pool_arguments_one_line(call, message):
 
 
 def test_max_pool_jacobian_peak_memory_is_about_its_csr():
-    x = np.random.default_rng(0).standard_normal((32, 64, 64))
+    # a real layer's size (ResNet's first pooling has 64×112×112 inputs); below ~1e5 outputs the
+    # scan's fixed 8192-row chunk (≤ 200 kB of temporaries) may exceed the 1.2× bound, harmlessly
+    x = np.random.default_rng(0).standard_normal((64, 112, 112))
     jac.max_pool2d_jacobian(x, 2)  # warm up
     tracemalloc.start()
     J = jac.max_pool2d_jacobian(x, 2)

@@ -227,9 +227,9 @@ def _max_scan(x3, geom: PoolNdGeometry, pad_value: float, ties: str):
     per_channel = exact_size(out)
     order = _tap_order(geom.kernel, ties)
     finite_pad = pad_value != -math.inf
-    # at most _SCAN_ROWS rows and at most 1/32 of the output per chunk, so that the chunk's
+    # at most _SCAN_ROWS rows and (beyond 8192 rows) 1/32 of the output per chunk, so that the chunk's
     # temporaries (~20 bytes a row) stay a small fraction of the CSR the caller fills (16 bytes a row)
-    rows = min(_SCAN_ROWS, max(1, geom.channels * per_channel // 32))
+    rows = min(_SCAN_ROWS, max(1 << 13, geom.channels * per_channel // 32))
     chunk = max(1, rows // max(per_channel, 1))
     tap_dtype = np.int32 if exact_size(geom.kernel) > 2**15 - 1 else np.int16
     ranges = {(ax, a): _tap_ranges(geom, ax, a) for ax in range(nd) for a in range(geom.kernel[ax])}
