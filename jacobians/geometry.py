@@ -139,8 +139,35 @@ def _check_window_fits(axis: str, size: int, kernel: int, pads: tuple[int, int],
         )
 
 
+def _check_groups(c_in: int, c_out: int, c_in_g: int, groups) -> int:
+    """Validate ``groups`` against the channel counts (every convolution geometry)."""
+    groups = as_positive_int(groups, "groups")
+    if c_in % groups:
+        raise GeometryError(f"groups: must divide C_in (C_in={c_in}, groups={groups})")
+    if c_out % groups:
+        raise GeometryError(f"groups: must divide C_out (C_out={c_out}, groups={groups})")
+    if c_in_g * groups != c_in:
+        raise GeometryError(
+            f"weight_shape: weight_shape[1] must equal C_in/groups = {c_in}/{groups} = {c_in // groups} "
+            f"(got {c_in_g})"
+        )
+    return groups
+
+
+class _Grouped:
+    """Channels per group, shared by the convolution geometries (fields in_channels, out_channels, groups)."""
+
+    @property
+    def in_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+
 @dataclass(frozen=True)
-class Conv2dGeometry:
+class Conv2dGeometry(_Grouped):
     """Validated geometry of one 2-D convolution (cross-correlation) layer.
 
     Shapes follow PyTorch: input ``(C_in, H, W)``, weight
@@ -163,16 +190,7 @@ class Conv2dGeometry:
         """Validate and build from ``input_shape`` (C_in, H, W) and ``weight_shape`` (C_out, C_in/groups, kh, kw)."""
         c_in, h, w = as_shape(input_shape, "input_shape", 3)
         c_out, c_in_g, kh, kw = as_shape(weight_shape, "weight_shape", 4)
-        groups = as_positive_int(groups, "groups")
-        if c_in % groups:
-            raise GeometryError(f"groups: must divide C_in (C_in={c_in}, groups={groups})")
-        if c_out % groups:
-            raise GeometryError(f"groups: must divide C_out (C_out={c_out}, groups={groups})")
-        if c_in_g * groups != c_in:
-            raise GeometryError(
-                f"weight_shape: weight_shape[1] must equal C_in/groups = {c_in}/{groups} = {c_in // groups} "
-                f"(got {c_in_g})"
-            )
+        groups = _check_groups(c_in, c_out, c_in_g, groups)
         geom = cls(
             in_channels=c_in,
             height=h,
@@ -213,14 +231,6 @@ class Conv2dGeometry:
     def padded_hw(self) -> tuple[int, int]:
         pt, pb, pl, pr = self.padding
         return (self.height + pt + pb, self.width + pl + pr)
-
-    @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
 
     def tap_offsets(self, axis: int) -> tuple[np.ndarray, np.ndarray]:
         """For ``axis`` 0 (rows) or 1 (columns): (output index, kernel tap) -> unpadded input index.
@@ -383,7 +393,7 @@ def same_padding(kernel, dilation, stride) -> tuple[tuple[int, int], ...]:
 
 
 @dataclass(frozen=True)
-class ConvNdGeometry:
+class ConvNdGeometry(_Grouped):
     """Validated geometry of one N-d convolution (cross-correlation) layer, N = len(spatial).
 
     Shapes follow PyTorch: input ``(C_in, *spatial)``, weight
@@ -411,16 +421,7 @@ class ConvNdGeometry:
         n = len(w) - 2
         c_in, *spatial = as_shape(input_shape, "input_shape", n + 1)
         c_out, c_in_g, *kernel = w
-        groups = as_positive_int(groups, "groups")
-        if c_in % groups:
-            raise GeometryError(f"groups: must divide C_in (C_in={c_in}, groups={groups})")
-        if c_out % groups:
-            raise GeometryError(f"groups: must divide C_out (C_out={c_out}, groups={groups})")
-        if c_in_g * groups != c_in:
-            raise GeometryError(
-                f"weight_shape: weight_shape[1] must equal C_in/groups = {c_in}/{groups} = {c_in // groups} "
-                f"(got {c_in_g})"
-            )
+        groups = _check_groups(c_in, c_out, c_in_g, groups)
         stride = as_tuple_n(stride, "stride", n)
         dilation = as_tuple_n(dilation, "dilation", n)
         if isinstance(padding, str):
@@ -471,14 +472,6 @@ class ConvNdGeometry:
     @property
     def padded_spatial(self) -> tuple[int, ...]:
         return tuple(n + p[0] + p[1] for n, p in zip(self.spatial, self.padding))
-
-    @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
 
     def tap_offsets(self, axis: int) -> tuple[np.ndarray, np.ndarray]:
         """(output index, kernel tap) -> unpadded input index along ``axis``, and whether it lies on the input."""
