@@ -49,6 +49,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import AXIS_NAMES, ConvNdGeometry, GeometryError, as_padding_nd, as_shape, as_tuple_n
 from ..registry import Case, register
+from ._show_nd import conv_show, show_kw
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -104,7 +105,7 @@ def _batched(x, nd: int, name: str = "x"):
     raise GeometryError(f"{name}: must have shape (C, {dims}) or (N, C, {dims}) (got {arr.ndim}-D shape {arr.shape})")
 
 
-def _geometry(x_shape, weight_shape, stride, padding, dilation, groups) -> ConvNdGeometry:
+def _geometry(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> ConvNdGeometry:
     nd = len(weight_shape) - 2
     return ConvNdGeometry.from_shapes(tuple(x_shape)[-(nd + 1):], weight_shape, stride, padding, dilation, groups)
 
@@ -740,7 +741,11 @@ def _torch_convnd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=
     nd = weight.ndim - 2
     fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[nd]
     if isinstance(padding, str):  # torch's own 'same' / 'valid'
-        return fn(x[None], weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)[0]
+        import warnings
+
+        with warnings.catch_warnings():  # torch warns that even kernels make it pad a copy: expected here
+            warnings.simplefilter("ignore", UserWarning)
+            return fn(x[None], weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups)[0]
     pads = as_padding_nd(padding, nd)
     flat = [v for pair in reversed(pads) for v in pair]  # F.pad lists the last axis first
     return fn(F.pad(x[None], flat), weight, bias, stride=stride, padding=0, dilation=dilation, groups=groups)[0]
@@ -826,4 +831,5 @@ for _name, _fwd, _table, _seed, _what in (
         torch_forward=_torch_convnd,
         reference=reference_convnd,
         param_names=_CONV_PARAMS,
+        **show_kw(lambda: conv_show(_name, int(_name[4]))),
     )

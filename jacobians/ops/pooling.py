@@ -87,6 +87,7 @@ import numpy as np
 
 from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, as_padding_nd, as_shape, as_tuple_n
 from ..registry import Case, register
+from ._show_nd import pool_show, show_kw
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -1218,6 +1219,7 @@ for _nd in (1, 2, 3):
         torch_forward=_torch_max_pool(_nd),
         reference=functools.partial(reference_max_pool, nd=_nd),
         param_names=_MAX_PARAMS,
+        **show_kw(lambda: pool_show(f"max_pool{_nd}d", _nd, "max", TIE_RULES)),
     )
     register(
         f"avg_pool{_nd}d",
@@ -1231,4 +1233,5 @@ for _nd in (1, 2, 3):
         torch_forward=_torch_avg_pool(_nd),
         reference=functools.partial(reference_avg_pool, nd=_nd),
         param_names=_AVG_PARAMS if _nd != 1 else _AVG_PARAMS[:-1],
+        **show_kw(lambda: pool_show(f"avg_pool{_nd}d", _nd, "avg")),
     )
