@@ -75,11 +75,11 @@ def test_max_pool_matches_torch(nd, data):
     f = lambda t: fn(t[None], k, s, p, d, ceil_mode=ceil, return_indices=True)  # noqa: E731
     res, refusal = _torch_or_refusal(lambda: f(tx))
     if res is None:
-        _refused_alike(lambda: MAX[nd](x, k, s, p, d, ceil), refusal)
+        _refused_alike(lambda: MAX[nd](x, k, s, p, dilation=d, ceil_mode=ceil), refusal)
         return
     y_t, idx_t = res[0][0].numpy(), res[1][0].numpy()
     try:
-        y, idx = MAX[nd](x, k, s, p, d, ceil, return_indices=True)
+        y, idx = MAX[nd](x, k, s, p, dilation=d, ceil_mode=ceil, return_indices=True)
     except GeometryError as err:
         # our documented refusal: a window entirely in −inf padding (torch outputs −inf there)
         assert "entirely in the padding" in str(err) and np.isneginf(y_t).any()
@@ -87,11 +87,11 @@ def test_max_pool_matches_torch(nd, data):
     np.testing.assert_array_equal(y, y_t)
     np.testing.assert_array_equal(idx, idx_t)
     J_t = torch.func.jacrev(lambda t: f(t)[0][0])(tx).numpy().reshape(y.size, x.size)
-    J = MAX_J[nd](x, k, s, p, d, ceil)
+    J = MAX_J[nd](x, k, s, p, dilation=d, ceil_mode=ceil)
     np.testing.assert_array_equal(J.toarray(), J_t)  # exact 0/1
     g = np.random.default_rng(1).standard_normal(y.shape)
     for vjp in (pooling.max_pool_vjp_switches, pooling.max_pool_vjp_col2im):
-        np.testing.assert_allclose(vjp(g, x, k, s, p, d, ceil, nd=nd).ravel(), J_t.T @ g.ravel(), rtol=0, atol=1e-13)
+        np.testing.assert_allclose(vjp(g, x, k, s, p, dilation=d, ceil_mode=ceil, nd=nd).ravel(), J_t.T @ g.ravel(), rtol=0, atol=1e-13)
 
 
 @pytest.mark.torch
@@ -111,16 +111,16 @@ def test_avg_pool_matches_torch(nd, data):
     tx = torch.tensor(x)
     y_t, refusal = _torch_or_refusal(lambda: f(tx))
     if y_t is None:
-        _refused_alike(lambda: AVG[nd](x, k, s, p, ceil, cip, **extra), refusal)
+        _refused_alike(lambda: AVG[nd](x, k, s, p, ceil_mode=ceil, count_include_pad=cip, **extra), refusal)
         return
-    y = AVG[nd](x, k, s, p, ceil, cip, **extra)
+    y = AVG[nd](x, k, s, p, ceil_mode=ceil, count_include_pad=cip, **extra)
     np.testing.assert_allclose(y, y_t.numpy(), rtol=0, atol=1e-14 * max(1, np.abs(x).max()))
     J_t = torch.func.jacrev(f)(tx).numpy().reshape(y.size, x.size)
-    J = AVG_J[nd](x.shape, k, s, p, ceil, cip, **extra)
+    J = AVG_J[nd](x.shape, k, s, p, ceil_mode=ceil, count_include_pad=cip, **extra)
     np.testing.assert_allclose(J.toarray(), J_t, rtol=0, atol=1e-15)
     g = np.random.default_rng(2).standard_normal(y.shape)
     for vjp in (pooling.avg_pool_vjp_col2im, pooling.avg_pool_vjp_rot180):
-        got = vjp(g, x, k, s, p, ceil, cip, extra.get("divisor_override"), nd=nd)
+        got = vjp(g, x, k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=extra.get("divisor_override"), nd=nd)
         np.testing.assert_allclose(got.ravel(), J_t.T @ g.ravel(), rtol=0, atol=1e-13)
 
 
@@ -174,14 +174,14 @@ def test_switches_with_ties_pad_values_and_overflow_equal_brute_force(nd, data):
     ties = data.draw(st.sampled_from(["first", "first-colmajor"]))
     x = np.random.default_rng(data.draw(st.integers(0, 2**16))).integers(-2, 3, size=(2, *size)).astype(float)
     try:
-        sw = pooling.max_pool_switches(x, nd, k, s, p, d, ceil, pad_value=pad_value, ties=ties)
+        sw = pooling.max_pool_switches(x, nd, k, s, p, dilation=d, ceil_mode=ceil, pad_value=pad_value, ties=ties)
     except GeometryError as err:
         assert "kernel_size" in str(err) or "entirely in the padding" in str(err)
         return
     y_ref, col_ref = brute_force_switches(x, k, s, p, d, ceil, pad_value, ties)
     np.testing.assert_array_equal(sw.values, y_ref)
     np.testing.assert_array_equal(sw.column, col_ref)
-    J = pooling.max_pool_jacobian(x, nd, k, s, p, d, ceil, pad_value=pad_value, ties=ties)
+    J = pooling.max_pool_jacobian(x, nd, k, s, p, dilation=d, ceil_mode=ceil, pad_value=pad_value, ties=ties)
     np.testing.assert_array_equal(np.diff(J.indptr), (col_ref.ravel() >= 0).astype(int))
     np.testing.assert_array_equal(J.indices, col_ref.ravel()[col_ref.ravel() >= 0])
     assert (J.data == 1).all()
@@ -255,3 +255,15 @@ def test_float32_kept():
     assert jac.max_pool2d_jacobian(x, 2, ceil_mode=True).dtype == np.float32
     assert jac.max_pool2d(x, 2).dtype == np.float32
     assert jac.avg_pool3d_jacobian((1, 4, 4, 4), 2, dtype=np.float32).dtype == np.float32
+
+
+def test_options_after_padding_are_keyword_only():
+    """PyTorch's 5th positional is dilation (max) / ceil_mode (avg); ours used to be pad_value / count_include_pad:
+    a positional call must fail loudly rather than bind silently to the other meaning."""
+    x = np.ones((1, 4, 4))
+    with pytest.raises(TypeError):
+        jac.avg_pool2d(x, 2, 2, 0, False)
+    with pytest.raises(TypeError):
+        jac.max_pool2d(x, 2, 2, 0, 1)
+    with pytest.raises(TypeError):
+        jac.avg_pool2d_jacobian(x.shape, 2, 2, 0, False)

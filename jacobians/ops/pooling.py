@@ -13,7 +13,9 @@ is refused by :class:`~jacobians.geometry.PoolNdGeometry` with a one-line
 GeometryError. Every rank goes through the same N-d code
 (:class:`~jacobians.geometry.PoolNdGeometry`, :mod:`jacobians.ops.convnd`);
 ``max_pool1d/2d/3d`` and ``avg_pool1d/2d/3d`` are thin front doors with
-PyTorch's argument names and order.
+PyTorch's argument names; the options after ``padding`` are keyword-only
+(PyTorch's 5th positional is dilation / ceil_mode, this package's used to be
+pad_value / count_include_pad: neither may bind silently).
 
 ceil_mode (PyTorch's rule)
     The output size uses ceil instead of floor, but a last window that would
@@ -341,7 +343,7 @@ class MaxPoolSwitches:
         return b * kh + a + 1
 
 
-def max_pool_switches(x, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool_switches(x, nd, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                       pad_value=float("-inf"), ties="first") -> MaxPoolSwitches:
     """N-d max pooling that keeps the switches; see :func:`max_pool2d_switches`."""
     ties = _check_ties(ties)
@@ -360,7 +362,7 @@ def max_pool_switches(x, nd, kernel_size, stride=None, padding=0, dilation=1, ce
                            tuple(in_shape), ties, pad_value)
 
 
-def max_pool2d_switches(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool2d_switches(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                         pad_value=float("-inf"), ties="first") -> MaxPoolSwitches:
     """Max-pool ``x`` and keep the switches (the argmax of every window).
 
@@ -389,19 +391,19 @@ def max_pool2d_switches(x, kernel_size, stride=None, padding=0, dilation=1, ceil
     >>> max_pool2d_switches(np.array([[[1., 3.], [3., 0.]]]), 2, ties="first-colmajor").column
     array([[[2]]])
     """
-    return max_pool_switches(x, 2, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value, ties=ties)
+    return max_pool_switches(x, 2, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
 
 
 def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties):
-    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value, ties=ties)
+    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
     return (s.values, s.indices) if return_indices else s.values
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
                pad_value=float("-inf"), ties="first"):
     """Max pooling: ``y[c,i,j] = max over taps (a, b) of xp[c, i·sh + a·dh, j·sw + b·dw]``.
 
-    PyTorch's arguments and order; ``xp`` is ``x`` padded with ``pad_value``.
+    PyTorch's argument names (options after ``padding`` keyword-only); ``xp`` is ``x`` padded with ``pad_value``.
     ``return_indices=True`` also returns torch's indices (the switch's flat
     index within its plane, −1 where padding wins). The value does not depend on ``ties``.
 
@@ -417,7 +419,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
+def max_pool1d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
                pad_value=float("-inf"), ties="first"):
     """1-D max pooling over x (C, L) or (N, C, L); arguments as :func:`max_pool2d`.
 
@@ -429,7 +431,7 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
 
 
-def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
+def max_pool3d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
                pad_value=float("-inf"), ties="first"):
     """3-D max pooling over x (C, D, H, W) or (N, C, D, H, W); arguments as :func:`max_pool2d`.
 
@@ -457,7 +459,7 @@ def max_pool2d_jacobian_from_switches(switches: MaxPoolSwitches, *, dtype=None):
     return assemble(pattern, dtype=dtype or np.float64, what="max_pool2d_jacobian")
 
 
-def max_pool_jacobian(x, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool_jacobian(x, nd, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                       pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
     """N-d max-pool Jacobian filled straight into CSR (see :func:`max_pool2d_jacobian`).
 
@@ -494,7 +496,7 @@ def max_pool_jacobian(x, nd, kernel_size, stride=None, padding=0, dilation=1, ce
     return csr_from_arrays(data, indices, indptr, (n_rows, n_cols), what=f"max_pool{nd}d_jacobian")
 
 
-def max_pool2d_jacobian(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool2d_jacobian(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                         pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of max pooling: the exact 0/1 mask of note 001, Appendix B.
 
@@ -519,11 +521,11 @@ def max_pool2d_jacobian(x, kernel_size, stride=None, padding=0, dilation=1, ceil
     array([[0., 1., 0., 0.],
            [0., 0., 1., 0.]])
     """
-    return max_pool_jacobian(x, 2, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value,
+    return max_pool_jacobian(x, 2, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
                              ties=ties, dtype=dtype, max_bytes=max_bytes)
 
 
-def max_pool1d_jacobian(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool1d_jacobian(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                         pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of :func:`max_pool1d`: one 1 per row, at the switch.
 
@@ -533,14 +535,14 @@ def max_pool1d_jacobian(x, kernel_size, stride=None, padding=0, dilation=1, ceil
     array([[0., 1., 0.],
            [0., 0., 1.]])
     """
-    return max_pool_jacobian(x, 1, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value,
+    return max_pool_jacobian(x, 1, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
                              ties=ties, dtype=dtype, max_bytes=max_bytes)
 
 
-def max_pool3d_jacobian(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool3d_jacobian(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                         pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of :func:`max_pool3d`: one 1 per row, at the switch."""
-    return max_pool_jacobian(x, 3, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value,
+    return max_pool_jacobian(x, 3, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
                              ties=ties, dtype=dtype, max_bytes=max_bytes)
 
 
@@ -551,14 +553,14 @@ def _grad_for(g, out_shape, name="g"):
     return g
 
 
-def max_pool_vjp_switches(g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool_vjp_switches(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                           pad_value=float("-inf"), ties="first", nd=2):
     """∂L/∂x: route each upstream gradient to its switch (note 001's "gradient routing").
 
     ``np.bincount`` sums the gradients of windows sharing a winner (overlapping
     windows); gradients of windows won by padding are dropped.
     """
-    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value, ties=ties)
+    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
     g = _grad_for(g, s.values.shape)
     column = s.column.ravel()
     keep = column >= 0
@@ -566,7 +568,7 @@ def max_pool_vjp_switches(g, x, kernel_size, stride=None, padding=0, dilation=1,
     return out.reshape(s.input_shape)
 
 
-def max_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                         pad_value=float("-inf"), ties="first", nd=2):
     """∂L/∂x as col2im of a one-hot patch matrix.
 
@@ -575,7 +577,7 @@ def max_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, dilation=1, c
     onto the input and drops taps on the padding (and on the ceil-mode
     overflow) by its own index arithmetic, without the switches' columns.
     """
-    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value, ties=ties)
+    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
     g = _grad_for(g, s.values.shape)
     geom, conv = s.geometry, s.geometry.as_conv()
     c, P, K = geom.channels, exact_size(geom.out_spatial), exact_size(geom.kernel)
@@ -586,17 +588,17 @@ def max_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, dilation=1, c
     return out.reshape(s.input_shape)
 
 
-def max_pool2d_vjp_switches(g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool2d_vjp_switches(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                             pad_value=float("-inf"), ties="first"):
     """2-D :func:`max_pool_vjp_switches`."""
-    return max_pool_vjp_switches(g, x, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value,
+    return max_pool_vjp_switches(g, x, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
                                  ties=ties, nd=2)
 
 
-def max_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+def max_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
                           pad_value=float("-inf"), ties="first"):
     """2-D :func:`max_pool_vjp_col2im`."""
-    return max_pool_vjp_col2im(g, x, kernel_size, stride, padding, dilation, ceil_mode, pad_value=pad_value,
+    return max_pool_vjp_col2im(g, x, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
                                ties=ties, nd=2)
 
 
@@ -732,7 +734,7 @@ def _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode):
     return x3, in_shape, _pool_geometry(x3.shape, nd, kernel_size, stride, padding, 1, ceil_mode)
 
 
-def avg_pool(x, nd, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def avg_pool(x, nd, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
              divisor_override=None):
     """N-d average pooling (see :func:`avg_pool2d`)."""
     x3, in_shape, geom = _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode)
@@ -742,8 +744,8 @@ def avg_pool(x, nd, kernel_size, stride=None, padding=0, ceil_mode=False, count_
     return (total / divisor.astype(total.dtype)).reshape(_out_shape(in_shape, geom))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
-    """Average pooling (PyTorch's ``avg_pool2d``, same arguments and order).
+def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Average pooling (PyTorch's ``avg_pool2d``, same argument names; options after ``padding`` keyword-only).
 
     Parameters
     ----------
@@ -773,10 +775,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     array([[2. , 3.5],
            [6.5, 8. ]])
     """
-    return avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return avg_pool(x, 2, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                    divisor_override=divisor_override)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool1d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True):
     """1-D average pooling over x (C, L) or (N, C, L) (PyTorch's ``avg_pool1d`` has no divisor_override).
 
     Examples
@@ -784,10 +787,10 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     >>> avg_pool1d(np.array([[1., 2., 3., 4., 5.]]), 2, ceil_mode=True)
     array([[1.5, 3.5, 5. ]])
     """
-    return avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    return avg_pool(x, 1, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
 
 
-def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+def avg_pool3d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
     """3-D average pooling over x (C, D, H, W) or (N, C, D, H, W); arguments as :func:`avg_pool2d`.
 
     Examples
@@ -795,11 +798,12 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     >>> avg_pool3d(np.arange(8.).reshape(1, 2, 2, 2), 2, divisor_override=2)
     array([[[[14.]]]])
     """
-    return avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    return avg_pool(x, 3, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                    divisor_override=divisor_override)
 
 
-def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                      divisor_override=None, *, dtype=None, max_bytes=None):
+def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                      divisor_override=None, dtype=None, max_bytes=None):
     """N-d average-pool Jacobian (see :func:`avg_pool2d_jacobian`)."""
     in_shape = tuple(input_shape)
     if len(in_shape) not in (nd + 1, nd + 2):
@@ -821,8 +825,8 @@ def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, ceil
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=f"avg_pool{nd}d_jacobian")
 
 
-def avg_pool2d_jacobian(input_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                        divisor_override=None, *, dtype=None, max_bytes=None):
+def avg_pool2d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of average pooling; it does not depend on the values of x.
 
     Parameters
@@ -856,26 +860,27 @@ def avg_pool2d_jacobian(input_shape, kernel_size, stride=None, padding=0, ceil_m
     array([[0.5, 0.5, 0. ],
            [0. , 0. , 1. ]])
     """
-    return avg_pool_jacobian(input_shape, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                             divisor_override, dtype=dtype, max_bytes=max_bytes)
+    return avg_pool_jacobian(input_shape, 2, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                             count_include_pad=count_include_pad, divisor_override=divisor_override, dtype=dtype, max_bytes=max_bytes)
 
 
-def avg_pool1d_jacobian(input_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *,
+def avg_pool1d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
                         dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of :func:`avg_pool1d`, shape (C·OL, C·L)."""
-    return avg_pool_jacobian(input_shape, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
+    return avg_pool_jacobian(input_shape, 1, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                             count_include_pad=count_include_pad, divisor_override=None,
                              dtype=dtype, max_bytes=max_bytes)
 
 
-def avg_pool3d_jacobian(input_shape, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                        divisor_override=None, *, dtype=None, max_bytes=None):
+def avg_pool3d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of :func:`avg_pool3d`, shape (C·OD·OH·OW, C·D·H·W)."""
-    return avg_pool_jacobian(input_shape, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                             divisor_override, dtype=dtype, max_bytes=max_bytes)
+    return avg_pool_jacobian(input_shape, 3, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                             count_include_pad=count_include_pad, divisor_override=divisor_override, dtype=dtype, max_bytes=max_bytes)
 
 
-def avg_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                        divisor_override=None, *, nd=2):
+def avg_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, nd=2):
     """∂L/∂x: spread ``g/d`` over every tap of its window, then fold with col2im."""
     x3, in_shape, geom = _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode)
     g = _grad_for(g, _out_shape(in_shape, geom))
@@ -886,8 +891,8 @@ def avg_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, ceil_mode=Fal
     return col2im_nd(patches, geom.input_shape, geom.kernel, conv.stride, conv.padding, conv.dilation).reshape(in_shape)
 
 
-def avg_pool_vjp_rot180(g, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                        divisor_override=None, *, nd=2):
+def avg_pool_vjp_rot180(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, nd=2):
     """∂L/∂x through the depthwise convolution: the rot180 route with a kernel of ones on g/d."""
     x3, in_shape, geom = _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode)
     g = _grad_for(g, _out_shape(in_shape, geom))
@@ -898,16 +903,18 @@ def avg_pool_vjp_rot180(g, x, kernel_size, stride=None, padding=0, ceil_mode=Fal
     return out.reshape(in_shape)
 
 
-def avg_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def avg_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
                           divisor_override=None):
     """2-D :func:`avg_pool_vjp_col2im`."""
-    return avg_pool_vjp_col2im(g, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd=2)
+    return avg_pool_vjp_col2im(g, x, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                               count_include_pad=count_include_pad, divisor_override=divisor_override, nd=2)
 
 
-def avg_pool2d_vjp_rot180(g, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def avg_pool2d_vjp_rot180(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
                           divisor_override=None):
     """2-D :func:`avg_pool_vjp_rot180`."""
-    return avg_pool_vjp_rot180(g, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd=2)
+    return avg_pool_vjp_rot180(g, x, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                               count_include_pad=count_include_pad, divisor_override=divisor_override, nd=2)
 
 
 # ---------------------------------------------------------------------------
@@ -948,8 +955,8 @@ def reference_max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
     return y.reshape(*shape[:-nd], *outs)
 
 
-def reference_avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                       divisor_override=None, *, nd=2):
+def reference_avg_pool(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                       divisor_override=None, nd=2):
     """Loops over windows: the sum of taps on the input over the count PyTorch's rule gives."""
     x = np.asarray(x, dtype=np.float64)
     shape = x.shape
@@ -1024,7 +1031,7 @@ def _torch_max_pool(nd):
 
 
 def _torch_avg_pool(nd):
-    def fwd(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    def fwd(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
         """torch avg_poolNd; padding torch cannot express is emulated as (sum pool) / (count pool)."""
         import torch
         import torch.nn.functional as F
