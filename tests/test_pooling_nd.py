@@ -267,3 +267,13 @@ def test_options_after_padding_are_keyword_only():
         jac.max_pool2d(x, 2, 2, 0, 1)
     with pytest.raises(TypeError):
         jac.avg_pool2d_jacobian(x.shape, 2, 2, 0, False)
+
+
+def test_memory_guard_runs_before_anything_of_the_operators_size():
+    """A 1-D input of 2⁴⁰ entries: refused by the guard on exact ints, without allocating per-output arrays."""
+    from jacobians.ops._sparse import OperatorTooLargeError
+
+    with pytest.raises(OperatorTooLargeError):
+        jac.avg_pool1d_jacobian((1, 2**40), 1)
+    with pytest.raises(OperatorTooLargeError):
+        jac.conv1d_input_jacobian(np.ones((1, 1, 3)), (1, 2**40))

@@ -418,10 +418,26 @@ def _weight_csr_nd(x: np.ndarray, geom: ConvNdGeometry, dtype):
     return data, indices, frame
 
 
+def valid_taps(geom: ConvNdGeometry, ax: int) -> int:
+    """Number of (output position, tap) pairs along ``ax`` that read the input — in O(k) Python ints.
+
+    Tap a is on the input for outputs i with 0 ≤ i·s − p + a·d < size, a range of i;
+    summing the ranges' lengths needs no array of the output's size, so the memory
+    guard can run before anything that scales with the operator is allocated.
+    """
+    out, s, d, p, size = geom.out_spatial[ax], geom.stride[ax], geom.dilation[ax], geom.padding[ax][0], geom.spatial[ax]
+    total = 0
+    for a in range(geom.kernel[ax]):
+        lo = max(0, -(-(p - a * d) // s))
+        hi = min(out, (size - 1 + p - a * d) // s + 1)
+        total += max(0, hi - lo)
+    return total
+
+
 def _expected_nnz(geom: ConvNdGeometry) -> int:
     n = geom.out_channels * geom.in_per_group
     for ax in range(geom.ndim):
-        n *= int(geom.tap_offsets(ax)[1].sum())
+        n *= valid_taps(geom, ax)
     return n
 
 

@@ -100,7 +100,7 @@ from ._sparse import (
     index_dtype_for,
     resolve_dtype,
 )
-from .convnd import _input_csr_nd, col2im_nd, convnd_vjp_input_rot180, sliding_windows_nd
+from .convnd import _input_csr_nd, col2im_nd, convnd_vjp_input_rot180, sliding_windows_nd, valid_taps
 
 __all__ = [
     "TIE_RULES",
@@ -473,10 +473,10 @@ def max_pool_jacobian(x, nd, kernel_size, stride=None, padding=0, *, dilation=1,
     pad_value = _check_pad_value(pad_value)
     x3, in_shape = _as_channels(x, nd)
     dt = resolve_dtype(dtype, x3)
-    geom = _pool_geometry(x3.shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
-    _refuse_windows_in_minus_inf_padding(geom, pad_value)
+    geom = _pool_geometry(x3.shape, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode)
     n_rows, n_cols = exact_size((geom.channels, *geom.out_spatial)), exact_size(in_shape)
     check_budget(f"max_pool{nd}d Jacobian", n_rows, (n_rows, n_cols), dt, max_bytes)
+    _refuse_windows_in_minus_inf_padding(geom, pad_value)
     idx = index_dtype_for(n_rows, n_cols)
     indices = np.empty(n_rows, dtype=idx)
     per_channel = exact_size(geom.out_spatial)
@@ -813,13 +813,13 @@ def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, *, c
         in_shape = (exact_size(as_shape(in_shape, "input_shape", nd + 2)[:2]), *in_shape[2:])
     dt = resolve_dtype(dtype)
     geom = _pool_geometry(in_shape, nd, kernel_size, stride, padding, 1, ceil_mode)
-    factors = avg_pool_divisor_factors(geom, count_include_pad, divisor_override)
     conv = geom.as_conv()
     nnz = geom.channels
-    for _, ok in _taps_on_input(geom):
-        nnz *= int(ok.sum())
+    for ax in range(nd):
+        nnz *= valid_taps(conv, ax)
     shape = (exact_size(geom.output_shape), exact_size(in_shape))
-    check_budget(f"avg_pool{nd}d Jacobian", nnz, shape, dt, max_bytes)
+    check_budget(f"avg_pool{nd}d Jacobian", nnz, shape, dt, max_bytes)  # before any array of the output's size
+    factors = avg_pool_divisor_factors(geom, count_include_pad, divisor_override)
     ones = np.ones((geom.channels, 1, *geom.kernel), dtype=dt)
     data, indices, frame = _input_csr_nd(ones, conv, dt, row_scale=[1.0 / f for f in factors])
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=f"avg_pool{nd}d_jacobian")
