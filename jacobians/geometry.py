@@ -28,7 +28,7 @@ __all__ = [
     "as_positive_int",
     "as_tuple_n",
     "as_padding_nd",
-    "same_padding",
+    "same_padding_nd",
     "pool_output_size",
     "as_pair",
     "as_padding",
@@ -381,7 +381,7 @@ def as_padding_nd(value, n: int, name: str = "padding") -> tuple[tuple[int, int]
     )
 
 
-def same_padding(kernel, dilation, stride) -> tuple[tuple[int, int], ...]:
+def same_padding_nd(kernel, dilation, stride) -> tuple[tuple[int, int], ...]:
     """PyTorch's ``padding="same"``: total d·(k − 1) per axis, the odd extra one after; stride must be 1."""
     if any(s != 1 for s in stride):
         raise GeometryError(f"padding: 'same' needs stride 1 on every axis, as in PyTorch (got stride {stride})")
@@ -428,7 +428,7 @@ class ConvNdGeometry(_Grouped):
             if padding == "valid":
                 pads = ((0, 0),) * n
             elif padding == "same":
-                pads = same_padding(kernel, dilation, stride)
+                pads = same_padding_nd(kernel, dilation, stride)
             else:
                 raise GeometryError(f"padding: a string padding must be 'same' or 'valid' (got {padding!r})")
         else:
