@@ -203,3 +203,12 @@ def test_batch_rule_equals_jacrev_of_the_batched_call():
     ja = torch.func.jacrev(fa)(torch.tensor(xa)).numpy()
     Ja = jac.avg_pool3d_jacobian(xa.shape, 2, 1, 1, ceil_mode=True, count_include_pad=False)
     np.testing.assert_allclose(Ja.toarray(), ja.reshape(Ja.shape), rtol=0, atol=1e-15)
+
+
+def test_jacobians_list_shows_every_new_operator(capsys):
+    from jacobians.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("conv1d", "conv3d", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"):
+        assert any(line.startswith(name + " ") for line in out.splitlines()), name
