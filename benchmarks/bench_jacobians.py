@@ -12,6 +12,8 @@ stride 1 / padding 0, stride 1 / padding 1 and stride 2 / padding 1, it builds
 * ``conv2d_input_jacobian`` (∂vec(y)/∂vec(x)) and ``conv2d_weight_jacobian`` (∂vec(y)/∂vec(w)),
 * ``max_pool2d_jacobian`` and ``avg_pool2d_jacobian`` with the same window geometry
   (if ``jacobians.ops.pooling`` provides them),
+* ``convnd_input_jacobian`` / ``convnd_weight_jacobian`` — the N-d core's block
+  builders (behind conv1d / conv3d) on the same 2-D geometry, next to conv2d's tuned ones,
 
 and reports nnz, the median build time, nonzeros per second, the CSR size
 (data + indices + indptr), the peak extra memory during the build divided by
@@ -200,6 +202,9 @@ def builders(c_in, h, w, c_out, kh, kw, stride, padding, rng):
         ("conv_input", lambda: jac.conv2d_input_jacobian(weight, x.shape, stride=stride, padding=padding)),
         ("conv_weight", lambda: jac.conv2d_weight_jacobian(x, weight.shape, stride=stride, padding=padding)),
     ]
+    if hasattr(jac, "convnd_input_jacobian"):  # the N-d core's block builders on the same 2-D geometry
+        out.append(("convnd_input", lambda: jac.convnd_input_jacobian(weight, x.shape, stride=stride, padding=padding)))
+        out.append(("convnd_weight", lambda: jac.convnd_weight_jacobian(x, weight.shape, stride=stride, padding=padding)))
     notes = []
     try:
         from jacobians.ops import pooling

@@ -647,6 +647,11 @@ def _output_shape(name, inputs, params):
 # ---------------------------------------------------------------------------
 # registration (only operators that exist)
 # ---------------------------------------------------------------------------
+from .convnd import SYMBOLIC_FORWARDS_ND  # noqa: E402  N-d conv and pooling (issue #13); replaces the 2-D pool faces
+
+SYMBOLIC_FORWARDS.update(SYMBOLIC_FORWARDS_ND)
+
+
 def _register_all():
     load_all()
     for op_name, fn in SYMBOLIC_FORWARDS.items():

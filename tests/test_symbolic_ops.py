@@ -38,6 +38,8 @@ load_all()
 #: operator -> the note preset it is checked in besides canonical
 NOTE_PRESET = {
     "conv2d": "vardhan2022",
+    "conv1d": "vardhan2022",
+    "conv3d": "vardhan2022",
     "im2col": "wang2019",
     "max_pool2d": "vardhan2022",
     "avg_pool2d": "vardhan2022",
@@ -65,13 +67,15 @@ NOTE_PRESET = {
 EXACT_AT_POINTS = {
     "conv2d", "im2col", "max_pool2d", "relu", "linear_xwt", "linear_xw_b", "linear_wvec_b", "linear_wtb_b",
     "vec", "convert_vec", "reshape", "transpose", "flatten", "stack", "select", "xu2020_kron",
+    "conv1d", "conv3d", "max_pool1d", "max_pool3d",
 }
 #: builders that accept sympy object arrays for the input they do not differentiate
-FULLY_SYMBOLIC = {"conv2d": ("x", "weight"), "im2col": ("x",)}
+FULLY_SYMBOLIC = {"conv2d": ("x", "weight"), "im2col": ("x",), "conv1d": ("x", "weight"), "conv3d": ("x", "weight")}
 #: largest Jacobian (rows × columns) differentiated here, to keep the suite fast
 MAX_ENTRIES = 1200
 #: sympy's derivative of Max is slow (~20 ms per entry): smaller cases for max pooling
-MAX_ENTRIES_FOR = {"max_pool2d": 400, "conv2d": 1000, "xu2020_kron": 600}
+MAX_ENTRIES_FOR = {"max_pool2d": 400, "max_pool1d": 400, "max_pool3d": 400, "conv2d": 1000, "conv3d": 1000,
+                   "xu2020_kron": 600}
 SYMBOL_NAMES = {"x": "x", "weight": "w", "bias": "b", "z": "z", "h": "h", "b_vec": "B", "f_f": "f", "s": "s"}
 
 

@@ -32,9 +32,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
-from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_padding, as_shape
+from ..geometry import Conv2dGeometry, ConvNdGeometry, GeometryError, Pool2dGeometry, as_pair, as_padding, as_shape
 from ..registry import Case, register
 from ._sparse import (
     Pattern,
@@ -46,6 +46,7 @@ from ._sparse import (
     index_dtype_for,
     is_symbolic,
 )
+from .convnd import _COPY_CHUNK, _tap_runs, col2im_nd, im2col_nd, pad_nd, sliding_windows_nd
 
 __all__ = [
     "conv2d",
@@ -82,28 +83,24 @@ def _geometry(x_shape, weight_shape, stride, padding, dilation, groups) -> Conv2
     return Conv2dGeometry.from_shapes(tuple(x_shape)[-3:], weight_shape, stride, padding, dilation, groups)
 
 
+def _nd(geom) -> ConvNdGeometry:
+    """The N-d core's geometry of a Conv2dGeometry or Pool2dGeometry."""
+    return ConvNdGeometry.from_2d(geom.as_conv() if isinstance(geom, Pool2dGeometry) else geom)
+
+
 def _pad(x, geom, pad_value=0.0):
     """Pad the last two axes of ``x`` by the geometry's (top, bottom, left, right) with ``pad_value``."""
-    pt, pb, pl, pr = geom.padding
-    if not any(geom.padding):
-        return x
-    widths = ((0, 0),) * (np.ndim(x) - 2) + ((pt, pb), (pl, pr))
-    return np.pad(x, widths, constant_values=pad_value)
+    return pad_nd(x, _nd(geom).padding, pad_value)
 
 
 def sliding_windows(x, geom, pad_value=0.0):
     """View (..., OH, OW, kh, kw) of the padded input: the window of each output position.
 
     ``x`` has the spatial axes last ((C, H, W) or (N, C, H, W)); ``geom`` is a
-    Conv2dGeometry or Pool2dGeometry (kernel, stride, padding, dilation,
-    out_hw). Convolution pads with zeros; max pooling passes its pad value.
+    Conv2dGeometry or Pool2dGeometry. The 2-D front door of the N-d core's
+    :func:`~jacobians.ops.convnd.sliding_windows_nd`.
     """
-    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
-    oh, ow = geom.out_hw
-    xp = _pad(x, geom, pad_value)
-    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    view = sliding_window_view(xp, span, axis=(-2, -1))
-    return view[..., : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw, ::dh, ::dw]
+    return sliding_windows_nd(x, _nd(geom), pad_value)
 
 
 
@@ -174,11 +171,7 @@ def im2col(x, kernel_hw, stride=1, padding=0, dilation=1):
     """
     x4, squeeze = _batched(x)
     kh, kw = as_pair(kernel_hw, "kernel_hw")
-    geom = _geometry(x4.shape, (1, x4.shape[1], kh, kw), stride, padding, dilation, 1)
-    win = sliding_windows(x4, geom)  # (N, C, OH, OW, kh, kw)
-    n, c = x4.shape[:2]
-    oh, ow = geom.out_hw
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n, oh * ow, c * kh * kw)
+    cols = im2col_nd(x4, (kh, kw), as_pair(stride, "stride"), as_padding(padding), as_pair(dilation, "dilation"))
     return cols[0] if squeeze else cols
 
 
@@ -196,32 +189,9 @@ def col2im(cols, input_shape, kernel_hw, stride=1, padding=0, dilation=1):
     column entry that copied it (note 000 eq. 6.3: a pixel read by several
     patches gets the sum of their gradients); taps on padding are dropped.
     """
-    c, h, w = as_shape(input_shape, "input_shape", 3)
+    shape = as_shape(input_shape, "input_shape", 3)
     kh, kw = as_pair(kernel_hw, "kernel_hw")
-    geom = _geometry((c, h, w), (1, c, kh, kw), stride, padding, dilation, 1)
-    oh, ow = geom.out_hw
-    cols = np.asarray(cols)
-    squeeze = cols.ndim == 2
-    c3 = cols[None] if squeeze else cols
-    if c3.ndim != 3 or c3.shape[1:] != (oh * ow, c * kh * kw):
-        raise GeometryError(
-            f"cols: must have shape (OH*OW, C*kh*kw) = ({oh * ow}, {c * kh * kw}) for this geometry (got {cols.shape})"
-        )
-    n = c3.shape[0]
-    (sh, sw), (dh, dw) = geom.stride, geom.dilation
-    hp, wp = geom.padded_hw
-    blocks = c3.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, OH, OW)
-    out = np.zeros((n, c, hp, wp), dtype=np.result_type(c3.dtype, np.float64) if c3.dtype != object else object)
-    # One strided scatter-add per kernel tap: taps never overlap within one
-    # (a, b), so plain += is exact; the loop is over kh·kw taps, not entries.
-    for a in range(kh):
-        for b in range(kw):
-            out[:, :, a * dh : a * dh + (oh - 1) * sh + 1 : sh, b * dw : b * dw + (ow - 1) * sw + 1 : sw] += blocks[
-                :, :, a, b
-            ]
-    pt, _, pl, _ = geom.padding
-    out = out[:, :, pt : pt + h, pl : pl + w]
-    return out[0] if squeeze else out
+    return col2im_nd(cols, shape, (kh, kw), as_pair(stride, "stride"), as_padding(padding), as_pair(dilation, "dilation"))
 
 
 # ---------------------------------------------------------------------------
@@ -335,32 +305,7 @@ def im2col_pattern(geom: Conv2dGeometry) -> Pattern:
 # ``Conv2dGeometry.tap_offsets`` which the Pattern path uses, so the two paths
 # can check each other.
 
-#: entries copied per chunk when replicating the first output channel's values
-#: to the rest of its group (8 MB of float64: stays in L3 while copied og − 1 times)
-_COPY_CHUNK = 1 << 20
-
-
-def _tap_runs(n_out: int, k: int, size: int, stride: int, pad_before: int, dilation: int):
-    """Valid tap range of each output position along one axis, grouped into runs.
-
-    Tap ``a`` of output position ``i`` reads input index ``i·s − p + a·d``; it
-    is valid iff that lies in [0, size). Hence ``lo = max(0, ⌈(p − i·s)/d⌉)``
-    and ``hi = min(k, ⌊(size − 1 − i·s + p)/d⌋ + 1)``.
-
-    Returns
-    -------
-    counts : int64 (n_out,), hi − lo (0 for positions reading only padding)
-    runs : list of (start, stop, lo, hi), maximal runs of positions with equal (lo, hi)
-    """
-    first = np.arange(n_out, dtype=np.int64) * stride - pad_before  # input index of tap 0
-    lo = np.maximum(0, -(first // dilation))  # -(q // d) = ceil(-q / d)
-    hi = np.minimum(k, (size - 1 - first) // dilation + 1)
-    hi = np.maximum(hi, lo)
-    change = np.flatnonzero((lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])) + 1
-    starts = np.concatenate(([0], change)).tolist()
-    stops = np.concatenate((change, [n_out])).tolist()
-    runs = [(a, b, int(lo[a]), int(hi[a])) for a, b in zip(starts, stops)]
-    return hi - lo, runs
+# _COPY_CHUNK and _tap_runs (the per-axis tap ranges) live in the N-d core, jacobians.ops.convnd.
 
 
 class _CsrFrame:

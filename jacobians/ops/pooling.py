@@ -1,15 +1,29 @@
-"""2-D max and average pooling: forwards, explicit Jacobians, VJPs.
+"""Max and average pooling over 1, 2 or 3 spatial axes: forwards, explicit Jacobians, VJPs.
 
 Shapes (canonical convention, PyTorch memory order, C-order vec)::
 
-    x   (C, H, W)    or batched (N, C, H, W) for forwards and VJPs
-    y   (C, OH, OW)  OH = floor((H + pt + pb - dh(kh-1) - 1)/sh) + 1
+    x   (C, *S)      or batched (N, C, *S) for forwards and VJPs; S = (L,), (H, W) or (D, H, W)
+    y   (C, *O)      O = floor((S + p_before + p_after - d(k-1) - 1)/s) + 1   (ceil with ceil_mode)
 
-Pooling acts on each channel separately, so a batch (N, C, H, W) is pooled
+Pooling acts on each channel separately, so a batch (N, C, *S) is pooled
 as N·C channels. Stride defaults to the kernel size (PyTorch's rule).
-Padding is an int, (ph, pw) or (top, bottom, left, right); a window larger
-than the padded input is refused by :class:`~jacobians.geometry.Pool2dGeometry`
-with a one-line GeometryError.
+Padding is an int, one int per axis, (before, after) pairs per axis or
+(for 2-D) (top, bottom, left, right); a window larger than the padded input
+is refused by :class:`~jacobians.geometry.PoolNdGeometry` with a one-line
+GeometryError. Every rank goes through the same N-d code
+(:class:`~jacobians.geometry.PoolNdGeometry`, :mod:`jacobians.ops.convnd`);
+``max_pool1d/2d/3d`` and ``avg_pool1d/2d/3d`` are thin front doors with
+PyTorch's argument names; the options after ``padding`` are keyword-only
+(PyTorch's 5th positional is dilation / ceil_mode, this package's used to be
+pad_value / count_include_pad: neither may bind silently).
+
+ceil_mode (PyTorch's rule)
+    The output size uses ceil instead of floor, but a last window that would
+    *start* in the right padding (or past it) is dropped:
+    if (O − 1)·s ≥ S + p_before then O −= 1. The part of a last window past
+    the padded input (the *overflow*) is not padding: max pooling ignores it
+    (it never wins, whatever ``pad_value``), average pooling neither sums nor
+    counts it.
 
 Conventions chosen (all stated here once)
 -----------------------------------------
@@ -39,56 +53,90 @@ Max pooling, NaN
     Inputs containing NaN are refused with a ValueError (a maximum with NaN
     has no switch; PyTorch propagates the NaN instead).
 Average pooling, divisor
-    ``count_include_pad=True``: every window is divided by kh·kw (note 001's
-    P = 1/(h·w), i.e. a depthwise convolution with a constant kernel);
-    ``count_include_pad=False``: by the number of window entries that lie on
-    the input (PyTorch's rule). Padding is zeros in both cases.
+    ``count_include_pad=True``: every window is divided by the number of its
+    entries inside the padded input — kh·kw except for a ceil-mode last
+    window (note 001's P = 1/(h·w), i.e. a depthwise convolution with a
+    constant kernel); ``count_include_pad=False``: by the number of window
+    entries that lie on the input; ``divisor_override=n``: by n everywhere
+    (PyTorch's rules, all three). Padding is zeros in every case.
 
 Faces
 -----
-* max: :func:`max_pool2d_switches` keeps the switches (argmax of each
-  window) during the forward; :func:`max_pool2d_jacobian` is the exact 0/1
-  mask built from them; two VJPs — scatter-add through the switches
-  (``np.bincount``) and a one-hot patch matrix folded back by
-  :func:`~jacobians.ops.conv2d.col2im` (which drops taps on padding by its
-  own index arithmetic).
+* max: one scan over the window taps (strided views of x, strict ``>`` in
+  the tie rule's order) finds the switches; :func:`max_pool2d_switches`
+  keeps them (``return_indices`` gives PyTorch's indices);
+  :func:`max_pool2d_jacobian` writes them straight into CSR (one entry per
+  row: ``indices`` is the switch column, ``indptr`` 0, 1, 2, …); two VJPs —
+  scatter-add through the switches (``np.bincount``) and a one-hot patch
+  matrix folded back by :func:`~jacobians.ops.convnd.col2im_nd` (which drops
+  taps on padding by its own index arithmetic).
 * note 001, Appendix B: :func:`vardhan2022_mask_column` is the note's index
   arithmetic (eqs. b-2.1 to b-2.3, 1-based) exactly as written;
   :func:`vardhan2022_mask_column_corrected` adds the case the note misses (a
   switch on the padding, possible with its max{0, …} windows).
-* average: its own index arithmetic for the Jacobian (input-independent);
-  VJPs by col2im and by the rot180 route of the depthwise convolution.
+* average: the N-d block builder with a kernel of ones and the separable
+  row scale 1/divisor (input-independent); VJPs by col2im and by the rot180
+  route of the depthwise convolution.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from ..geometry import GeometryError, Pool2dGeometry, as_padding
+from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, as_padding_nd, as_shape, as_tuple_n
 from ..registry import Case, register
-from ._show import WINDOW_OPTIONS, ShowSetup, ShowSpec, need_ndim, window_params
-from ._sparse import Pattern, as_float_array, assemble, check_budget, index_dtype_for
-from .conv2d import sliding_windows
+from ._show_nd import pool_show, show_kw
+from ._sparse import (
+    Pattern,
+    as_float_array,
+    assemble,
+    check_budget,
+    csr_from_arrays,
+    exact_size,
+    index_dtype_for,
+    resolve_dtype,
+)
+from .convnd import _input_csr_nd, col2im_nd, convnd_vjp_input_rot180, sliding_windows_nd, valid_taps
 
 __all__ = [
     "TIE_RULES",
     "MaxPoolSwitches",
+    "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
+    "max_pool_switches",
     "max_pool2d_switches",
+    "max_pool_jacobian",
+    "max_pool1d_jacobian",
     "max_pool2d_jacobian",
+    "max_pool3d_jacobian",
     "max_pool2d_jacobian_from_switches",
+    "max_pool_vjp_switches",
+    "max_pool_vjp_col2im",
     "max_pool2d_vjp_switches",
     "max_pool2d_vjp_col2im",
     "vardhan2022_mask_column",
     "vardhan2022_mask_column_corrected",
+    "avg_pool",
+    "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
+    "avg_pool_divisor_factors",
     "avg_pool2d_divisor",
+    "avg_pool_jacobian",
+    "avg_pool1d_jacobian",
     "avg_pool2d_jacobian",
+    "avg_pool3d_jacobian",
+    "avg_pool_vjp_col2im",
+    "avg_pool_vjp_rot180",
     "avg_pool2d_vjp_col2im",
     "avg_pool2d_vjp_rot180",
+    "reference_max_pool",
+    "reference_avg_pool",
 ]
 
 #: Tie rules of max pooling: name -> window order in which the first maximum wins.
@@ -99,27 +147,32 @@ TIE_RULES = {
 
 
 # ---------------------------------------------------------------------------
-# shared helpers
+# shared helpers (N spatial axes)
 # ---------------------------------------------------------------------------
-def _as_channels(x, name="x"):
-    """(C, H, W) or (N, C, H, W) float array -> (channels, H, W) view and the original shape."""
+def _as_channels(x, nd=2, name="x"):
+    """(C, *S) or (N, C, *S) float array -> (channels, *S) view and the original shape."""
     arr = as_float_array(x, name)
     if arr.dtype == object:
         raise TypeError(f"{name}: pooling needs numeric values (got an object array)")
-    if arr.ndim == 3:
+    dims = ", ".join(a[0].upper() for a in AXIS_NAMES[nd])
+    if arr.ndim == nd + 1:
         return arr, arr.shape
-    if arr.ndim == 4:
+    if arr.ndim == nd + 2:
         return arr.reshape(-1, *arr.shape[2:]), arr.shape
-    raise GeometryError(f"{name}: must have shape (C, H, W) or (N, C, H, W) (got {arr.ndim}-D shape {arr.shape})")
+    raise GeometryError(f"{name}: must have shape (C, {dims}) or (N, C, {dims}) (got {arr.ndim}-D shape {arr.shape})")
 
 
-def _out_shape(in_shape, geom: Pool2dGeometry):
-    return (*in_shape[:-2], *geom.out_hw)
+def _pool_geometry(shape3, nd, kernel_size, stride, padding, dilation=1, ceil_mode=False) -> PoolNdGeometry:
+    return PoolNdGeometry.from_shapes(shape3, kernel_size, stride, padding, dilation, ceil_mode, ndim=nd)
 
 
-def _taps_on_input(geom: Pool2dGeometry):
+def _out_shape(in_shape, geom: PoolNdGeometry):
+    return (*in_shape[: len(in_shape) - geom.ndim], *geom.out_spatial)
+
+
+def _taps_on_input(geom: PoolNdGeometry):
     """Per axis: (input index of every (output, tap), whether it lies on the input)."""
-    return geom.tap_offsets(0), geom.tap_offsets(1)
+    return tuple(geom.tap_offsets(ax) for ax in range(geom.ndim))
 
 
 def _check_ties(ties) -> str:
@@ -139,16 +192,123 @@ def _check_pad_value(pad_value) -> float:
 
 
 # ---------------------------------------------------------------------------
-# max pooling
+# max pooling: one scan over the taps, never a copy of the windows
 # ---------------------------------------------------------------------------
+#: output entries handled per chunk of channels by the max-pool scan (bounds its temporaries)
+_SCAN_ROWS = 1 << 18
+
+
+def _tap_order(kernel, ties):
+    """Window taps (multi-indices) in the scan order of the tie rule."""
+    taps = list(itertools.product(*(range(k) for k in kernel)))
+    if ties == "first-colmajor":  # the first axis varies fastest (column-major for 2-D windows)
+        taps = [t[::-1] for t in itertools.product(*(range(k) for k in reversed(kernel)))]
+    return taps
+
+
+def _tap_ranges(geom: PoolNdGeometry, ax: int, a: int):
+    """Outputs i along ``ax`` whose tap ``a`` reads the input: [lo, hi); and reads input or padding: [0, hp)."""
+    s, d, (pb, pa) = geom.stride[ax], geom.dilation[ax], geom.padding[ax]
+    size, out = geom.spatial[ax], geom.out_spatial[ax]
+    lo = min(out, max(0, -(-(pb - a * d) // s)))
+    hi = max(lo, min(out, (size - 1 + pb - a * d) // s + 1))
+    hp = max(0, min(out, (size + pa - 1 + pb - a * d) // s + 1))
+    return lo, hi, hp
+
+
+def _max_scan(x3, geom: PoolNdGeometry, pad_value: float, ties: str):
+    """Yield ``(c0, c1, best, tap)`` per chunk of channels: the window maxima and the winners' flat taps.
+
+    ``tap`` is the winner's row-major position in its window. Taps are
+    visited in the tie rule's order and a later tap wins only when strictly
+    larger, so the first maximum in that order is kept (what argmax does).
+    A tap reads the input, the padding (``pad_value``) or — only with
+    ``ceil_mode`` — the overflow past the padded input, which never wins.
+    Only strided views of x are read; the temporaries are a chunk's size.
+    """
+    nd, out = geom.ndim, geom.out_spatial
+    per_channel = exact_size(out)
+    order = _tap_order(geom.kernel, ties)
+    finite_pad = pad_value != -math.inf
+    # at most _SCAN_ROWS rows and (beyond 8192 rows) 1/32 of the output per chunk, so that the chunk's
+    # temporaries (~20 bytes a row) stay a small fraction of the CSR the caller fills (16 bytes a row)
+    rows = min(_SCAN_ROWS, max(1 << 13, geom.channels * per_channel // 32))
+    chunk = max(1, rows // max(per_channel, 1))
+    tap_dtype = np.int32 if exact_size(geom.kernel) > 2**15 - 1 else np.int16
+    ranges = {(ax, a): _tap_ranges(geom, ax, a) for ax in range(nd) for a in range(geom.kernel[ax])}
+    for c0 in range(0, geom.channels, chunk):
+        c1 = min(geom.channels, c0 + chunk)
+        xc = x3[c0:c1]
+        if np.isnan(xc).any():
+            raise ValueError("x: contains NaN; max pooling has no switch (argmax) for NaN inputs")
+        best = np.full((c1 - c0, *out), -np.inf, dtype=x3.dtype)
+        tap = np.empty((c1 - c0, *out), dtype=tap_dtype)
+        for n_tap, a in enumerate(order):
+            flat_tap = int(np.ravel_multi_index(a, geom.kernel))
+            box = [ranges[(ax, a[ax])] for ax in range(nd)]
+            in_sl = tuple(slice(lo, hi) for lo, hi, _ in box)
+            x_sl = tuple(
+                slice(lo * geom.stride[ax] - geom.padding[ax][0] + a[ax] * geom.dilation[ax],
+                      (hi - 1) * geom.stride[ax] - geom.padding[ax][0] + a[ax] * geom.dilation[ax] + 1,
+                      geom.stride[ax])
+                for ax, (lo, hi, _) in enumerate(box)
+            )
+            if n_tap == 0:
+                tap[...] = flat_tap
+                if finite_pad:
+                    best[(slice(None), *(slice(0, hp) for _, _, hp in box))] = pad_value
+                if all(hi > lo for lo, hi, _ in box):
+                    best[(slice(None), *in_sl)] = xc[(slice(None), *x_sl)]
+                continue
+            if finite_pad:  # positions where this tap reads padding
+                pad_box = (slice(None), *(slice(0, hp) for _, _, hp in box))
+                region = np.ones([hp for _, _, hp in box], dtype=bool)
+                region[tuple(slice(lo, hi) for lo, hi, _ in box)] = False
+                wins = (best[pad_box] < pad_value) & region
+                np.copyto(best[pad_box], pad_value, where=wins)
+                np.copyto(tap[pad_box], flat_tap, where=wins)
+            if all(hi > lo for lo, hi, _ in box):
+                target = best[(slice(None), *in_sl)]
+                values = xc[(slice(None), *x_sl)]
+                wins = values > target
+                np.copyto(target, values, where=wins)
+                np.copyto(tap[(slice(None), *in_sl)], flat_tap, where=wins)
+        yield c0, c1, best, tap
+
+
+def _switch_columns(tap, c0, geom: PoolNdGeometry, out_dtype=np.int64):
+    """Flat input index (over all channels) of each winner, −1 where it is not on the input."""
+    nd = geom.ndim
+    a = np.unravel_index(tap, geom.kernel)
+    column = (np.arange(c0, c0 + tap.shape[0], dtype=np.int64) * exact_size(geom.spatial)).reshape((-1,) + (1,) * nd)
+    on = np.ones(tap.shape, dtype=bool)
+    for ax in range(nd):
+        shp = [1] * (nd + 1)
+        shp[1 + ax] = geom.out_spatial[ax]
+        q = (np.arange(geom.out_spatial[ax]).reshape(shp) * geom.stride[ax] - geom.padding[ax][0]
+             + a[ax] * geom.dilation[ax])
+        on &= (q >= 0) & (q < geom.spatial[ax])
+        column = column + q * exact_size(geom.spatial[ax + 1:])
+    return np.where(on, column, -1).astype(out_dtype, copy=False)
+
+
+def _refuse_windows_in_minus_inf_padding(geom: PoolNdGeometry, pad_value: float):
+    if pad_value == -math.inf and not all(ok.any(axis=1).all() for _, ok in _taps_on_input(geom)):
+        pads = geom.padding if geom.ndim != 2 else (*geom.padding[0], *geom.padding[1])
+        raise GeometryError(
+            f"padding: a pooling window lies entirely in the padding {pads}, which has no maximum "
+            "with pad_value=-inf (use padding < kernel extent, or a finite pad_value)"
+        )
+
+
 @dataclass(frozen=True)
 class MaxPoolSwitches:
     """What the max-pooling forward keeps: the winner of every window.
 
     Attributes
     ----------
-    geometry : the validated Pool2dGeometry (channels = N·C for a batch)
-    values : the pooled output y, shaped (C, OH, OW) or (N, C, OH, OW)
+    geometry : the validated PoolNdGeometry (channels = N·C for a batch)
+    values : the pooled output y, shaped (C, *O) or (N, C, *O)
     tap : int array shaped like ``values``: the winner's position in its
         window, row-major and 0-based (``a·kw + b`` for window row a, column b)
     column : int array shaped like ``values``: the winner's index in the
@@ -156,7 +316,7 @@ class MaxPoolSwitches:
         winner is a padded entry
     """
 
-    geometry: Pool2dGeometry
+    geometry: PoolNdGeometry
     values: np.ndarray
     tap: np.ndarray
     column: np.ndarray
@@ -170,23 +330,48 @@ class MaxPoolSwitches:
         return self.column < 0
 
     @property
+    def indices(self) -> np.ndarray:
+        """PyTorch's ``return_indices``: the winner's flat index within its own (sample, channel) plane."""
+        plane = exact_size(self.geometry.spatial)
+        return np.where(self.column >= 0, self.column % plane, -1)
+
+    @property
     def note001_index(self) -> np.ndarray:
-        """Note 001's i_pq: the winner's 1-based position in the window stacked column by column."""
+        """Note 001's i_pq: the winner's 1-based position in the window stacked column by column (2-D)."""
         kh, kw = self.geometry.kernel
         a, b = np.divmod(self.tap, kw)
         return b * kh + a + 1
 
 
-def max_pool2d_switches(
-    x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1
-) -> MaxPoolSwitches:
+def max_pool_switches(x, nd, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                      pad_value=float("-inf"), ties="first") -> MaxPoolSwitches:
+    """N-d max pooling that keeps the switches; see :func:`max_pool2d_switches`."""
+    ties = _check_ties(ties)
+    pad_value = _check_pad_value(pad_value)
+    x3, in_shape = _as_channels(x, nd)
+    geom = _pool_geometry(x3.shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    _refuse_windows_in_minus_inf_padding(geom, pad_value)
+    values = np.empty((geom.channels, *geom.out_spatial), dtype=x3.dtype)
+    tap = np.empty(values.shape, dtype=np.int64)
+    column = np.empty(values.shape, dtype=np.int64)
+    for c0, c1, best, t in _max_scan(x3, geom, pad_value, ties):
+        values[c0:c1], tap[c0:c1] = best, t
+        column[c0:c1] = _switch_columns(t, c0, geom)
+    out_shape = _out_shape(in_shape, geom)
+    return MaxPoolSwitches(geom, values.reshape(out_shape), tap.reshape(out_shape), column.reshape(out_shape),
+                           tuple(in_shape), ties, pad_value)
+
+
+def max_pool2d_switches(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        pad_value=float("-inf"), ties="first") -> MaxPoolSwitches:
     """Max-pool ``x`` and keep the switches (the argmax of every window).
 
     Parameters
     ----------
     x : (C, H, W) or (N, C, H, W) floats without NaN
     kernel_size, stride, dilation : int or (h, w); stride defaults to kernel_size
-    padding : int, (ph, pw) or (top, bottom, left, right)
+    padding : int, (ph, pw), (top, bottom, left, right) or ((top, bottom), (left, right))
+    ceil_mode : PyTorch's rule (see :func:`~jacobians.geometry.pool_output_size`)
     pad_value : float
         The value padded entries take part in the maximum with: ``-inf``
         (PyTorch) or ``0`` (note 001), or any finite number.
@@ -206,59 +391,56 @@ def max_pool2d_switches(
     >>> max_pool2d_switches(np.array([[[1., 3.], [3., 0.]]]), 2, ties="first-colmajor").column
     array([[[2]]])
     """
-    ties = _check_ties(ties)
-    pad_value = _check_pad_value(pad_value)
-    x3, in_shape = _as_channels(x)
-    if np.isnan(x3).any():
-        raise ValueError("x: contains NaN; max pooling has no switch (argmax) for NaN inputs")
-    geom = Pool2dGeometry.from_shapes(x3.shape, kernel_size, stride, padding, dilation)
-    (h_idx, h_ok), (w_idx, w_ok) = _taps_on_input(geom)
-    if pad_value == -math.inf and not (h_ok.any(axis=1).all() and w_ok.any(axis=1).all()):
-        raise GeometryError(
-            f"padding: a pooling window lies entirely in the padding {geom.padding}, which has no maximum "
-            "with pad_value=-inf (use padding < kernel extent, or a finite pad_value)"
-        )
-    kh, kw = geom.kernel
-    c, (oh, ow) = geom.channels, geom.out_hw
-    win = sliding_windows(x3, geom, pad_value)  # (C, OH, OW, kh, kw)
-    if ties == "first":
-        tap = win.reshape(c, oh, ow, kh * kw).argmax(axis=-1)
-    else:  # scan the window column by column: transpose the taps, then map back to row-major
-        cm = win.swapaxes(-1, -2).reshape(c, oh, ow, kw * kh).argmax(axis=-1)
-        b, a = np.divmod(cm, kh)
-        tap = a * kw + b
-    a, b = np.divmod(tap, kw)
-    rows = h_idx[np.arange(oh)[None, :, None], a]  # input row of the winner (may be padding)
-    cols = w_idx[np.arange(ow)[None, None, :], b]
-    on_input = h_ok[np.arange(oh)[None, :, None], a] & w_ok[np.arange(ow)[None, None, :], b]
-    chan = np.arange(c)[:, None, None]
-    column = np.where(on_input, (chan * geom.height + rows) * geom.width + cols, -1).astype(np.int64)
-    values = np.take_along_axis(win.reshape(c, oh, ow, kh * kw), tap[..., None], axis=-1)[..., 0]
-    out_shape = _out_shape(in_shape, geom)
-    return MaxPoolSwitches(
-        geometry=geom,
-        values=values.reshape(out_shape),
-        tap=tap.reshape(out_shape),
-        column=column.reshape(out_shape),
-        input_shape=tuple(in_shape),
-        ties=ties,
-        pad_value=pad_value,
-    )
+    return max_pool_switches(x, 2, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1):
+def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties):
+    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
+    return (s.values, s.indices) if return_indices else s.values
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
+               pad_value=float("-inf"), ties="first"):
     """Max pooling: ``y[c,i,j] = max over taps (a, b) of xp[c, i·sh + a·dh, j·sw + b·dw]``.
 
-    ``xp`` is ``x`` padded with ``pad_value``. Shapes and parameters as in
-    :func:`max_pool2d_switches`; the value does not depend on ``ties``.
+    PyTorch's argument names (options after ``padding`` keyword-only); ``xp`` is ``x`` padded with ``pad_value``.
+    ``return_indices=True`` also returns torch's indices (the switch's flat
+    index within its plane, −1 where padding wins). The value does not depend on ``ties``.
 
     Examples
     --------
     >>> max_pool2d(np.arange(16.).reshape(1, 4, 4), 2)[0]
     array([[ 5.,  7.],
            [13., 15.]])
+    >>> max_pool2d(np.arange(9.).reshape(1, 3, 3), 2, ceil_mode=True, return_indices=True)[1]
+    array([[[4, 5],
+            [7, 8]]])
     """
-    return max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation).values
+    return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
+               pad_value=float("-inf"), ties="first"):
+    """1-D max pooling over x (C, L) or (N, C, L); arguments as :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> max_pool1d(np.array([[1., 5., 2., 4., 3.]]), 2, ceil_mode=True)
+    array([[5., 4., 3.]])
+    """
+    return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
+               pad_value=float("-inf"), ties="first"):
+    """3-D max pooling over x (C, D, H, W) or (N, C, D, H, W); arguments as :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> max_pool3d(np.arange(8.).reshape(1, 2, 2, 2), 2)
+    array([[[[7.]]]])
+    """
+    return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
 
 
 def max_pool2d_jacobian_from_switches(switches: MaxPoolSwitches, *, dtype=None):
@@ -268,7 +450,7 @@ def max_pool2d_jacobian_from_switches(switches: MaxPoolSwitches, *, dtype=None):
     ``switches.column[r]``, or nothing when that switch is on the padding.
     """
     column = switches.column.ravel()
-    n_rows, n_cols = column.size, int(np.prod(switches.input_shape))
+    n_rows, n_cols = column.size, exact_size(switches.input_shape)
     idx = index_dtype_for(n_rows, n_cols)
     on_input = column >= 0
     indptr = np.zeros(n_rows + 1, dtype=idx)
@@ -277,9 +459,45 @@ def max_pool2d_jacobian_from_switches(switches: MaxPoolSwitches, *, dtype=None):
     return assemble(pattern, dtype=dtype or np.float64, what="max_pool2d_jacobian")
 
 
-def max_pool2d_jacobian(
-    x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1, *, dtype=None
-):
+def max_pool_jacobian(x, nd, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                      pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
+    """N-d max-pool Jacobian filled straight into CSR (see :func:`max_pool2d_jacobian`).
+
+    One entry per row, so ``indices`` *is* the switch column and ``indptr``
+    is 0, 1, 2, …: the scan writes each chunk's switch columns into
+    ``indices`` directly; only when a padded value wins somewhere (a finite
+    pad value) are the empty rows squeezed out at the end. Temporaries are
+    bounded by one chunk of channels, so the peak is about the CSR itself.
+    """
+    ties = _check_ties(ties)
+    pad_value = _check_pad_value(pad_value)
+    x3, in_shape = _as_channels(x, nd)
+    dt = resolve_dtype(dtype, x3)
+    geom = _pool_geometry(x3.shape, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode)
+    n_rows, n_cols = exact_size((geom.channels, *geom.out_spatial)), exact_size(in_shape)
+    check_budget(f"max_pool{nd}d Jacobian", n_rows, (n_rows, n_cols), dt, max_bytes)
+    _refuse_windows_in_minus_inf_padding(geom, pad_value)
+    idx = index_dtype_for(n_rows, n_cols)
+    indices = np.empty(n_rows, dtype=idx)
+    per_channel = exact_size(geom.out_spatial)
+    empty = False
+    for c0, c1, _, tap in _max_scan(x3, geom, pad_value, ties):
+        cols = _switch_columns(tap, c0, geom, out_dtype=np.int64)
+        empty |= bool((cols < 0).any())
+        indices[c0 * per_channel:c1 * per_channel] = cols.ravel()
+    if not empty:
+        indptr = np.arange(n_rows + 1, dtype=idx)
+    else:
+        keep = indices >= 0
+        indptr = np.zeros(n_rows + 1, dtype=idx)
+        np.cumsum(keep, out=indptr[1:])
+        indices = indices[keep]
+    data = np.ones(indices.size, dtype=dt)
+    return csr_from_arrays(data, indices, indptr, (n_rows, n_cols), what=f"max_pool{nd}d_jacobian")
+
+
+def max_pool2d_jacobian(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of max pooling: the exact 0/1 mask of note 001, Appendix B.
 
     Parameters
@@ -303,8 +521,29 @@ def max_pool2d_jacobian(
     array([[0., 1., 0., 0.],
            [0., 0., 1., 0.]])
     """
-    switches = max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation)
-    return max_pool2d_jacobian_from_switches(switches, dtype=dtype)
+    return max_pool_jacobian(x, 2, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
+                             ties=ties, dtype=dtype, max_bytes=max_bytes)
+
+
+def max_pool1d_jacobian(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
+    """∂vec(y)/∂vec(x) of :func:`max_pool1d`: one 1 per row, at the switch.
+
+    Examples
+    --------
+    >>> max_pool1d_jacobian(np.array([[1., 5., 2.]]), 2, ceil_mode=True).toarray()
+    array([[0., 1., 0.],
+           [0., 0., 1.]])
+    """
+    return max_pool_jacobian(x, 1, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
+                             ties=ties, dtype=dtype, max_bytes=max_bytes)
+
+
+def max_pool3d_jacobian(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        pad_value=float("-inf"), ties="first", dtype=None, max_bytes=None):
+    """∂vec(y)/∂vec(x) of :func:`max_pool3d`: one 1 per row, at the switch."""
+    return max_pool_jacobian(x, 3, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
+                             ties=ties, dtype=dtype, max_bytes=max_bytes)
 
 
 def _grad_for(g, out_shape, name="g"):
@@ -314,44 +553,53 @@ def _grad_for(g, out_shape, name="g"):
     return g
 
 
-def max_pool2d_vjp_switches(
-    g, x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1
-):
+def max_pool_vjp_switches(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                          pad_value=float("-inf"), ties="first", nd=2):
     """∂L/∂x: route each upstream gradient to its switch (note 001's "gradient routing").
 
     ``np.bincount`` sums the gradients of windows sharing a winner (overlapping
     windows); gradients of windows won by padding are dropped.
     """
-    s = max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation)
+    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
     g = _grad_for(g, s.values.shape)
     column = s.column.ravel()
     keep = column >= 0
-    out = np.bincount(column[keep], weights=g.ravel()[keep], minlength=int(np.prod(s.input_shape)))
+    out = np.bincount(column[keep], weights=g.ravel()[keep], minlength=exact_size(s.input_shape))
     return out.reshape(s.input_shape)
 
 
-def max_pool2d_vjp_col2im(
-    g, x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1
-):
+def max_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                        pad_value=float("-inf"), ties="first", nd=2):
     """∂L/∂x as col2im of a one-hot patch matrix.
 
     Each output position's patch row gets ``g`` at its winner's tap and 0
-    elsewhere; :func:`~jacobians.ops.conv2d.col2im` folds the patches back
-    onto the image and drops taps on the padding by its own index
-    arithmetic, without using the switches' input columns.
+    elsewhere; :func:`~jacobians.ops.convnd.col2im_nd` folds the patches back
+    onto the input and drops taps on the padding (and on the ceil-mode
+    overflow) by its own index arithmetic, without the switches' columns.
     """
-    from .conv2d import col2im
-
-    s = max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation)
+    s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
     g = _grad_for(g, s.values.shape)
-    geom = s.geometry
-    c, (oh, ow), (kh, kw) = geom.channels, geom.out_hw, geom.kernel
-    k = kh * kw
-    patches = np.zeros((oh, ow, c, k))
-    tap = s.tap.reshape(c, oh, ow).transpose(1, 2, 0)  # (OH, OW, C)
-    np.put_along_axis(patches, tap[..., None], g.reshape(c, oh, ow).transpose(1, 2, 0)[..., None], axis=-1)
-    out = col2im(patches.reshape(oh * ow, c * k), geom.input_shape, geom.kernel, geom.stride, geom.padding, geom.dilation)
+    geom, conv = s.geometry, s.geometry.as_conv()
+    c, P, K = geom.channels, exact_size(geom.out_spatial), exact_size(geom.kernel)
+    patches = np.zeros((P, c, K))
+    tap = s.tap.reshape(c, P).T  # (ΠO, C)
+    np.put_along_axis(patches, tap[..., None], g.reshape(c, P).T[..., None], axis=-1)
+    out = col2im_nd(patches.reshape(P, c * K), geom.input_shape, geom.kernel, conv.stride, conv.padding, conv.dilation)
     return out.reshape(s.input_shape)
+
+
+def max_pool2d_vjp_switches(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                            pad_value=float("-inf"), ties="first"):
+    """2-D :func:`max_pool_vjp_switches`."""
+    return max_pool_vjp_switches(g, x, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
+                                 ties=ties, nd=2)
+
+
+def max_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False,
+                          pad_value=float("-inf"), ties="first"):
+    """2-D :func:`max_pool_vjp_col2im`."""
+    return max_pool_vjp_col2im(g, x, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
+                               ties=ties, nd=2)
 
 
 # ---------------------------------------------------------------------------
@@ -418,43 +666,96 @@ def vardhan2022_mask_column_corrected(i_pq, p, q, input_hw, kernel_hw, stride_hw
     return np.where(on_input, (c_i - 1) * h_i + r_i, 0)
 
 
+
+
 # ---------------------------------------------------------------------------
 # average pooling
 # ---------------------------------------------------------------------------
-def avg_pool2d_divisor(geom: Pool2dGeometry, count_include_pad=True) -> np.ndarray:
-    """Divisor of every output position, shape (OH, OW).
+def _check_divisor_override(divisor_override):
+    if divisor_override is None:
+        return None
+    if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)) or divisor_override <= 0:
+        raise GeometryError(f"divisor_override: must be None or a positive integer, as in PyTorch (got {divisor_override!r})")
+    return int(divisor_override)
 
-    kh·kw with ``count_include_pad=True``; otherwise the number of window
-    entries on the input (separable: rows on the input × columns on the input).
+
+def avg_pool_divisor_factors(geom: PoolNdGeometry, count_include_pad=True, divisor_override=None):
+    """Per axis, the factor of each output position's divisor: divisor(i) = Π_ax f_ax(i_ax).
+
+    PyTorch's rule, per axis with start = i·s − p_before:
+    ``count_include_pad=True`` → f = min(start + k, size + p_after) − start
+    (the window clipped to the padded input: the ceil-mode overflow is not
+    counted); ``False`` → the number of taps on the input. With
+    ``divisor_override`` the divisor is that constant (first factor; others 1).
     """
-    oh, ow = geom.out_hw
-    if count_include_pad:
-        return np.full((oh, ow), float(geom.kernel[0] * geom.kernel[1]))
-    (_, h_ok), (_, w_ok) = _taps_on_input(geom)
-    divisor = h_ok.sum(axis=1)[:, None] * w_ok.sum(axis=1)[None, :]
-    if not divisor.all():
-        raise GeometryError(
-            f"padding: a pooling window lies entirely in the padding {geom.padding}; with "
-            "count_include_pad=False its divisor would be 0 (use padding < kernel extent)"
-        )
-    return divisor.astype(np.float64)
+    divisor_override = _check_divisor_override(divisor_override)
+    nd = geom.ndim
+    if divisor_override is not None:
+        return [np.full(geom.out_spatial[0], float(divisor_override))] + [np.ones(o) for o in geom.out_spatial[1:]]
+    factors = []
+    for ax in range(nd):
+        start = np.arange(geom.out_spatial[ax]) * geom.stride[ax] - geom.padding[ax][0]
+        k, size = geom.kernel[ax], geom.spatial[ax]
+        if count_include_pad:
+            f = np.minimum(start + k, size + geom.padding[ax][1]) - start
+        else:
+            f = np.minimum(start + k, size) - np.maximum(start, 0)
+        if not (f > 0).all():
+            pads = geom.padding if nd != 2 else (*geom.padding[0], *geom.padding[1])
+            raise GeometryError(
+                f"padding: a pooling window lies entirely in the padding {pads}; with "
+                "count_include_pad=False its divisor would be 0 (use padding < kernel extent)"
+            )
+        factors.append(f.astype(np.float64))
+    return factors
 
 
-def _avg_geometry(in_shape, kernel_size, stride, padding):
-    c = int(np.prod(in_shape[:-2]))
-    return Pool2dGeometry.from_shapes((c, *in_shape[-2:]), kernel_size, stride, padding)
+def avg_pool2d_divisor(geom, count_include_pad=True, divisor_override=None) -> np.ndarray:
+    """Divisor of every output position, shape (OH, OW) (see :func:`avg_pool_divisor_factors`)."""
+    if not isinstance(geom, PoolNdGeometry):  # a Pool2dGeometry
+        pt, pb, pl, pr = geom.padding
+        geom = PoolNdGeometry(geom.channels, (geom.height, geom.width), tuple(geom.kernel), tuple(geom.stride),
+                              ((pt, pb), (pl, pr)), tuple(geom.dilation))
+    fh, fw = avg_pool_divisor_factors(geom, count_include_pad, divisor_override)
+    return fh[:, None] * fw[None, :]
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
-    """Average pooling (PyTorch's ``avg_pool2d`` with ``ceil_mode=False``).
+def _divisor(geom, count_include_pad, divisor_override):
+    out = np.ones(geom.out_spatial)
+    for ax, f in enumerate(avg_pool_divisor_factors(geom, count_include_pad, divisor_override)):
+        shp = [1] * geom.ndim
+        shp[ax] = f.size
+        out = out * f.reshape(shp)
+    return out
+
+
+def _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode):
+    x3, in_shape = _as_channels(x, nd)
+    return x3, in_shape, _pool_geometry(x3.shape, nd, kernel_size, stride, padding, 1, ceil_mode)
+
+
+def avg_pool(x, nd, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+    """N-d average pooling (see :func:`avg_pool2d`)."""
+    x3, in_shape, geom = _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode)
+    divisor = _divisor(geom, count_include_pad, divisor_override)
+    win = sliding_windows_nd(x3, geom.as_conv(), 0.0)  # the ceil-mode overflow reads zeros: it adds nothing
+    total = win.sum(axis=tuple(range(-nd, 0)))
+    return (total / divisor.astype(total.dtype)).reshape(_out_shape(in_shape, geom))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Average pooling (PyTorch's ``avg_pool2d``, same argument names; options after ``padding`` keyword-only).
 
     Parameters
     ----------
     x : (C, H, W) or (N, C, H, W)
     kernel_size, stride : int or (h, w); stride defaults to kernel_size
-    padding : int, (ph, pw) or (top, bottom, left, right); zeros
-    count_include_pad : bool — divisor kh·kw (True) or the number of
-        window entries on the input (False)
+    padding : int, (ph, pw), (top, bottom, left, right) or per-axis pairs; zeros
+    ceil_mode : PyTorch's output-size rule (a last window starting in the right padding is dropped)
+    count_include_pad : bool — divisor counts the padding (clipped to the padded
+        input, so the ceil-mode overflow is never counted) or only entries on the input
+    divisor_override : None or a positive int replacing every divisor
 
     Returns
     -------
@@ -463,29 +764,75 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     Notes
     -----
     ``y[c,i,j] = (1/d[i,j]) Σ_{a,b} xp[c, i·sh + a, j·sw + b]``; with
-    ``count_include_pad=True``, d = kh·kw and this is note 001's convolution
-    with P = 1/(h·w) on every channel.
+    ``count_include_pad=True`` and no ceil overflow, d = kh·kw and this is
+    note 001's convolution with P = 1/(h·w) on every channel.
 
     Examples
     --------
     >>> avg_pool2d(np.arange(4.).reshape(1, 2, 2), 2)
     array([[[1.5]]])
+    >>> avg_pool2d(np.arange(9.).reshape(1, 3, 3), 2, ceil_mode=True)[0]   # last windows: 2 and 1 entries
+    array([[2. , 3.5],
+           [6.5, 8. ]])
     """
-    x3, in_shape = _as_channels(x)
-    geom = _avg_geometry(in_shape, kernel_size, stride, padding)
-    divisor = avg_pool2d_divisor(geom, count_include_pad)
-    win = sliding_windows(x3, geom, 0.0)
-    return (win.sum(axis=(-2, -1)) / divisor).reshape(_out_shape(in_shape, geom))
+    return avg_pool(x, 2, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                    divisor_override=divisor_override)
 
 
-def avg_pool2d_jacobian(
-    input_shape, kernel_size, stride=None, padding=0, count_include_pad=True, *, dtype=None, max_bytes=None
-):
+def avg_pool1d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True):
+    """1-D average pooling over x (C, L) or (N, C, L) (PyTorch's ``avg_pool1d`` has no divisor_override).
+
+    Examples
+    --------
+    >>> avg_pool1d(np.array([[1., 2., 3., 4., 5.]]), 2, ceil_mode=True)
+    array([[1.5, 3.5, 5. ]])
+    """
+    return avg_pool(x, 1, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """3-D average pooling over x (C, D, H, W) or (N, C, D, H, W); arguments as :func:`avg_pool2d`.
+
+    Examples
+    --------
+    >>> avg_pool3d(np.arange(8.).reshape(1, 2, 2, 2), 2, divisor_override=2)
+    array([[[[14.]]]])
+    """
+    return avg_pool(x, 3, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                    divisor_override=divisor_override)
+
+
+def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                      divisor_override=None, dtype=None, max_bytes=None):
+    """N-d average-pool Jacobian (see :func:`avg_pool2d_jacobian`)."""
+    in_shape = tuple(input_shape)
+    if len(in_shape) not in (nd + 1, nd + 2):
+        dims = ", ".join(a[0].upper() for a in AXIS_NAMES[nd])
+        raise GeometryError(f"input_shape: must be (C, {dims}) or (N, C, {dims}) (got {in_shape!r})")
+    if len(in_shape) == nd + 2:  # the batch rule: N·C independent channels, block-diagonal
+        in_shape = (exact_size(as_shape(in_shape, "input_shape", nd + 2)[:2]), *in_shape[2:])
+    dt = resolve_dtype(dtype)
+    geom = _pool_geometry(in_shape, nd, kernel_size, stride, padding, 1, ceil_mode)
+    conv = geom.as_conv()
+    nnz = geom.channels
+    for ax in range(nd):
+        nnz *= valid_taps(conv, ax)
+    shape = (exact_size(geom.output_shape), exact_size(in_shape))
+    check_budget(f"avg_pool{nd}d Jacobian", nnz, shape, dt, max_bytes)  # before any array of the output's size
+    factors = avg_pool_divisor_factors(geom, count_include_pad, divisor_override)
+    ones = np.ones((geom.channels, 1, *geom.kernel), dtype=dt)
+    data, indices, frame = _input_csr_nd(ones, conv, dt, row_scale=[1.0 / f for f in factors])
+    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=f"avg_pool{nd}d_jacobian")
+
+
+def avg_pool2d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, dtype=None, max_bytes=None):
     """∂vec(y)/∂vec(x) of average pooling; it does not depend on the values of x.
 
     Parameters
     ----------
     input_shape : (C, H, W)
+    others : as :func:`avg_pool2d`
     dtype : value dtype (float64 default)
     max_bytes : refuse (OperatorTooLargeError) when the CSR would exceed it
         (default: 3/4 of physical memory)
@@ -498,131 +845,224 @@ def avg_pool2d_jacobian(
     -----
     ``∂y[c,i,j]/∂x[c',p,q] = [c = c'] / d[i,j]`` when ``p = i·sh − pt + a``
     and ``q = j·sw − pl + b`` for a tap (a, b), else 0 — note 001's
-    derivative of I * P, the same on every channel. Built by its own index
-    arithmetic (not through the convolution builders), so that the equality
-    with a depthwise ``conv2d_input_jacobian`` with constant kernel
-    1/(kh·kw) is a check between two routes.
+    derivative of I * P, the same on every channel. Built by the N-d block
+    method (:mod:`jacobians.ops.convnd`) with a kernel of ones and the row
+    scale 1/d — separable per axis, so never materialised per entry — not by
+    conv2d's tuned 2-D builder, so that the equality with a depthwise
+    ``conv2d_input_jacobian`` with constant kernel 1/(kh·kw) is a check between two routes.
 
     Examples
     --------
     >>> avg_pool2d_jacobian((1, 1, 4), (1, 2)).toarray()
     array([[0.5, 0.5, 0. , 0. ],
            [0. , 0. , 0.5, 0.5]])
+    >>> avg_pool2d_jacobian((1, 1, 3), (1, 2), ceil_mode=True).toarray()   # the last window holds one entry
+    array([[0.5, 0.5, 0. ],
+           [0. , 0. , 1. ]])
     """
-    in_shape = tuple(input_shape)
-    if len(in_shape) != 3:
-        raise GeometryError(f"input_shape: must be (C, H, W) (got {in_shape!r})")
-    geom = _avg_geometry(in_shape, kernel_size, stride, padding)
-    divisor = avg_pool2d_divisor(geom, count_include_pad)
-    (h_idx, h_ok), (w_idx, w_ok) = _taps_on_input(geom)
-    c, h, w = geom.input_shape
-    (oh, ow), (kh, kw) = geom.out_hw, geom.kernel
-    nnz = c * int(h_ok.sum()) * int(w_ok.sum())
-    check_budget("avg_pool2d Jacobian", nnz, (c * oh * ow, c * h * w), dtype or np.float64, max_bytes)
-    # (C, OH, OW, kh, kw): input column of every tap, and whether it lies on the input
-    cols = (
-        np.arange(c)[:, None, None, None, None] * (h * w)
-        + h_idx[None, :, None, :, None] * w
-        + w_idx[None, None, :, None, :]
-    )
-    valid = np.broadcast_to(h_ok[None, :, None, :, None] & w_ok[None, None, :, None, :], cols.shape)
-    values = np.broadcast_to((1.0 / divisor)[None, :, :, None, None], cols.shape)
-    n_rows, n_cols = c * oh * ow, c * h * w
-    idx = index_dtype_for(int(valid.sum()), n_rows, n_cols)
-    indptr = np.zeros(n_rows + 1, dtype=idx)
-    np.cumsum(valid.reshape(n_rows, -1).sum(axis=1), out=indptr[1:])
-    data = values[valid].astype(dtype or np.float64)
-    mat = sp.csr_array((data, cols[valid].astype(idx), indptr), shape=(n_rows, n_cols))
-    assert mat.shape == (n_rows, n_cols), f"avg_pool2d_jacobian: built {mat.shape}, expected {(n_rows, n_cols)}"
-    return mat
+    return avg_pool_jacobian(input_shape, 2, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                             count_include_pad=count_include_pad, divisor_override=divisor_override, dtype=dtype, max_bytes=max_bytes)
 
 
-def avg_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, count_include_pad=True):
+def avg_pool1d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        dtype=None, max_bytes=None):
+    """∂vec(y)/∂vec(x) of :func:`avg_pool1d`, shape (C·OL, C·L)."""
+    return avg_pool_jacobian(input_shape, 1, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                             count_include_pad=count_include_pad, divisor_override=None,
+                             dtype=dtype, max_bytes=max_bytes)
+
+
+def avg_pool3d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, dtype=None, max_bytes=None):
+    """∂vec(y)/∂vec(x) of :func:`avg_pool3d`, shape (C·OD·OH·OW, C·D·H·W)."""
+    return avg_pool_jacobian(input_shape, 3, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                             count_include_pad=count_include_pad, divisor_override=divisor_override, dtype=dtype, max_bytes=max_bytes)
+
+
+def avg_pool_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, nd=2):
     """∂L/∂x: spread ``g/d`` over every tap of its window, then fold with col2im."""
-    from .conv2d import col2im
-
-    x3, in_shape = _as_channels(x)
-    geom = _avg_geometry(in_shape, kernel_size, stride, padding)
+    x3, in_shape, geom = _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode)
     g = _grad_for(g, _out_shape(in_shape, geom))
-    c, (oh, ow), (kh, kw) = geom.channels, geom.out_hw, geom.kernel
-    share = (g.reshape(c, oh, ow) / avg_pool2d_divisor(geom, count_include_pad)).transpose(1, 2, 0)  # (OH, OW, C)
-    patches = np.broadcast_to(share[..., None], (oh, ow, c, kh * kw)).reshape(oh * ow, c * kh * kw)
-    return col2im(patches, geom.input_shape, geom.kernel, geom.stride, geom.padding).reshape(in_shape)
+    conv = geom.as_conv()
+    c, P, K = geom.channels, exact_size(geom.out_spatial), exact_size(geom.kernel)
+    share = (g.reshape(c, *geom.out_spatial) / _divisor(geom, count_include_pad, divisor_override)).reshape(c, P).T
+    patches = np.broadcast_to(share[..., None], (P, c, K)).reshape(P, c * K)
+    return col2im_nd(patches, geom.input_shape, geom.kernel, conv.stride, conv.padding, conv.dilation).reshape(in_shape)
 
 
-def avg_pool2d_vjp_rot180(g, x, kernel_size, stride=None, padding=0, count_include_pad=True):
-    """∂L/∂x through the depthwise convolution: the rot180 route of conv2d with a kernel of ones on g/d."""
-    from .conv2d import conv2d_vjp_input_rot180
-
-    x3, in_shape = _as_channels(x)
-    geom = _avg_geometry(in_shape, kernel_size, stride, padding)
+def avg_pool_vjp_rot180(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None, nd=2):
+    """∂L/∂x through the depthwise convolution: the rot180 route with a kernel of ones on g/d."""
+    x3, in_shape, geom = _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode)
     g = _grad_for(g, _out_shape(in_shape, geom))
-    c, (oh, ow) = geom.channels, geom.out_hw
-    scaled = g.reshape(c, oh, ow) / avg_pool2d_divisor(geom, count_include_pad)
-    ones = np.ones((c, 1, *geom.kernel))
-    out = conv2d_vjp_input_rot180(scaled, x3, ones, stride=geom.stride, padding=geom.padding, groups=c)
+    conv = geom.as_conv()
+    scaled = g.reshape(geom.channels, *geom.out_spatial) / _divisor(geom, count_include_pad, divisor_override)
+    ones = np.ones((geom.channels, 1, *geom.kernel))
+    out = convnd_vjp_input_rot180(scaled, x3, ones, stride=conv.stride, padding=conv.padding, groups=geom.channels)
     return out.reshape(in_shape)
+
+
+def avg_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                          divisor_override=None):
+    """2-D :func:`avg_pool_vjp_col2im`."""
+    return avg_pool_vjp_col2im(g, x, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                               count_include_pad=count_include_pad, divisor_override=divisor_override, nd=2)
+
+
+def avg_pool2d_vjp_rot180(g, x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                          divisor_override=None):
+    """2-D :func:`avg_pool_vjp_rot180`."""
+    return avg_pool_vjp_rot180(g, x, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                               count_include_pad=count_include_pad, divisor_override=divisor_override, nd=2)
+
+
+# ---------------------------------------------------------------------------
+# reference forwards (loops from the defining formulas, for the generic check)
+# ---------------------------------------------------------------------------
+def _ref_out_size(n, k, s, pb, pa, d, ceil_mode):
+    """PyTorch's pooling size, written out again: floor/ceil, then drop a last window starting past the input."""
+    num = n + pb + pa - d * (k - 1) - 1
+    out = (num + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + pb:
+        out -= 1
+    return out
+
+
+def reference_max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, pad_value=float("-inf"),
+                       ties="first", *, nd=2):
+    """Loops over windows: max of the taps on the input and, for padded taps, ``pad_value``."""
+    x = np.asarray(x, dtype=np.float64)
+    shape = x.shape
+    x = x.reshape(-1, *shape[-nd:])
+    k = as_tuple_n(kernel_size, "kernel_size", nd)
+    s = k if stride is None else as_tuple_n(stride, "stride", nd)
+    d = as_tuple_n(dilation, "dilation", nd)
+    p = as_padding_nd(padding, nd)
+    size = x.shape[1:]
+    outs = [_ref_out_size(size[a], k[a], s[a], p[a][0], p[a][1], d[a], ceil_mode) for a in range(nd)]
+    y = np.empty((x.shape[0], *outs))
+    for c in range(x.shape[0]):
+        for i in itertools.product(*map(range, outs)):
+            vals = []
+            for a in itertools.product(*map(range, k)):
+                q = [i[ax] * s[ax] - p[ax][0] + a[ax] * d[ax] for ax in range(nd)]
+                if all(0 <= q[ax] < size[ax] for ax in range(nd)):
+                    vals.append(x[(c, *q)])
+                elif all(q[ax] < size[ax] + p[ax][1] for ax in range(nd)):
+                    vals.append(float(pad_value))
+            y[(c, *i)] = max(vals)
+    return y.reshape(*shape[:-nd], *outs)
+
+
+def reference_avg_pool(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
+                       divisor_override=None, nd=2):
+    """Loops over windows: the sum of taps on the input over the count PyTorch's rule gives."""
+    x = np.asarray(x, dtype=np.float64)
+    shape = x.shape
+    x = x.reshape(-1, *shape[-nd:])
+    k = as_tuple_n(kernel_size, "kernel_size", nd)
+    s = k if stride is None else as_tuple_n(stride, "stride", nd)
+    p = as_padding_nd(padding, nd)
+    size = x.shape[1:]
+    outs = [_ref_out_size(size[a], k[a], s[a], p[a][0], p[a][1], 1, ceil_mode) for a in range(nd)]
+    y = np.empty((x.shape[0], *outs))
+    for c in range(x.shape[0]):
+        for i in itertools.product(*map(range, outs)):
+            total, on_input, in_padded = 0.0, 0, 0
+            for a in itertools.product(*map(range, k)):
+                q = [i[ax] * s[ax] - p[ax][0] + a[ax] for ax in range(nd)]
+                if all(0 <= q[ax] < size[ax] for ax in range(nd)):
+                    total += x[(c, *q)]
+                    on_input += 1
+                if all(q[ax] < size[ax] + p[ax][1] for ax in range(nd)):
+                    in_padded += 1
+            div = divisor_override or (in_padded if count_include_pad else on_input)
+            y[(c, *i)] = total / div
+    return y.reshape(*shape[:-nd], *outs)
 
 
 # ---------------------------------------------------------------------------
 # torch forwards (for the generic check's torch.func.jacrev route)
 # ---------------------------------------------------------------------------
-def _torch_native_padding(padding, kernel):
-    """(ph, pw) when torch's own padding argument can express ``padding``, else None."""
-    pt, pb, pl, pr = as_padding(padding)
-    kh, kw = kernel if isinstance(kernel, tuple) else (kernel, kernel)
-    if pt == pb and pl == pr and 2 * pt <= kh and 2 * pl <= kw:
-        return (pt, pl)
+def _torch_native_padding(pads, kernel):
+    """Per-axis ints when torch's own padding argument can express ``pads`` (symmetric, ≤ k/2), else None."""
+    if all(b == a and 2 * b <= k for (b, a), k in zip(pads, kernel)):
+        return tuple(b for b, _ in pads)
     return None
 
 
-def _torch_max_pool2d(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1):
-    """torch max_pool2d; other pad values by explicit F.pad, column-major ties by transposing H and W."""
-    import torch.nn.functional as F
-
-    pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)  # noqa: E731
-    kernel = pair(kernel_size)
-    stride = kernel if stride is None else pair(stride)
-    dilation = pair(dilation)
-    pt, pb, pl, pr = as_padding(padding)
-    native = _torch_native_padding(padding, kernel) if pad_value == float("-inf") and dilation == (1, 1) else None
-    xb = x[None]
-    if native is None:
-        xb = F.pad(xb, (pl, pr, pt, pb), value=float(pad_value))
-        native = (0, 0)
-    if ties == "first":
-        return F.max_pool2d(xb, kernel, stride, native, dilation)[0]
-    # a row-major scan of the transposed window is a column-major scan of the window
-    swap = lambda t: (t[1], t[0])  # noqa: E731
-    y = F.max_pool2d(xb.transpose(-1, -2), swap(kernel), swap(stride), swap(native), swap(dilation))
-    return y.transpose(-1, -2)[0]
+def _torch_pool_args(x, nd, kernel_size, stride, padding):
+    k = as_tuple_n(kernel_size, "kernel_size", nd)
+    s = k if stride is None else as_tuple_n(stride, "stride", nd)
+    return k, s, as_padding_nd(padding, nd)
 
 
-def _torch_avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
-    """torch avg_pool2d; padding torch cannot express is emulated as (sum pool) / (count pool)."""
-    import torch
-    import torch.nn.functional as F
+def _torch_max_pool(nd):
+    def fwd(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, pad_value=float("-inf"),
+            ties="first"):
+        """torch max_poolNd; other pad values (or per-side padding) by explicit F.pad plus a -inf overflow pad and a crop."""
+        import torch.nn.functional as F
 
-    pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v, v)  # noqa: E731
-    kernel = pair(kernel_size)
-    stride = kernel if stride is None else pair(stride)
-    native = _torch_native_padding(padding, kernel)
-    if native is not None:
-        return F.avg_pool2d(x[None], kernel, stride, native, count_include_pad=count_include_pad)[0]
-    pt, pb, pl, pr = as_padding(padding)
-    xb = F.pad(x[None], (pl, pr, pt, pb))
-    mean = F.avg_pool2d(xb, kernel, stride, 0)
-    if count_include_pad:
-        return mean[0]
-    ones = F.pad(torch.ones_like(x[None]), (pl, pr, pt, pb))
-    return (mean / F.avg_pool2d(ones, kernel, stride, 0))[0]
+        fn = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[nd]
+        k, s, pads = _torch_pool_args(x, nd, kernel_size, stride, padding)
+        d = as_tuple_n(dilation, "dilation", nd)
+        xb = x[None]
+        if ties == "first-colmajor":  # a row-major scan of the axis-reversed window is a column-major scan
+            perm = (0, 1, *range(nd + 1, 1, -1))
+            xb, k, s, d, pads = xb.permute(perm), k[::-1], s[::-1], d[::-1], pads[::-1]
+        native = _torch_native_padding(pads, k) if pad_value == float("-inf") else None
+        if native is not None:
+            y = fn(xb, k, s, native, d, ceil_mode=ceil_mode)
+        else:
+            # torch pads with -inf inside; emulate: pad with pad_value, then with -inf for the ceil overflow
+            outs = [_ref_out_size(n, kk, ss, pb, pa, dd, ceil_mode)
+                    for n, kk, ss, (pb, pa), dd in zip(xb.shape[2:], k, s, pads, d)]
+            extra = [max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (n + pb + pa))
+                     for o, n, kk, ss, (pb, pa), dd in zip(outs, xb.shape[2:], k, s, pads, d)]
+            xb = F.pad(xb, [v for pb_pa in reversed(pads) for v in pb_pa], value=float(pad_value))
+            xb = F.pad(xb, [v for e in reversed(extra) for v in (0, e)], value=float("-inf"))
+            y = fn(xb, k, s, 0, d)[(slice(None), slice(None), *(slice(0, o) for o in outs))]
+        if ties == "first-colmajor":
+            y = y.permute(perm)
+        return y[0]
+
+    return fwd
+
+
+def _torch_avg_pool(nd):
+    def fwd(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
+        """torch avg_poolNd; padding torch cannot express is emulated as (sum pool) / (count pool)."""
+        import torch
+        import torch.nn.functional as F
+
+        fn = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[nd]
+        k, s, pads = _torch_pool_args(x, nd, kernel_size, stride, padding)
+        native = _torch_native_padding(pads, k)
+        extra_args = {} if nd == 1 else {"divisor_override": divisor_override}
+        if native is not None:
+            return fn(x[None], k, s, native, ceil_mode=ceil_mode, count_include_pad=count_include_pad, **extra_args)[0]
+        outs = [_ref_out_size(n, kk, ss, pb, pa, 1, ceil_mode) for n, kk, ss, (pb, pa) in zip(x.shape[1:], k, s, pads)]
+        extra = [max(0, (o - 1) * ss + kk - (n + pb + pa)) for o, n, kk, ss, (pb, pa) in zip(outs, x.shape[1:], k, s, pads)]
+        flat = [v for pb_pa in reversed(pads) for v in pb_pa]
+        over = [v for e in reversed(extra) for v in (0, e)]
+        crop = (slice(None), slice(None), *(slice(0, o) for o in outs))
+        K = float(np.prod(k))
+        total = fn(F.pad(F.pad(x[None], flat), over), k, s, 0)[crop] * K
+        if divisor_override is not None:
+            return (total / divisor_override)[0]
+        ones = torch.ones_like(x[None])
+        counted = F.pad(F.pad(ones, flat, value=1.0), over) if count_include_pad else F.pad(F.pad(ones, flat), over)
+        return (total / (fn(counted, k, s, 0)[crop] * K))[0]
+
+    return fwd
 
 
 # ---------------------------------------------------------------------------
 # registration
 # ---------------------------------------------------------------------------
-_MAX_PARAMS = ("kernel_size", "stride", "padding", "pad_value", "ties", "dilation")
-_AVG_PARAMS = ("kernel_size", "stride", "padding", "count_include_pad")
+_MAX_PARAMS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "pad_value", "ties")
+_AVG_PARAMS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
 
 #: (C, H, W, kernel, stride, padding, pad_value, ties, dilation): the generic check's max-pool table.
 MAX_POOL_GEOMETRIES = [
@@ -639,6 +1079,27 @@ MAX_POOL_GEOMETRIES = [
     (1, 2, 3, (4, 5), 1, 1, float("-inf"), "first", 1),  # window equal to the padded input
     (1, 1, 6, (1, 3), (1, 2), (0, 0, 1, 1), 0.0, "first", 1),
 ]
+#: (C, spatial, kernel, stride, padding, dilation, ceil_mode, pad_value, ties) per rank: ceil_mode, dilation, 1-D, 3-D.
+MAX_POOL_ND_GEOMETRIES = {
+    1: [
+        (2, (7,), 2, None, 0, 1, True, float("-inf"), "first"),  # ceil keeps a last half window
+        (1, (8,), 3, 2, 1, 2, True, float("-inf"), "first"),  # dilation + ceil
+        (2, (6,), 3, 2, (2, 0), 1, False, 0.0, "first"),  # per-side padding, note 001's zero pad
+        (1, (5,), 2, 2, 1, 1, True, float("-inf"), "first"),  # ceil: the window that would start in the pad is dropped
+    ],
+    2: [
+        (2, (5, 7), 2, None, 0, 1, True, float("-inf"), "first"),
+        (1, (6, 7), 3, 2, 1, (2, 1), True, float("-inf"), "first"),
+        (2, (7, 5), (2, 3), (3, 2), (1, 1), (2, 1), True, float("-inf"), "first-colmajor"),
+        (1, (5, 5), 2, 2, 1, 1, True, 0.0, "first"),  # zero pad and ceil overflow together
+    ],
+    3: [
+        (1, (3, 4, 4), 2, None, 0, 1, False, float("-inf"), "first"),
+        (2, (3, 5, 4), (2, 3, 2), (1, 2, 2), (1, 1, 0), (1, 1, 1), True, float("-inf"), "first"),
+        (1, (5, 4, 5), 2, 2, 1, (2, 1, 1), True, float("-inf"), "first-colmajor"),
+        (1, (3, 3, 4), (2, 2, 3), 1, ((1, 0), (0, 1), (1, 1)), 1, False, 0.0, "first"),
+    ],
+}
 
 
 def _distinct_values(rng, shape):
@@ -659,63 +1120,30 @@ def _case_id(prefix, *parts):
     return cid
 
 
-def max_pool2d_cases():
-    rng = np.random.default_rng(20261123)
-    out = []
-    for c, h, w, k, s, p, pv, ties, d in MAX_POOL_GEOMETRIES:
-        x = _distinct_values(rng, (c, h, w))
-        params = dict(kernel_size=k, stride=s, padding=p, pad_value=pv, ties=ties, dilation=d)
-        out.append(Case({"x": x}, params, _case_id(f"x{c}x{h}x{w}-", f"k{k}", f"s{s}", f"p{p}", f"pv{pv}", ties, f"d{d}")))
-    # all inputs negative with zero padding: every window touching the padding is won by it (empty rows)
-    x = -np.abs(_distinct_values(rng, (2, 4, 4)))
-    params = dict(kernel_size=3, stride=1, padding=1, pad_value=0.0, ties="first", dilation=1)
-    out.append(Case({"x": x}, params, "x2x4x4-k3-s1-p1-pv0-negative-inputs"))
-    return out
+def _max_cases(nd):
+    def make():
+        rng = np.random.default_rng(20261123 + nd)
+        out = []
+        table = []
+        if nd == 2:
+            table = [((c, (h, w), k, s, p, d, False, pv, ties)) for c, h, w, k, s, p, pv, ties, d in MAX_POOL_GEOMETRIES]
+        for c, spatial, k, s, p, d, ceil, pv, ties in table + MAX_POOL_ND_GEOMETRIES[nd]:
+            x = _distinct_values(rng, (c, *spatial))
+            params = dict(kernel_size=k, stride=s, padding=p, pad_value=pv, ties=ties, dilation=d)
+            if ceil:
+                params["ceil_mode"] = True
+            cid = _case_id(f"x{c}x{'x'.join(map(str, spatial))}-", f"k{k}", f"s{s}", f"p{p}", f"pv{pv}", ties, f"d{d}",
+                           "ceil" if ceil else "floor")
+            out.append(Case({"x": x}, params, cid))
+        if nd == 2:
+            # all inputs negative with zero padding: every window touching the padding is won by it (empty rows)
+            x = -np.abs(_distinct_values(rng, (2, 4, 4)))
+            params = dict(kernel_size=3, stride=1, padding=1, pad_value=0.0, ties="first", dilation=1)
+            out.append(Case({"x": x}, params, "x2x4x4-k3-s1-p1-pv0-negative-inputs"))
+        return out
 
+    return make
 
-def _max_jac(x, **p):
-    return max_pool2d_jacobian(x, **p)
-
-
-def _show_pool_setup(op, extra=()):
-    def setup(shape, options):
-        need_ndim(op, shape, 3, "CxHxW")
-        names = ("stride", "padding", "dilation") if op == "max_pool2d" else ("stride", "padding")
-        params = window_params(op, options, names=names)
-        params.update({k: options[k] for k in extra if k in options})
-        _show_pool_geometry({"x": shape}, params)  # validates the window
-        return ShowSetup({"x": shape}, params)
-
-    return setup
-
-
-def _show_pool_geometry(shapes, params):
-    p = {k: params[k] for k in ("stride", "padding", "dilation") if k in params}
-    return Pool2dGeometry.from_shapes(shapes["x"], params["kernel_size"], **p)
-
-
-def _show_pool_out(shapes, params):
-    geom = _show_pool_geometry(shapes, params)
-    return (geom.channels, *geom.out_hw)
-
-
-register(
-    "max_pool2d",
-    summary="max pooling: the 0/1 mask of its switches (pad value and tie rule chosen)",
-    forward=max_pool2d,
-    jacobian={"x": _max_jac},
-    vjp={"x": {"switches": max_pool2d_vjp_switches, "col2im": max_pool2d_vjp_col2im}},
-    cases=max_pool2d_cases,
-    structural=("x",),
-    torch_forward=_torch_max_pool2d,
-    param_names=_MAX_PARAMS,
-    show=ShowSpec(
-        setup=_show_pool_setup("max_pool2d", ("pad_value", "ties")),
-        options={**WINDOW_OPTIONS, "pad_value": "float", "ties": tuple(TIE_RULES)},
-        out_shape=_show_pool_out, nnz=lambda shapes, params, wrt, out: math.prod(out), input_help="CxHxW",
-        symbols={"x": "X"}, example=("--input", "1x4x4", "--kernel", "2"),
-    ),
-)
 
 #: (C, H, W, kernel, stride, padding, count_include_pad): the generic check's avg-pool table.
 AVG_POOL_GEOMETRIES = [
@@ -729,36 +1157,88 @@ AVG_POOL_GEOMETRIES = [
     (1, 1, 1, 1, None, 0, True),
     (1, 2, 3, (4, 5), 1, 1, False),
 ]
+#: (C, spatial, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override) per rank.
+AVG_POOL_ND_GEOMETRIES = {
+    1: [
+        (2, (7,), 2, None, 0, True, True, None),
+        (1, (8,), 3, 2, 1, True, True, None),  # last window: clipped to the padded input in the count
+        (1, (8,), 3, 2, 1, True, False, None),
+        (2, (6,), 3, 2, (2, 1), False, False, None),
+    ],
+    2: [
+        (2, (5, 7), 2, None, 0, True, True, None),
+        (1, (6, 7), 3, 2, 1, True, True, None),
+        (1, (6, 7), 3, 2, 1, True, False, None),
+        (2, (5, 6), (2, 3), (2, 2), (1, 1), False, True, 5),  # divisor_override
+        (1, (7, 5), 3, (2, 3), (1, 0, 0, 2), True, True, 4),  # per-side padding, ceil, override
+    ],
+    3: [
+        (1, (3, 4, 4), 2, None, 0, False, True, None),
+        (2, (3, 5, 4), (2, 3, 2), (1, 2, 2), (1, 1, 0), True, True, None),
+        (1, (5, 4, 5), 2, 2, 1, True, False, None),
+        (1, (3, 3, 4), (2, 2, 3), 1, ((1, 0), (0, 1), (1, 1)), False, True, 7),
+    ],
+}
 
 
-def avg_pool2d_cases():
-    rng = np.random.default_rng(20261124)
-    out = []
-    for c, h, w, k, s, p, cip in AVG_POOL_GEOMETRIES:
-        params = dict(kernel_size=k, stride=s, padding=p, count_include_pad=cip)
-        cid = _case_id(f"x{c}x{h}x{w}-", f"k{k}", f"s{s}", f"p{p}", "incl" if cip else "excl")
-        out.append(Case({"x": rng.standard_normal((c, h, w))}, params, cid))
-    return out
+def _avg_cases(nd):
+    def make():
+        rng = np.random.default_rng(20261124 + nd)
+        out = []
+        table = []
+        if nd == 2:
+            table = [(c, (h, w), k, s, p, False, cip, None) for c, h, w, k, s, p, cip in AVG_POOL_GEOMETRIES]
+        for c, spatial, k, s, p, ceil, cip, dv in table + AVG_POOL_ND_GEOMETRIES[nd]:
+            params = dict(kernel_size=k, stride=s, padding=p, count_include_pad=cip)
+            if ceil:
+                params["ceil_mode"] = True
+            if dv is not None:
+                params["divisor_override"] = dv
+            cid = _case_id(f"x{c}x{'x'.join(map(str, spatial))}-", f"k{k}", f"s{s}", f"p{p}", "incl" if cip else "excl",
+                           "ceil" if ceil else "floor", f"div{dv}")
+            out.append(Case({"x": rng.standard_normal((c, *spatial))}, params, cid))
+        return out
+
+    return make
 
 
-def _avg_jac(x, **p):
-    return avg_pool2d_jacobian(np.shape(x), **p)
+def _jac_max(nd):
+    return lambda x, **p: max_pool_jacobian(x, nd, **p)
 
 
-register(
-    "avg_pool2d",
-    summary="average pooling: a depthwise convolution with P = 1/(h·w) (or 1/count without padding)",
-    forward=avg_pool2d,
-    jacobian={"x": _avg_jac},
-    vjp={"x": {"col2im": avg_pool2d_vjp_col2im, "rot180": avg_pool2d_vjp_rot180}},
-    cases=avg_pool2d_cases,
-    affine_in=("x",),
-    torch_forward=_torch_avg_pool2d,
-    param_names=_AVG_PARAMS,
-    show=ShowSpec(
-        setup=_show_pool_setup("avg_pool2d", ("count_include_pad",)),
-        options={k: v for k, v in WINDOW_OPTIONS.items() if k != "dilation"} | {"count_include_pad": "bool"},
-        out_shape=_show_pool_out, input_help="CxHxW", symbols={"x": "X"}, example=("--input", "1x4x4", "--kernel", "2"),
-        nnz=lambda shapes, params, wrt, out: math.prod(out) * math.prod(params["kernel_size"]),
-    ),
-)
+def _jac_avg(nd):
+    return lambda x, **p: avg_pool_jacobian(np.shape(x), nd, **p)
+
+
+_MAX_FORWARDS = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}
+_AVG_FORWARDS = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}
+
+for _nd in (1, 2, 3):
+    register(
+        f"max_pool{_nd}d",
+        summary=f"{_nd}-D max pooling: the 0/1 mask of its switches (pad value, tie rule, dilation, ceil_mode)",
+        forward=_MAX_FORWARDS[_nd],
+        jacobian={"x": _jac_max(_nd)},
+        vjp={"x": {"switches": functools.partial(max_pool_vjp_switches, nd=_nd),
+                   "col2im": functools.partial(max_pool_vjp_col2im, nd=_nd)}},
+        cases=_max_cases(_nd),
+        structural=("x",),
+        torch_forward=_torch_max_pool(_nd),
+        reference=functools.partial(reference_max_pool, nd=_nd),
+        param_names=_MAX_PARAMS,
+        **show_kw(lambda: pool_show(f"max_pool{_nd}d", _nd, "max", TIE_RULES)),
+    )
+    register(
+        f"avg_pool{_nd}d",
+        summary=f"{_nd}-D average pooling: a depthwise convolution with P = 1/divisor (ceil_mode, divisor_override)",
+        forward=_AVG_FORWARDS[_nd],
+        jacobian={"x": _jac_avg(_nd)},
+        vjp={"x": {"col2im": functools.partial(avg_pool_vjp_col2im, nd=_nd),
+                   "rot180": functools.partial(avg_pool_vjp_rot180, nd=_nd)}},
+        cases=_avg_cases(_nd),
+        affine_in=("x",),
+        torch_forward=_torch_avg_pool(_nd),
+        reference=functools.partial(reference_avg_pool, nd=_nd),
+        param_names=_AVG_PARAMS if _nd != 1 else _AVG_PARAMS[:-1],
+        **show_kw(lambda: pool_show(f"avg_pool{_nd}d", _nd, "avg")),
+    )
