@@ -28,7 +28,9 @@ call (``register(..., show=ShowSpec(...))``; it is stored in
 * ``setup(input_shape, options) -> ShowSetup`` — the shape of every array
   input (``{name: shape}``; ``show`` fills them with symbols, random numbers,
   ones or a ``.npy`` file), constant arrays (``{name: ndarray}``, e.g. a
-  one-hot label) and the parameters passed to the faces. It works on shapes
+  one-hot label; a zero-argument callable returning the array when it is as
+  large as an input, so that it is built only after the ``--max-memory``
+  check) and the parameters passed to the faces. It works on shapes
   and Python ints only (no allocation) and raises ``ValueError`` whose message
   starts with the option at fault (``"--shape: ..."``).
 * ``out_shape(shapes, params)`` (optional) — the output shape from the

@@ -416,16 +416,17 @@ def build_problem(spec, args) -> Problem:
     input_shape = parse_shape(args.input, "--input")
     setup = show.setup(input_shape, options)
     shapes = {n: tuple(int(d) for d in s) for n, s in setup.shapes.items()}
-    constants = dict(setup.constants)
     params = dict(setup.params)
     wrt = _resolve_wrt(spec, show, args.wrt)
-    if wrt in constants:
+    if wrt in setup.constants:
         _fail(f"--wrt: {wrt} is a constant of {spec.name} (set by its options), not a variable")
     if wrt not in shapes:
         _fail(f"--wrt: {spec.name}'s show metadata gives no shape for {wrt!r}")  # pragma: no cover - metadata bug
     limit = args.max_memory
     in_bytes = 8 * sum(math.prod(s) for s in shapes.values())
     _check_bytes(f"the inputs of {spec.name} ({', '.join(f'{n} {_shape_text(s)}' for n, s in shapes.items())})", in_bytes, limit)
+    # a constant may be a zero-argument callable (a dropout mask the size of the input): built only now
+    constants = {name: value() if callable(value) else value for name, value in setup.constants.items()}
     if show.out_shape is not None:
         out_shape = tuple(int(d) for d in show.out_shape(shapes, params))
     else:

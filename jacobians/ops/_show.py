@@ -20,7 +20,13 @@ __all__ = [
     "window_params",
     "one_hot",
     "same_shape_spec",
+    "real_option",
+    "dim_option",
+    "REDUCTIONS",
 ]
+
+#: PyTorch's loss reductions (the ``--param reduction=`` words).
+REDUCTIONS = ("mean", "sum", "none")
 
 #: The options of a 2-D window operator (kernel, stride, padding, dilation).
 WINDOW_OPTIONS = {"kernel": "ints", "stride": "ints", "padding": "padding", "dilation": "ints"}
@@ -73,13 +79,39 @@ def one_hot(op: str, size: int, target) -> "object":
     return y
 
 
-def same_shape_spec(name: str, *, nnz_per_row: int = 1, symbol: str | None = None, **kwargs) -> ShowSpec:
-    """A ShowSpec for an operator of one input whose output has the input's shape (elementwise)."""
+def real_option(options, name: str, default: float, rule: str = "finite", test=None) -> float:
+    """A ``--param NAME=X`` number (``default`` when absent), refused in one line unless finite and ``test(value)``.
+
+    ``rule`` says what ``test`` asks (``"> 0"``, ``"in [0, 1]"``); the message names the option and the rule.
+    """
+    value = options.get(name, default)
+    if not math.isfinite(value) or (test is not None and not test(value)):
+        wanted = "a finite number" if rule == "finite" else f"a finite number {rule}"
+        raise ValueError(f"--param {name}: must be {wanted} (got {value!r})")
+    return float(value)
+
+
+def dim_option(op: str, shape, options, default: int, option: str = "dim") -> int:
+    """``--dim D`` (negative counts from the end, as in PyTorch), refused in one line outside ``[-ndim, ndim)``."""
+    dim = options.get(option, default)
+    n = len(shape)
+    if not -n <= dim < n:
+        flag = f"--{option}" if option == "dim" else f"--param {option}"
+        raise ValueError(f"{flag}: {op} of a {n}-D --input ({dims(shape)}) needs a dim in [{-n}, {n - 1}] (got {dim})")
+    return dim
+
+
+def same_shape_spec(name: str, *, nnz_per_row: int = 1, symbol: str | None = None, params=None, **kwargs) -> ShowSpec:
+    """A ShowSpec for an operator of one input whose output has the input's shape (elementwise).
+
+    ``params(options) -> dict`` (optional) turns the declared ``options`` into the faces' parameters,
+    raising ``ValueError`` naming the option for a bad value.
+    """
+    kwargs.setdefault("example", ("--input", "2x3"))
     return ShowSpec(
-        setup=lambda shape, options: ShowSetup({name: shape}),
+        setup=lambda shape, options: ShowSetup({name: shape}, params(options) if params is not None else {}),
         out_shape=lambda shapes, params: shapes[name],
         nnz=lambda shapes, params, wrt, out: nnz_per_row * math.prod(out),
         symbols={name: symbol} if symbol else {},
-        example=("--input", "2x3"),
         **kwargs,
     )

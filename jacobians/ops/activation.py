@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
-from ._show import same_shape_spec
+from ._show import ShowSetup, ShowSpec, real_option, same_shape_spec
 from ._sparse import Pattern, as_float_array, assemble, diagonal_csr, index_dtype_for, resolve_dtype
 
 __all__ = [
@@ -580,6 +580,31 @@ def _torch_fn(name):
     return forward
 
 
+#: `jacobians show` options of the modern activations, by PyTorch's names (``--param NAME=VALUE``).
+_ACTIVATION_SHOW = {
+    "leaky_relu": same_shape_spec(
+        "z", symbol="z", options={"negative_slope": "float"},
+        params=lambda o: {"negative_slope": real_option(o, "negative_slope", 0.01)},
+        example=("--input", "2x3", "--param", "negative_slope=0.1"),
+    ),
+    "elu": same_shape_spec(
+        "z", symbol="z", options={"alpha": "float"}, params=lambda o: {"alpha": real_option(o, "alpha", 1.0)},
+        example=("--input", "2x3", "--param", "alpha=0.5"),
+    ),
+    "gelu": same_shape_spec(
+        "z", symbol="z", options={"approximate": ("none", "tanh")},
+        params=lambda o: {"approximate": o.get("approximate", "none")},
+        example=("--input", "2x3", "--param", "approximate=tanh"),
+    ),
+    "softplus": same_shape_spec(
+        "z", symbol="z", options={"beta": "float", "threshold": "float"},
+        params=lambda o: {"beta": real_option(o, "beta", 1.0, "other than 0", lambda v: v != 0),
+                          "threshold": real_option(o, "threshold", 20.0)},
+        example=("--input", "2x3", "--param", "beta=2"),
+    ),
+}
+
+
 for _seed, (_name, _fwd, _jac, _vjp, _ref, _grid, _summary) in enumerate([
     ("leaky_relu", leaky_relu, leaky_relu_jacobian, leaky_relu_vjp, _ref_leaky,
      [{"negative_slope": 0.01}, {"negative_slope": 0.2}, {"negative_slope": -0.5}],
@@ -602,6 +627,7 @@ for _seed, (_name, _fwd, _jac, _vjp, _ref, _grid, _summary) in enumerate([
         torch_forward=_torch_fn(_name),
         reference=_ref_elementwise(_ref),
         param_names=tuple(_grid[0]),
+        show=_ACTIVATION_SHOW[_name],
     )
 
 
@@ -613,6 +639,21 @@ def _dropout_cases():
         out.append(Case({"z": rng.standard_normal(shape), "mask": mask}, {"p": p}, "z" + "x".join(map(str, shape)) + f"-p{p}",
                         constant=("mask",)))
     return out
+
+
+def _dropout_show_setup(shape, options):
+    """``--param p=P`` (default 0.5) and a keep-mask drawn from ``--param mask_seed=N`` (default 0), printed as a constant.
+
+    The mask keeps entry i when ``numpy.random.default_rng(mask_seed).random(shape)[i] >= p`` (probability
+    1 − p, as dropout does); it is built only after show's --max-memory check.
+    """
+    p = real_option(options, "p", 0.5, "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+    mask_seed = options.get("mask_seed", 0)
+
+    def mask():
+        return (np.random.default_rng(mask_seed).random(shape) >= p).astype(np.int8)
+
+    return ShowSetup({"z": shape}, {"p": p}, constants={"mask": mask})
 
 
 def _torch_dropout(z, mask, p):
@@ -633,4 +674,9 @@ register(
     reference=lambda z, mask, p: np.array([v * (1.0 / (1.0 - p) if k and p < 1 else 0.0)
                                            for v, k in zip(np.ravel(z), np.ravel(mask))]).reshape(np.shape(z)),
     param_names=("p",),
+    show=ShowSpec(
+        setup=_dropout_show_setup, options={"p": "float", "mask_seed": "int"},
+        out_shape=lambda shapes, params: shapes["z"], nnz=lambda shapes, params, wrt, out: math.prod(out),
+        symbols={"z": "z"}, example=("--input", "2x3", "--param", "p=0.5", "--param", "mask_seed=1"),
+    ),
 )
