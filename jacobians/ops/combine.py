@@ -17,10 +17,13 @@ placed by its selection.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..geometry import GeometryError
 from ..registry import Case, register
+from ._show import ShowSetup, ShowSpec, dim_option, dims, real_option
 from ._sparse import as_float_array, check_budget, csr_from_arrays, diagonal_csr, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = ["add", "add_jacobian", "concat", "concat_jacobian"]
@@ -189,6 +192,28 @@ def _torch_cat(a, b, dim=1):
     return torch.cat([a, b], dim)
 
 
+def _add_show_setup(shape, options):
+    """``--input SHAPE`` for both arrays (no broadcasting) and ``--param alpha=X``."""
+    return ShowSetup({"input": shape, "other": shape}, {"alpha": real_option(options, "alpha", 1.0)})
+
+
+def _concat_show_setup(shape, options):
+    """``--input`` shapes a; ``--param b_shape=SHAPE`` shapes b (default: a's shape); ``--dim D`` (default 1)."""
+    dim = dim_option("concat", shape, options, 1)
+    b_shape = tuple(options.get("b_shape", shape))
+    axis = dim % len(shape)
+    if len(b_shape) != len(shape) or b_shape[:axis] + b_shape[axis + 1:] != shape[:axis] + shape[axis + 1:]:
+        raise ValueError(f"--param b_shape: concat along dim {dim} needs b equal to a ({dims(shape)}) in every other "
+                         f"axis (got {dims(b_shape)})")
+    return ShowSetup({"a": shape, "b": b_shape}, {"dim": dim})
+
+
+def _concat_out_shape(shapes, params):
+    a, b = shapes["a"], shapes["b"]
+    axis = params["dim"] % len(a)
+    return a[:axis] + (a[axis] + b[axis],) + a[axis + 1:]
+
+
 register(
     "add",
     summary="input + alpha·other (a residual connection): I and alpha·I",
@@ -204,6 +229,11 @@ register(
     reference=lambda input, other, alpha=1: np.array(
         [u + alpha * v for u, v in zip(np.ravel(input), np.ravel(other))]).reshape(np.shape(input)),
     param_names=("alpha",),
+    show=ShowSpec(
+        setup=_add_show_setup, options={"alpha": "float"}, out_shape=lambda shapes, params: shapes["input"],
+        nnz=lambda shapes, params, wrt, out: math.prod(out), symbols={"input": "x", "other": "y"},
+        example=("--input", "2x3", "--param", "alpha=0.5"),
+    ),
 )
 
 register(
@@ -219,4 +249,9 @@ register(
     torch_forward=_torch_cat,
     reference=_ref_concat,
     param_names=("dim",),
+    show=ShowSpec(
+        setup=_concat_show_setup, options={"dim": "signed_int", "b_shape": "shape"}, out_shape=_concat_out_shape,
+        nnz=lambda shapes, params, wrt, out: math.prod(shapes[wrt]), input_help="SHAPE (of a)",
+        symbols={"a": "A", "b": "B"}, example=("--input", "2x2", "--param", "b_shape=2x1"),
+    ),
 )

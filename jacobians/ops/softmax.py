@@ -45,7 +45,7 @@ import scipy.sparse as sp
 
 from ..registry import Case, register
 from ..geometry import GeometryError
-from ._show import ShowSetup, ShowSpec, need_ndim, one_hot
+from ._show import ShowSetup, ShowSpec, dim_option, need_ndim, one_hot
 from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
@@ -663,6 +663,17 @@ def _torch_log_softmax(s, dim=-1):
     return torch.log_softmax(s, dim)
 
 
+def _along_show(op):
+    """``--input SHAPE`` of any rank and ``--dim D`` (default −1, negative from the end): one C×C block per slice."""
+
+    def setup(shape, options):
+        return ShowSetup({"s": shape}, {"dim": dim_option(op, shape, options, -1)})
+
+    return ShowSpec(setup=setup, options={"dim": "signed_int"}, out_shape=lambda shapes, params: shapes["s"],
+                    nnz=lambda shapes, params, wrt, out: math.prod(out) * out[params["dim"]], symbols={"s": "s"},
+                    example=("--input", "2x3", "--dim", "1"))
+
+
 register(
     "softmax_dim",
     summary="softmax along dim of any shape: block-diagonal, one diag(p) − ppᵀ block per slice",
@@ -673,6 +684,7 @@ register(
     torch_forward=_torch_softmax_along,
     reference=lambda s, dim=-1: _ref_softmax_along(s, dim),
     param_names=("dim",),
+    show=_along_show("softmax_dim"),
 )
 
 register(
@@ -685,4 +697,5 @@ register(
     torch_forward=_torch_log_softmax,
     reference=lambda s, dim=-1: _ref_softmax_along(s, dim, log=True),
     param_names=("dim",),
+    show=_along_show("log_softmax"),
 )
