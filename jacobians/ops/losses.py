@@ -44,6 +44,7 @@ import numpy as np
 
 from ..geometry import GeometryError
 from ..registry import Case, register
+from ._show import REDUCTIONS as _SHOW_REDUCTIONS, ShowSetup, ShowSpec, dims, real_option
 from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 from .softmax import LABEL_ATOL, log_softmax, log_softmax_vjp
 
@@ -492,6 +493,69 @@ def _mse_cases():
             for sh, r in [((4,), "mean"), ((2, 3), "sum"), ((2, 3, 2), "none"), ((1,), "mean")]]
 
 
+# `jacobians show` metadata: --input NxC[xd…], class indices from --target, PyTorch's options by --param
+def _class_target_setup(op, shape, options, *, smoothing: bool):
+    """Shapes, parameters and the class-index target (a constant) of cross_entropy_loss / nll_loss.
+
+    ``--target K`` gives every position class K, ``--target K0,K1,…`` one class per position (N·d₁·… of
+    them, C order); without it position k gets class k mod C. A class may equal ``--param ignore_index``.
+    """
+    if len(shape) < 2:
+        raise ValueError(f"--input: {op} needs NxC or NxCxd1… (at least 2 dimensions), got {dims(shape)}")
+    c = shape[1]
+    positions = (shape[0],) + tuple(shape[2:])
+    count = math.prod(positions)
+    reduction = options.get("reduction", "mean")
+    ignore_index = options.get("ignore_index", -100)
+    params = {"ignore_index": ignore_index, "reduction": reduction}
+    if smoothing:
+        params["label_smoothing"] = real_option(options, "label_smoothing", 0.0, "in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+    given = options.get("target")
+    if given is None:
+        classes = None
+    else:
+        if len(given) not in (1, count):
+            raise ValueError(f"--target: {op} of --input {dims(shape)} needs one class index or {count} (one per "
+                             f"position of {dims(positions)}), got {len(given)}")
+        bad = [k for k in given if k >= c and k != ignore_index]
+        if bad:
+            raise ValueError(f"--target: class indices must be below C = {c} (or equal --param ignore_index = "
+                             f"{ignore_index}); got {bad[0]}")
+        if reduction == "mean" and all(k == ignore_index for k in given):
+            raise ValueError(f"--target: every position equals --param ignore_index = {ignore_index}, so "
+                             f"reduction=mean averages over nothing; use reduction=sum or none")
+        classes = tuple(given)
+
+    def target():
+        if classes is None:
+            return (np.arange(count, dtype=np.int64) % c).reshape(positions)
+        return np.broadcast_to(np.array(classes, dtype=np.int64), (count,)).reshape(positions).copy()
+
+    return ShowSetup({"input": shape}, params, constants={"target": target})
+
+
+def _per_position_out(shapes, params):
+    x = shapes["input"]
+    return ((x[0],) + tuple(x[2:])) if params["reduction"] == "none" else ()
+
+
+def _class_target_show(op, *, smoothing: bool, nnz_per_position):
+    options = {"target": "axes", "reduction": _SHOW_REDUCTIONS, "ignore_index": "signed_int"}
+    if smoothing:
+        options["label_smoothing"] = "float"
+    return ShowSpec(
+        setup=lambda shape, o: _class_target_setup(op, shape, o, smoothing=smoothing), options=options,
+        out_shape=_per_position_out,
+        nnz=lambda shapes, params, wrt, out: math.prod(shapes["input"]) // shapes["input"][1] * nnz_per_position(
+            shapes["input"]),
+        input_help="NxC or NxCxd1…", symbols={"input": "x"}, example=("--input", "2x3", "--target", "2,0"),
+    )
+
+
+def _mse_show_setup(shape, options):
+    return ShowSetup({"input": shape, "target": shape}, {"reduction": options.get("reduction", "mean")})
+
+
 register(
     "cross_entropy_loss",
     summary="F.cross_entropy (indices or probabilities, ignore_index, label_smoothing, reduction): rows p − t'",
@@ -502,6 +566,7 @@ register(
     torch_forward=_torch_ce,
     reference=_ref_cross_entropy,
     param_names=("ignore_index", "reduction", "label_smoothing"),
+    show=_class_target_show("cross_entropy_loss", smoothing=True, nnz_per_position=lambda x: x[1]),
 )
 
 register(
@@ -515,6 +580,7 @@ register(
     torch_forward=_torch_nll,
     reference=_ref_nll,
     param_names=("ignore_index", "reduction"),
+    show=_class_target_show("nll_loss", smoothing=False, nnz_per_position=lambda x: 1),
 )
 
 register(
@@ -530,4 +596,10 @@ register(
     torch_forward=_torch_mse,
     reference=_ref_mse,
     param_names=("reduction",),
+    show=ShowSpec(
+        setup=_mse_show_setup, options={"reduction": _SHOW_REDUCTIONS},
+        out_shape=lambda shapes, params: shapes["input"] if params["reduction"] == "none" else (),
+        nnz=lambda shapes, params, wrt, out: math.prod(shapes["input"]), symbols={"input": "x", "target": "y"},
+        example=("--input", "2x3", "--param", "reduction=sum"),
+    ),
 )
