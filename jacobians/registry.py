@@ -49,6 +49,11 @@ call (``register(..., show=ShowSpec(...))``; it is stored in
   (a small command line, e.g. ``("--input", "1x4x4", "--kernel", "2")``,
   printed by ``--help-operator`` and run by the test suite for every input
   of every operator).
+* ``symbolic_form(shapes, params, wrt, base)`` (optional) — a readable
+  symbolic Jacobian for ``--values symbolic``, written with intermediate
+  symbols (a normalization layer's x̂, σ and γ) instead of differentiating the
+  symbolic face: ``(sympy matrix, [legend lines])``, or None to differentiate
+  as usual. Symbols are numbered from ``base``.
 
 An operator without ``show=`` metadata is shown only when it has a single
 input (its shape from ``--input``, parameters at their defaults); otherwise
@@ -125,6 +130,7 @@ class ShowSpec:
     aliases: Mapping[str, str] = field(default_factory=dict)
     display: Callable[..., Mapping[str, Any]] | None = None
     example: tuple = ()
+    symbolic_form: Callable[..., Any] | None = None
 
     def __post_init__(self):
         for name, kind in self.options.items():

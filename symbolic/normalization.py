@@ -17,6 +17,8 @@ Examples
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import sympy
 
@@ -80,12 +82,13 @@ def instance_norm(x, weight=None, bias=None, eps=1e-5):
     return _normalize(x, *GROUP_KEYS["instance_norm"](np.shape(x)), weight, bias, eps)
 
 
-def entry_form(kind, shape, *, affine=True, **params):
+def entry_form(kind, shape, *, affine=True, base=0, **params):
     """∂vec(y)/∂vec(x) written entry by entry with the symbols x̂ (normalized input), σ (per group) and γ.
 
     Entry ``γ_(i)/σ_g (δ_ij − 1/m − x̂_i x̂_j/m)`` for i, j in group g, 0 across groups —
     the readable form of a small case (a 2×3 layer norm, a 2-channel batch norm's blocks).
     Returns ``(matrix, xhat, sigma, gamma)``; σ is indexed by the groups in order of first appearance.
+    Subscripts count from ``base`` (0, or 1 as the notes count).
 
     Examples
     --------
@@ -103,10 +106,10 @@ def entry_form(kind, shape, *, affine=True, **params):
     groups = {}
     for t in index:
         groups.setdefault(key(t), len(groups))
-    xhat = symbol_tensor("xhat", shape, base=0, sep=",")
-    sigma = symbol_tensor("sigma", (len(groups),), base=0)
+    xhat = symbol_tensor("xhat", shape, base=base, sep=",")
+    sigma = symbol_tensor("sigma", (len(groups),), base=base)
     wshape = (shape[1],) if kind != "layer_norm" else shape[len(shape) - len(pidx(index[0])):]
-    gamma = symbol_tensor("gamma", wshape, base=0, sep=",") if affine else None
+    gamma = symbol_tensor("gamma", wshape, base=base, sep=",") if affine else None
     m = len(index) // len(groups)
     entries = {}
     for r, ti in enumerate(index):
@@ -116,6 +119,56 @@ def entry_form(kind, shape, *, affine=True, **params):
             if key(tj) == key(ti):
                 entries[(r, c)] = coef * (int(r == c) - sympy.Rational(1, m) - xhat[ti] * xhat[tj] / m)
     return sympy.SparseMatrix(len(index), len(index), entries), xhat, sigma, gamma
+
+
+#: What one group of each layer is, for the legend of :func:`show_form`.
+_GROUP_WORDS = {
+    "batch_norm": "a channel over the batch and space",
+    "instance_norm": "one sample's channel over space",
+    "group_norm": "one sample's group of C/num_groups channels over space",
+    "layer_norm": "one leading index over normalized_shape",
+}
+
+
+def show_form(kind, shapes, params, wrt, base=1):
+    """``jacobians show``'s readable symbolic Jacobian of a normalization layer: ``(matrix, legend lines)``.
+
+    w.r.t. x (training statistics): :func:`entry_form`; batch norm in evaluation mode: the diagonal
+    ``γ_c/σ_c`` with ``σ_c = sqrt(running_var_c + eps)``. w.r.t. γ: ``x̂_i`` at column ``index of i``.
+    w.r.t. β: None (the 0/1 matrix is shown by differentiating the symbolic face).
+    """
+    from symbolic.tensors import symbol_tensor
+
+    shape = tuple(int(d) for d in shapes["x"])
+    group_params = {k: params[k] for k in ("normalized_shape", "num_groups") if k in params}
+    training = params.get("training", True)
+    key, pidx = GROUP_KEYS[kind](shape, **group_params)
+    index = list(np.ndindex(*shape))
+    wshape = tuple(int(d) for d in shapes["weight"])
+    if training:
+        stats = (f"x̂ = (x − μ_g)/σ_g, the normalized input; σ_g = sqrt(var_g + eps) with μ_g and the biased var_g of "
+                 f"group g ({_GROUP_WORDS[kind]}), groups numbered from {base} in order of first appearance")
+    else:
+        stats = (f"x̂ = (x − running_mean_c)/σ_c, σ_c = sqrt(running_var_c + eps) (evaluation mode: constants per "
+                 f"channel c)")
+    legend = textwrap.wrap(stats, 100)
+    if wrt == "x":
+        if training:
+            matrix, *_ = entry_form(kind, shape, base=base, **group_params)
+            return matrix, legend + ["entry γ_(i)/σ_g (δ_ij − 1/m − x̂_i x̂_j/m) within a group of m entries, 0 across groups;",
+                                     "γ = weight"]
+        sigma = symbol_tensor("sigma", (shape[1],), base=base)
+        gamma = symbol_tensor("gamma", (shape[1],), base=base)
+        entries = {(r, r): gamma[t[1]] / sigma[t[1]] for r, t in enumerate(index)}
+        return sympy.SparseMatrix(len(index), len(index), entries), legend + ["γ = weight"]
+    if wrt == "weight":
+        xhat = symbol_tensor("xhat", shape, base=base, sep=",")
+        entries = {}
+        for r, t in enumerate(index):
+            column = int(np.ravel_multi_index(tuple(np.atleast_1d(pidx(t))), wshape))
+            entries[(r, column)] = xhat[t]
+        return sympy.SparseMatrix(len(index), int(np.prod(wshape)), entries), legend
+    return None
 
 
 NORMALIZATION_FORWARDS = {

@@ -269,6 +269,7 @@ def configure(parser):
         "--values", default=None, metavar="symbolic|random|ones|FILE.npy",
         help="entries of the arrays the Jacobian depends on (default: symbolic when small and affine, else random)",
     )
+    parser.add_argument("--symbolic", action="store_true", help="the same as --values symbolic")
     parser.add_argument("--format", choices=FORMATS, default=None, help="output format (default: pretty when small, else a summary)")
     parser.add_argument("--out", metavar="FILE", help="write the output to FILE (atomically); required for npz and mtx")
     parser.add_argument("--plot", metavar="FILE.png|svg", help="also save a spy plot (needs matplotlib: pip install 'jacobians[plot]')")
@@ -298,6 +299,8 @@ class Problem:
     blocks: tuple | None = None
     stats_kwargs: dict = field(default_factory=dict)
     max_memory: int = DEFAULT_MAX_MEMORY
+    #: legend lines of a readable symbolic form (ShowSpec.symbolic_form)
+    symbolic_notes: list = field(default_factory=list)
 
     @property
     def affine(self) -> bool:
@@ -792,6 +795,13 @@ def _symbolic_matrix(problem: Problem, base: int):
     """A sympy Jacobian: the explicit builder on symbols when it takes them, else sympy's diff of the symbolic face."""
     rows, cols, nnz_est, _ = problem.estimate
     spec = problem.spec
+    if problem.show.symbolic_form is not None:
+        if nnz_est > SYMBOLIC_NNZ_LIMIT:
+            _fail(f"--values: symbolic matrices are limited to {SYMBOLIC_NNZ_LIMIT} nonzeros (this one has up to {nnz_est}); use random")
+        form = problem.show.symbolic_form(problem.shapes, problem.params, problem.wrt, base)
+        if form is not None:
+            matrix, problem.symbolic_notes = form
+            return matrix
     builder = spec.jacobian[problem.wrt]
     if problem.affine and problem.value_inputs:
         if nnz_est > SYMBOLIC_NNZ_LIMIT:
@@ -836,6 +846,10 @@ def run(args) -> int:
     values = args.values
     if values is not None and not values.strip():
         _fail("--values: expected symbolic, random, ones or a .npy file (got an empty string)")
+    if getattr(args, "symbolic", False):
+        if values not in (None, "symbolic"):
+            _fail(f"--symbolic: the same as --values symbolic, so it cannot go with --values {echo(values)}")
+        values = "symbolic"
 
     problem = build_problem(spec, args)
     _check_memory(problem, args.max_memory)
@@ -864,6 +878,7 @@ def run(args) -> int:
     if values == "symbolic":
         try:
             matrix = _symbolic_matrix(problem, base)
+            notes = list(problem.symbolic_notes)
         except ValueError:
             if explicit_symbolic:
                 raise

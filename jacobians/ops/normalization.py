@@ -72,6 +72,7 @@ import numpy as np
 
 from ..geometry import GeometryError, as_positive_int
 from ..registry import Case, register
+from ._show import ShowSetup, ShowSpec, dims, real_option
 from ._sparse import (
     as_float_array,
     check_budget,
@@ -872,6 +873,70 @@ def _bn_cases():
     return out
 
 
+# `jacobians show` metadata: --input NxCx…, γ and β shaped from it, PyTorch's options by --param -------------
+_NORM_SYMBOLS = {"x": "x", "weight": "gamma", "bias": "beta"}
+
+
+def _show_eps(options) -> float:
+    return real_option(options, "eps", 1e-5, "> 0", lambda v: v > 0)
+
+
+def _norm_nnz(group_size):
+    """Nonzeros of a normalization layer's Jacobian: a dense group per row w.r.t. x, one entry per row w.r.t. γ, β."""
+
+    def nnz(shapes, params, wrt, out):
+        rows = math.prod(shapes["x"])
+        return rows * group_size(shapes["x"], params) if wrt == "x" else rows
+
+    return nnz
+
+
+def _norm_symbolic_form(op):
+    """The readable entry form (x̂, σ, γ) for ``--values symbolic`` (symbolic.normalization.show_form, imported lazily)."""
+
+    def form(shapes, params, wrt, base):
+        from symbolic.normalization import show_form
+
+        return show_form(op, shapes, params, wrt, base)
+
+    return form
+
+
+def _norm_show(op, setup, options, example, input_help="NxCx…", group_size=None):
+    return ShowSpec(
+        setup=setup, options={**options, "eps": "float"}, out_shape=lambda shapes, params: shapes["x"],
+        nnz=_norm_nnz(group_size), input_help=input_help, symbols=_NORM_SYMBOLS, example=example,
+        symbolic_form=_norm_symbolic_form(op),
+    )
+
+
+def _need_batched(op, shape, min_ndim=2, form="NxCx…"):
+    if len(shape) < min_ndim:
+        raise ValueError(f"--input: {op} needs {form} (at least {min_ndim} dimensions), got {dims(shape)}")
+
+
+def _bn_show_setup(shape, options):
+    """Training mode (default): batch statistics; ``--param training=false``: running statistics, constants
+    ``running_mean`` and ``running_var`` (one value for every channel, default 0 and 1)."""
+    _need_batched("batch_norm", shape)
+    c = shape[1]
+    training = options.get("training", True)
+    params = {"training": training, "eps": _show_eps(options)}
+    constants = {}
+    if training:
+        for name in ("running_mean", "running_var"):
+            if name in options:
+                raise ValueError(f"--param {name}: batch_norm uses running statistics only with --param training=false")
+        if math.prod(shape) // c == 1:
+            raise ValueError(f"--input: batch_norm in training mode needs more than 1 value per channel (N·prod(S) > 1, "
+                             f"as PyTorch requires), got {dims(shape)}; or use --param training=false")
+    else:
+        mean = real_option(options, "running_mean", 0.0)
+        var = real_option(options, "running_var", 1.0, "≥ 0", lambda v: v >= 0)
+        constants = {"running_mean": np.full(c, mean), "running_var": np.full(c, var)}
+    return ShowSetup({"x": shape, "weight": (c,), "bias": (c,)}, params, constants)
+
+
 register(
     "batch_norm",
     summary="batch norm (training: batch statistics, dense per-channel blocks; eval: running statistics, diagonal)",
@@ -885,6 +950,10 @@ register(
     torch_forward=_torch_batch_norm,
     reference=_reference("batch_norm"),
     param_names=("training", "eps"),
+    show=_norm_show("batch_norm", _bn_show_setup,
+                    {"training": "bool", "running_mean": "float", "running_var": "float"},
+                    ("--input", "2x2x2", "--param", "eps=0.001"),
+                    group_size=lambda x, params: math.prod(x) // x[1] if params["training"] else 1),
 )
 
 
@@ -997,11 +1066,43 @@ def _gn_setup_kw(x, weight, eps, num_groups=1):
     return _gn_setup(x, num_groups, weight, eps)
 
 
+def _ln_show_setup(shape, options):
+    """``--param normalized_shape=SHAPE`` (default: the last axis of --input), equal to --input's trailing axes."""
+    ns = tuple(options.get("normalized_shape", shape[-1:]))
+    if len(ns) > len(shape) or tuple(shape[len(shape) - len(ns):]) != ns:
+        raise ValueError(f"--param normalized_shape: layer_norm needs the trailing dimensions of --input {dims(shape)} "
+                         f"(got {dims(ns)})")
+    return ShowSetup({"x": shape, "weight": ns, "bias": ns}, {"normalized_shape": ns, "eps": _show_eps(options)})
+
+
+def _gn_show_setup(shape, options):
+    """``--param num_groups=G`` (default 1), dividing C."""
+    _need_batched("group_norm", shape)
+    c = shape[1]
+    groups = options.get("num_groups", 1)
+    if groups < 1 or c % groups:
+        raise ValueError(f"--param num_groups: group_norm needs a positive divisor of C = {c} (got {groups})")
+    if shape[0] * math.prod(shape[1:]) // groups == 1:
+        raise ValueError(f"--input: group_norm needs more than 1 value per group (N·C/num_groups·prod(S) > 1, as PyTorch "
+                         f"requires), got {dims(shape)} with num_groups = {groups}")
+    return ShowSetup({"x": shape, "weight": (c,), "bias": (c,)}, {"num_groups": groups, "eps": _show_eps(options)})
+
+
+def _in_show_setup(shape, options):
+    _need_batched("instance_norm", shape, 3, "NxCxS… with at least one spatial axis")
+    if math.prod(shape[2:]) == 1:
+        raise ValueError(f"--input: instance_norm needs more than 1 spatial element (as PyTorch requires), got {dims(shape)}")
+    c = shape[1]
+    return ShowSetup({"x": shape, "weight": (c,), "bias": (c,)}, {"eps": _show_eps(options)})
+
+
 register(
     "layer_norm",
     summary="layer norm over normalized_shape: one dense block per leading index, element-wise affine",
     cases=_ln_cases,
     param_names=("normalized_shape", "eps"),
+    show=_norm_show("layer_norm", _ln_show_setup, {"normalized_shape": "shape"}, ("--input", "2x3"), "SHAPE",
+                    group_size=lambda x, params: math.prod(params["normalized_shape"])),
     **_family_faces(_ln_setup_kw, layer_norm, _torch_layer_norm, _reference("layer_norm"), "layer_norm"),
 )
 
@@ -1010,6 +1111,8 @@ register(
     summary="group norm: one dense block per (sample, group of C/num_groups channels)",
     cases=_gn_cases,
     param_names=("num_groups", "eps"),
+    show=_norm_show("group_norm", _gn_show_setup, {"num_groups": "int"}, ("--input", "1x4x2", "--param", "num_groups=2"),
+                    group_size=lambda x, params: math.prod(x[1:]) // params["num_groups"]),
     **_family_faces(_gn_setup_kw, group_norm, _torch_group_norm, _reference("group_norm"), "group_norm"),
 )
 
@@ -1018,5 +1121,7 @@ register(
     summary="instance norm: one dense block per (sample, channel)",
     cases=_in_cases,
     param_names=("eps",),
+    show=_norm_show("instance_norm", _in_show_setup, {}, ("--input", "1x2x3"), "NxCxS…",
+                    group_size=lambda x, params: math.prod(x[2:])),
     **_family_faces(_in_setup, instance_norm, _torch_instance_norm, _reference("instance_norm"), "instance_norm"),
 )
