@@ -231,6 +231,17 @@ def sweep_cases():
         else:
             argv += [option, bad]
         cases.append((["show", op, *argv], None))
+    # every --param option an operator declares (its ShowSpec, read from the registry) with malformed values
+    from jacobians.commands.show import DEDICATED
+
+    for op in ops:
+        argv, expect = example(op)
+        show = load_all()[op].extra.get("show")
+        for name in (n for n in (show.options if show is not None else {}) if n not in DEDICATED):
+            for bad in ("", "a", "inf", "-1", "2147483648"):
+                base = [a for k, a in enumerate(argv) if not (a.startswith(f"{name}=") or (a == "--param" and k + 1 < len(argv)
+                                                                                          and argv[k + 1].startswith(f"{name}=")))]
+                cases.append((["show", op, *base, "--param", f"{name}={bad}"], None))
     # options an operator does not take, unknown names, missing values
     for op in ops:
         cases.append((["show", op], 2))  # no --input
