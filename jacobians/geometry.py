@@ -413,7 +413,7 @@ class ConvNdGeometry(_Grouped):
 
     @classmethod
     def from_shapes(cls, input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> "ConvNdGeometry":
-        """Validate and build from ``input_shape`` (C_in, *spatial) and ``weight_shape`` (C_out, C_in/groups, *kernel).
+        """Validate and build from ``input_shape`` ``(C_in, *spatial)`` and ``weight_shape`` ``(C_out, C_in/groups, *kernel)``.
 
         ``padding`` may also be ``"valid"`` (none) or ``"same"`` (PyTorch's rule, stride 1).
         """

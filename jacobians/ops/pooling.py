@@ -5,7 +5,7 @@ Shapes (canonical convention, PyTorch memory order, C-order vec)::
     x   (C, *S)      or batched (N, C, *S) for forwards and VJPs; S = (L,), (H, W) or (D, H, W)
     y   (C, *O)      O = floor((S + p_before + p_after - d(k-1) - 1)/s) + 1   (ceil with ceil_mode)
 
-Pooling acts on each channel separately, so a batch (N, C, *S) is pooled
+Pooling acts on each channel separately, so a batch ``(N, C, *S)`` is pooled
 as N·C channels. Stride defaults to the kernel size (PyTorch's rule).
 Padding is an int, one int per axis, (before, after) pairs per axis or
 (for 2-D) (top, bottom, left, right); a window larger than the padded input
@@ -308,7 +308,7 @@ class MaxPoolSwitches:
     Attributes
     ----------
     geometry : the validated PoolNdGeometry (channels = N·C for a batch)
-    values : the pooled output y, shaped (C, *O) or (N, C, *O)
+    values : the pooled output y, shaped ``(C, *O)`` or ``(N, C, *O)``
     tap : int array shaped like ``values``: the winner's position in its
         window, row-major and 0-based (``a·kw + b`` for window row a, column b)
     column : int array shaped like ``values``: the winner's index in the
