@@ -308,3 +308,34 @@ def test_help_operator_lists_the_pytorch_options(capsys):
         assert rc == 0, err
         for word in words:
             assert word in out, (name, word, out)
+
+
+@pytest.mark.parametrize("wrt", ["x", "weight"])
+def test_batch_norm_eval_entry_form_equals_the_derivative(capsys, wrt):
+    """Evaluation mode: γ_c/σ_c on the diagonal w.r.t. x, x̂ = (x − running_mean)/σ_c w.r.t. γ; σ_c = sqrt(running_var + eps)."""
+    from jacobians.ops.normalization import batch_norm
+    from symbolic.normalization import show_form
+
+    argv = ["batch_norm", "--input", "2x2x2", "--param", "training=false", "--param", "running_mean=0.5",
+            "--param", "running_var=3", "--symbolic", "--wrt", wrt]
+    rc, out, err = run(capsys, *argv)
+    assert rc == 0, err
+    assert "x̂ = (x − running_mean_c)/σ_c" in out
+    shape, eps = (2, 2, 2), 1e-5
+    rng = np.random.default_rng(10)
+    x, gamma = rng.standard_normal(shape), rng.standard_normal(2)
+    sigma = np.sqrt(3.0 + eps)
+    xhat = (x - 0.5) / sigma
+    matrix, _ = show_form("batch_norm", {"x": shape, "weight": (2,)}, {"training": False, "eps": eps}, wrt, base=1)
+    values = {}
+    for s in matrix.free_symbols:
+        name, _, sub = s.name.partition("_")
+        subs = tuple(int(v) - 1 for v in sub.split(","))
+        values[s] = {"xhat": lambda: xhat[subs], "sigma": lambda: sigma, "gamma": lambda: gamma[subs]}[name]()
+    J = np.array(matrix.subs(values).evalf(), dtype=np.float64)
+    rm, rv = np.full(2, 0.5), np.full(2, 3.0)
+    if wrt == "x":
+        expected = central_differences(lambda v: batch_norm(v, rm, rv, gamma, None, training=False, eps=eps), x)
+    else:
+        expected = central_differences(lambda w: batch_norm(x, rm, rv, w, None, training=False, eps=eps), gamma)
+    np.testing.assert_allclose(J, expected, atol=1e-6)
