@@ -1,0 +1,127 @@
+"""Row structure of Jacobians whose rows factor over the two spatial axes.
+
+Used by transposed convolution, interpolation and adaptive pooling. In all
+three, output entry ``(o, p, q)`` depends on the input entries
+``(c, i, j)`` with ``c`` in a channel set of size ``cg`` (the same for every
+position), ``i`` in a list ``I(p)`` that depends only on the output row ``p``
+and ``j`` in a list ``J(q)`` that depends only on the output column ``q``.
+So row ``(o, p, q)`` holds ``cg · n_h(p) · n_w(q)`` entries, ordered
+``(c, e, f)`` (channel, entry of ``I(p)``, entry of ``J(q)``), and the exact
+nnz is known before anything is allocated.
+
+Output positions along one axis are grouped into *runs*: positions
+``p0, p0 + Δp, p0 + 2Δp, …`` that share a *key* (the entry count, or the
+tap set of a transposed convolution) and whose entry offsets also advance
+by a constant. For each pair of runs (one per axis) the stored entries of
+one channel block are then one strided view of shape
+``(|run_h|, |run_w|, cg, n_h, n_w)`` of the CSR ``data`` / ``indices``
+arrays, written by a single broadcasting ufunc call — no index arrays of
+the result's size, no COO detour, peak extra memory a few per-axis tables.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._sparse import exact_size, index_dtype_for
+
+__all__ = ["AxisRuns", "axis_runs", "SeparableFrame"]
+
+
+@dataclass(frozen=True)
+class AxisRuns:
+    """Entry counts of one axis and its runs (each an int64 array of positions in arithmetic progression)."""
+
+    counts: np.ndarray  # (n_out,) entries per output position
+    before: np.ndarray  # (n_out,) exclusive cumulative sum of counts
+    runs: tuple  # of int64 arrays of positions
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+
+def axis_runs(keys, counts) -> AxisRuns:
+    """Group positions with equal ``keys`` into runs with constant position and offset steps.
+
+    ``keys`` is an int array (n_out,) — positions with the same key must have
+    the same count. Positions with count 0 (empty rows) belong to no run.
+    The loop is over output positions of one axis, never over entries.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    before = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(counts[:-1], out=before[1:])
+    _, inverse = np.unique(np.asarray(keys), return_inverse=True)
+    inverse = inverse.ravel()
+    runs = []
+    for key in range(int(inverse.max(initial=-1)) + 1):
+        pos = np.flatnonzero(inverse == key)
+        if pos.size == 0 or counts[pos[0]] == 0:
+            continue
+        steps = np.diff(pos)
+        offs = np.diff(before[pos])
+        start, n = 0, pos.size
+        while start < n:
+            end = start + 1
+            while end < n and (end == start + 1 or (steps[end - 1] == steps[start] and offs[end - 1] == offs[start])):
+                end += 1
+            runs.append(pos[start:end])
+            start = end
+    return AxisRuns(counts, before, tuple(runs))
+
+
+class SeparableFrame:
+    """CSR frame of ``n_blocks`` channel blocks of rows (p, q), each row ``cg·n_h(p)·n_w(q)`` entries.
+
+    Rows are (block, p, q) in C order; every block holds ``per_block``
+    entries, so block ``o``'s entries are ``arr[o·per_block:(o+1)·per_block]``.
+    """
+
+    def __init__(self, h: AxisRuns, w: AxisRuns, cg: int, n_blocks: int, n_cols: int):
+        self.h, self.w, self.cg, self.n_blocks = h, w, int(cg), int(n_blocks)
+        self.sum_w = w.total
+        self.per_block = self.cg * h.total * self.sum_w
+        self.nnz = self.n_blocks * self.per_block
+        self.shape = (self.n_blocks * h.counts.size * w.counts.size, int(n_cols))
+        self.index_dtype = index_dtype_for(self.nnz, *self.shape)
+
+    @staticmethod
+    def expected_nnz(h_counts, w_counts, cg: int, n_blocks: int) -> int:
+        """Exact nnz as a Python int (for the memory guard, before any allocation)."""
+        return exact_size((n_blocks, cg, int(np.sum(h_counts)), int(np.sum(w_counts))))
+
+    def indptr(self) -> np.ndarray:
+        per_row = (self.cg * self.h.counts[:, None] * self.w.counts[None, :]).ravel()
+        idx = self.index_dtype
+        out = np.empty(self.n_blocks * per_row.size + 1, dtype=idx)
+        out[0] = 0
+        within = np.cumsum(per_row).astype(idx)
+        starts = np.arange(self.n_blocks, dtype=idx) * idx.type(self.per_block)
+        np.add(starts[:, None], within[None, :], out=out[1:].reshape(self.n_blocks, per_row.size))
+        return out
+
+    def pairs(self):
+        """Every (run_h, run_w) pair: positions along each axis."""
+        for ph in self.h.runs:
+            for pw in self.w.runs:
+                yield ph, pw
+
+    def view(self, block: np.ndarray, ph: np.ndarray, pw: np.ndarray) -> np.ndarray:
+        """Writable view (|ph|, |pw|, cg, n_h, n_w) of one block's entries of a run pair.
+
+        Row (p, q) starts ``cg·(before_h[p]·Σn_w + n_h·before_w[q])`` into the block.
+        """
+        nh, nw = int(self.h.counts[ph[0]]), int(self.w.counts[pw[0]])
+        dch = int(self.h.before[ph[1]] - self.h.before[ph[0]]) if ph.size > 1 else 0
+        dcw = int(self.w.before[pw[1]] - self.w.before[pw[0]]) if pw.size > 1 else 0
+        start = self.cg * (int(self.h.before[ph[0]]) * self.sum_w + nh * int(self.w.before[pw[0]]))
+        item = block.itemsize
+        strides = (self.cg * dch * self.sum_w, self.cg * nh * dcw, nh * nw, nw, 1)
+        # the last entry of the view must lie inside the block (an internal check)
+        last = start + sum((n - 1) * s for n, s in zip((ph.size, pw.size, self.cg, nh, nw), strides))
+        assert last < block.size, f"separable frame: view reaches entry {last} of a block of {block.size}"
+        return as_strided(
+            block[start:], shape=(ph.size, pw.size, self.cg, nh, nw), strides=tuple(s * item for s in strides)
+        )
