@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._sparse import exact_size, index_dtype_for
 
-__all__ = ["AxisRuns", "axis_runs", "SeparableFrame"]
+__all__ = ["AxisRuns", "axis_runs", "SeparableFrame", "product_csr"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,46 @@ class SeparableFrame:
         return as_strided(
             block[start:], shape=(ph.size, pw.size, self.cg, nh, nw), strides=tuple(s * item for s in strides)
         )
+
+
+def product_csr(h_table, w_table, channels: int, in_hw, *, dtype, what: str, max_bytes=None):
+    """CSR of a per-channel operator whose weights factor: ``∂y[c,p,q]/∂x[c,i,j] = u_p(i) · v_q(j)``.
+
+    ``h_table`` / ``w_table`` are ``(index, weight, count)`` per axis: int
+    arrays (n_out, m) of input indices (ascending within a row, the first
+    ``count`` valid), float arrays (n_out, m) of the weights, and counts
+    (n_out,). Row (c, p, q) holds ``count_h[p] · count_w[q]`` entries at
+    columns ``c·H·W + i·W + j``. ``channels`` counts channel planes (N·C for a
+    batch: the batched Jacobian is the same block-diagonal structure). The
+    first plane is written through the run-pair views, the others are copies
+    (values) and shifted copies (columns) of it.
+    """
+    from ._sparse import check_budget, csr_from_arrays
+
+    (hi, hv, hc), (wi, wv, wc) = h_table, w_table
+    height, width = (int(v) for v in in_hw)
+    channels = int(channels)
+    nnz = SeparableFrame.expected_nnz(hc, wc, 1, channels)
+    check_budget(what, nnz, (channels * hc.size * wc.size, channels * height * width), dtype, max_bytes)
+    frame = SeparableFrame(axis_runs(hc, hc), axis_runs(wc, wc), 1, channels, channels * height * width)
+    idx = frame.index_dtype
+    data = np.empty(frame.nnz, dtype=dtype)
+    indices = np.empty(frame.nnz, dtype=idx)
+    per = frame.per_block
+    first_d, first_i = data[:per], indices[:per]
+    for ph, pw in frame.pairs():
+        nh, nw = int(hc[ph[0]]), int(wc[pw[0]])
+        np.multiply(
+            hv[ph, :nh][:, None, None, :, None], wv[pw, :nw][None, :, None, None, :], out=frame.view(first_d, ph, pw)
+        )
+        np.add(
+            (hi[ph, :nh] * width)[:, None, None, :, None],
+            wi[pw, :nw][None, :, None, None, :],
+            out=frame.view(first_i, ph, pw),
+            casting="same_kind",
+        )
+    if channels > 1:
+        np.copyto(data.reshape(channels, per)[1:], first_d)
+        shift = (np.arange(1, channels, dtype=np.int64) * (height * width)).astype(idx)
+        np.add(first_i[None, :], shift[:, None], out=indices.reshape(channels, per)[1:])
+    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=what)
