@@ -95,6 +95,7 @@ def _torch_jacobians(shape, params):
 
 
 def _check_against_torch(shape, params):
+    """Our Jacobian equals torch's jacrev (backward kernels); and torch's forward wherever torch agrees with itself."""
     got = up.interpolate_jacobian(shape, **params).toarray()
     jac, probed = _torch_jacobians(shape, params)
     assert got.shape == jac.shape, (got.shape, jac.shape)
@@ -102,9 +103,14 @@ def _check_against_torch(shape, params):
     # kernels round in a different order (seen: 2 ulp of 0.27), so a few ulp of 1
     tol = 0.0 if params["mode"] != "bilinear" else 8 * np.finfo(np.float64).eps
     np.testing.assert_allclose(got, jac, rtol=0, atol=tol)
-    np.testing.assert_allclose(got, probed, rtol=0, atol=tol)
+    # torch's nearest forward disagrees with its own backward on a few rows at some sizes
+    # (see test_torch_nearest_forward_and_backward_disagree); elsewhere we equal its forward too
+    consistent = np.all(np.abs(jac - probed) <= tol, axis=1)
+    if params["mode"] == "bilinear":
+        assert consistent.all(), "torch's bilinear forward and backward disagree"
+    np.testing.assert_allclose(got[consistent], probed[consistent], rtol=0, atol=tol)
     x = np.random.default_rng(0).standard_normal(shape)
-    np.testing.assert_allclose(up.interpolate(x, **params).ravel(), probed @ x.ravel(), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(up.interpolate(x, **params).ravel(), got @ x.ravel(), rtol=0, atol=1e-14)
 
 
 #: every (n, m) pair up to 9 on one axis, for every mode, given as size and as scale m/n and odd factors
@@ -161,3 +167,45 @@ def test_hypothesis_against_torch(drawn):
     y.backward(torch.tensor(g[None]))
     for route in (up.interpolate_vjp_scatter, up.interpolate_vjp_separable):
         np.testing.assert_allclose(route(g, x, **params), xt.grad.numpy()[0], rtol=0, atol=1e-13)
+
+
+def _float_sensitive_pairs(mode, limit=6):
+    """(n, m) where ⌊·⌋ of the source index differs between float32 and float64 arithmetic."""
+    out = []
+    for n in range(2, 40):
+        for m in range(1, 200):
+            if mode == "nearest" and m in (n, 2 * n):
+                continue
+            d = np.arange(m)
+            r32 = np.float32(n) / np.float32(m)
+            f32 = np.floor(d.astype(np.float32) * r32) if mode == "nearest" else np.floor(((d + 0.5) * np.float64(r32)).astype(np.float32))
+            f64 = np.floor(d * (n / m)) if mode == "nearest" else np.floor((d + 0.5) * (n / m))
+            if (np.minimum(f32, n - 1) != np.minimum(f64, n - 1)).any():
+                out.append((n, m))
+                if len(out) == limit:
+                    return out
+    return out
+
+
+@requires_torch
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_source_index_in_float32_like_torch(mode):
+    """PyTorch computes the nearest source index in float32: at these sizes float64 would pick other pixels."""
+    pairs = _float_sensitive_pairs(mode)
+    assert pairs, "no size pair where float32 and float64 differ"
+    for n, m in pairs:
+        _check_against_torch((1, 1, n), dict(size=(1, m), mode=mode))
+
+
+@requires_torch
+def test_torch_nearest_forward_and_backward_disagree():
+    """Found by this check (torch 2.13.0, CPU): resizing a length-2 axis to 164 with mode="nearest",
+    torch's forward reads input 1 at output 82 while its backward (hence jacrev) routes output 82's
+    gradient to input 0. PyTorch's documented rule, floor(82 · float32(2/164)) = floor(0.99999994) = 0,
+    is the backward's; the exact 82 · 2/164 = 1 is the forward's. We follow the rule (and the backward).
+    If this test fails after a torch upgrade, torch made the two agree: drop the exemption above."""
+    _, _, (idx, _, _) = up._tables((1, 2), (1, 164), None, "nearest", None)
+    assert idx[82, 0] == 0
+    jac, probed = _torch_jacobians((1, 1, 2), dict(size=(1, 164), mode="nearest"))
+    assert jac[82].tolist() == [1.0, 0.0]
+    assert probed[82].tolist() == [0.0, 1.0]
