@@ -118,3 +118,10 @@ def test_tie_rule_is_first_in_row_major_window_order():
     j = torch.func.jacrev(lambda t: F.adaptive_max_pool2d(t, 1))(torch.tensor(x)).reshape(1, 4).numpy()
     assert j.tolist() == [[0.0, 1.0, 0.0, 0.0]]
     np.testing.assert_array_equal(ap.adaptive_max_pool2d_jacobian(x, 1).toarray(), j)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(ap, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 5 and result.failed == 0

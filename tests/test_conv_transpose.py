@@ -227,3 +227,14 @@ def test_hypothesis_jacobians_and_vjps_equal_torch(drawn):
     if batch is None:
         geom = ct.ConvTranspose2dGeometry.from_shapes(x.shape, w.shape, **p)
         assert (ct.conv_transpose2d_input_jacobian(w, x.shape, **p) != _matching_conv_transposed(w, geom)).nnz == 0
+
+
+def test_docstring_examples():
+    import doctest
+
+    from jacobians.ops import _separable
+
+    for module in (ct, _separable):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0
+    assert doctest.testmod(ct).attempted >= 4

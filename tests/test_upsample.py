@@ -209,3 +209,10 @@ def test_torch_nearest_forward_and_backward_disagree():
     jac, probed = _torch_jacobians((1, 1, 2), dict(size=(1, 164), mode="nearest"))
     assert jac[82].tolist() == [1.0, 0.0]
     assert probed[82].tolist() == [0.0, 1.0]
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(up, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0
