@@ -652,3 +652,4 @@ def _register_all():
 
 
 _register_all()
+from symbolic import resampling  # noqa: E402,F401  (transposed conv, upsampling, adaptive pooling)
