@@ -216,15 +216,15 @@ def d2l_transposed_conv_matrix(kernel=3, stride=2):
     Differentiates the sympy forward; column (i, j) holds K stamped at
     (stride·i, stride·j) of the (stride + kernel)×(stride + kernel) output.
     """
-    x = symbol_tensor("X", (1, 2, 2))
-    k = symbol_tensor("K", (1, 1, kernel, kernel))
+    x = symbol_tensor("X", (2, 2)).reshape(1, 2, 2)  # named X₁₁ … X₂₂, K₁₁ … as in the textbook
+    k = symbol_tensor("K", (kernel, kernel)).reshape(1, 1, kernel, kernel)
     y = conv_transpose2d(x, k, stride=stride)
     return jacobian(y, vec_column(x))
 
 
 def nearest_upsampling_matrix():
     """The 16×4 Jacobian of 2×2 → 4×4 nearest upsampling (``scale_factor=2``), by differentiation."""
-    x = symbol_tensor("X", (1, 2, 2))
+    x = symbol_tensor("X", (2, 2)).reshape(1, 2, 2)
     return jacobian(interpolate(x, scale_factor=2), vec_column(x))
 
 

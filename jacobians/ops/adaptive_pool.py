@@ -436,7 +436,7 @@ ADAPTIVE_CASES = [
     ((2, 6, 4), (3, 2)),  # m divides n: ordinary pooling
     ((2, 7, 5), (4, None)),  # None keeps the width
     ((1, 3, 4), (5, 7)),  # output larger than input: windows of one entry, shared
-    ((3, 4, 6), 1),  # global
+    ((2, 3, 3), 1),  # global (small: sympy differentiates Max of the whole plane slowly)
     ((1, 1, 1), 1),
     ((2, 2, 5, 3), (2, 2)),  # batched
 ]
