@@ -126,6 +126,11 @@ class SeparableFrame:
             block[start:], shape=(ph.size, pw.size, self.cg, nh, nw), strides=tuple(s * item for s in strides)
         )
 
+    def rows(self, block: np.ndarray, ph: np.ndarray, pw: np.ndarray) -> np.ndarray:
+        """The same entries as :meth:`view`, shaped (|ph|, |pw|, cg·n_h·n_w): each row's entries contiguous."""
+        v = self.view(block, ph, pw)
+        return as_strided(v, shape=v.shape[:2] + (v.shape[2] * v.shape[3] * v.shape[4],), strides=v.strides[:2] + (v.itemsize,))
+
 
 def product_csr(h_table, w_table, channels: int, in_hw, *, dtype, what: str, max_bytes=None):
     """CSR of a per-channel operator whose weights factor: ``∂y[c,p,q]/∂x[c,i,j] = u_p(i) · v_q(j)``.

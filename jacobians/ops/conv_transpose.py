@@ -364,17 +364,19 @@ def _input_csr(weight, geom: ConvTranspose2dGeometry, dtype):
     chan = np.arange(cg, dtype=np.int64) * (height * width)
     plan = []
     for ph, pw, (ta, i0, di), (tb, j0, dj) in _run_pairs(hax, wax):
-        rows = (chan[None, :, None] + ((i0[None, :] + np.arange(ph.size)[:, None] * di) * width)[:, None, :]).astype(idx)
-        cols = (j0[None, :] + np.arange(pw.size)[:, None] * dj).astype(idx)
-        plan.append((ph, pw, ta, tb, rows[:, None, :, :, None], cols[None, :, None, None, :]))
+        # column = [c·H·W + i0[e]·W + j0[f]] (one row's template, contiguous (c, e, f))
+        #        + [t·di·W + u·dj] (the row's shift within the run pair): one add with a long inner loop
+        template = (chan[:, None, None] + i0[None, :, None] * width + j0[None, None, :]).ravel()
+        shift = (np.arange(ph.size)[:, None] * (di * width) + np.arange(pw.size)[None, :] * dj)[:, :, None]
+        plan.append((ph, pw, ta, tb, template.astype(idx), shift.astype(idx)))
     for o in range(geom.out_channels):  # per output channel and run pair: two broadcasting writes
         grp, o_ = divmod(o, og)
         sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
         base = idx.type(grp * cg * height * width)
         w_o = weight[grp * cg : (grp + 1) * cg, o_]
-        for ph, pw, ta, tb, rows, cols in plan:
-            np.copyto(frame.view(data[sl], ph, pw), w_o[:, ta][:, :, tb][None, None])
-            np.add(rows + base, cols, out=frame.view(indices[sl], ph, pw))
+        for ph, pw, ta, tb, template, shift in plan:
+            np.copyto(frame.rows(data[sl], ph, pw), w_o[:, ta][:, :, tb].reshape(1, 1, -1))
+            np.add(shift + base, template, out=frame.rows(indices[sl], ph, pw))
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose2d_input_jacobian")
 
 
@@ -406,10 +408,13 @@ def _weight_csr(x, geom: ConvTranspose2dGeometry, dtype):
             )
             np.copyto(frame.view(block, ph, pw), window)
     if og > 1:  # the og channels of a group hold the same values: copy in cache-sized chunks
+        # (one group at a time: with a group axis in both views numpy cannot prove they are
+        # disjoint and would copy the source chunk of every group first)
         blocks = data.reshape(geom.groups, og, frame.per_block)
-        for s in range(0, frame.per_block, _COPY_CHUNK):
-            e = min(s + _COPY_CHUNK, frame.per_block)
-            np.copyto(blocks[:, 1:, s:e], blocks[:, :1, s:e])
+        for grp in range(geom.groups):
+            for s in range(0, frame.per_block, _COPY_CHUNK):
+                e = min(s + _COPY_CHUNK, frame.per_block)
+                np.copyto(blocks[grp, 1:, s:e], blocks[grp, :1, s:e])
     for o in range(geom.out_channels):
         grp, o_ = divmod(o, og)
         sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
