@@ -125,3 +125,9 @@ def test_docstring_examples():
 
     result = doctest.testmod(ap, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_peak_memory_is_close_to_the_final_csr():
+    from test_conv_transpose import _peak_over_csr
+
+    assert _peak_over_csr(lambda: ap.adaptive_avg_pool2d_jacobian((32, 56, 56), 7)) <= 1.1

@@ -238,3 +238,33 @@ def test_docstring_examples():
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0
     assert doctest.testmod(ct).attempted >= 3
+
+
+def _peak_over_csr(build):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        J = build()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return peak / (J.data.nbytes + J.indices.nbytes + J.indptr.nbytes)
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+@pytest.mark.parametrize("wrt", ["x", "weight"])
+def test_peak_memory_is_close_to_the_final_csr(wrt, groups):
+    """tracemalloc sees numpy's allocations: no temporaries of the result's size (seen 1.6× before a fix)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 20, 20))
+    w = rng.standard_normal((16, 16 // groups, 3, 3))
+    p = dict(stride=2, padding=1, output_padding=1, groups=groups)
+    build = (
+        (lambda: ct.conv_transpose2d_input_jacobian(w, x.shape, **p))
+        if wrt == "x"
+        else (lambda: ct.conv_transpose2d_weight_jacobian(x, w.shape, **p))
+    )
+    assert _peak_over_csr(build) <= 1.1

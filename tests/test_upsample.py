@@ -216,3 +216,10 @@ def test_docstring_examples():
 
     result = doctest.testmod(up, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 3 and result.failed == 0
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_peak_memory_is_close_to_the_final_csr(mode):
+    from test_conv_transpose import _peak_over_csr
+
+    assert _peak_over_csr(lambda: up.interpolate_jacobian((16, 40, 40), scale_factor=2, mode=mode)) <= 1.1
