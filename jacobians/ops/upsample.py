@@ -43,7 +43,12 @@ frameworks disagree with their own forwards — pytorch#65200 (bilinear
 differed silently) and pytorch#97135 (a nearest backward that routed
 gradient to an input row the forward never read). The explicit matrix is
 checked against the forward (probing, finite differences) *and* against
-``torch.func.jacrev`` of the backward, over the rules above.
+``torch.func.jacrev`` of the backward, over the rules above — and that
+found one more (torch 2.13.0, CPU): resizing a length-2 axis to 164 with
+``mode="nearest"``, torch's forward reads input 1 at output 82 while its
+backward routes that gradient to input 0 (the float32 rule gives
+``⌊82 · float32(2/164)⌋ = 0``). Here forward, Jacobian and VJPs all follow
+the documented rule, i.e. torch's backward.
 
 Faces: forward by gathers (≤ 4 per output), the explicit Jacobian written
 straight into CSR (:func:`jacobians.ops._separable.product_csr`), VJPs by
