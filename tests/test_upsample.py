@@ -67,6 +67,8 @@ def test_batched_jacobian_is_block_diagonal_and_float32_kept():
         (dict(scale_factor=-1.0), r"^scale_factor: the height factor must be a positive finite number"),
         (dict(scale_factor=(1, 2, 3)), r"^scale_factor: must be a number or a pair"),
         (dict(size=0), r"^size: must be a positive integer"),
+        (dict(size=3, recompute_scale_factor=True), r"^recompute_scale_factor: only meaningful with scale_factor"),
+        (dict(size=3, antialias=True), r"^antialias: not supported"),
     ],
 )
 def test_bad_arguments_give_one_line(kwargs, message):
@@ -142,7 +144,7 @@ def interp_args(draw):
     else:
         sh = draw(st.floats(0.2, 4.0, allow_nan=False).filter(lambda s: math.floor(h * s) >= 1))
         sw = draw(st.floats(0.2, 4.0, allow_nan=False).filter(lambda s: math.floor(w * s) >= 1))
-        params = dict(scale_factor=(sh, sw))
+        params = dict(scale_factor=(sh, sw), recompute_scale_factor=draw(st.sampled_from([None, False, True])))
     params.update(mode=mode, align_corners=ac)
     return (draw(st.integers(1, 2)), h, w), params
 
@@ -223,3 +225,14 @@ def test_peak_memory_is_close_to_the_final_csr(mode):
     from test_conv_transpose import _peak_over_csr
 
     assert _peak_over_csr(lambda: up.interpolate_jacobian((16, 40, 40), scale_factor=2, mode=mode)) <= 1.1
+
+
+@requires_torch
+def test_recompute_scale_factor_changes_the_matrix_like_torch():
+    """scale 1.7 on 3 → 5 outputs: r = 1/1.7 by default, r = 3/5 with recompute_scale_factor=True."""
+    p = dict(scale_factor=(1.0, 1.7), mode="bilinear")
+    plain = up.interpolate_jacobian((1, 1, 3), **p).toarray()
+    again = up.interpolate_jacobian((1, 1, 3), recompute_scale_factor=True, **p).toarray()
+    assert plain.shape == again.shape == (5, 3) and np.abs(plain - again).max() > 0.01
+    _check_against_torch((1, 1, 3), dict(p, recompute_scale_factor=True))
+    _check_against_torch((1, 1, 3), p)

@@ -101,8 +101,14 @@ def _scale_pair(scale_factor):
     return tuple(out)
 
 
-def _resolve(in_hw, size, scale_factor, mode, align_corners):
-    """(output (OH, OW), scale factors or (None, None), align flag), by PyTorch's rules."""
+def _resolve(in_hw, size, scale_factor, mode, align_corners, recompute_scale_factor=None, antialias=False):
+    """(output (OH, OW), scale factors or (None, None), align flag), by PyTorch's rules.
+
+    ``recompute_scale_factor=True`` keeps the output size ⌊n·scale_factor⌋ but
+    computes the source indices from ``n/m`` as if ``size`` had been given.
+    """
+    if antialias:
+        raise GeometryError("antialias: not supported (PyTorch's antialiased resize uses a wider, scale-dependent kernel)")
     if mode not in INTERPOLATE_MODES:
         raise GeometryError(f"mode: must be one of {', '.join(map(repr, INTERPOLATE_MODES))} (got {mode!r})")
     if align_corners is not None:
@@ -116,6 +122,8 @@ def _resolve(in_hw, size, scale_factor, mode, align_corners):
     if (size is None) == (scale_factor is None):
         raise GeometryError("size: give exactly one of size and scale_factor (PyTorch's rule)")
     if size is not None:
+        if recompute_scale_factor:
+            raise GeometryError("recompute_scale_factor: only meaningful with scale_factor, not with an explicit size (PyTorch's rule)")
         return as_pair(size, "size"), (None, None), bool(align_corners)
     scales = _scale_pair(scale_factor)
     out = []
@@ -124,6 +132,8 @@ def _resolve(in_hw, size, scale_factor, mode, align_corners):
         if m < 1:
             raise GeometryError(f"scale_factor: output {ax} floor({n}·{s!r}) = {m} must be positive")
         out.append(m)
+    if recompute_scale_factor:
+        scales = (None, None)
     return tuple(out), scales, bool(align_corners)
 
 
@@ -163,8 +173,8 @@ def _axis_table(n, m, scale, mode, align):
     return index, weight, np.where(two, 2, 1).astype(np.int64)
 
 
-def _tables(in_hw, size, scale_factor, mode, align_corners):
-    out_hw, scales, align = _resolve(in_hw, size, scale_factor, mode, align_corners)
+def _tables(in_hw, size, scale_factor, mode, align_corners, recompute_scale_factor=None, antialias=False):
+    out_hw, scales, align = _resolve(in_hw, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     h = _axis_table(in_hw[0], out_hw[0], scales[0], mode, align)
     w = _axis_table(in_hw[1], out_hw[1], scales[1], mode, align)
     return out_hw, h, w
@@ -190,7 +200,7 @@ def _input_shape(input_shape):
 # ---------------------------------------------------------------------------
 # forward, reference
 # ---------------------------------------------------------------------------
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
     """Resize the last two axes like ``torch.nn.functional.interpolate`` (2-D modes).
 
     Parameters
@@ -200,6 +210,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     scale_factor : float or (sh, sw), or None — exactly one of size and scale_factor
     mode : "nearest", "nearest-exact" or "bilinear"
     align_corners : None, or bool for "bilinear" (None means False)
+    recompute_scale_factor : None/False, or True: keep m = ⌊n·scale_factor⌋ but take the
+        source indices from r = n/m, as if ``size`` had been given (PyTorch's meaning)
+    antialias : only False (PyTorch's antialiased resize is not implemented; True is refused)
 
     Returns
     -------
@@ -221,7 +234,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     array([[0. , 0.5, 1. ]])
     """
     x = _image(x)
-    _, (hi, hv, _), (wi, wv, _) = _tables(x.shape[-2:], size, scale_factor, mode, align_corners)
+    _, (hi, hv, _), (wi, wv, _) = _tables(x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     y = 0.0
     for e in range(hi.shape[1]):
         for f in range(wi.shape[1]):
@@ -229,10 +242,12 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return np.asarray(y, dtype=x.dtype)
 
 
-def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
     """Loops over output entries, each source index computed by the scalar rule (the check's reference)."""
     x = np.asarray(x, dtype=np.float64)
-    (oh, ow), scales, align = _resolve(x.shape[-2:], size, scale_factor, mode, align_corners)
+    (oh, ow), scales, align = _resolve(
+        x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+    )
 
     def taps(dst, n, m, scale):
         if mode != "bilinear":
@@ -266,24 +281,24 @@ def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align
 # ---------------------------------------------------------------------------
 # explicit Jacobian
 # ---------------------------------------------------------------------------
-def interpolate_axis_matrix(n, m, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate_axis_matrix(n, m, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
     """The (m, n) matrix of one axis (A_h or A_w) as CSR: ``size=m`` or ``scale_factor`` as in :func:`interpolate`.
 
     ``interpolate_jacobian`` is ``I ⊗ A_h ⊗ A_w``; this is the factor, for inspection and the separable VJP.
+    With ``scale_factor`` given, ``m`` is ignored (m = ⌊n·scale_factor⌋).
     """
-    scale = None if scale_factor is None else float(scale_factor)
-    if scale is not None:
-        (_, m), _, _ = _resolve((1, n), None, (1.0, scale), mode, align_corners)
+    if scale_factor is not None:
+        (_, m), scales, _ = _resolve((1, n), None, (1.0, float(scale_factor)), mode, align_corners, recompute_scale_factor)
     else:
-        _resolve((1, n), (1, m), None, mode, align_corners)
-    idx, wt, cnt = _axis_table(int(n), int(m), scale, mode, bool(align_corners))
+        (_, m), scales, _ = _resolve((1, n), (1, m), None, mode, align_corners, recompute_scale_factor)
+    idx, wt, cnt = _axis_table(int(n), int(m), scales[1], mode, bool(align_corners))
     keep = np.arange(idx.shape[1])[None, :] < cnt[:, None]
     indptr = np.concatenate(([0], np.cumsum(cnt)))
     return sp.csr_array((wt[keep], idx[keep], indptr), shape=(int(m), int(n)))
 
 
 def interpolate_jacobian(
-    input_shape, size=None, scale_factor=None, mode="nearest", align_corners=None, *, dtype=None, max_bytes=None
+    input_shape, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False, *, dtype=None, max_bytes=None
 ):
     """∂vec(y)/∂vec(x) of :func:`interpolate` — a fixed sparse matrix, independent of x.
 
@@ -317,7 +332,7 @@ def interpolate_jacobian(
     """
     shape = _input_shape(input_shape)
     dt = resolve_dtype(dtype)
-    _, h, w = _tables(shape[-2:], size, scale_factor, mode, align_corners)
+    _, h, w = _tables(shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     return product_csr(
         h, w, exact_size(shape[:-2]), shape[-2:], dtype=dt, what="interpolate_jacobian", max_bytes=max_bytes
     )
@@ -334,10 +349,10 @@ def _grad(g, x, out_hw):
     return g
 
 
-def interpolate_vjp_scatter(g, x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate_vjp_scatter(g, x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
     """∂L/∂x: every output's gradient scatter-added onto its ≤ 4 sources, weighted (``np.bincount``)."""
     x = _image(x)
-    (oh, ow), (hi, hv, _), (wi, wv, _) = _tables(x.shape[-2:], size, scale_factor, mode, align_corners)
+    (oh, ow), (hi, hv, _), (wi, wv, _) = _tables(x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     g = _grad(g, x, (oh, ow))
     n_h, n_w = x.shape[-2:]
     planes = exact_size(x.shape[:-2])
@@ -352,10 +367,10 @@ def interpolate_vjp_scatter(g, x, size=None, scale_factor=None, mode="nearest", 
     return out.reshape(x.shape)
 
 
-def interpolate_vjp_separable(g, x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def interpolate_vjp_separable(g, x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
     """∂L/∂x = A_hᵀ · g · A_w per plane, with the two one-axis matrices (never the full Jacobian)."""
     x = _image(x)
-    (oh, ow), h, w = _tables(x.shape[-2:], size, scale_factor, mode, align_corners)
+    (oh, ow), h, w = _tables(x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
     g = _grad(g, x, (oh, ow))
     n_h, n_w = x.shape[-2:]
 
@@ -375,18 +390,26 @@ def interpolate_vjp_separable(g, x, size=None, scale_factor=None, mode="nearest"
 # ---------------------------------------------------------------------------
 # registration
 # ---------------------------------------------------------------------------
-_PARAMS = ("size", "scale_factor", "mode", "align_corners")
+_PARAMS = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
 
 
 def _jac_x(x, **p):
     return interpolate_jacobian(np.shape(x), **p)
 
 
-def _torch_interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def _torch_interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
     import torch.nn.functional as F
 
     xb = x[None] if x.dim() == 3 else x
-    y = F.interpolate(xb, size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+    y = F.interpolate(
+        xb,
+        size=size,
+        scale_factor=scale_factor,
+        mode=mode,
+        align_corners=align_corners,
+        recompute_scale_factor=recompute_scale_factor,
+        antialias=antialias,
+    )
     return y[0] if x.dim() == 3 else y
 
 
@@ -406,6 +429,8 @@ INTERPOLATE_CASES = [
     ((1, 1, 3), (4, 2), None, "bilinear", False),
     ((2, 2, 3, 2), (3, 5), None, "bilinear", False),  # batched
 ]
+#: recompute_scale_factor=True: sources from n/m although scale_factor was given
+RECOMPUTE_CASES = [((1, 3, 4), None, (1.7, 2.3), "bilinear", False), ((1, 3, 4), None, (2.6, 1.3), "nearest", None)]
 
 
 def interpolate_cases():
@@ -416,6 +441,10 @@ def interpolate_cases():
         cid = f"x{'x'.join(map(str, shape))}-{mode}-size{size}-sf{sf}-ac{ac}"
         for a, b in ((" ", ""), ("(", ""), (")", ""), (",", "_")):
             cid = cid.replace(a, b)
+        out.append(Case({"x": rng.standard_normal(shape)}, params, cid))
+    for shape, size, sf, mode, ac in RECOMPUTE_CASES:
+        params = dict(size=size, scale_factor=sf, mode=mode, align_corners=ac, recompute_scale_factor=True)
+        cid = f"x{'x'.join(map(str, shape))}-{mode}-sf{sf}-recompute".replace(" ", "").replace("(", "").replace(")", "").replace(",", "_")
         out.append(Case({"x": rng.standard_normal(shape)}, params, cid))
     return out
 
