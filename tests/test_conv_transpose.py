@@ -268,3 +268,35 @@ def test_peak_memory_is_close_to_the_final_csr(wrt, groups):
         else (lambda: ct.conv_transpose2d_weight_jacobian(x, w.shape, **p))
     )
     assert _peak_over_csr(build) <= 1.1
+
+
+# --- 1-D front door -------------------------------------------------------------------
+@requires_torch
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    groups=st.integers(1, 2), cin=st.integers(1, 2), cout=st.integers(1, 2), k=st.integers(1, 4),
+    s=st.integers(1, 3), d=st.integers(1, 3), length=st.integers(1, 5), data=st.data(),
+)
+def test_conv_transpose1d_equals_torch(groups, cin, cout, k, s, d, length, data):
+    import torch
+    import torch.nn.functional as F
+
+    c_in, c_out = groups * cin, groups * cout
+    op = data.draw(st.integers(0, max(s, d) - 1))
+    full = (length - 1) * s + d * (k - 1) + op + 1
+    p = dict(stride=s, padding=data.draw(st.integers(0, (full - 1) // 2)), output_padding=op, groups=groups, dilation=d)
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((c_in, length)), rng.standard_normal((c_in, cout, k))
+    jx, jw = torch.func.jacrev(lambda a, b: F.conv_transpose1d(a[None], b, **p)[0], argnums=(0, 1))(torch.tensor(x), torch.tensor(w))
+    n_out = int(np.prod(jx.shape[: jx.dim() - 2]))
+    np.testing.assert_array_equal(ct.conv_transpose1d_input_jacobian(w, x.shape, **p).toarray(), jx.numpy().reshape(n_out, -1))
+    np.testing.assert_array_equal(ct.conv_transpose1d_weight_jacobian(x, w.shape, **p).toarray(), jw.numpy().reshape(n_out, -1))
+
+
+def test_conv_transpose1d_errors_name_1d_parameters():
+    with pytest.raises(GeometryError, match=r"^stride: must be an int or a 1-tuple for conv_transpose1d"):
+        ct.conv_transpose1d(np.ones((1, 3)), np.ones((1, 1, 2)), stride=(1, 2))
+    with pytest.raises(GeometryError, match=r"^output_padding: must be smaller than stride or dilation"):
+        ct.conv_transpose1d(np.ones((1, 3)), np.ones((1, 1, 2)), stride=2, output_padding=2)
+    with pytest.raises(GeometryError, match=r"^x: must have shape \(C_in, L\)"):
+        ct.conv_transpose1d(np.ones((1, 1, 1, 3)), np.ones((1, 1, 2)))

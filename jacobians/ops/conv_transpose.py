@@ -83,6 +83,10 @@ __all__ = [
     "conv_transpose2d_vjp_weight_im2col",
     "conv_transpose2d_vjp_weight_rot180",
     "conv_transpose2d_vjp_bias",
+    "conv_transpose1d",
+    "conv_transpose1d_reference",
+    "conv_transpose1d_input_jacobian",
+    "conv_transpose1d_weight_jacobian",
 ]
 
 
@@ -605,6 +609,127 @@ def conv_transpose2d_vjp_bias(g, x, weight, bias=None, stride=1, padding=0, outp
 
 
 # ---------------------------------------------------------------------------
+# 1-D front door: a 1-D transposed convolution is the 2-D one on a height-1 image
+# ---------------------------------------------------------------------------
+def _one(value, name, allow_zero=False):
+    """An int or a 1-tuple (PyTorch's 1-D argument forms) as an int, validated under its own name."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise GeometryError(f"{name}: must be an int or a 1-tuple for conv_transpose1d (got {value!r})")
+        value = value[0]
+    return as_positive_int(value, name, allow_zero=allow_zero)
+
+
+def _lift(stride, padding, output_padding, dilation):
+    """1-D arguments as 2-D ones acting on the width only (height 1, kernel height 1, all trivial)."""
+    return dict(
+        stride=(1, _one(stride, "stride")),
+        padding=(0, _one(padding, "padding", allow_zero=True)),
+        output_padding=(0, _one(output_padding, "output_padding", allow_zero=True)),
+        dilation=(1, _one(dilation, "dilation")),
+    )
+
+
+def _lift_x(x, name="x"):
+    arr = np.asarray(x)
+    if arr.ndim not in (2, 3):
+        raise GeometryError(f"{name}: must have shape (C_in, L) or (N, C_in, L) (got {arr.ndim}-D shape {arr.shape})")
+    return arr[..., None, :]
+
+
+def _lift_w(weight_shape):
+    shape = as_shape(weight_shape, "weight_shape", 3)
+    return shape[:2] + (1, shape[2])
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution (PyTorch's ``conv_transpose1d``), through the 2-D one with height 1.
+
+    Parameters
+    ----------
+    x : (C_in, L) or (N, C_in, L); weight : (C_in, C_out/groups, k); bias : (C_out,) or None
+
+    Returns
+    -------
+    y : (C_out, OL) or (N, C_out, OL), OL = (L − 1)·s − 2p + d(k − 1) + op + 1
+
+    Notes
+    -----
+    ``y[o, p] = b[o] + Σ x[g·cg + c, i] · w[g·cg + c, o', a]`` over ``p = i·s − pad + a·d``.
+    The C-order vec of (C, 1, L) is that of (C, L), so every face (and Jacobian) is the 2-D one's.
+
+    Examples
+    --------
+    >>> conv_transpose1d(np.array([[1., 2.]]), np.array([[[1., 1., 1.]]]), stride=2)
+    array([[1., 1., 3., 2., 2.]])
+    """
+    lifted = _lift(stride, padding, output_padding, dilation)
+    w = np.asarray(weight)
+    y = conv_transpose2d(_lift_x(x), w.reshape(_lift_w(w.shape)), bias, groups=groups, **lifted)
+    return y[..., 0, :]
+
+
+def conv_transpose1d_input_jacobian(
+    weight, input_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *, dtype=None, max_bytes=None
+):
+    """∂vec(y)/∂vec(x) of :func:`conv_transpose1d`: input_shape (C_in, L) or (N, C_in, L); shape (C_out·OL, C_in·L)."""
+    shape = as_shape(input_shape, "input_shape", (2, 3))
+    w = np.asarray(weight)
+    return conv_transpose2d_input_jacobian(
+        w.reshape(_lift_w(w.shape)), shape[:-1] + (1, shape[-1]), groups=groups, dtype=dtype, max_bytes=max_bytes,
+        **_lift(stride, padding, output_padding, dilation),
+    )
+
+
+def conv_transpose1d_weight_jacobian(
+    x, weight_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *, dtype=None, max_bytes=None
+):
+    """∂vec(y)/∂vec(weight) of :func:`conv_transpose1d`: weight_shape (C_in, C_out/groups, k)."""
+    return conv_transpose2d_weight_jacobian(
+        _lift_x(x), _lift_w(weight_shape), groups=groups, dtype=dtype, max_bytes=max_bytes,
+        **_lift(stride, padding, output_padding, dilation),
+    )
+
+
+def _vjp1d(route):
+    def vjp(g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        w = np.asarray(weight)
+        out = route(
+            np.asarray(g)[..., None, :], _lift_x(x), w.reshape(_lift_w(w.shape)), groups=groups,
+            **_lift(stride, padding, output_padding, dilation),
+        )
+        return out[..., 0, :] if route is not conv_transpose2d_vjp_bias else out
+
+    vjp.__name__ = vjp.__qualname__ = route.__name__.replace("2d", "1d")
+    vjp.__doc__ = f"{route.__name__} on the height-1 lift (see :func:`conv_transpose1d`)."
+    return vjp
+
+
+def conv_transpose1d_reference(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Loops over output entries from the 1-D formula (the check's reference)."""
+    x = np.asarray(x, dtype=np.float64)
+    x3 = x[None] if x.ndim == 2 else x
+    weight = np.asarray(weight, dtype=np.float64)
+    s, pad, op, d = (_one(v, n, z) for v, n, z in ((stride, "stride", False), (padding, "padding", True), (output_padding, "output_padding", True), (dilation, "dilation", False)))
+    c_in, og, k = weight.shape
+    cg, length = c_in // groups, x3.shape[-1]
+    out_len = (length - 1) * s - 2 * pad + d * (k - 1) + op + 1
+    y = np.zeros((x3.shape[0], og * groups, out_len))
+    for n in range(x3.shape[0]):
+        for o in range(og * groups):
+            g, o_ = divmod(o, og)
+            for p in range(out_len):
+                total = 0.0 if bias is None else float(bias[o])
+                for c in range(g * cg, (g + 1) * cg):
+                    for a in range(k):
+                        num = p + pad - a * d
+                        if num % s == 0 and 0 <= num // s < length:
+                            total += x3[n, c, num // s] * weight[c, o_, a]
+                y[n, o, p] = total
+    return y[0] if x.ndim == 2 else y
+
+
+# ---------------------------------------------------------------------------
 # registration
 # ---------------------------------------------------------------------------
 _PARAMS = ("stride", "padding", "output_padding", "groups", "dilation")
@@ -689,5 +814,69 @@ register(
     structural=("bias",),
     torch_forward=_torch_conv_transpose2d,
     reference=conv_transpose2d_reference,
+    param_names=_PARAMS,
+)
+
+
+def _torch_conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    import torch.nn.functional as F
+
+    xb = x[None] if x.dim() == 2 else x
+    y = F.conv_transpose1d(xb, weight, bias, stride, padding, output_padding, groups, dilation)
+    return y[0] if x.dim() == 2 else y
+
+
+#: (C_in, L, C_out, k, stride, padding, output_padding, groups, dilation, batch)
+CONV_TRANSPOSE1D_GEOMETRIES = [
+    (1, 2, 1, 3, 2, 0, 0, 1, 1, None),
+    (2, 4, 4, 3, 2, 1, 1, 2, 1, None),
+    (3, 3, 3, 2, 1, 0, 1, 3, 2, None),  # output_padding ≥ stride, allowed by dilation
+    (2, 5, 2, 4, 3, 2, 2, 1, 1, None),
+    (2, 3, 4, 3, (2,), (1,), (1,), 1, (1,), 2),  # 1-tuples, batched
+]
+
+
+def conv_transpose1d_cases():
+    rng = np.random.default_rng(20261205)
+    out = []
+    for c_in, length, c_out, k, s, p, op, g, d, batch in CONV_TRANSPOSE1D_GEOMETRIES:
+        shape = (c_in, length) if batch is None else (batch, c_in, length)
+        inputs = {
+            "x": rng.standard_normal(shape),
+            "weight": rng.standard_normal((c_in, c_out // g, k)),
+            "bias": rng.standard_normal(c_out),
+        }
+        params = dict(stride=s, padding=p, output_padding=op, groups=g, dilation=d)
+        cid = f"x{'x'.join(map(str, shape))}-k{k}-s{s}-p{p}-op{op}-g{g}-d{d}"
+        for a, b in ((" ", ""), ("(", ""), (")", ""), (",", "")):
+            cid = cid.replace(a, b)
+        out.append(Case(inputs, params, cid))
+    return out
+
+
+def _jac1_b(x, weight, bias=None, **p):
+    y_shape = np.shape(conv_transpose1d(np.zeros(np.shape(x)), np.zeros(np.shape(weight)), **_params(p)))
+    return conv_transpose2d_bias_jacobian(y_shape[:-1] + (1, y_shape[-1]))
+
+
+register(
+    "conv_transpose1d",
+    summary="1-D transposed convolution (the 2-D one on a height-1 image)",
+    forward=conv_transpose1d,
+    jacobian={
+        "x": lambda x, weight, bias=None, **p: conv_transpose1d_input_jacobian(weight, np.shape(x), **_params(p)),
+        "weight": lambda x, weight, bias=None, **p: conv_transpose1d_weight_jacobian(x, np.shape(weight), **_params(p)),
+        "bias": _jac1_b,
+    },
+    vjp={
+        "x": {"conv2d": _vjp1d(conv_transpose2d_vjp_input_conv2d), "im2col": _vjp1d(conv_transpose2d_vjp_input_im2col)},
+        "weight": {"im2col": _vjp1d(conv_transpose2d_vjp_weight_im2col), "rot180": _vjp1d(conv_transpose2d_vjp_weight_rot180)},
+        "bias": {"sum": _vjp1d(conv_transpose2d_vjp_bias)},
+    },
+    cases=conv_transpose1d_cases,
+    affine_in=("x", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_conv_transpose1d,
+    reference=conv_transpose1d_reference,
     param_names=_PARAMS,
 )
