@@ -94,7 +94,7 @@ def test_d2l_example_numbers():
         (dict(stride=1, output_padding=1), r"^output_padding: must be smaller than stride or dilation"),
         (dict(stride=(2, 1), output_padding=(0, 1), dilation=(1, 1)), r"^output_padding: .*output_padding\[1\] \(width\)"),
         (dict(padding=3), r"^padding: output height .* must be positive"),
-        (dict(padding=(0, 0, 1, 1)), r"^padding: conv_transpose2d takes an int or a pair"),
+        (dict(padding=(0, 1, 1, 1)), r"^padding: conv_transpose2d crops symmetrically"),
         (dict(groups=2), r"^groups: must divide C_in"),
         (dict(stride=0), r"^stride: must be a positive integer"),
     ],
@@ -300,3 +300,10 @@ def test_conv_transpose1d_errors_name_1d_parameters():
         ct.conv_transpose1d(np.ones((1, 3)), np.ones((1, 1, 2)), stride=2, output_padding=2)
     with pytest.raises(GeometryError, match=r"^x: must have shape \(C_in, L\)"):
         ct.conv_transpose1d(np.ones((1, 1, 1, 3)), np.ones((1, 1, 2)))
+
+
+def test_symmetric_per_side_padding_is_the_pair():
+    w = np.random.default_rng(8).standard_normal((1, 2, 3, 3))
+    a = ct.conv_transpose2d_input_jacobian(w, (1, 3, 3), stride=2, padding=(1, 1, 0, 0))
+    b = ct.conv_transpose2d_input_jacobian(w, (1, 3, 3), stride=2, padding=(1, 0))
+    assert (a != b).nnz == 0

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_positive_int, as_shape
+from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_positive_int, as_shape
 from ..registry import Case, register
 from ._separable import AxisRuns, SeparableFrame, axis_runs
 from ._sparse import (
@@ -94,10 +94,15 @@ __all__ = [
 # geometry
 # ---------------------------------------------------------------------------
 def _symmetric_padding(value, name="padding") -> tuple[int, int]:
+    """PyTorch's int or (ph, pw); the project's per-side (top, bottom, left, right) only when symmetric per axis."""
     if isinstance(value, (tuple, list)) and len(value) == 4:
-        raise GeometryError(
-            f"{name}: conv_transpose2d takes an int or a pair (ph, pw), symmetric per axis as PyTorch (got {value!r})"
-        )
+        top, bottom, left, right = as_padding(value, name)
+        if top != bottom or left != right:
+            raise GeometryError(
+                f"{name}: conv_transpose2d crops symmetrically, as PyTorch: an int, a pair (ph, pw) or "
+                f"(top, bottom, left, right) with top = bottom and left = right (got {tuple(value)!r})"
+            )
+        return (top, left)
     return as_pair(value, name, allow_zero=True)
 
 
@@ -198,7 +203,7 @@ def _batched(x, name="x"):
     raise GeometryError(f"{name}: must have shape (C_in, H, W) or (N, C_in, H, W) (got {arr.ndim}-D shape {arr.shape})")
 
 
-def _geometry(x_shape, weight_shape, stride, padding, output_padding, groups, dilation):
+def _geometry(x_shape, weight_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     return ConvTranspose2dGeometry.from_shapes(
         tuple(x_shape)[-3:], weight_shape, stride, padding, output_padding, groups, dilation
     )
@@ -878,5 +883,7 @@ register(
     structural=("bias",),
     torch_forward=_torch_conv_transpose1d,
     reference=conv_transpose1d_reference,
-    param_names=_PARAMS,
+    # the `show` CLI's window flags are 2-D pairs (--stride 2 means (2, 2)); until it knows 1-D operators,
+    # conv_transpose1d's stride, padding and dilation are not offered to it (one-line refusal, defaults used)
+    param_names=("output_padding", "groups"),
 )
