@@ -83,3 +83,17 @@ def test_adaptive_average_5_to_3_overlapping_windows():
     jac = rs.adaptive_avg_pool2d(x, (1, 3)).jacobian(list(x.ravel()))
     h, t = sympy.Rational(1, 2), sympy.Rational(1, 3)
     assert jac.tolist() == [[h, h, 0, 0, 0], [0, t, t, t, 0], [0, 0, 0, h, h]]
+
+
+def test_builders_on_symbols_equal_the_differentiated_forward():
+    """The CSR builders run on sympy symbols (value positions mapped back) equal sympy's derivative, exactly."""
+    from jacobians.ops.conv_transpose import conv_transpose2d_weight_jacobian
+    from symbolic.ops import jacobian as sym_jacobian
+    from symbolic.ops import vec_column
+
+    x = symbol_tensor("X", (2, 2, 3)).reshape(2, 2, 3)
+    w = symbol_tensor("W", (2, 2, 2, 2))
+    p = dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), groups=2, dilation=(1, 2))
+    y = rs.conv_transpose2d(x, w, **p)
+    assert differing_entries(conv_transpose2d_input_jacobian(w, x.shape, **p), sym_jacobian(y, vec_column(x))) == []
+    assert differing_entries(conv_transpose2d_weight_jacobian(x, w.shape, **p), sym_jacobian(y, vec_column(w))) == []

@@ -61,11 +61,14 @@ from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_po
 from ..registry import Case, register
 from ._separable import AxisRuns, SeparableFrame, axis_runs
 from ._sparse import (
+    Pattern,
     as_float_array,
+    assemble,
     block_diag_repeat,
     check_budget,
     csr_from_arrays,
     exact_size,
+    is_symbolic,
     resolve_dtype,
     vstack_csr,
 )
@@ -434,6 +437,22 @@ def _weight_csr(x, geom: ConvTranspose2dGeometry, dtype):
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose2d_weight_jacobian")
 
 
+def _symbolic(builder, values, geom, n, what):
+    """sympy matrix from the float builder run on value *positions* (1, 2, …): the same index arithmetic.
+
+    Positions up to 2⁵³ are exact in float64; the stored value k becomes ``values.ravel()[k − 1]``.
+    """
+    positions = np.arange(1, values.size + 1, dtype=np.float64).reshape(values.shape)
+    numeric = builder(positions, geom, np.dtype(np.float64))
+    source = numeric.data.astype(np.int64) - 1
+    block = assemble(Pattern(numeric.indptr, numeric.indices, source, numeric.shape), values, what=what)
+    if n == 1:
+        return block
+    import sympy
+
+    return sympy.ImmutableSparseMatrix(sympy.diag(*([block] * n)))
+
+
 def conv_transpose2d_input_jacobian(
     weight, input_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *, dtype=None, max_bytes=None
 ):
@@ -468,12 +487,14 @@ def conv_transpose2d_input_jacobian(
            [0., 2.]])
     """
     weight = as_float_array(weight, "weight", dtype)
-    dt = resolve_dtype(dtype, weight)
+    dt = resolve_dtype(dtype, weight) if not is_symbolic(weight) else np.dtype(np.float64)
     shape_in = as_shape(input_shape, "input_shape", (3, 4))
     geom = _geometry(shape_in, weight.shape, stride, padding, output_padding, groups, dilation)
     n = shape_in[0] if len(shape_in) == 4 else 1
     shape = (exact_size(geom.output_shape), exact_size(geom.input_shape))
     check_budget("conv_transpose2d input Jacobian", n * _expected_nnz(geom), (n * shape[0], n * shape[1]), dt, max_bytes)
+    if is_symbolic(weight):
+        return _symbolic(_input_csr, weight, geom, n, "conv_transpose2d_input_jacobian")
     block = _input_csr(weight, geom, dt)
     return block if len(shape_in) == 3 else block_diag_repeat(block, n, max_bytes=max_bytes)
 
@@ -506,12 +527,16 @@ def conv_transpose2d_weight_jacobian(
            [0., 2.]])
     """
     x = as_float_array(x, "x", dtype)
-    dt = resolve_dtype(dtype, x)
+    dt = resolve_dtype(dtype, x) if not is_symbolic(x) else np.dtype(np.float64)
     x4, squeeze = _batched(x)
     geom = _geometry(x4.shape, weight_shape, stride, padding, output_padding, groups, dilation)
     n = x4.shape[0]
     shape = (n * exact_size(geom.output_shape), exact_size(geom.weight_shape))
     check_budget("conv_transpose2d weight Jacobian", n * _expected_nnz(geom), shape, dt, max_bytes)
+    if is_symbolic(x):
+        if not squeeze:
+            raise GeometryError(f"x: symbolic values take one image (C_in, H, W) (got shape {x.shape})")
+        return _symbolic(_weight_csr, x, geom, 1, "conv_transpose2d_weight_jacobian")
     blocks = [_weight_csr(x4[k], geom, dt) for k in range(n)]
     return blocks[0] if squeeze else vstack_csr(blocks, max_bytes=max_bytes)
 
