@@ -115,6 +115,17 @@ def _interp_taps(dst, n, m, scale, mode, align):
         r = 1 / scale if scale is not None else sympy.Rational(n, m)
         src = dst * r if mode == "nearest" else (dst + sympy.Rational(1, 2)) * r
         return [(min(int(sympy.floor(src)), n - 1), sympy.Integer(1))]
+    if mode == "bicubic":  # Keys' cubic convolution, A = −3/4, reads clamped; no special case for m = n
+        r = 1 / scale if scale is not None else sympy.Rational(n, m)
+        src = dst * (sympy.Rational(n - 1, m - 1) if m > 1 else 0) if align else r * (dst + sympy.Rational(1, 2)) - sympy.Rational(1, 2)
+        i0 = int(sympy.floor(src))
+        t, a = src - i0, sympy.Rational(-3, 4)
+        kernel = [
+            lambda u: ((a * u - 5 * a) * u + 8 * a) * u - 4 * a,  # 1 ≤ |u| < 2
+            lambda u: ((a + 2) * u - (a + 3)) * u * u + 1,  # |u| ≤ 1
+        ]
+        weights = [kernel[0](t + 1), kernel[1](t), kernel[1](1 - t), kernel[0](2 - t)]
+        return [(min(max(i0 - 1 + k, 0), n - 1), weights[k]) for k in range(4)]
     if m == n:
         return [(dst, sympy.Integer(1))]
     if align:
@@ -127,12 +138,20 @@ def _interp_taps(dst, n, m, scale, mode, align):
     return [(i0, 1 - lam), (min(i0 + 1, n - 1), lam)]
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    """vec(y) of ``y[c,p,q] = Σ u_p(i)·v_q(j)·x[c,i,j]`` with exact weights from PyTorch's index rules."""
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """vec(y) of ``y[c,p,q] = Σ u_p(i)·v_q(j)·x[c,i,j]`` with exact weights from PyTorch's index rules.
+
+    ``recompute_scale_factor=True`` indexes with n/m although scale_factor was given; antialias must be False.
+    """
+    if antialias:
+        raise GeometryError("antialias: not supported")
     x = _obj(x, "x")
     n_h, n_w = x.shape[-2:]
     oh, sh = _size_and_scale(n_h, size, scale_factor, 0)
     ow, sw = _size_and_scale(n_w, size, scale_factor, 1)
+    if recompute_scale_factor:
+        sh = sw = None
     align = bool(align_corners)
     _, planes = _planes(x)
     out = []

@@ -97,3 +97,14 @@ def test_builders_on_symbols_equal_the_differentiated_forward():
     y = rs.conv_transpose2d(x, w, **p)
     assert differing_entries(conv_transpose2d_input_jacobian(w, x.shape, **p), sym_jacobian(y, vec_column(x))) == []
     assert differing_entries(conv_transpose2d_weight_jacobian(x, w.shape, **p), sym_jacobian(y, vec_column(w))) == []
+
+
+def test_bicubic_weights_are_keys_cubic_at_a_quarter():
+    """2 → 4 bicubic (align_corners=False): dst 1 sits at src = ¼ between inputs 0 and 1; Keys' weights with
+    A = −¾ at t = ¼ are (−27/256, 225/256, 67/256, −9/256) on reads −1, 0, 1, 2, clamped to 0, 0, 1, 1
+    (worked by hand: e.g. |u| = 5/4: ((A·u − 5A)·u + 8A)·u − 4A = −27/256)."""
+    x = symbol_tensor("x", (1, 1, 2))
+    jac = rs.interpolate(x, size=(1, 4), mode="bicubic").jacobian(list(x.ravel()))
+    r = sympy.Rational
+    assert list(jac.row(1)) == [r(-27 + 225, 256), r(67 - 9, 256)]
+    assert all(sum(jac.row(k)) == 1 for k in range(4))

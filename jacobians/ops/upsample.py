@@ -44,11 +44,14 @@ differed silently) and pytorch#97135 (a nearest backward that routed
 gradient to an input row the forward never read). The explicit matrix is
 checked against the forward (probing, finite differences) *and* against
 ``torch.func.jacrev`` of the backward, over the rules above — and that
-found one more (torch 2.13.0, CPU): resizing a length-2 axis to 164 with
-``mode="nearest"``, torch's forward reads input 1 at output 82 while its
-backward routes that gradient to input 0 (the float32 rule gives
-``⌊82 · float32(2/164)⌋ = 0``). Here forward, Jacobian and VJPs all follow
-the documented rule, i.e. torch's backward.
+found two more (torch 2.13.0, CPU). (1) Resizing a length-2 axis to 164
+with ``mode="nearest"``, torch's forward reads input 1 at output 82 while
+its backward routes that gradient to input 0 (the float32 rule gives
+``⌊82 · float32(2/164)⌋ = 0``). (2) ``mode="bicubic"`` with a
+``scale_factor`` ≠ 1 that leaves a size unchanged (3 · 1.3 → 3): the
+forward interpolates with r = 1/1.3, the backward copies. Here forward,
+Jacobian and VJPs all follow the documented rules — torch's backward in
+(1), its forward in (2).
 
 Faces: forward by gathers (≤ 4 per output), the explicit Jacobian written
 straight into CSR (:func:`jacobians.ops._separable.product_csr`), VJPs by
@@ -83,7 +86,11 @@ INTERPOLATE_MODES = {
     "nearest": "min(floor(dst·r), n−1) in float32; copy when m = n, dst >> 1 when m = 2n",
     "nearest-exact": "min(floor((dst + 0.5)·r), n−1), r in float32",
     "bilinear": "two taps per axis at src = r·dst (align_corners) or max(r·(dst+½)−½, 0)",
+    "bicubic": "four taps per axis (Keys' cubic convolution, A = −0.75) at src = r·dst or r·(dst+½)−½, clamped reads",
 }
+
+#: PyTorch's cubic convolution coefficient (``get_cubic_upsample_coefficients``)
+CUBIC_A = -0.75
 
 
 # ---------------------------------------------------------------------------
@@ -112,9 +119,9 @@ def _resolve(in_hw, size, scale_factor, mode, align_corners, recompute_scale_fac
     if mode not in INTERPOLATE_MODES:
         raise GeometryError(f"mode: must be one of {', '.join(map(repr, INTERPOLATE_MODES))} (got {mode!r})")
     if align_corners is not None:
-        if mode != "bilinear":
+        if mode not in ("bilinear", "bicubic"):
             raise GeometryError(
-                f"align_corners: can only be set with the interpolating modes (bilinear here), not mode={mode!r} "
+                f"align_corners: can only be set with the interpolating modes (bilinear, bicubic), not mode={mode!r} "
                 "(PyTorch's rule)"
             )
         if not isinstance(align_corners, (bool, np.bool_)):
@@ -156,6 +163,8 @@ def _axis_table(n, m, scale, mode, align):
                 prod = ((dst + 0.5) * np.float64(r)).astype(np.float32)  # double product, then floorf's float
             src = np.minimum(np.floor(prod).astype(np.int64), n - 1)
         return src[:, None], np.ones((m, 1)), np.ones(m, dtype=np.int64)
+    if mode == "bicubic":
+        return _cubic_table(n, m, scale, align)
     if m == n:  # PyTorch's separable kernel leaves an axis of unchanged size alone
         return np.stack([dst, dst], 1), np.stack([np.ones(m), np.zeros(m)], 1), np.ones(m, dtype=np.int64)
     if align:
@@ -171,6 +180,45 @@ def _axis_table(n, m, scale, mode, align):
     index = np.stack([i0, np.where(two, i0 + 1, i0)], 1)
     weight = np.stack([np.where(two, l0, l0 + l1 * (i0 >= n - 1)), np.where(two, l1, 0.0)], 1)
     return index, weight, np.where(two, 2, 1).astype(np.int64)
+
+
+def _cubic_table(n, m, scale, align):
+    """Bicubic: taps i−1 … i+2 (reads clamped to [0, n−1]) with Keys' weights; equal indices merged, zeros dropped.
+
+    No special case for m = n (PyTorch's bicubic kernel has none) and no clamp of ``src`` at 0.
+    """
+    dst = np.arange(m, dtype=np.float64)
+    if align:
+        src = dst * ((n - 1) / (m - 1) if m > 1 else 0.0)
+    else:
+        src = (1.0 / scale if scale is not None else n / m) * (dst + 0.5) - 0.5
+    i = np.floor(src)
+    t = src - i
+    a = CUBIC_A
+
+    def near(u):  # |u| ≤ 1
+        return ((a + 2) * u - (a + 3)) * u * u + 1
+
+    def far(u):  # 1 < |u| < 2
+        return ((a * u - 5 * a) * u + 8 * a) * u - 4 * a
+
+    weight = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], 1)
+    index = np.clip(i.astype(np.int64)[:, None] + np.arange(-1, 3)[None, :], 0, n - 1)
+    # merge clamped duplicates (adjacent: indices are non-decreasing), then drop exact zeros
+    slot = np.concatenate([np.zeros((m, 1), np.int64), np.cumsum(np.diff(index, axis=1) != 0, axis=1)], 1)
+    merged_w = np.zeros((m, 4))
+    merged_i = np.zeros((m, 4), dtype=np.int64)
+    rows = np.repeat(np.arange(m), 4)
+    np.add.at(merged_w, (rows, slot.ravel()), weight.ravel())
+    merged_i[rows, slot.ravel()] = index.ravel()
+    used = np.arange(4)[None, :] <= slot[:, -1:]
+    keep = used & (merged_w != 0.0)
+    count = keep.sum(axis=1)
+    order = np.argsort(~keep, axis=1, kind="stable")  # kept slots first, in index order
+    merged_i = np.take_along_axis(merged_i, order, 1)
+    merged_w = np.take_along_axis(np.where(keep, merged_w, 0.0), order, 1)
+    merged_i = np.where(np.arange(4)[None, :] < count[:, None], merged_i, merged_i[:, :1])
+    return merged_i, merged_w, count.astype(np.int64)
 
 
 def _tables(in_hw, size, scale_factor, mode, align_corners, recompute_scale_factor=None, antialias=False):
@@ -208,8 +256,8 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     x : (C, H, W) or (N, C, H, W)
     size : int or (OH, OW), or None
     scale_factor : float or (sh, sw), or None — exactly one of size and scale_factor
-    mode : "nearest", "nearest-exact" or "bilinear"
-    align_corners : None, or bool for "bilinear" (None means False)
+    mode : "nearest", "nearest-exact", "bilinear" or "bicubic"
+    align_corners : None, or bool for "bilinear" / "bicubic" (None means False)
     recompute_scale_factor : None/False, or True: keep m = ⌊n·scale_factor⌋ but take the
         source indices from r = n/m, as if ``size`` had been given (PyTorch's meaning)
     antialias : only False (PyTorch's antialiased resize is not implemented; True is refused)
@@ -250,7 +298,7 @@ def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align
     )
 
     def taps(dst, n, m, scale):
-        if mode != "bilinear":
+        if mode in ("nearest", "nearest-exact"):
             if mode == "nearest" and m == n:
                 return [(dst, 1.0)]
             if mode == "nearest" and m == 2 * n:
@@ -258,6 +306,19 @@ def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align
             r = np.float32(1.0 / scale) if scale is not None else np.float32(n) / np.float32(m)
             prod = np.float32(dst) * r if mode == "nearest" else np.float32((dst + 0.5) * float(r))
             return [(min(int(math.floor(prod)), n - 1), 1.0)]
+        if mode == "bicubic":
+            src = dst * ((n - 1) / (m - 1) if m > 1 else 0.0) if align else (
+                (1.0 / scale if scale is not None else n / m) * (dst + 0.5) - 0.5
+            )
+            i0 = math.floor(src)
+            t, a = src - i0, CUBIC_A
+            w = [
+                ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+                ((a + 2) * t - (a + 3)) * t * t + 1,
+                ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+                ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a,
+            ]
+            return [(min(max(i0 - 1 + k, 0), n - 1), w[k]) for k in range(4)]
         if m == n:
             return [(dst, 1.0)]
         if align:
@@ -428,6 +489,13 @@ INTERPOLATE_CASES = [
     ((1, 3, 4), (1, 6), None, "bilinear", True),  # one output row with align_corners
     ((1, 1, 3), (4, 2), None, "bilinear", False),
     ((2, 2, 3, 2), (3, 5), None, "bilinear", False),  # batched
+]
+INTERPOLATE_CASES += [
+    ((1, 3, 4), (5, 7), None, "bicubic", False),
+    ((2, 4, 3), None, (1.3, 0.7), "bicubic", True),
+    # (m = n with scale_factor ≠ 1: torch's bicubic backward copies while its forward interpolates —
+    # not a registered case, since the generic check compares with jacrev; see tests/test_upsample.py)
+    ((1, 2, 1), (5, 3), None, "bicubic", False),  # clamped reads merge
 ]
 #: recompute_scale_factor=True: sources from n/m although scale_factor was given
 RECOMPUTE_CASES = [((1, 3, 4), None, (1.7, 2.3), "bilinear", False), ((1, 3, 4), None, (2.6, 1.3), "nearest", None)]
