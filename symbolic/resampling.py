@@ -117,7 +117,8 @@ def _interp_taps(dst, n, m, scale, mode, align):
         return [(min(int(sympy.floor(src)), n - 1), sympy.Integer(1))]
     if mode == "bicubic":  # Keys' cubic convolution, A = −3/4, reads clamped; no special case for m = n
         r = 1 / scale if scale is not None else sympy.Rational(n, m)
-        src = dst * (sympy.Rational(n - 1, m - 1) if m > 1 else 0) if align else r * (dst + sympy.Rational(1, 2)) - sympy.Rational(1, 2)
+        half = sympy.Rational(1, 2)
+        src = dst * (sympy.Rational(n - 1, m - 1) if m > 1 else 0) if align else r * (dst + half) - half
         i0 = int(sympy.floor(src))
         t, a = src - i0, sympy.Rational(-3, 4)
         kernel = [

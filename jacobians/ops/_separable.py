@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._sparse import exact_size, index_dtype_for
 
-__all__ = ["AxisRuns", "axis_runs", "SeparableFrame", "product_csr"]
+__all__ = ["AxisRuns", "axis_runs", "SeparableFrame", "product_csr", "axis_matrix", "check_grad", "separable_adjoint"]
 
 
 @dataclass(frozen=True)
@@ -173,3 +173,42 @@ def product_csr(h_table, w_table, channels: int, in_hw, *, dtype, what: str, max
         shift = (np.arange(1, channels, dtype=np.int64) * (height * width)).astype(idx)
         np.add(first_i[None, :], shift[:, None], out=indices.reshape(channels, per)[1:])
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=what)
+
+
+# ---------------------------------------------------------------------------
+# the one-axis factors, for inspection and the separable VJPs
+# ---------------------------------------------------------------------------
+def axis_matrix(table, n: int):
+    """The (m, n) CSR matrix of one axis from its ``(index, weight, count)`` table (first ``count`` slots)."""
+    import scipy.sparse as sp
+
+    idx, wt, cnt = table
+    keep = np.arange(idx.shape[1])[None, :] < cnt[:, None]
+    indptr = np.concatenate(([0], np.cumsum(cnt)))
+    return sp.csr_array((wt[keep], idx[keep], indptr), shape=(cnt.size, int(n)))
+
+
+def check_grad(g, x_shape, out_hw) -> np.ndarray:
+    """``g`` as float64, or a one-line GeometryError unless it has the output's shape (…, OH, OW)."""
+    from ..geometry import GeometryError
+
+    g = np.asarray(g, dtype=np.float64)
+    want = tuple(x_shape)[:-2] + tuple(out_hw)
+    if g.shape != want:
+        raise GeometryError(f"g: must have the output's shape {want} (got {g.shape})")
+    return g
+
+
+def separable_adjoint(g, x_shape, h_table, w_table) -> np.ndarray:
+    """``A_hᵀ · g · A_w`` on every plane of ``g`` (…, OH, OW) -> (…, H, W): the VJP of ``I ⊗ A_h ⊗ A_w``.
+
+    Two sparse products with the one-axis factors; the 2-D Jacobian is never formed.
+    """
+    n_h, n_w = (int(v) for v in tuple(x_shape)[-2:])
+    a_h, a_w = axis_matrix(h_table, n_h), axis_matrix(w_table, n_w)
+    oh, ow = a_h.shape[0], a_w.shape[0]
+    planes = exact_size(tuple(x_shape)[:-2])
+    t = np.asarray(g, dtype=np.float64).reshape(planes * oh, ow) @ a_w  # (P·OH, W)
+    t = t.reshape(planes, oh, n_w).transpose(1, 0, 2).reshape(oh, planes * n_w)
+    out = np.asarray(a_h.T @ t).reshape(n_h, planes, n_w).transpose(1, 0, 2)
+    return out.reshape(tuple(x_shape))

@@ -26,11 +26,10 @@ only on a strictly larger value while scanning that way (verified against
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..geometry import GeometryError, as_positive_int
 from ..registry import Case, register
-from ._separable import product_csr
+from ._separable import check_grad, product_csr, separable_adjoint
 from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
@@ -100,12 +99,6 @@ def _axis_table(n, m):
     index = np.where(valid, start[:, None] + taps, start[:, None])
     weight = np.where(valid, 1.0 / length[:, None], 0.0)
     return index, weight, length
-
-
-def _axis_matrix(table, n):
-    idx, wt, cnt = table
-    keep = np.arange(idx.shape[1])[None, :] < cnt[:, None]
-    return sp.csr_array((wt[keep], idx[keep], np.concatenate(([0], np.cumsum(cnt)))), shape=(cnt.size, n))
 
 
 # ---------------------------------------------------------------------------
@@ -203,24 +196,13 @@ def adaptive_avg_pool2d_jacobian(input_shape, output_size, *, dtype=None, max_by
     )
 
 
-def _grad(g, x, out_hw):
-    g = np.asarray(g, dtype=np.float64)
-    want = np.shape(x)[:-2] + tuple(out_hw)
-    if g.shape != want:
-        raise GeometryError(f"g: must have the output's shape {want} (got {g.shape})")
-    return g
-
-
 def adaptive_avg_pool2d_vjp_separable(g, x, output_size):
     """∂L/∂x = A_hᵀ · g · A_w per plane (the two one-axis averaging matrices)."""
     x = _image(x)
     n_h, n_w = x.shape[-2:]
     oh, ow = _output_size(output_size, (n_h, n_w))
-    g = _grad(g, x, (oh, ow))
-    a_h, a_w = _axis_matrix(_axis_table(n_h, oh), n_h), _axis_matrix(_axis_table(n_w, ow), n_w)
-    planes = exact_size(x.shape[:-2])
-    t = (g.reshape(planes * oh, ow) @ a_w).reshape(planes, oh, n_w).transpose(1, 0, 2).reshape(oh, planes * n_w)
-    return np.asarray(a_h.T @ t).reshape(n_h, planes, n_w).transpose(1, 0, 2).reshape(x.shape)
+    g = check_grad(g, x.shape, (oh, ow))
+    return separable_adjoint(g, x.shape, _axis_table(n_h, oh), _axis_table(n_w, ow))
 
 
 def adaptive_avg_pool2d_vjp_scatter(g, x, output_size):
@@ -228,7 +210,7 @@ def adaptive_avg_pool2d_vjp_scatter(g, x, output_size):
     x = _image(x)
     n_h, n_w = x.shape[-2:]
     oh, ow = _output_size(output_size, (n_h, n_w))
-    g = _grad(g, x, (oh, ow))
+    g = check_grad(g, x.shape, (oh, ow))
     sh, eh = adaptive_windows(n_h, oh)
     sw, ew = adaptive_windows(n_w, ow)
     share = g / ((eh - sh)[:, None] * (ew - sw)[None, :])
@@ -263,7 +245,7 @@ def global_avg_pool2d_jacobian(input_shape, *, dtype=None, max_bytes=None):
 def _global_vjp_broadcast(g, x):
     """∂L/∂x[c,i,j] = g[c] / (H·W): every entry of a plane gets the same share."""
     x = _image(x)
-    g = _grad(g, x, (1, 1))
+    g = check_grad(g, x.shape, (1, 1))
     return np.broadcast_to(g / (x.shape[-2] * x.shape[-1]), x.shape).copy()
 
 
@@ -377,7 +359,7 @@ def adaptive_max_pool2d_jacobian(x, output_size, *, dtype=None):
 def adaptive_max_pool2d_vjp_switches(g, x, output_size, return_indices=False):
     """∂L/∂x: every window's gradient routed to its switch (``np.bincount`` sums shared winners)."""
     x, _, rows, cols = _switches(x, output_size)
-    g = _grad(g, x, rows.shape[-2:])
+    g = check_grad(g, x.shape, rows.shape[-2:])
     planes = exact_size(x.shape[:-2])
     n_h, n_w = x.shape[-2:]
     target = (np.arange(planes)[:, None] * (n_h * n_w) + (rows * n_w + cols).reshape(planes, -1)).ravel()
@@ -394,7 +376,7 @@ def adaptive_max_pool2d_vjp_onehot(g, x, output_size, return_indices=False):
     x = _image(x)
     n_h, n_w = x.shape[-2:]
     oh, ow = _output_size(output_size, (n_h, n_w))
-    g = _grad(g, x, (oh, ow))
+    g = check_grad(g, x.shape, (oh, ow))
     sh, eh = adaptive_windows(n_h, oh)
     sw, ew = adaptive_windows(n_w, ow)
     out = np.zeros(x.shape)

@@ -559,7 +559,9 @@ def _grad4(g, geom, n):
     return g4
 
 
-def conv_transpose2d_vjp_input_conv2d(g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d_vjp_input_conv2d(
+    g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """∂L/∂x = conv2d(g, weight) — a plain strided convolution with the same weight, stride, padding, dilation.
 
     The transposed convolution is the adjoint of the matching convolution, so
@@ -577,7 +579,9 @@ def conv_transpose2d_vjp_input_conv2d(g, x, weight, bias=None, stride=1, padding
     return out[0] if squeeze else out
 
 
-def conv_transpose2d_vjp_input_im2col(g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d_vjp_input_im2col(
+    g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """∂L/∂x[c,i,j] = Σ φ(g)[(i,j), (o',a,b')] · w[c, o', a, b'] per group: patches of g times the weight matrix."""
     x4, squeeze = _batched(x)
     weight = np.asarray(weight, dtype=np.float64)
@@ -595,7 +599,9 @@ def conv_transpose2d_vjp_input_im2col(g, x, weight, bias=None, stride=1, padding
     return out[0] if squeeze else out
 
 
-def conv_transpose2d_vjp_weight_im2col(g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d_vjp_weight_im2col(
+    g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """∂L/∂w[c,o',a,b'] = Σ_{n,i,j} x[n,c,i,j] · φ(g)[n,(i,j),(o',a,b')] — inputs against patches of g."""
     x4, _ = _batched(x)
     weight = np.asarray(weight)
@@ -613,7 +619,9 @@ def conv_transpose2d_vjp_weight_im2col(g, x, weight, bias=None, stride=1, paddin
     return out
 
 
-def conv_transpose2d_vjp_weight_rot180(g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def conv_transpose2d_vjp_weight_rot180(
+    g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """∂L/∂w as conv2d's weight gradient with the roles swapped: input g, upstream x.
 
     ⟨g, convT(x; w)⟩ = ⟨conv2d(g; w), x⟩, so ∂L/∂w is the weight gradient of
@@ -740,7 +748,15 @@ def conv_transpose1d_reference(x, weight, bias=None, stride=1, padding=0, output
     x = np.asarray(x, dtype=np.float64)
     x3 = x[None] if x.ndim == 2 else x
     weight = np.asarray(weight, dtype=np.float64)
-    s, pad, op, d = (_one(v, n, z) for v, n, z in ((stride, "stride", False), (padding, "padding", True), (output_padding, "output_padding", True), (dilation, "dilation", False)))
+    s, pad, op, d = (
+        _one(v, name, zero)
+        for v, name, zero in (
+            (stride, "stride", False),
+            (padding, "padding", True),
+            (output_padding, "output_padding", True),
+            (dilation, "dilation", False),
+        )
+    )
     c_in, og, k = weight.shape
     cg, length = c_in // groups, x3.shape[-1]
     out_len = (length - 1) * s - 2 * pad + d * (k - 1) + op + 1

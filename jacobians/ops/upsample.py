@@ -64,11 +64,10 @@ import math
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..geometry import GeometryError, as_pair
 from ..registry import Case, register
-from ._separable import product_csr
+from ._separable import axis_matrix, check_grad, product_csr, separable_adjoint
 from ._sparse import as_float_array, exact_size, resolve_dtype
 
 __all__ = [
@@ -130,7 +129,9 @@ def _resolve(in_hw, size, scale_factor, mode, align_corners, recompute_scale_fac
         raise GeometryError("size: give exactly one of size and scale_factor (PyTorch's rule)")
     if size is not None:
         if recompute_scale_factor:
-            raise GeometryError("recompute_scale_factor: only meaningful with scale_factor, not with an explicit size (PyTorch's rule)")
+            raise GeometryError(
+                "recompute_scale_factor: only meaningful with scale_factor, not with an explicit size (PyTorch's rule)"
+            )
         return as_pair(size, "size"), (None, None), bool(align_corners)
     scales = _scale_pair(scale_factor)
     out = []
@@ -248,7 +249,9 @@ def _input_shape(input_shape):
 # ---------------------------------------------------------------------------
 # forward, reference
 # ---------------------------------------------------------------------------
-def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
+def interpolate(
+    x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False
+):
     """Resize the last two axes like ``torch.nn.functional.interpolate`` (2-D modes).
 
     Parameters
@@ -282,7 +285,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     array([[0. , 0.5, 1. ]])
     """
     x = _image(x)
-    _, (hi, hv, _), (wi, wv, _) = _tables(x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+    _, (hi, hv, _), (wi, wv, _) = _tables(
+        x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+    )
     y = 0.0
     for e in range(hi.shape[1]):
         for f in range(wi.shape[1]):
@@ -290,7 +295,9 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     return np.asarray(y, dtype=x.dtype)
 
 
-def interpolate_reference(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
+def interpolate_reference(
+    x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False
+):
     """Loops over output entries, each source index computed by the scalar rule (the check's reference)."""
     x = np.asarray(x, dtype=np.float64)
     (oh, ow), scales, align = _resolve(
@@ -352,14 +359,20 @@ def interpolate_axis_matrix(n, m, scale_factor=None, mode="nearest", align_corne
         (_, m), scales, _ = _resolve((1, n), None, (1.0, float(scale_factor)), mode, align_corners, recompute_scale_factor)
     else:
         (_, m), scales, _ = _resolve((1, n), (1, m), None, mode, align_corners, recompute_scale_factor)
-    idx, wt, cnt = _axis_table(int(n), int(m), scales[1], mode, bool(align_corners))
-    keep = np.arange(idx.shape[1])[None, :] < cnt[:, None]
-    indptr = np.concatenate(([0], np.cumsum(cnt)))
-    return sp.csr_array((wt[keep], idx[keep], indptr), shape=(int(m), int(n)))
+    return axis_matrix(_axis_table(int(n), int(m), scales[1], mode, bool(align_corners)), n)
 
 
 def interpolate_jacobian(
-    input_shape, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False, *, dtype=None, max_bytes=None
+    input_shape,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+    *,
+    dtype=None,
+    max_bytes=None,
 ):
     """∂vec(y)/∂vec(x) of :func:`interpolate` — a fixed sparse matrix, independent of x.
 
@@ -402,19 +415,15 @@ def interpolate_jacobian(
 # ---------------------------------------------------------------------------
 # VJPs
 # ---------------------------------------------------------------------------
-def _grad(g, x, out_hw):
-    g = np.asarray(g, dtype=np.float64)
-    want = np.shape(x)[:-2] + tuple(out_hw)
-    if g.shape != want:
-        raise GeometryError(f"g: must have the output's shape {want} (got {g.shape})")
-    return g
-
-
-def interpolate_vjp_scatter(g, x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
+def interpolate_vjp_scatter(
+    g, x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False
+):
     """∂L/∂x: every output's gradient scatter-added onto its ≤ 4 sources, weighted (``np.bincount``)."""
     x = _image(x)
-    (oh, ow), (hi, hv, _), (wi, wv, _) = _tables(x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
-    g = _grad(g, x, (oh, ow))
+    (oh, ow), (hi, hv, _), (wi, wv, _) = _tables(
+        x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+    )
+    g = check_grad(g, x.shape, (oh, ow))
     n_h, n_w = x.shape[-2:]
     planes = exact_size(x.shape[:-2])
     g2 = g.reshape(planes, oh * ow)
@@ -428,24 +437,15 @@ def interpolate_vjp_scatter(g, x, size=None, scale_factor=None, mode="nearest", 
     return out.reshape(x.shape)
 
 
-def interpolate_vjp_separable(g, x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
+def interpolate_vjp_separable(
+    g, x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False
+):
     """∂L/∂x = A_hᵀ · g · A_w per plane, with the two one-axis matrices (never the full Jacobian)."""
     x = _image(x)
-    (oh, ow), h, w = _tables(x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
-    g = _grad(g, x, (oh, ow))
-    n_h, n_w = x.shape[-2:]
-
-    def axis(table, m, n):
-        idx, wt, cnt = table
-        keep = np.arange(idx.shape[1])[None, :] < cnt[:, None]
-        return sp.csr_array((wt[keep], idx[keep], np.concatenate(([0], np.cumsum(cnt)))), shape=(m, n))
-
-    a_h, a_w = axis(h, oh, n_h), axis(w, ow, n_w)
-    planes = exact_size(x.shape[:-2])
-    t = g.reshape(planes * oh, ow) @ a_w  # (P·OH, W)
-    t = t.reshape(planes, oh, n_w).transpose(1, 0, 2).reshape(oh, planes * n_w)
-    out = (a_h.T @ t).reshape(n_h, planes, n_w).transpose(1, 0, 2)
-    return np.asarray(out).reshape(x.shape)
+    (oh, ow), h, w = _tables(
+        x.shape[-2:], size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+    )
+    return separable_adjoint(check_grad(g, x.shape, (oh, ow)), x.shape, h, w)
 
 
 # ---------------------------------------------------------------------------
@@ -458,7 +458,9 @@ def _jac_x(x, **p):
     return interpolate_jacobian(np.shape(x), **p)
 
 
-def _torch_interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
+def _torch_interpolate(
+    x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False
+):
     import torch.nn.functional as F
 
     xb = x[None] if x.dim() == 3 else x
@@ -512,7 +514,9 @@ def interpolate_cases():
         out.append(Case({"x": rng.standard_normal(shape)}, params, cid))
     for shape, size, sf, mode, ac in RECOMPUTE_CASES:
         params = dict(size=size, scale_factor=sf, mode=mode, align_corners=ac, recompute_scale_factor=True)
-        cid = f"x{'x'.join(map(str, shape))}-{mode}-sf{sf}-recompute".replace(" ", "").replace("(", "").replace(")", "").replace(",", "_")
+        cid = f"x{'x'.join(map(str, shape))}-{mode}-sf{sf}-recompute"
+        for a, b in ((" ", ""), ("(", ""), (")", ""), (",", "_")):
+            cid = cid.replace(a, b)
         out.append(Case({"x": rng.standard_normal(shape)}, params, cid))
     return out
 
