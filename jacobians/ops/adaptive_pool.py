@@ -215,12 +215,13 @@ def adaptive_avg_pool2d_vjp_scatter(g, x, output_size):
     sw, ew = adaptive_windows(n_w, ow)
     share = g / ((eh - sh)[:, None] * (ew - sw)[None, :])
     planes = exact_size(x.shape[:-2])
-    diff = np.zeros((planes, (n_h + 1) * (n_w + 1)))
+    size = (n_h + 1) * (n_w + 1)
+    base = (np.arange(planes) * size)[:, None]
     flat = share.reshape(planes, -1)
-    for rows, cols, sign in ((sh, sw, 1), (sh, ew, -1), (eh, sw, -1), (eh, ew, 1)):
-        target = (rows[:, None] * (n_w + 1) + cols[None, :]).ravel()
-        for k in range(planes):  # one bincount per plane (N·C), not per entry
-            diff[k] += sign * np.bincount(target, weights=flat[k], minlength=diff.shape[1])
+    diff = np.zeros(planes * size)
+    for rows, cols, sign in ((sh, sw, 1), (sh, ew, -1), (eh, sw, -1), (eh, ew, 1)):  # the 4 corners
+        target = (base + (rows[:, None] * (n_w + 1) + cols[None, :]).ravel()[None, :]).ravel()
+        diff += sign * np.bincount(target, weights=flat.ravel(), minlength=diff.size)
     diff = diff.reshape(planes, n_h + 1, n_w + 1).cumsum(axis=1).cumsum(axis=2)
     return diff[:, :n_h, :n_w].reshape(x.shape)
 
