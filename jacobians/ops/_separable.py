@@ -212,3 +212,52 @@ def separable_adjoint(g, x_shape, h_table, w_table) -> np.ndarray:
     t = t.reshape(planes, oh, n_w).transpose(1, 0, 2).reshape(oh, planes * n_w)
     out = np.asarray(a_h.T @ t).reshape(n_h, planes, n_w).transpose(1, 0, 2)
     return out.reshape(tuple(x_shape))
+
+
+class NdFrame:
+    """:class:`SeparableFrame` for any number of spatial axes (rows (block, p₁, …, p_k), entries (c, e₁, …, e_k)).
+
+    Row (p₁, …, p_k) starts ``cg · Σ_a before_a[p_a] · Π_{b<a} n_b(p_b) · Π_{b>a} S_b`` into its block
+    (``S_b`` the entries of axis b in total); within a run tuple every n_b is constant, so the offset is
+    affine in the run positions and one strided view covers the tuple's entries.
+    """
+
+    def __init__(self, axes, cg: int, n_blocks: int, n_cols: int):
+        self.axes, self.cg, self.n_blocks = tuple(axes), int(cg), int(n_blocks)
+        self.totals = [a.total for a in self.axes]
+        self.per_block = self.cg * exact_size(self.totals)
+        self.nnz = self.n_blocks * self.per_block
+        self.shape = (self.n_blocks * exact_size([a.counts.size for a in self.axes]), int(n_cols))
+        self.index_dtype = index_dtype_for(self.nnz, *self.shape)
+
+    def indptr(self) -> np.ndarray:
+        per_row = np.array(self.cg, dtype=np.int64)
+        for a in self.axes:
+            per_row = np.multiply.outer(per_row, a.counts)
+        per_row = per_row.ravel()
+        idx = self.index_dtype
+        out = np.empty(self.n_blocks * per_row.size + 1, dtype=idx)
+        out[0] = 0
+        starts = np.arange(self.n_blocks, dtype=idx) * idx.type(self.per_block)
+        np.add(starts[:, None], np.cumsum(per_row).astype(idx)[None, :], out=out[1:].reshape(self.n_blocks, per_row.size))
+        return out
+
+    def tuples(self):
+        """Every tuple of runs, one per axis."""
+        import itertools
+
+        return itertools.product(*[a.runs for a in self.axes])
+
+    def rows(self, block: np.ndarray, runs) -> np.ndarray:
+        """Writable view (|run₁|, …, |run_k|, cg·Π n_b) of one block's entries of a run tuple."""
+        counts = [int(a.counts[r[0]]) for a, r in zip(self.axes, runs)]
+        start, strides = 0, []
+        for k, (a, r) in enumerate(zip(self.axes, runs)):
+            scale = self.cg * exact_size(counts[:k]) * exact_size(self.totals[k + 1 :])
+            start += int(a.before[r[0]]) * scale
+            strides.append((int(a.before[r[1]] - a.before[r[0]]) if r.size > 1 else 0) * scale)
+        length = self.cg * exact_size(counts)
+        shape = tuple(r.size for r in runs) + (length,)
+        last = start + sum((n - 1) * s for n, s in zip(shape[:-1], strides)) + length - 1
+        assert last < block.size, f"nd frame: view reaches entry {last} of a block of {block.size}"
+        return as_strided(block[start:], shape=shape, strides=tuple(s * block.itemsize for s in strides) + (block.itemsize,))

@@ -59,7 +59,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_positive_int, as_shape
 from ..registry import Case, register
-from ._separable import AxisRuns, SeparableFrame, axis_runs
+from ._separable import AxisRuns, NdFrame, SeparableFrame, axis_runs
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -90,6 +90,13 @@ __all__ = [
     "conv_transpose1d_reference",
     "conv_transpose1d_input_jacobian",
     "conv_transpose1d_weight_jacobian",
+    "ConvTranspose3dGeometry",
+    "conv_transpose3d",
+    "conv_transpose3d_reference",
+    "conv_transpose3d_input_jacobian",
+    "conv_transpose3d_weight_jacobian",
+    "conv_transpose3d_vjp_input_gather",
+    "conv_transpose3d_vjp_weight_gather",
 ]
 
 
@@ -346,15 +353,19 @@ def _axes(geom: ConvTranspose2dGeometry, descending: bool):
     )
 
 
+def _tap_count(n_in, n_out, k, s, pad, d) -> int:
+    """Number of (output position, tap) pairs of one axis that land on the input (exact, a Python int)."""
+    num = np.arange(n_out, dtype=np.int64)[:, None] + pad - np.arange(k, dtype=np.int64)[None, :] * d
+    return int(((num % s == 0) & (num >= 0) & (num < n_in * s)).sum())
+
+
 def _expected_nnz(geom: ConvTranspose2dGeometry) -> int:
     """Exact nnz by counting taps per axis (Python ints, before any CSR allocation)."""
-    total = []
-    for n_in, n_out, k, s, pad, d in zip(
-        (geom.height, geom.width), geom.out_hw, geom.kernel, geom.stride, geom.padding, geom.dilation
-    ):
-        num = np.arange(n_out, dtype=np.int64)[:, None] + pad - np.arange(k, dtype=np.int64)[None, :] * d
-        total.append(int(((num % s == 0) & (num >= 0) & (num < n_in * s)).sum()))
-    return exact_size((geom.out_channels, geom.in_per_group, total[0], total[1]))
+    totals = [
+        _tap_count(*a)
+        for a in zip((geom.height, geom.width), geom.out_hw, geom.kernel, geom.stride, geom.padding, geom.dilation)
+    ]
+    return exact_size((geom.out_channels, geom.in_per_group, *totals))
 
 
 def _run_pairs(hax: _Axis, wax: _Axis):
@@ -926,5 +937,430 @@ register(
     reference=conv_transpose1d_reference,
     # the `show` CLI's window flags are 2-D pairs (--stride 2 means (2, 2)); until it knows 1-D operators,
     # conv_transpose1d's stride, padding and dilation are not offered to it (one-line refusal, defaults used)
+    param_names=("output_padding", "groups"),
+)
+
+
+# ---------------------------------------------------------------------------
+# 3-D: the same index arithmetic on three axes (an N-d frame of tap runs)
+# ---------------------------------------------------------------------------
+_AXES3 = ("depth", "height", "width")
+
+
+def _triple(value, name, allow_zero=False):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 3:
+            raise GeometryError(f"{name}: must be an int or a triple (depth, height, width) (got {value!r})")
+        return tuple(
+            as_positive_int(v, f"{name}[{k}] ({ax})", allow_zero=allow_zero) for k, (v, ax) in enumerate(zip(value, _AXES3))
+        )
+    v = as_positive_int(value, name, allow_zero=allow_zero)
+    return (v, v, v)
+
+
+@dataclass(frozen=True)
+class ConvTranspose3dGeometry:
+    """Validated geometry of a 3-D transposed convolution: input (C_in, D, H, W), weight (C_in, C_out/G, kd, kh, kw)."""
+
+    in_channels: int
+    spatial: tuple
+    out_channels: int
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    output_padding: tuple
+    dilation: tuple
+    groups: int
+
+    @classmethod
+    def from_shapes(cls, input_shape, weight_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        c_in, *spatial = as_shape(input_shape, "input_shape", 4)
+        wc_in, og, *kernel = as_shape(weight_shape, "weight_shape", 5)
+        groups = as_positive_int(groups, "groups")
+        if c_in % groups:
+            raise GeometryError(f"groups: must divide C_in (C_in={c_in}, groups={groups})")
+        if wc_in != c_in:
+            raise GeometryError(f"weight_shape: weight_shape[0] must equal C_in = {c_in} (got {wc_in})")
+        s, d = _triple(stride, "stride"), _triple(dilation, "dilation")
+        p, op = _triple(padding, "padding", True), _triple(output_padding, "output_padding", True)
+        for ax in range(3):
+            if not (op[ax] < s[ax] or op[ax] < d[ax]):
+                raise GeometryError(
+                    f"output_padding: must be smaller than stride or dilation (PyTorch's rule) (got output_padding[{ax}] "
+                    f"({_AXES3[ax]}) = {op[ax]} with stride {s[ax]}, dilation {d[ax]})"
+                )
+        geom = cls(c_in, tuple(spatial), og * groups, tuple(kernel), s, p, op, d, groups)
+        for ax, out in enumerate(geom.out_spatial):
+            if out < 1:
+                raise GeometryError(f"padding: output {_AXES3[ax]} {out} must be positive")
+        return geom
+
+    @property
+    def out_spatial(self):
+        return tuple(
+            (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+            for n, s, p, d, k, op in zip(self.spatial, self.stride, self.padding, self.dilation, self.kernel, self.output_padding)
+        )
+
+    @property
+    def in_per_group(self):
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self):
+        return self.out_channels // self.groups
+
+    @property
+    def output_shape(self):
+        return (self.out_channels, *self.out_spatial)
+
+    @property
+    def input_shape(self):
+        return (self.in_channels, *self.spatial)
+
+    @property
+    def weight_shape(self):
+        return (self.in_channels, self.out_per_group, *self.kernel)
+
+    def full(self):
+        """Per axis: length of the uncropped stamp grid, at least padding + output (output_padding may reach past it)."""
+        return tuple(
+            max((n - 1) * s + d * (k - 1) + 1, p + o)
+            for n, s, d, k, p, o in zip(self.spatial, self.stride, self.dilation, self.kernel, self.padding, self.out_spatial)
+        )
+
+
+def _geometry3(x_shape, weight_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return ConvTranspose3dGeometry.from_shapes(tuple(x_shape)[-4:], weight_shape, stride, padding, output_padding, groups, dilation)
+
+
+def _batched5(x, name="x"):
+    arr = np.asarray(x)
+    if arr.ndim == 4:
+        return arr[None], True
+    if arr.ndim == 5:
+        return arr, False
+    raise GeometryError(f"{name}: must have shape (C_in, D, H, W) or (N, C_in, D, H, W) (got {arr.ndim}-D shape {arr.shape})")
+
+
+def _tap_slices(geom, taps):
+    """Slices of the full stamp grid that tap ``taps`` (one per axis) writes from the input grid."""
+    return tuple(
+        slice(a * d, a * d + (n - 1) * s + 1, s) for a, d, n, s in zip(taps, geom.dilation, geom.spatial, geom.stride)
+    )
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """3-D transposed convolution (PyTorch's ``conv_transpose3d``).
+
+    Parameters
+    ----------
+    x : (C_in, D, H, W) or (N, C_in, D, H, W); weight : (C_in, C_out/groups, kd, kh, kw); bias : (C_out,) or None
+    stride, padding, output_padding, dilation : int or (depth, height, width)
+
+    Notes
+    -----
+    ``y[o,p] = b[o] + Σ x[g·cg + c, i] · w[g·cg + c, o', a]`` over ``p = i·s − pad + a·d`` on every axis.
+    Computed tap by tap: each kernel tap adds ``xᵀ w[:, :, a]`` onto a strided slice of the uncropped grid.
+
+    Examples
+    --------
+    >>> conv_transpose3d(np.ones((1, 1, 1, 2)), np.ones((1, 1, 1, 1, 2)))[0, 0]
+    array([[1., 2., 1.]])
+    """
+    x5, squeeze = _batched5(x)
+    weight = np.asarray(weight)
+    geom = _geometry3(x5.shape, weight.shape, stride, padding, output_padding, groups, dilation)
+    n, cg, og = x5.shape[0], geom.in_per_group, geom.out_per_group
+    full = np.zeros((n, geom.out_channels, *geom.full()))
+    for taps in np.ndindex(*geom.kernel):  # kd·kh·kw taps, each one batched contraction
+        sl = _tap_slices(geom, taps)
+        for grp in range(geom.groups):
+            w_tap = weight[(slice(grp * cg, (grp + 1) * cg), slice(None)) + taps]  # (cg, og)
+            full[(slice(None), slice(grp * og, (grp + 1) * og)) + sl] += np.einsum(
+                "ncdhw,co->nodhw", x5[:, grp * cg : (grp + 1) * cg], w_tap
+            )
+    crop = tuple(slice(p, p + o) for p, o in zip(geom.padding, geom.out_spatial))
+    y = full[(slice(None), slice(None)) + crop]
+    if bias is not None:
+        y = y + _check_bias(bias, geom)[None, :, None, None, None]
+    y = y.astype(resolve_dtype(None, x5, weight), copy=False)
+    return y[0] if squeeze else y
+
+
+def conv_transpose3d_reference(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Loops over output entries straight from the defining sum (small cases only)."""
+    x5, squeeze = _batched5(x)
+    weight = np.asarray(weight, dtype=np.float64)
+    geom = _geometry3(x5.shape, weight.shape, stride, padding, output_padding, groups, dilation)
+    cg, og = geom.in_per_group, geom.out_per_group
+    y = np.zeros((x5.shape[0], *geom.output_shape))
+    for n in range(x5.shape[0]):
+        for o in range(geom.out_channels):
+            g, o_ = divmod(o, og)
+            for p in np.ndindex(*geom.out_spatial):
+                total = 0.0 if bias is None else float(bias[o])
+                for c in range(g * cg, (g + 1) * cg):
+                    for a in np.ndindex(*geom.kernel):
+                        num = [pp + pad - aa * d for pp, pad, aa, d in zip(p, geom.padding, a, geom.dilation)]
+                        if all(v % s == 0 and 0 <= v // s < size for v, s, size in zip(num, geom.stride, geom.spatial)):
+                            i = tuple(v // s for v, s in zip(num, geom.stride))
+                            total += float(x5[(n, c) + i]) * weight[(c, o_) + a]
+                y[(n, o) + p] = total
+    return y[0] if squeeze else y
+
+
+def _axes3(geom, descending):
+    return [
+        _axis(n, o, k, s, p, d, descending)
+        for n, o, k, s, p, d in zip(geom.spatial, geom.out_spatial, geom.kernel, geom.stride, geom.padding, geom.dilation)
+    ]
+
+
+def _nd_plan(axes):
+    """Per run tuple: (runs, taps per axis, first input index per axis and tap, input-index step per axis)."""
+    import itertools
+
+    for combo in itertools.product(*[range(len(a.runs.runs)) for a in axes]):
+        yield (
+            tuple(a.runs.runs[r] for a, r in zip(axes, combo)),
+            [a.taps[r] for a, r in zip(axes, combo)],
+            [a.first[r] for a, r in zip(axes, combo)],
+            [a.step[r] for a, r in zip(axes, combo)],
+        )
+
+
+def _expected_nnz3(geom) -> int:
+    totals = [
+        _tap_count(*a)
+        for a in zip(geom.spatial, geom.out_spatial, geom.kernel, geom.stride, geom.padding, geom.dilation)
+    ]
+    return exact_size((geom.out_channels, geom.in_per_group, *totals))
+
+
+def _input_csr3(weight, geom, dtype):
+    axes = _axes3(geom, descending=True)
+    instride = [exact_size(geom.spatial[k + 1 :]) for k in range(3)]
+    vol = exact_size(geom.spatial)
+    cg, og = geom.in_per_group, geom.out_per_group
+    frame = NdFrame([a.runs for a in axes], cg, geom.out_channels, geom.in_channels * vol)
+    idx = frame.index_dtype
+    data = np.empty(frame.nnz, dtype=dtype)
+    indices = np.empty(frame.nnz, dtype=idx)
+    weight = np.asarray(weight, dtype=dtype)
+    plan = []
+    for runs, taps, first, step in _nd_plan(axes):
+        template = np.arange(cg, dtype=np.int64).reshape(cg, 1, 1, 1) * vol
+        shift = np.zeros(tuple(r.size for r in runs), dtype=np.int64)
+        for k in range(3):
+            template = template + (first[k] * instride[k]).reshape([1] + [-1 if j == k else 1 for j in range(3)])
+            shift = shift + (np.arange(runs[k].size) * step[k] * instride[k]).reshape([-1 if j == k else 1 for j in range(3)])
+        plan.append((runs, np.ix_(*taps), template.ravel().astype(idx), shift[..., None].astype(idx)))
+    for o in range(geom.out_channels):
+        grp, o_ = divmod(o, og)
+        sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
+        w_o = weight[grp * cg : (grp + 1) * cg, o_]
+        base = idx.type(grp * cg * vol)
+        for runs, ix, template, shift in plan:
+            np.copyto(frame.rows(data[sl], runs), w_o[(slice(None),) + ix].reshape(1, 1, 1, -1))
+            np.add(shift + base, template, out=frame.rows(indices[sl], runs))
+    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose3d_input_jacobian")
+
+
+def _weight_csr3(x, geom, dtype):
+    axes = _axes3(geom, descending=False)
+    instride = [exact_size(geom.spatial[k + 1 :]) for k in range(3)]
+    vol, ksize = exact_size(geom.spatial), exact_size(geom.kernel)
+    kstride = [exact_size(geom.kernel[k + 1 :]) for k in range(3)]
+    cg, og = geom.in_per_group, geom.out_per_group
+    frame = NdFrame([a.runs for a in axes], cg, geom.out_channels, geom.in_channels * og * ksize)
+    idx = frame.index_dtype
+    data = np.empty(frame.nnz, dtype=dtype)
+    indices = np.empty(frame.nnz, dtype=idx)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    flat, item = x.reshape(-1), x.itemsize
+    plan = list(_nd_plan(axes))
+    for grp in range(geom.groups):
+        block = data[grp * og * frame.per_block : (grp * og + 1) * frame.per_block]
+        for runs, taps, first, step in plan:
+            rows = frame.rows(block, runs)
+            inner = (cg,) + tuple(f.size for f in first)
+            target = as_strided(rows, shape=rows.shape[:-1] + inner, strides=rows.strides[:-1] + tuple(
+                item * exact_size(inner[j + 1 :]) for j in range(len(inner))
+            ))
+            start = grp * cg * vol + sum(int(f[0]) * st for f, st in zip(first, instride))
+            tap_steps = [int(f[1] - f[0]) if f.size > 1 else 0 for f in first]
+            window = as_strided(
+                flat[start:],
+                shape=rows.shape[:-1] + inner,
+                strides=tuple(item * v for v in [s * st for s, st in zip(step, instride)] + [vol] + [t * st for t, st in zip(tap_steps, instride)]),
+                writeable=False,
+            )
+            np.copyto(target, window)
+    if og > 1:
+        blocks = data.reshape(geom.groups, og, frame.per_block)
+        for grp in range(geom.groups):
+            for s in range(0, frame.per_block, _COPY_CHUNK):
+                e = min(s + _COPY_CHUNK, frame.per_block)
+                np.copyto(blocks[grp, 1:, s:e], blocks[grp, :1, s:e])
+    for o in range(geom.out_channels):
+        grp, o_ = divmod(o, og)
+        sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
+        chan = ((grp * cg + np.arange(cg)) * og + o_) * ksize
+        for runs, taps, _, _ in plan:
+            cols = chan.reshape(cg, 1, 1, 1)
+            for k in range(3):
+                cols = cols + (taps[k] * kstride[k]).reshape([1] + [-1 if j == k else 1 for j in range(3)])
+            np.copyto(frame.rows(indices[sl], runs), cols.ravel().astype(idx))
+    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose3d_weight_jacobian")
+
+
+def conv_transpose3d_input_jacobian(
+    weight, input_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *, dtype=None, max_bytes=None
+):
+    """∂vec(y)/∂vec(x) of :func:`conv_transpose3d`; input_shape (C_in, D, H, W) or batched (block-diagonal).
+
+    ``∂y[o,p]/∂x[c,i] = w[c, o', a]`` when ``p = i·s − pad + a·d`` on all three axes. Written straight into CSR
+    from per-axis tap runs (:class:`jacobians.ops._separable.NdFrame`).
+    """
+    weight = as_float_array(weight, "weight", dtype)
+    dt = resolve_dtype(dtype, weight)
+    shape_in = as_shape(input_shape, "input_shape", (4, 5))
+    geom = _geometry3(shape_in, weight.shape, stride, padding, output_padding, groups, dilation)
+    n = shape_in[0] if len(shape_in) == 5 else 1
+    shape = (n * exact_size(geom.output_shape), n * exact_size(geom.input_shape))
+    check_budget("conv_transpose3d input Jacobian", n * _expected_nnz3(geom), shape, dt, max_bytes)
+    block = _input_csr3(weight, geom, dt)
+    return block if n == 1 and len(shape_in) == 4 else block_diag_repeat(block, n, max_bytes=max_bytes)
+
+
+def conv_transpose3d_weight_jacobian(
+    x, weight_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *, dtype=None, max_bytes=None
+):
+    """∂vec(y)/∂vec(weight) of :func:`conv_transpose3d`; x (C_in, D, H, W) or batched (blocks stacked)."""
+    x = as_float_array(x, "x", dtype)
+    dt = resolve_dtype(dtype, x)
+    x5, squeeze = _batched5(x)
+    geom = _geometry3(x5.shape, weight_shape, stride, padding, output_padding, groups, dilation)
+    n = x5.shape[0]
+    shape = (n * exact_size(geom.output_shape), exact_size(geom.weight_shape))
+    check_budget("conv_transpose3d weight Jacobian", n * _expected_nnz3(geom), shape, dt, max_bytes)
+    blocks = [_weight_csr3(x5[k], geom, dt) for k in range(n)]
+    return blocks[0] if squeeze else vstack_csr(blocks, max_bytes=max_bytes)
+
+
+def _g_full(g, geom, n):
+    g = np.asarray(g, dtype=np.float64)
+    g5 = g[None] if g.ndim == 4 else g
+    if g5.shape != (n, *geom.output_shape):
+        raise GeometryError(f"g: must have the output's shape {(n, *geom.output_shape)} (got {g.shape})")
+    full = np.zeros((n, geom.out_channels, *geom.full()))
+    full[(slice(None), slice(None)) + tuple(slice(p, p + o) for p, o in zip(geom.padding, geom.out_spatial))] = g5
+    return full
+
+
+def conv_transpose3d_vjp_input_gather(g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """∂L/∂x[c,i] = Σ_{a,o'} g[o, i·s − pad + a·d] · w[c, o', a]: a strided gather per tap (the matching conv3d)."""
+    x5, squeeze = _batched5(x)
+    weight = np.asarray(weight, dtype=np.float64)
+    geom = _geometry3(x5.shape, weight.shape, stride, padding, output_padding, groups, dilation)
+    full = _g_full(g, geom, x5.shape[0])
+    cg, og = geom.in_per_group, geom.out_per_group
+    out = np.zeros(x5.shape)
+    for taps in np.ndindex(*geom.kernel):
+        sl = _tap_slices(geom, taps)
+        for grp in range(geom.groups):
+            out[:, grp * cg : (grp + 1) * cg] += np.einsum(
+                "nodhw,co->ncdhw", full[(slice(None), slice(grp * og, (grp + 1) * og)) + sl],
+                weight[(slice(grp * cg, (grp + 1) * cg), slice(None)) + taps],
+            )
+    return out[0] if squeeze else out
+
+
+def conv_transpose3d_vjp_weight_gather(g, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """∂L/∂w[c,o',a] = Σ_{n,i} x[n,c,i] · g[n, o, i·s − pad + a·d]: one contraction per tap."""
+    x5, _ = _batched5(x)
+    weight = np.asarray(weight)
+    geom = _geometry3(x5.shape, weight.shape, stride, padding, output_padding, groups, dilation)
+    full = _g_full(g, geom, x5.shape[0])
+    cg, og = geom.in_per_group, geom.out_per_group
+    out = np.zeros(weight.shape)
+    for taps in np.ndindex(*geom.kernel):
+        sl = _tap_slices(geom, taps)
+        for grp in range(geom.groups):
+            out[(slice(grp * cg, (grp + 1) * cg), slice(None)) + taps] = np.einsum(
+                "ncdhw,nodhw->co", x5[:, grp * cg : (grp + 1) * cg].astype(np.float64),
+                full[(slice(None), slice(grp * og, (grp + 1) * og)) + sl],
+            )
+    return out
+
+
+def _torch_conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    import torch.nn.functional as F
+
+    xb = x[None] if x.dim() == 4 else x
+    y = F.conv_transpose3d(xb, weight, bias, stride, padding, output_padding, groups, dilation)
+    return y[0] if x.dim() == 4 else y
+
+
+#: (C_in, (D, H, W), C_out, kernel, stride, padding, output_padding, groups, dilation, batch)
+CONV_TRANSPOSE3D_GEOMETRIES = [
+    (1, (2, 2, 2), 1, (2, 2, 2), 1, 0, 0, 1, 1, None),
+    (2, (2, 3, 2), 2, (2, 3, 2), (2, 1, 2), (1, 0, 0), (1, 0, 1), 1, 1, None),
+    (2, (2, 2, 3), 4, (2, 2, 2), 1, 0, (1, 0, 0), 2, (2, 1, 1), None),  # output_padding ≥ stride via dilation
+    (1, (1, 2, 2), 2, (1, 2, 3), (1, 2, 2), (0, 1, 1), 0, 1, 1, 2),  # batched
+]
+
+
+def conv_transpose3d_cases():
+    rng = np.random.default_rng(20261206)
+    out = []
+    for c_in, sp_, c_out, k, s, p, op, g, d, batch in CONV_TRANSPOSE3D_GEOMETRIES:
+        shape = (c_in, *sp_) if batch is None else (batch, c_in, *sp_)
+        inputs = {
+            "x": rng.standard_normal(shape),
+            "weight": rng.standard_normal((c_in, c_out // g, *k)),
+            "bias": rng.standard_normal(c_out),
+        }
+        params = dict(stride=s, padding=p, output_padding=op, groups=g, dilation=d)
+        cid = f"x{'x'.join(map(str, shape))}-k{k}-s{s}-p{p}-op{op}-g{g}-d{d}"
+        for a, b in ((" ", ""), ("(", ""), (")", ""), (",", "_")):
+            cid = cid.replace(a, b)
+        out.append(Case(inputs, params, cid))
+    return out
+
+
+def _jac3_b(x, weight, bias=None, **p):
+    geom = _geometry3(np.shape(x), np.shape(weight), **_params(p))
+    n = np.shape(x)[:-4]
+    block = conv2d_bias_jacobian((geom.out_channels, 1, exact_size(geom.out_spatial)))
+    return block if not n else vstack_csr([block] * n[0])
+
+
+def _vjp3_bias(g, x, weight, bias=None, **p):
+    g = np.asarray(g, dtype=np.float64)
+    return g.sum(axis=(-3, -2, -1)) if g.ndim == 4 else g.sum(axis=(0, 2, 3, 4))
+
+
+register(
+    "conv_transpose3d",
+    summary="3-D transposed convolution (tap runs on three axes)",
+    forward=conv_transpose3d,
+    jacobian={
+        "x": lambda x, weight, bias=None, **p: conv_transpose3d_input_jacobian(weight, np.shape(x), **_params(p)),
+        "weight": lambda x, weight, bias=None, **p: conv_transpose3d_weight_jacobian(x, np.shape(weight), **_params(p)),
+        "bias": _jac3_b,
+    },
+    vjp={
+        "x": {"gather": conv_transpose3d_vjp_input_gather},
+        "weight": {"gather": conv_transpose3d_vjp_weight_gather},
+        "bias": {"sum": _vjp3_bias},
+    },
+    cases=conv_transpose3d_cases,
+    affine_in=("x", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_conv_transpose3d,
+    reference=conv_transpose3d_reference,
+    # the show CLI's window flags are 2-D pairs: 3-D arguments are not offered to it yet
     param_names=("output_padding", "groups"),
 )
