@@ -307,3 +307,68 @@ def test_symmetric_per_side_padding_is_the_pair():
     a = ct.conv_transpose2d_input_jacobian(w, (1, 3, 3), stride=2, padding=(1, 1, 0, 0))
     b = ct.conv_transpose2d_input_jacobian(w, (1, 3, 3), stride=2, padding=(1, 0))
     assert (a != b).nnz == 0
+
+
+# --- 3-D ------------------------------------------------------------------------------
+@st.composite
+def transposed3d_geometries(draw):
+    groups = draw(st.integers(1, 2))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    size = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    op = tuple(draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d))
+    full = [(n - 1) * si + di * (ki - 1) + o + 1 for n, si, di, ki, o in zip(size, s, d, k, op)]
+    p = tuple(draw(st.integers(0, (f - 1) // 2)) for f in full)
+    return c_in, c_out, groups, size, k, dict(stride=s, padding=p, output_padding=op, groups=groups, dilation=d)
+
+
+@requires_torch
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=transposed3d_geometries())
+def test_conv_transpose3d_equals_torch(drawn):
+    import torch
+    import torch.nn.functional as F
+
+    c_in, c_out, groups, size, k, p = drawn
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((c_in, *size)), rng.standard_normal((c_in, c_out // groups, *k))
+    jx, jw = torch.func.jacrev(lambda a, b: F.conv_transpose3d(a[None], b, **p)[0], argnums=(0, 1))(
+        torch.tensor(x), torch.tensor(w)
+    )
+    n_out = int(np.prod(jx.shape[:4]))
+    np.testing.assert_array_equal(ct.conv_transpose3d_input_jacobian(w, x.shape, **p).toarray(), jx.numpy().reshape(n_out, -1))
+    np.testing.assert_array_equal(ct.conv_transpose3d_weight_jacobian(x, w.shape, **p).toarray(), jw.numpy().reshape(n_out, -1))
+    g = rng.standard_normal(jx.shape[:4])
+    xg, wg = torch.tensor(x[None], requires_grad=True), torch.tensor(w, requires_grad=True)
+    F.conv_transpose3d(xg, wg, **p).backward(torch.tensor(g[None]))
+    np.testing.assert_allclose(ct.conv_transpose3d_vjp_input_gather(g, x, w, **p), xg.grad.numpy()[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ct.conv_transpose3d_vjp_weight_gather(g, x, w, **p), wg.grad.numpy(), rtol=0, atol=1e-12)
+
+
+def test_conv_transpose3d_with_depth_one_is_the_2d_operator():
+    """A depth-1 input with a depth-1 kernel: the 3-D builders (N-d frame) equal the 2-D ones (2-D frame) exactly."""
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((4, 3, 5)), rng.standard_normal((4, 3, 3, 2))
+    p2 = dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), groups=2, dilation=(1, 2))
+    p3 = {k: ((1,) + v if isinstance(v, tuple) else v) for k, v in p2.items()}
+    p3["padding"], p3["output_padding"] = (0,) + p2["padding"], (0,) + p2["output_padding"]
+    a = ct.conv_transpose3d_input_jacobian(w[:, :, None], (4, 1, 3, 5), **p3)
+    b = ct.conv_transpose2d_input_jacobian(w, (4, 3, 5), **p2)
+    assert (a != b).nnz == 0 and a.nnz == b.nnz
+    a = ct.conv_transpose3d_weight_jacobian(x[:, None], (4, 3, 1, 3, 2), **p3)
+    b = ct.conv_transpose2d_weight_jacobian(x, (4, 3, 3, 2), **p2)
+    assert (a != b).nnz == 0 and a.nnz == b.nnz
+
+
+def test_conv_transpose3d_rules_and_memory():
+    with pytest.raises(GeometryError, match=r"^output_padding: .*output_padding\[0\] \(depth\) = 2"):
+        ct.conv_transpose3d(np.ones((1, 2, 2, 2)), np.ones((1, 1, 2, 2, 2)), stride=(2, 2, 2), output_padding=(2, 0, 0))
+    with pytest.raises(GeometryError, match=r"^stride: must be an int or a triple"):
+        ct.conv_transpose3d(np.ones((1, 2, 2, 2)), np.ones((1, 1, 2, 2, 2)), stride=(2, 2))
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((8, 6, 8, 8)), rng.standard_normal((8, 4, 3, 3, 3))
+    p = dict(stride=2, padding=1, output_padding=1, groups=2)
+    assert _peak_over_csr(lambda: ct.conv_transpose3d_input_jacobian(w, x.shape, **p)) <= 1.1
+    assert _peak_over_csr(lambda: ct.conv_transpose3d_weight_jacobian(x, w.shape, **p)) <= 1.1
