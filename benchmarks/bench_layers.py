@@ -42,11 +42,15 @@ def cases(quick: bool, big: bool = False):
     w = rng.standard_normal((c, c, 3, 3))
     w4 = rng.standard_normal((c, c // 4, 3, 3))
     t = dict(stride=2, padding=1, output_padding=1)
+    x3 = rng.standard_normal((c // 2, hw // 4, hw // 4, hw // 4))
+    w3 = rng.standard_normal((c // 2, c // 2, 3, 3, 3))
     return [
         (f"convT input  ({c},{hw}²)→({c},{2 * hw}²) k3 s2 p1 op1", lambda: ct.conv_transpose2d_input_jacobian(w, x.shape, **t)),
         (f"convT weight ({c},{hw}²)→({c},{2 * hw}²) k3 s2 p1 op1", lambda: ct.conv_transpose2d_weight_jacobian(x, w.shape, **t)),
         ("convT input  k3 s1 p1 groups 4", lambda: ct.conv_transpose2d_input_jacobian(w4, x.shape, stride=1, padding=1, groups=4)),
         ("convT weight k3 s1 p1 groups 4", lambda: ct.conv_transpose2d_weight_jacobian(x, w4.shape, stride=1, padding=1, groups=4)),
+        (f"convT3d input ({c // 2},{hw // 4}³) k3 s2 p1 op1", lambda: ct.conv_transpose3d_input_jacobian(w3, x3.shape, **t)),
+        (f"convT3d weight ({c // 2},{hw // 4}³) k3 s2 p1 op1", lambda: ct.conv_transpose3d_weight_jacobian(x3, w3.shape, **t)),
         (f"interpolate bilinear ×2 ({c},{hw}²)", lambda: up.interpolate_jacobian(x.shape, scale_factor=2, mode="bilinear")),
         (f"interpolate nearest ×2 ({c},{hw}²)", lambda: up.interpolate_jacobian(x.shape, scale_factor=2)),
         (f"interpolate bilinear align ({c},{hw}²)→{2 * hw + 1}²", lambda: up.interpolate_jacobian(x.shape, size=2 * hw + 1, mode="bilinear", align_corners=True)),

@@ -1,7 +1,7 @@
 """Row structure of Jacobians whose rows factor over the two spatial axes.
 
-Used by transposed convolution, interpolation and adaptive pooling. In all
-three, output entry ``(o, p, q)`` depends on the input entries
+Used by transposed convolution (2-D and, through :class:`NdFrame`, 3-D),
+interpolation and adaptive pooling. In all of them, output entry ``(o, p, q)`` depends on the input entries
 ``(c, i, j)`` with ``c`` in a channel set of size ``cg`` (the same for every
 position), ``i`` in a list ``I(p)`` that depends only on the output row ``p``
 and ``j`` in a list ``J(q)`` that depends only on the output column ``q``.
@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._sparse import exact_size, index_dtype_for
 
-__all__ = ["AxisRuns", "axis_runs", "SeparableFrame", "product_csr", "axis_matrix", "check_grad", "separable_adjoint"]
+__all__ = ["AxisRuns", "axis_runs", "NdFrame", "SeparableFrame", "product_csr", "axis_matrix", "check_grad", "separable_adjoint"]
 
 
 @dataclass(frozen=True)
@@ -72,64 +72,86 @@ def axis_runs(keys, counts) -> AxisRuns:
     return AxisRuns(counts, before, tuple(runs))
 
 
-class SeparableFrame:
-    """CSR frame of ``n_blocks`` channel blocks of rows (p, q), each row ``cg·n_h(p)·n_w(q)`` entries.
+class NdFrame:
+    """:class:`SeparableFrame` for any number of spatial axes (rows (block, p₁, …, p_k), entries (c, e₁, …, e_k)).
+
+    Row (p₁, …, p_k) starts ``cg · Σ_a before_a[p_a] · Π_{b<a} n_b(p_b) · Π_{b>a} S_b`` into its block
+    (``S_b`` the entries of axis b in total); within a run tuple every n_b is constant, so the offset is
+    affine in the run positions and one strided view covers the tuple's entries.
+    """
+
+    def __init__(self, axes, cg: int, n_blocks: int, n_cols: int):
+        self.axes, self.cg, self.n_blocks = tuple(axes), int(cg), int(n_blocks)
+        self.totals = [a.total for a in self.axes]
+        self.per_block = self.cg * exact_size(self.totals)
+        self.nnz = self.n_blocks * self.per_block
+        self.shape = (self.n_blocks * exact_size([a.counts.size for a in self.axes]), int(n_cols))
+        self.index_dtype = index_dtype_for(self.nnz, *self.shape)
+
+    def indptr(self) -> np.ndarray:
+        per_row = np.array(self.cg, dtype=np.int64)
+        for a in self.axes:
+            per_row = np.multiply.outer(per_row, a.counts)
+        per_row = per_row.ravel()
+        idx = self.index_dtype
+        out = np.empty(self.n_blocks * per_row.size + 1, dtype=idx)
+        out[0] = 0
+        starts = np.arange(self.n_blocks, dtype=idx) * idx.type(self.per_block)
+        np.add(starts[:, None], np.cumsum(per_row).astype(idx)[None, :], out=out[1:].reshape(self.n_blocks, per_row.size))
+        return out
+
+    def tuples(self):
+        """Every tuple of runs, one per axis."""
+        import itertools
+
+        return itertools.product(*[a.runs for a in self.axes])
+
+    def rows(self, block: np.ndarray, runs) -> np.ndarray:
+        """Writable view (|run₁|, …, |run_k|, cg·Π n_b) of one block's entries of a run tuple."""
+        counts = [int(a.counts[r[0]]) for a, r in zip(self.axes, runs)]
+        start, strides = 0, []
+        for k, (a, r) in enumerate(zip(self.axes, runs)):
+            scale = self.cg * exact_size(counts[:k]) * exact_size(self.totals[k + 1 :])
+            start += int(a.before[r[0]]) * scale
+            strides.append((int(a.before[r[1]] - a.before[r[0]]) if r.size > 1 else 0) * scale)
+        length = self.cg * exact_size(counts)
+        shape = tuple(r.size for r in runs) + (length,)
+        last = start + sum((n - 1) * s for n, s in zip(shape[:-1], strides)) + length - 1
+        assert last < block.size, f"nd frame: view reaches entry {last} of a block of {block.size}"
+        return as_strided(block[start:], shape=shape, strides=tuple(s * block.itemsize for s in strides) + (block.itemsize,))
+
+
+class SeparableFrame(NdFrame):
+    """The two-axis :class:`NdFrame`: rows (block, p, q), each ``cg·n_h(p)·n_w(q)`` entries ordered (c, e, f).
 
     Rows are (block, p, q) in C order; every block holds ``per_block``
     entries, so block ``o``'s entries are ``arr[o·per_block:(o+1)·per_block]``.
     """
 
     def __init__(self, h: AxisRuns, w: AxisRuns, cg: int, n_blocks: int, n_cols: int):
-        self.h, self.w, self.cg, self.n_blocks = h, w, int(cg), int(n_blocks)
-        self.sum_w = w.total
-        self.per_block = self.cg * h.total * self.sum_w
-        self.nnz = self.n_blocks * self.per_block
-        self.shape = (self.n_blocks * h.counts.size * w.counts.size, int(n_cols))
-        self.index_dtype = index_dtype_for(self.nnz, *self.shape)
+        super().__init__((h, w), cg, n_blocks, n_cols)
+        self.h, self.w = h, w
 
     @staticmethod
     def expected_nnz(h_counts, w_counts, cg: int, n_blocks: int) -> int:
         """Exact nnz as a Python int (for the memory guard, before any allocation)."""
         return exact_size((n_blocks, cg, int(np.sum(h_counts)), int(np.sum(w_counts))))
 
-    def indptr(self) -> np.ndarray:
-        per_row = (self.cg * self.h.counts[:, None] * self.w.counts[None, :]).ravel()
-        idx = self.index_dtype
-        out = np.empty(self.n_blocks * per_row.size + 1, dtype=idx)
-        out[0] = 0
-        within = np.cumsum(per_row).astype(idx)
-        starts = np.arange(self.n_blocks, dtype=idx) * idx.type(self.per_block)
-        np.add(starts[:, None], within[None, :], out=out[1:].reshape(self.n_blocks, per_row.size))
-        return out
-
     def pairs(self):
         """Every (run_h, run_w) pair: positions along each axis."""
-        for ph in self.h.runs:
-            for pw in self.w.runs:
-                yield ph, pw
+        return self.tuples()
 
     def view(self, block: np.ndarray, ph: np.ndarray, pw: np.ndarray) -> np.ndarray:
-        """Writable view (|ph|, |pw|, cg, n_h, n_w) of one block's entries of a run pair.
-
-        Row (p, q) starts ``cg·(before_h[p]·Σn_w + n_h·before_w[q])`` into the block.
-        """
-        nh, nw = int(self.h.counts[ph[0]]), int(self.w.counts[pw[0]])
-        dch = int(self.h.before[ph[1]] - self.h.before[ph[0]]) if ph.size > 1 else 0
-        dcw = int(self.w.before[pw[1]] - self.w.before[pw[0]]) if pw.size > 1 else 0
-        start = self.cg * (int(self.h.before[ph[0]]) * self.sum_w + nh * int(self.w.before[pw[0]]))
+        """Writable view (|ph|, |pw|, cg, n_h, n_w) of one block's entries of a run pair."""
+        rows = NdFrame.rows(self, block, (ph, pw))
+        inner = (self.cg, int(self.h.counts[ph[0]]), int(self.w.counts[pw[0]]))
         item = block.itemsize
-        strides = (self.cg * dch * self.sum_w, self.cg * nh * dcw, nh * nw, nw, 1)
-        # the last entry of the view must lie inside the block (an internal check)
-        last = start + sum((n - 1) * s for n, s in zip((ph.size, pw.size, self.cg, nh, nw), strides))
-        assert last < block.size, f"separable frame: view reaches entry {last} of a block of {block.size}"
-        return as_strided(
-            block[start:], shape=(ph.size, pw.size, self.cg, nh, nw), strides=tuple(s * item for s in strides)
-        )
+        inner_strides = (inner[1] * inner[2] * item, inner[2] * item, item)
+        return as_strided(rows, shape=rows.shape[:2] + inner, strides=rows.strides[:2] + inner_strides)
 
     def rows(self, block: np.ndarray, ph: np.ndarray, pw: np.ndarray) -> np.ndarray:
         """The same entries as :meth:`view`, shaped (|ph|, |pw|, cg·n_h·n_w): each row's entries contiguous."""
-        v = self.view(block, ph, pw)
-        return as_strided(v, shape=v.shape[:2] + (v.shape[2] * v.shape[3] * v.shape[4],), strides=v.strides[:2] + (v.itemsize,))
+        return NdFrame.rows(self, block, (ph, pw))
 
 
 def product_csr(h_table, w_table, channels: int, in_hw, *, dtype, what: str, max_bytes=None):
@@ -212,52 +234,3 @@ def separable_adjoint(g, x_shape, h_table, w_table) -> np.ndarray:
     t = t.reshape(planes, oh, n_w).transpose(1, 0, 2).reshape(oh, planes * n_w)
     out = np.asarray(a_h.T @ t).reshape(n_h, planes, n_w).transpose(1, 0, 2)
     return out.reshape(tuple(x_shape))
-
-
-class NdFrame:
-    """:class:`SeparableFrame` for any number of spatial axes (rows (block, p₁, …, p_k), entries (c, e₁, …, e_k)).
-
-    Row (p₁, …, p_k) starts ``cg · Σ_a before_a[p_a] · Π_{b<a} n_b(p_b) · Π_{b>a} S_b`` into its block
-    (``S_b`` the entries of axis b in total); within a run tuple every n_b is constant, so the offset is
-    affine in the run positions and one strided view covers the tuple's entries.
-    """
-
-    def __init__(self, axes, cg: int, n_blocks: int, n_cols: int):
-        self.axes, self.cg, self.n_blocks = tuple(axes), int(cg), int(n_blocks)
-        self.totals = [a.total for a in self.axes]
-        self.per_block = self.cg * exact_size(self.totals)
-        self.nnz = self.n_blocks * self.per_block
-        self.shape = (self.n_blocks * exact_size([a.counts.size for a in self.axes]), int(n_cols))
-        self.index_dtype = index_dtype_for(self.nnz, *self.shape)
-
-    def indptr(self) -> np.ndarray:
-        per_row = np.array(self.cg, dtype=np.int64)
-        for a in self.axes:
-            per_row = np.multiply.outer(per_row, a.counts)
-        per_row = per_row.ravel()
-        idx = self.index_dtype
-        out = np.empty(self.n_blocks * per_row.size + 1, dtype=idx)
-        out[0] = 0
-        starts = np.arange(self.n_blocks, dtype=idx) * idx.type(self.per_block)
-        np.add(starts[:, None], np.cumsum(per_row).astype(idx)[None, :], out=out[1:].reshape(self.n_blocks, per_row.size))
-        return out
-
-    def tuples(self):
-        """Every tuple of runs, one per axis."""
-        import itertools
-
-        return itertools.product(*[a.runs for a in self.axes])
-
-    def rows(self, block: np.ndarray, runs) -> np.ndarray:
-        """Writable view (|run₁|, …, |run_k|, cg·Π n_b) of one block's entries of a run tuple."""
-        counts = [int(a.counts[r[0]]) for a, r in zip(self.axes, runs)]
-        start, strides = 0, []
-        for k, (a, r) in enumerate(zip(self.axes, runs)):
-            scale = self.cg * exact_size(counts[:k]) * exact_size(self.totals[k + 1 :])
-            start += int(a.before[r[0]]) * scale
-            strides.append((int(a.before[r[1]] - a.before[r[0]]) if r.size > 1 else 0) * scale)
-        length = self.cg * exact_size(counts)
-        shape = tuple(r.size for r in runs) + (length,)
-        last = start + sum((n - 1) * s for n, s in zip(shape[:-1], strides)) + length - 1
-        assert last < block.size, f"nd frame: view reaches entry {last} of a block of {block.size}"
-        return as_strided(block[start:], shape=shape, strides=tuple(s * block.itemsize for s in strides) + (block.itemsize,))

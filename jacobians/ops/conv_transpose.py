@@ -1031,7 +1031,9 @@ class ConvTranspose3dGeometry:
 
 
 def _geometry3(x_shape, weight_shape, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return ConvTranspose3dGeometry.from_shapes(tuple(x_shape)[-4:], weight_shape, stride, padding, output_padding, groups, dilation)
+    return ConvTranspose3dGeometry.from_shapes(
+        tuple(x_shape)[-4:], weight_shape, stride, padding, output_padding, groups, dilation
+    )
 
 
 def _batched5(x, name="x"):
@@ -1193,7 +1195,10 @@ def _weight_csr3(x, geom, dtype):
             window = as_strided(
                 flat[start:],
                 shape=rows.shape[:-1] + inner,
-                strides=tuple(item * v for v in [s * st for s, st in zip(step, instride)] + [vol] + [t * st for t, st in zip(tap_steps, instride)]),
+                strides=tuple(
+                    item * v
+                    for v in [s * st for s, st in zip(step, instride)] + [vol] + [t * st for t, st in zip(tap_steps, instride)]
+                ),
                 writeable=False,
             )
             np.copyto(target, window)
