@@ -834,19 +834,27 @@ CONV_TRANSPOSE_GEOMETRIES = [
 ]
 
 
-def _case(spec, rng, batch=None):
-    c_in, h, w, c_out, kh, kw, s, p, op, g, d = spec
-    shape = (c_in, h, w) if batch is None else (batch, c_in, h, w)
+def _make_case(rng, x_shape, weight_shape, params):
+    """A registered case: random x, weight, bias (C_out = weight_shape[1]·groups), an id from shapes and params."""
+    c_out = weight_shape[1] * params.get("groups", 1)
     inputs = {
-        "x": rng.standard_normal(shape),
-        "weight": rng.standard_normal((c_in, c_out // g, kh, kw)),
+        "x": rng.standard_normal(x_shape),
+        "weight": rng.standard_normal(weight_shape),
         "bias": rng.standard_normal(c_out),
     }
-    params = dict(stride=s, padding=p, output_padding=op, groups=g, dilation=d)
-    cid = f"x{'x'.join(map(str, shape))}-w{c_in}x{c_out // g}x{kh}x{kw}-s{s}-p{p}-op{op}-g{g}-d{d}"
+    cid = f"x{'x'.join(map(str, x_shape))}-w{'x'.join(map(str, weight_shape))}-" + "-".join(
+        f"{key[:2]}{value}" for key, value in params.items()
+    )
     for a, b in ((" ", ""), ("(", ""), (")", ""), (",", "_")):
         cid = cid.replace(a, b)
     return Case(inputs, params, cid)
+
+
+def _case(spec, rng, batch=None):
+    c_in, h, w, c_out, kh, kw, s, p, op, g, d = spec
+    shape = (c_in, h, w) if batch is None else (batch, c_in, h, w)
+    params = dict(stride=s, padding=p, output_padding=op, groups=g, dilation=d)
+    return _make_case(rng, shape, (c_in, c_out // g, kh, kw), params)
 
 
 def conv_transpose2d_cases():
@@ -898,16 +906,8 @@ def conv_transpose1d_cases():
     out = []
     for c_in, length, c_out, k, s, p, op, g, d, batch in CONV_TRANSPOSE1D_GEOMETRIES:
         shape = (c_in, length) if batch is None else (batch, c_in, length)
-        inputs = {
-            "x": rng.standard_normal(shape),
-            "weight": rng.standard_normal((c_in, c_out // g, k)),
-            "bias": rng.standard_normal(c_out),
-        }
         params = dict(stride=s, padding=p, output_padding=op, groups=g, dilation=d)
-        cid = f"x{'x'.join(map(str, shape))}-k{k}-s{s}-p{p}-op{op}-g{g}-d{d}"
-        for a, b in ((" ", ""), ("(", ""), (")", ""), (",", "")):
-            cid = cid.replace(a, b)
-        out.append(Case(inputs, params, cid))
+        out.append(_make_case(rng, shape, (c_in, c_out // g, k), params))
     return out
 
 
@@ -1322,16 +1322,8 @@ def conv_transpose3d_cases():
     out = []
     for c_in, sp_, c_out, k, s, p, op, g, d, batch in CONV_TRANSPOSE3D_GEOMETRIES:
         shape = (c_in, *sp_) if batch is None else (batch, c_in, *sp_)
-        inputs = {
-            "x": rng.standard_normal(shape),
-            "weight": rng.standard_normal((c_in, c_out // g, *k)),
-            "bias": rng.standard_normal(c_out),
-        }
         params = dict(stride=s, padding=p, output_padding=op, groups=g, dilation=d)
-        cid = f"x{'x'.join(map(str, shape))}-k{k}-s{s}-p{p}-op{op}-g{g}-d{d}"
-        for a, b in ((" ", ""), ("(", ""), (")", ""), (",", "_")):
-            cid = cid.replace(a, b)
-        out.append(Case(inputs, params, cid))
+        out.append(_make_case(rng, shape, (c_in, c_out // g, *k), params))
     return out
 
 
