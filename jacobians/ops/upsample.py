@@ -523,7 +523,7 @@ def interpolate_cases():
 
 register(
     "interpolate",
-    summary="upsampling / resizing (nearest, nearest-exact, bilinear): a fixed sparse I ⊗ A_h ⊗ A_w",
+    summary="upsampling / resizing (nearest, nearest-exact, bilinear, bicubic): a fixed sparse I ⊗ A_h ⊗ A_w",
     forward=interpolate,
     jacobian={"x": _jac_x},
     vjp={"x": {"scatter": interpolate_vjp_scatter, "separable": interpolate_vjp_separable}},
