@@ -57,6 +57,8 @@ __all__ = [
     "block_diag_csr",
     "vstack_csr",
     "FLOAT_DTYPES",
+    "split_batch_shape",
+    "torch_input",
 ]
 
 #: value dtypes a numeric builder may return
@@ -185,6 +187,31 @@ def check_budget(what: str, nnz: int, shape: tuple[int, int], value_dtype=np.flo
             f"max_bytes: {what} of shape {shape[0]}x{shape[1]} has {nnz} nonzeros = {need / 2**30:.2f} GiB as CSR, "
             f"above the limit of {limit / 2**30:.2f} GiB"
         )
+
+
+def split_batch_shape(shape, name: str, rule: str, sample_ndim: int = 3):
+    """``(C, …)`` -> ``(None, shape)``; ``(N, C, …)`` -> ``(N, shape[1:])``; anything else one GeometryError line.
+
+    Entries are validated as positive integers at most 2³¹ − 1 (integral
+    floats accepted), so later size arithmetic runs on exact Python ints.
+    """
+    from ..geometry import as_shape
+
+    dims = as_shape(shape, name, (sample_ndim, sample_ndim + 1))
+    if len(dims) == sample_ndim:
+        return None, dims
+    return dims[0], dims[1:]
+
+
+def torch_input(x, input, name: str = "x"):
+    """Accept PyTorch's keyword ``input=`` as well as the positional ``x`` (exactly one of them)."""
+    if input is not None:
+        if x is not None:
+            raise TypeError(f"{name}: given twice (positionally as {name} and as input=); give one")
+        return input
+    if x is None:
+        raise TypeError(f"{name}: missing (the input array; PyTorch's keyword input= works too)")
+    return x
 
 
 def is_symbolic(values) -> bool:

@@ -38,11 +38,16 @@ from ._sparse import (
     Pattern,
     as_float_array,
     assemble,
+    block_diag_repeat,
     check_budget,
     csr_from_arrays,
     exact_size,
     index_dtype_for,
     is_symbolic,
+    resolve_dtype,
+    split_batch_shape,
+    torch_input,
+    vstack_csr,
 )
 
 __all__ = [
@@ -108,17 +113,20 @@ def sliding_windows(x, geom, pad_value=0.0):
 # ---------------------------------------------------------------------------
 # forward
 # ---------------------------------------------------------------------------
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x=None, weight=None, bias=None, stride=1, padding=0, dilation=1, groups=1, *, input=None):
     """Cross-correlation of ``x`` with ``weight`` (PyTorch's ``conv2d``).
 
     Parameters
     ----------
-    x : array (C_in, H, W) or (N, C_in, H, W)
+    x : array (C_in, H, W) or (N, C_in, H, W) (keyword ``input=`` as in PyTorch)
     weight : array (C_out, C_in/groups, kh, kw)
     bias : array (C_out,) or None
     stride, dilation : int or (h, w)
-    padding : int, (ph, pw) or (top, bottom, left, right); zeros.
+    padding : int, (ph, pw), (top, bottom, left, right), ``"valid"`` (0) or
+        ``"same"`` (stride 1; odd extra padding at the bottom/right, as PyTorch); zeros.
     groups : int
+
+    float32 inputs give a float32 output; anything else float64.
 
     Returns
     -------
@@ -134,10 +142,18 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     array([[ 8., 12.],
            [20., 24.]])
     """
-    x4, squeeze = _batched(x)
-    weight = np.asarray(weight)
+    x = torch_input(x, input)
+    if weight is None:
+        raise TypeError("weight: missing (the (C_out, C_in/groups, kh, kw) kernel)")
+    x4, squeeze = _batched(as_float_array(x, "x"))
+    weight = as_float_array(weight, "weight")
+    if weight.ndim != 4:
+        raise GeometryError(f"weight: must have shape (C_out, C_in/groups, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
     geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
-    dtype = np.result_type(x4, weight, np.float64) if x4.dtype != object and weight.dtype != object else object
+    if bias is not None:
+        bias = as_float_array(bias, "bias")
+    dtype = resolve_dtype(None, x4, weight, bias)
+    weight = weight.astype(dtype, copy=False)
     win = sliding_windows(x4.astype(dtype, copy=False), geom)
     n = x4.shape[0]
     oh, ow = geom.out_hw
@@ -147,10 +163,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     w = weight.reshape(G, og, cg, kh, kw)
     y = np.einsum("ngcijab,gocab->ngoij", win, w, optimize=dtype is not object).reshape(n, G * og, oh, ow)
     if bias is not None:
-        bias = np.asarray(bias)
         if bias.shape != (geom.out_channels,):
             raise GeometryError(f"bias: must have shape ({geom.out_channels},) = (C_out,) (got {bias.shape})")
-        y = y + bias[None, :, None, None]
+        y = y + bias.astype(dtype, copy=False)[None, :, None, None]
     return y[0] if squeeze else y
 
 
@@ -252,9 +267,23 @@ def _rows_from_mask(valid_rows: np.ndarray, idx_dtype) -> np.ndarray:
 
 
 def _expected_nnz(geom: Conv2dGeometry) -> int:
-    _, h_ok = geom.tap_offsets(0)
-    _, w_ok = geom.tap_offsets(1)
-    return int(geom.out_channels) * int(geom.in_per_group) * int(h_ok.sum()) * int(w_ok.sum())
+    """Exact nnz of either conv Jacobian, in closed form per axis (O(OH + OW) memory, exact Python int).
+
+    Call it after the row count passed the memory guard (that bounds OH and OW).
+    """
+    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+    pt, _, pl, _ = geom.padding
+    oh, ow = geom.out_hw
+    n_h = _tap_runs(oh, kh, geom.height, sh, pt, dh)[0]
+    n_w = _tap_runs(ow, kw, geom.width, sw, pl, dw)[0]
+    return int(geom.out_channels) * int(geom.in_per_group) * int(n_h.sum()) * int(n_w.sum())
+
+
+def _guard(what, geom: Conv2dGeometry, n_cols: int, dtype, max_bytes, batch: int = 1, nnz=None) -> None:
+    """The memory guard, first on the rows alone (bounds every O(OH), O(OW) array), then on the exact nnz."""
+    shape = (batch * exact_size(geom.output_shape), batch * int(n_cols))
+    check_budget(what, 0, shape, dtype, max_bytes)
+    check_budget(what, batch * (_expected_nnz(geom) if nnz is None else nnz(geom)), shape, dtype, max_bytes)
 
 
 def conv2d_input_pattern(geom: Conv2dGeometry) -> Pattern:
@@ -563,15 +592,19 @@ def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
     Parameters
     ----------
     weight : (C_out, C_in/groups, kh, kw) floats, or an object array of sympy symbols
-    input_shape : (C_in, H, W)
-    dtype : value dtype (float64 default; float32 on request)
+    input_shape : (C_in, H, W), or (N, C_in, H, W) for a batch
+    padding : as :func:`conv2d` (``"same"`` / ``"valid"`` included)
+    dtype : value dtype (float32 for float32 weights, else float64; ints refused)
     max_bytes : refuse (OperatorTooLargeError) when the CSR would exceed it
         (default: 3/4 of physical memory)
 
     Returns
     -------
     scipy.sparse.csr_array of shape (C_out·OH·OW, C_in·H·W) — or a
-    sympy.ImmutableSparseMatrix for symbolic weights.
+    sympy.ImmutableSparseMatrix for symbolic weights. For a batch, the
+    block-diagonal (N·C_out·OH·OW, N·C_in·H·W) Jacobian of the batched call
+    (one block per sample), i.e. ``torch.func.jacrev`` of the batched
+    conv2d reshaped to 2-D.
 
     Notes
     -----
@@ -593,13 +626,18 @@ def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
            [0., 1., 2., 0., 3., 4.]])
     """
     weight = as_float_array(weight, "weight", dtype)
+    if weight.ndim != 4:
+        raise GeometryError(f"weight: must have shape (C_out, C_in/groups, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
     dt = weight.dtype if not is_symbolic(weight) else np.dtype(np.float64)
-    geom = _geometry(input_shape, weight.shape, stride, padding, dilation, groups)
-    shape = (exact_size(geom.output_shape), exact_size(geom.input_shape))
-    check_budget("conv2d input Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
+    n, sample_shape = split_batch_shape(input_shape, "input_shape", "(C_in, H, W) or (N, C_in, H, W)")
+    geom = _geometry(sample_shape, weight.shape, stride, padding, dilation, groups)
+    _guard("conv2d input Jacobian", geom, exact_size(geom.input_shape), dt, max_bytes, n or 1)
     if is_symbolic(weight):
+        if n is not None:
+            raise TypeError("weight: a batched input_shape needs numeric weights (symbolic Jacobians are per sample)")
         return assemble(conv2d_input_pattern(geom), weight, dtype=dt, what="conv2d_input_jacobian")
-    return _conv2d_input_csr(weight, geom, dt)
+    block = _conv2d_input_csr(weight, geom, dt)
+    return block if n is None else block_diag_repeat(block, n, what="conv2d input Jacobian", max_bytes=max_bytes)
 
 
 def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None, max_bytes=None):
@@ -607,12 +645,15 @@ def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
 
     Parameters
     ----------
-    x : (C_in, H, W) floats or sympy object array
+    x : (C_in, H, W) floats or sympy object array; or a batch (N, C_in, H, W)
     weight_shape : (C_out, C_in/groups, kh, kw)
+    dtype : value dtype (float32 for float32 x, else float64; ints refused)
 
     Returns
     -------
-    csr_array of shape (C_out·OH·OW, C_out·(C_in/groups)·kh·kw).
+    csr_array of shape (C_out·OH·OW, C_out·(C_in/groups)·kh·kw); for a batch
+    the per-sample blocks stacked vertically, (N·C_out·OH·OW, C_out·(C_in/groups)·kh·kw)
+    (the weight is shared by the samples).
 
     Notes
     -----
@@ -631,37 +672,90 @@ def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
            [1., 2., 4., 5.]])
     """
     x = as_float_array(x, "x", dtype)
-    if x.ndim != 3:
-        raise GeometryError(f"x: must have shape (C_in, H, W) (got {x.shape})")
+    if x.ndim not in (3, 4):
+        raise GeometryError(f"x: must have shape (C_in, H, W) or (N, C_in, H, W) (got {x.ndim}-D shape {x.shape})")
     dt = x.dtype if not is_symbolic(x) else np.dtype(np.float64)
-    geom = _geometry(x.shape, weight_shape, stride, padding, dilation, groups)
-    shape = (exact_size(geom.output_shape), exact_size(geom.weight_shape))
-    check_budget("conv2d weight Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
+    geom = _geometry(x.shape[-3:], weight_shape, stride, padding, dilation, groups)
+    n = x.shape[0] if x.ndim == 4 else 1
+    shape = (n * exact_size(geom.output_shape), exact_size(geom.weight_shape))
+    check_budget("conv2d weight Jacobian", 0, shape, dt, max_bytes)
+    check_budget("conv2d weight Jacobian", n * _expected_nnz(geom), shape, dt, max_bytes)
     if is_symbolic(x):
+        if x.ndim == 4:
+            raise TypeError("x: a batch needs numeric values (symbolic Jacobians are per sample)")
         return assemble(conv2d_weight_pattern(geom), x, dtype=dt, what="conv2d_weight_jacobian")
-    return _conv2d_weight_csr(x, geom, dt)
+    if x.ndim == 3:
+        return _conv2d_weight_csr(x, geom, dt)
+    blocks = [_conv2d_weight_csr(x[i], geom, dt) for i in range(n)]  # one block per sample, not per entry
+    return vstack_csr(blocks, what="conv2d weight Jacobian", max_bytes=max_bytes)
 
 
-def conv2d_bias_jacobian(out_shape, *, dtype=None):
+def conv2d_bias_jacobian(out_shape, *, dtype=None, max_bytes=None):
     """∂vec(y)/∂b for ``y`` of shape (C_out, OH, OW): row (o, i, j) has a 1 in column o.
 
-    Returns a 0/1 csr_array of shape (C_out·OH·OW, C_out).
+    Parameters
+    ----------
+    out_shape : (C_out, OH, OW), or (N, C_out, OH, OW) for a batch
+    dtype : float32 or float64 (default); ints refused
+
+    Returns
+    -------
+    0/1 csr_array of shape (C_out·OH·OW, C_out); for a batch the N per-sample
+    blocks stacked vertically, (N·C_out·OH·OW, C_out).
+
+    Examples
+    --------
+    >>> conv2d_bias_jacobian((2, 1, 2)).toarray()
+    array([[1., 0.],
+           [1., 0.],
+           [0., 1.],
+           [0., 1.]])
     """
-    c_out, oh, ow = as_shape(out_shape, "out_shape", 3)
-    n = c_out * oh * ow
-    idx = index_dtype_for(n)
-    pattern = Pattern(
-        np.arange(n + 1, dtype=idx), np.repeat(np.arange(c_out, dtype=idx), oh * ow), None, (n, c_out)
-    )
-    return assemble(pattern, dtype=dtype or np.float64, what="conv2d_bias_jacobian")
+    dt = resolve_dtype(dtype)
+    batch, (c_out, oh, ow) = split_batch_shape(out_shape, "out_shape", "(C_out, OH, OW) or (N, C_out, OH, OW)")
+    batch = batch or 1
+    n = batch * c_out * oh * ow
+    check_budget("conv2d bias Jacobian", n, (n, c_out), dt, max_bytes)
+    idx = index_dtype_for(n, c_out)
+    indices = np.empty(n, dtype=idx)
+    indices.reshape(batch, c_out, oh * ow)[...] = np.arange(c_out, dtype=idx)[None, :, None]
+    return csr_from_arrays(np.ones(n, dtype=dt), indices, np.arange(n + 1, dtype=idx), (n, c_out),
+                           what="conv2d_bias_jacobian")
 
 
-def im2col_jacobian(input_shape, kernel_hw, stride=1, padding=0, dilation=1, *, dtype=None):
-    """∂vec(φ(I))/∂vec(I): exact 0/1 selection, shape (OH·OW·C·kh·kw, C·H·W)."""
-    c, h, w = as_shape(input_shape, "input_shape", 3)
+def im2col_jacobian(input_shape, kernel_hw, stride=1, padding=0, dilation=1, *, dtype=None, max_bytes=None):
+    """∂vec(φ(I))/∂vec(I): exact 0/1 selection, shape (OH·OW·C·kh·kw, C·H·W).
+
+    Parameters
+    ----------
+    input_shape : (C, H, W), or (N, C, H, W) for a batch (block-diagonal result,
+        the Jacobian of the batched :func:`im2col`'s (N, OH·OW, C·kh·kw) output)
+    kernel_hw : int or (kh, kw)
+    dtype : float32 or float64 (default); ints refused
+
+    Notes
+    -----
+    Row ``(i·OW + j)·C·kh·kw + (c·kh + a)·kw + b`` has a single 1 in column
+    ``(c·H + i·sh − pt + a·dh)·W + j·sw − pl + b·dw`` when that tap lies on the
+    input, and is empty when it reads padding.
+
+    Examples
+    --------
+    >>> im2col_jacobian((1, 1, 3), (1, 2)).toarray()
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    """
+    dt = resolve_dtype(dtype)
+    n, (c, h, w) = split_batch_shape(input_shape, "input_shape", "(C, H, W) or (N, C, H, W)")
     kh, kw = as_pair(kernel_hw, "kernel_hw")
     geom = _geometry((c, h, w), (1, c, kh, kw), stride, padding, dilation, 1)
-    return assemble(im2col_pattern(geom), dtype=dtype or np.float64, what="im2col_jacobian")
+    rows = exact_size(geom.out_hw) * c * kh * kw
+    check_budget("im2col Jacobian", 0, ((n or 1) * rows, (n or 1) * c * h * w), dt, max_bytes)
+    check_budget("im2col Jacobian", (n or 1) * _expected_nnz(geom), ((n or 1) * rows, (n or 1) * c * h * w), dt, max_bytes)
+    block = assemble(im2col_pattern(geom), dtype=dt, what="im2col_jacobian")
+    return block if n is None else block_diag_repeat(block, n, what="im2col Jacobian", max_bytes=max_bytes)
 
 
 # ---------------------------------------------------------------------------

@@ -69,8 +69,19 @@ import scipy.sparse as sp
 
 from ..geometry import GeometryError, Pool2dGeometry, as_padding
 from ..registry import Case, register
-from ._sparse import Pattern, as_float_array, assemble, check_budget, index_dtype_for
-from .conv2d import sliding_windows
+from ._sparse import (
+    Pattern,
+    as_float_array,
+    assemble,
+    check_budget,
+    csr_from_arrays,
+    exact_size,
+    index_dtype_for,
+    resolve_dtype,
+    split_batch_shape,
+    torch_input,
+)
+from .conv2d import _expected_nnz, sliding_windows
 
 __all__ = [
     "TIE_RULES",
@@ -127,10 +138,19 @@ def _check_ties(ties) -> str:
     return ties
 
 
+def _check_bool(value, name: str) -> bool:
+    """A real bool (numpy bools too): a string such as "False" would otherwise count as True."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name}: must be True or False (got {value!r:.40})")
+
+
 def _check_pad_value(pad_value) -> float:
+    if isinstance(pad_value, (str, bytes)):
+        raise ValueError(f"pad_value: must be a number or -inf (got {pad_value!r:.40})")
     try:
         value = float(pad_value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"pad_value: must be a number or -inf (got {pad_value!r})") from None
     if math.isnan(value) or value == math.inf:
         raise ValueError(f"pad_value: must be a finite number or -inf (got {pad_value!r})")
@@ -211,6 +231,9 @@ def max_pool2d_switches(
     if np.isnan(x3).any():
         raise ValueError("x: contains NaN; max pooling has no switch (argmax) for NaN inputs")
     geom = Pool2dGeometry.from_shapes(x3.shape, kernel_size, stride, padding, dilation)
+    # the argmax below copies every window: guard that copy first (exact ints)
+    n_out = geom.channels * exact_size(geom.out_hw)
+    check_budget("max_pool2d windows", n_out * geom.kernel[0] * geom.kernel[1], (n_out, 0), x3.dtype)
     (h_idx, h_ok), (w_idx, w_ok) = _taps_on_input(geom)
     if pad_value == -math.inf and not (h_ok.any(axis=1).all() and w_ok.any(axis=1).all()):
         raise GeometryError(
@@ -245,11 +268,14 @@ def max_pool2d_switches(
     )
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1):
+def max_pool2d(
+    x=None, kernel_size=None, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1, *, input=None
+):
     """Max pooling: ``y[c,i,j] = max over taps (a, b) of xp[c, i·sh + a·dh, j·sw + b·dw]``.
 
     ``xp`` is ``x`` padded with ``pad_value``. Shapes and parameters as in
     :func:`max_pool2d_switches`; the value does not depend on ``ties``.
+    ``input=`` is accepted for ``x`` (PyTorch's name). float32 stays float32.
 
     Examples
     --------
@@ -257,6 +283,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), 
     array([[ 5.,  7.],
            [13., 15.]])
     """
+    x = torch_input(x, input)
+    if kernel_size is None:
+        raise TypeError("kernel_size: missing (int or (kh, kw))")
     return max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation).values
 
 
@@ -266,14 +295,16 @@ def max_pool2d_jacobian_from_switches(switches: MaxPoolSwitches, *, dtype=None):
     Row r (an output entry, C order) holds a single 1 in column
     ``switches.column[r]``, or nothing when that switch is on the padding.
     """
+    dt = resolve_dtype(dtype, switches.values)
     column = switches.column.ravel()
-    n_rows, n_cols = column.size, int(np.prod(switches.input_shape))
+    n_rows, n_cols = column.size, exact_size(switches.input_shape)
+    check_budget("max_pool2d Jacobian", n_rows, (n_rows, n_cols), dt)
     idx = index_dtype_for(n_rows, n_cols)
     on_input = column >= 0
     indptr = np.zeros(n_rows + 1, dtype=idx)
     np.cumsum(on_input, out=indptr[1:])
     pattern = Pattern(indptr, column[on_input].astype(idx), None, (n_rows, n_cols))
-    return assemble(pattern, dtype=dtype or np.float64, what="max_pool2d_jacobian")
+    return assemble(pattern, dtype=dt, what="max_pool2d_jacobian")
 
 
 def max_pool2d_jacobian(
@@ -283,8 +314,10 @@ def max_pool2d_jacobian(
 
     Parameters
     ----------
-    x : (C, H, W) (a batch (N, C, H, W) gives the Jacobian of its C-order vec)
+    x : (C, H, W), or a batch (N, C, H, W): then the Jacobian of the batched
+        call, (N·C·OH·OW, N·C·H·W), block-diagonal over samples
     others : as :func:`max_pool2d_switches`
+    dtype : float32 for float32 x, else float64; ints refused
 
     Returns
     -------
@@ -444,12 +477,12 @@ def _avg_geometry(in_shape, kernel_size, stride, padding):
     return Pool2dGeometry.from_shapes((c, *in_shape[-2:]), kernel_size, stride, padding)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+def avg_pool2d(x=None, kernel_size=None, stride=None, padding=0, count_include_pad=True, *, input=None):
     """Average pooling (PyTorch's ``avg_pool2d`` with ``ceil_mode=False``).
 
     Parameters
     ----------
-    x : (C, H, W) or (N, C, H, W)
+    x : (C, H, W) or (N, C, H, W) (keyword ``input=`` as in PyTorch); float32 stays float32
     kernel_size, stride : int or (h, w); stride defaults to kernel_size
     padding : int, (ph, pw) or (top, bottom, left, right); zeros
     count_include_pad : bool — divisor kh·kw (True) or the number of
@@ -470,11 +503,15 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     >>> avg_pool2d(np.arange(4.).reshape(1, 2, 2), 2)
     array([[[1.5]]])
     """
+    x = torch_input(x, input)
+    if kernel_size is None:
+        raise TypeError("kernel_size: missing (int or (kh, kw))")
+    count_include_pad = _check_bool(count_include_pad, "count_include_pad")
     x3, in_shape = _as_channels(x)
     geom = _avg_geometry(in_shape, kernel_size, stride, padding)
     divisor = avg_pool2d_divisor(geom, count_include_pad)
     win = sliding_windows(x3, geom, 0.0)
-    return (win.sum(axis=(-2, -1)) / divisor).reshape(_out_shape(in_shape, geom))
+    return (win.sum(axis=(-2, -1)) / divisor.astype(x3.dtype)).reshape(_out_shape(in_shape, geom))
 
 
 def avg_pool2d_jacobian(
@@ -484,8 +521,10 @@ def avg_pool2d_jacobian(
 
     Parameters
     ----------
-    input_shape : (C, H, W)
-    dtype : value dtype (float64 default)
+    input_shape : (C, H, W), or (N, C, H, W) for a batch: the Jacobian of the
+        batched call, block-diagonal over samples (pooling treats N·C channels alike)
+    count_include_pad : bool (a string such as "False" is refused)
+    dtype : value dtype (float64 default, float32 on request; ints refused)
     max_bytes : refuse (OperatorTooLargeError) when the CSR would exceed it
         (default: 3/4 of physical memory)
 
@@ -508,16 +547,18 @@ def avg_pool2d_jacobian(
     array([[0.5, 0.5, 0. , 0. ],
            [0. , 0. , 0.5, 0.5]])
     """
-    in_shape = tuple(input_shape)
-    if len(in_shape) != 3:
-        raise GeometryError(f"input_shape: must be (C, H, W) (got {in_shape!r})")
+    dt = resolve_dtype(dtype)
+    count_include_pad = _check_bool(count_include_pad, "count_include_pad")
+    batch, sample = split_batch_shape(input_shape, "input_shape", "(C, H, W) or (N, C, H, W)")
+    in_shape = (batch or 1) * sample[0], *sample[1:]
     geom = _avg_geometry(in_shape, kernel_size, stride, padding)
-    divisor = avg_pool2d_divisor(geom, count_include_pad)
-    (h_idx, h_ok), (w_idx, w_ok) = _taps_on_input(geom)
     c, h, w = geom.input_shape
     (oh, ow), (kh, kw) = geom.out_hw, geom.kernel
-    nnz = c * int(h_ok.sum()) * int(w_ok.sum())
-    check_budget("avg_pool2d Jacobian", nnz, (c * oh * ow, c * h * w), dtype or np.float64, max_bytes)
+    # the guard first: rows alone (bounds the O(OH), O(OW) arrays below), then the exact nnz
+    check_budget("avg_pool2d Jacobian", 0, (c * oh * ow, c * h * w), dt, max_bytes)
+    check_budget("avg_pool2d Jacobian", _expected_nnz(geom.as_conv()), (c * oh * ow, c * h * w), dt, max_bytes)
+    (h_idx, h_ok), (w_idx, w_ok) = _taps_on_input(geom)
+    divisor = avg_pool2d_divisor(geom, count_include_pad)
     # (C, OH, OW, kh, kw): input column of every tap, and whether it lies on the input
     cols = (
         np.arange(c)[:, None, None, None, None] * (h * w)
@@ -530,10 +571,8 @@ def avg_pool2d_jacobian(
     idx = index_dtype_for(int(valid.sum()), n_rows, n_cols)
     indptr = np.zeros(n_rows + 1, dtype=idx)
     np.cumsum(valid.reshape(n_rows, -1).sum(axis=1), out=indptr[1:])
-    data = values[valid].astype(dtype or np.float64)
-    mat = sp.csr_array((data, cols[valid].astype(idx), indptr), shape=(n_rows, n_cols))
-    assert mat.shape == (n_rows, n_cols), f"avg_pool2d_jacobian: built {mat.shape}, expected {(n_rows, n_cols)}"
-    return mat
+    data = values[valid].astype(dt)
+    return csr_from_arrays(data, cols[valid].astype(idx), indptr, (n_rows, n_cols), what="avg_pool2d_jacobian")
 
 
 def avg_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, count_include_pad=True):
