@@ -33,11 +33,18 @@ __all__ = ["Link", "Chain", "fan_out", "fan_out_gradient", "as_link"]
 
 def _as_sparse(matrix, name):
     if sp.issparse(matrix):
+        if np.iscomplexobj(matrix.data) or matrix.dtype.kind not in "biuf":
+            raise TypeError(f"matrix: link {name!r} must be a real matrix (got dtype {matrix.dtype})")
         return sp.csr_array(matrix)
-    arr = np.asarray(matrix)
+    try:
+        arr = np.asarray(matrix)
+    except ValueError:  # ragged nested lists
+        raise ValueError(f"matrix: link {name!r} must be a 2-D matrix (got ragged rows)") from None
     if arr.dtype == object or arr.ndim != 2:
-        raise ValueError(f"link {name!r}: Jacobian must be a 2-D matrix (got shape {arr.shape})")
-    return sp.csr_array(arr.astype(np.float64))
+        raise ValueError(f"matrix: link {name!r} must be a 2-D matrix (got shape {arr.shape})")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"matrix: link {name!r} must be a real matrix (got dtype {arr.dtype})")
+    return sp.csr_array(arr if arr.dtype.kind == "f" else arr.astype(np.float64))
 
 
 class Link:

@@ -13,6 +13,7 @@ operator           forward                     note
 ``linear_xw_b``    z = x W + b (batched)       "Back Propagation Summary" (Mint) §2
 ``linear_wvec_b``  s = W vec(H) + b            DD2424 lecture 6 (FC layer after a conv)
 ``linear_wtb_b``   Z = Wᵀ B + b                Vardhan 2022 §3.1.1
+``linear``         y = x Wᵀ + b                PyTorch's ``F.linear`` (x (in,) or (N, in))
 =================  ==========================  ==========================================
 
 Shapes: X (b, d_in), W (d_out, d_in) for ``linear_xwt``; x (N, M_in),
@@ -35,7 +36,16 @@ import scipy.sparse as sp
 from ..conventions import commutation_matrix
 from ..geometry import GeometryError
 from ..registry import Case, register
-from ._sparse import as_float_array
+from ._sparse import (
+    as_float_array,
+    block_diag_repeat,
+    check_budget,
+    csr_from_arrays,
+    exact_size,
+    index_dtype_for,
+    resolve_dtype,
+    torch_input,
+)
 
 __all__ = [
     "linear_xwt",
@@ -62,17 +72,24 @@ __all__ = [
     "linear_wtb_b_vjp_input",
     "linear_wtb_b_vjp_weight",
     "identity_jacobian",
+    "linear",
+    "linear_input_jacobian",
+    "linear_weight_jacobian",
+    "linear_bias_jacobian",
 ]
 
 
-def _eye(n: int) -> sp.csr_array:
-    return sp.csr_array(sp.identity(int(n), format="csr"))
+def _eye(n: int, dtype=np.float64) -> sp.csr_array:
+    return sp.csr_array(sp.identity(int(n), dtype=dtype, format="csr"))
 
 
 def _kron(a, b) -> sp.csr_array:
     a = a if sp.issparse(a) else sp.csr_array(np.atleast_2d(a))
     b = b if sp.issparse(b) else sp.csr_array(np.atleast_2d(b))
-    return sp.csr_array(sp.kron(a, b, format="csr"))
+    dt = np.result_type(a.dtype, b.dtype)
+    shape = (a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
+    check_budget("Kronecker product", exact_size((a.nnz, b.nnz)), shape, dt)
+    return sp.csr_array(sp.kron(a, b, format="csr")).astype(dt, copy=False)
 
 
 def identity_jacobian(n: int) -> sp.csr_array:
@@ -120,7 +137,7 @@ def linear_xwt(x, weight) -> np.ndarray:
 def linear_xwt_input_jacobian(x, weight) -> sp.csr_array:
     """∂vec(Z)/∂vec(X) = I_b ⊗ W (row-major vec), shape (b·d_out, b·d_in)."""
     x, weight = _xwt_checked(x, weight)
-    return _kron(_eye(x.shape[0]), weight)
+    return _kron(_eye(x.shape[0], weight.dtype), weight)
 
 
 def linear_xwt_weight_jacobian(x, weight) -> sp.csr_array:
@@ -131,7 +148,7 @@ def linear_xwt_weight_jacobian(x, weight) -> sp.csr_array:
     """
     x, weight = _xwt_checked(x, weight)
     d_out, d_in = weight.shape
-    return sp.csr_array(_kron(x, _eye(d_out)) @ commutation_matrix(d_in, d_out))
+    return sp.csr_array(_kron(x, _eye(d_out, x.dtype)) @ commutation_matrix(d_in, d_out).astype(x.dtype))
 
 
 def linear_xwt_vjp_input(g, x, weight) -> np.ndarray:
@@ -172,19 +189,20 @@ def linear_xw_b(x, weight, bias=None) -> np.ndarray:
 def linear_xw_b_input_jacobian(x, weight, bias=None) -> sp.csr_array:
     """∂vec(z)/∂vec(x) = I_N ⊗ Wᵀ, shape (N·M_out, N·M_in)."""
     x, weight, _ = _xwb_checked(x, weight, bias)
-    return _kron(_eye(x.shape[0]), weight.T)
+    return _kron(_eye(x.shape[0], weight.dtype), weight.T)
 
 
 def linear_xw_b_weight_jacobian(x, weight, bias=None) -> sp.csr_array:
     """∂vec(z)/∂vec(W) = x ⊗ I_Mout, shape (N·M_out, M_in·M_out)."""
     x, weight, _ = _xwb_checked(x, weight, bias)
-    return _kron(x, _eye(weight.shape[1]))
+    return _kron(x, _eye(weight.shape[1], x.dtype))
 
 
 def linear_xw_b_bias_jacobian(x, weight, bias=None) -> sp.csr_array:
     """∂vec(z)/∂b = 1_N ⊗ I_Mout (0/1), shape (N·M_out, M_out)."""
     x, weight, _ = _xwb_checked(x, weight, bias)
-    return _kron(np.ones((x.shape[0], 1)), _eye(weight.shape[1]))
+    dt = resolve_dtype(None, x, weight)
+    return _kron(np.ones((x.shape[0], 1), dtype=dt), _eye(weight.shape[1], dt))
 
 
 def linear_xw_b_vjp_input(g, x, weight, bias=None) -> np.ndarray:
@@ -235,7 +253,7 @@ def linear_wvec_b_input_jacobian(h, weight, bias=None) -> sp.csr_array:
 def linear_wvec_b_weight_jacobian(h, weight, bias=None) -> sp.csr_array:
     """∂s/∂vec(W) = I_n ⊗ vec(H)ᵀ, shape (n, n·H.size)."""
     h, weight, _ = _wvec_checked(h, weight, bias)
-    return _kron(_eye(weight.shape[0]), h.ravel()[None, :])
+    return _kron(_eye(weight.shape[0], h.dtype), h.ravel()[None, :])
 
 
 def linear_wvec_b_vjp_input(g, h, weight, bias=None) -> np.ndarray:
@@ -288,7 +306,7 @@ def linear_wtb_b_input_jacobian(b_vec, weight, bias=None) -> sp.csr_array:
 def linear_wtb_b_weight_jacobian(b_vec, weight, bias=None) -> sp.csr_array:
     """∂Z/∂vec(W) = Bᵀ ⊗ I_nZ (row-major vec of W), shape (n_Z, n_B·n_Z)."""
     b_vec, weight, _ = _wtb_checked(b_vec, weight, bias)
-    return _kron(b_vec[None, :], _eye(weight.shape[1]))
+    return _kron(b_vec[None, :], _eye(weight.shape[1], b_vec.dtype))
 
 
 def linear_wtb_b_row_jacobians(dj_dz, b_vec, weight):
@@ -297,10 +315,18 @@ def linear_wtb_b_row_jacobians(dj_dz, b_vec, weight):
     Returns ``(dJ/dW, dJ/dB, dJ/db)`` exactly as the note writes them:
     ``(dJ/dZ)ᵀ Bᵀ`` (n_Z × n_B — the transpose of W's shape),
     ``dJ/dZ Wᵀ`` (1 × n_B) and ``dJ/dZ`` (1 × n_Z).
+
+    ``b_vec`` must have n_B entries and ``dj_dz`` n_Z, for ``weight`` of shape
+    (n_B, n_Z); anything else is refused with one line.
     """
-    row = np.asarray(dj_dz, dtype=np.float64).reshape(1, -1)
-    b_col = np.asarray(b_vec, dtype=np.float64).reshape(-1, 1)
-    weight = np.asarray(weight, dtype=np.float64)
+    b_vec, weight, _ = _wtb_checked(b_vec, weight, None)
+    row = as_float_array(dj_dz, "dj_dz")
+    n_z = weight.shape[1]
+    if row.size != n_z or row.ndim > 2 or (row.ndim == 2 and row.shape[0] != 1):
+        raise GeometryError(f"dj_dz: must be a row of n_Z = {n_z} entries, (n_Z,) or (1, n_Z) (got shape {row.shape})")
+    row = row.reshape(1, -1).astype(np.float64)
+    b_col = b_vec.astype(np.float64).reshape(-1, 1)
+    weight = weight.astype(np.float64)
     return row.T @ b_col.T, row @ weight.T, row
 
 
@@ -312,6 +338,200 @@ def linear_wtb_b_vjp_weight(g, b_vec, weight, bias=None) -> np.ndarray:
 def linear_wtb_b_vjp_input(g, b_vec, weight, bias=None) -> np.ndarray:
     """∇_B J = (dJ/dZ Wᵀ)ᵀ."""
     return linear_wtb_b_row_jacobians(g, b_vec, weight)[1].ravel()
+
+
+# ---------------------------------------------------------------------------
+# PyTorch's F.linear: y = x Wᵀ + b
+# ---------------------------------------------------------------------------
+def _linear_checked(x, weight, bias):
+    x = as_float_array(x, "x")
+    if x.dtype == object or x.ndim not in (1, 2):
+        raise GeometryError(f"x: must have shape (in_features,) or (N, in_features) (got shape {x.shape})")
+    weight = _matrix(weight, "weight", "(out_features, in_features)")
+    if weight.shape[1] != x.shape[-1]:
+        raise GeometryError(
+            f"weight: must have in_features = x.shape[-1] = {x.shape[-1]} columns (got shape {weight.shape})"
+        )
+    if bias is not None:
+        bias = _vector(bias, "bias", weight.shape[0], "(out_features,)")
+    return x, weight, bias
+
+
+def linear(x=None, weight=None, bias=None, *, input=None) -> np.ndarray:
+    """PyTorch's ``F.linear``: ``y = x Wᵀ + b``.
+
+    Parameters
+    ----------
+    x : (in_features,) or a batch (N, in_features) (keyword ``input=`` as in PyTorch)
+    weight : (out_features, in_features)
+    bias : (out_features,) or None
+
+    Returns
+    -------
+    y : (out_features,) or (N, out_features); float32 when every input is float32.
+
+    Notes
+    -----
+    ``y[n, o] = Σ_k x[n, k] W[o, k] + b[o]``; ∂y[n,o]/∂x[n',k] = [n = n'] W[o, k],
+    ∂y[n,o]/∂W[o',k] = [o = o'] x[n, k], ∂y[n,o]/∂b[o'] = [o = o'].
+
+    Examples
+    --------
+    >>> linear(np.array([1., 2.]), np.array([[1., 0.], [1., 1.]]), np.array([0., 10.]))
+    array([ 1., 13.])
+    """
+    x = torch_input(x, input)
+    if weight is None:
+        raise TypeError("weight: missing (the (out_features, in_features) matrix)")
+    x, weight, bias = _linear_checked(x, weight, bias)
+    dt = resolve_dtype(None, x, weight, bias)
+    y = x.astype(dt, copy=False) @ weight.astype(dt, copy=False).T
+    return y if bias is None else y + bias.astype(dt, copy=False)
+
+
+def _linear_shape(shape, name):
+    from ..geometry import as_positive_int
+
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1 or len(shape) not in (1, 2):
+        raise GeometryError(f"{name}: must be (features,) or (N, features) (got {str(shape)[:60]})")
+    return tuple(as_positive_int(v, f"{name}[{i}]") for i, v in enumerate(shape))
+
+
+def linear_input_jacobian(weight, input_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
+    """∂vec(y)/∂vec(x) of :func:`linear`: W for x (in,); the block diagonal I_N ⊗ W for a batch (N, in).
+
+    Examples
+    --------
+    >>> linear_input_jacobian(np.array([[1., 2.]]), (2, 2)).toarray()
+    array([[1., 2., 0., 0.],
+           [0., 0., 1., 2.]])
+    """
+    weight = as_float_array(_matrix(weight, "weight", "(out_features, in_features)"), "weight", dtype)
+    shape = _linear_shape(input_shape, "input_shape")
+    if shape[-1] != weight.shape[1]:
+        raise GeometryError(f"input_shape: last entry must be in_features = {weight.shape[1]} (got {shape})")
+    n = shape[0] if len(shape) == 2 else 1
+    out_f, in_f = weight.shape
+    check_budget("linear input Jacobian", n * out_f * in_f, (n * out_f, n * in_f), weight.dtype, max_bytes)
+    idx = index_dtype_for(out_f * in_f, out_f, in_f)
+    block = csr_from_arrays(np.ascontiguousarray(weight).reshape(-1).copy(),
+                            np.tile(np.arange(in_f, dtype=idx), out_f),
+                            np.arange(0, out_f * in_f + 1, in_f, dtype=idx), (out_f, in_f), what="linear_input_jacobian")
+    return block if len(shape) == 1 else block_diag_repeat(block, n, what="linear input Jacobian", max_bytes=max_bytes)
+
+
+def linear_weight_jacobian(x, weight_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
+    """∂vec(y)/∂vec(W) of :func:`linear`: row (n, o) holds x[n, :] in columns o·in … o·in + in − 1.
+
+    Shape (N·out, out·in) (N = 1 for an unbatched x); vec(W) is C order.
+
+    Examples
+    --------
+    >>> linear_weight_jacobian(np.array([1., 2.]), (2, 2)).toarray()
+    array([[1., 2., 0., 0.],
+           [0., 0., 1., 2.]])
+    """
+    x = as_float_array(x, "x", dtype)
+    if x.dtype == object or x.ndim not in (1, 2):
+        raise GeometryError(f"x: must have shape (in_features,) or (N, in_features) (got shape {x.shape})")
+    wshape = _linear_shape(weight_shape, "weight_shape")
+    if len(wshape) != 2 or wshape[1] != x.shape[-1]:
+        raise GeometryError(f"weight_shape: must be (out_features, {x.shape[-1]}) (got {wshape})")
+    out_f, in_f = wshape
+    x2 = x.reshape(-1, in_f)
+    n = x2.shape[0]
+    nnz = n * out_f * in_f
+    check_budget("linear weight Jacobian", nnz, (n * out_f, out_f * in_f), x.dtype, max_bytes)
+    idx = index_dtype_for(nnz, n * out_f, out_f * in_f)
+    data = np.empty((n, out_f, in_f), dtype=x.dtype)
+    data[...] = x2[:, None, :]
+    indices = np.empty((n, out_f, in_f), dtype=idx)
+    indices[...] = (np.arange(out_f, dtype=idx) * idx.type(in_f))[None, :, None] + np.arange(in_f, dtype=idx)
+    return csr_from_arrays(data.reshape(-1), indices.reshape(-1), np.arange(0, nnz + 1, in_f, dtype=idx),
+                           (n * out_f, out_f * in_f), what="linear_weight_jacobian")
+
+
+def linear_bias_jacobian(out_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
+    """∂vec(y)/∂b of :func:`linear`: I for y (out,); N identities stacked vertically for y (N, out).
+
+    Examples
+    --------
+    >>> linear_bias_jacobian((2, 1)).toarray()
+    array([[1.],
+           [1.]])
+    """
+    dt = resolve_dtype(dtype)
+    shape = _linear_shape(out_shape, "out_shape")
+    n, out_f = (shape[0] if len(shape) == 2 else 1), shape[-1]
+    check_budget("linear bias Jacobian", n * out_f, (n * out_f, out_f), dt, max_bytes)
+    idx = index_dtype_for(n * out_f, out_f)
+    return csr_from_arrays(np.ones(n * out_f, dtype=dt), np.tile(np.arange(out_f, dtype=idx), n),
+                           np.arange(n * out_f + 1, dtype=idx), (n * out_f, out_f), what="linear_bias_jacobian")
+
+
+def _linear_vjp_input(g, x, weight, bias=None):
+    return np.asarray(g, dtype=np.float64) @ np.asarray(weight, dtype=np.float64)
+
+
+def _linear_vjp_weight(g, x, weight, bias=None):
+    g2 = np.asarray(g, dtype=np.float64).reshape(-1, np.shape(weight)[0])
+    return g2.T @ np.asarray(x, dtype=np.float64).reshape(g2.shape[0], -1)
+
+
+def _linear_vjp_bias(g, x, weight, bias=None):
+    return np.asarray(g, dtype=np.float64).reshape(-1, np.shape(weight)[0]).sum(axis=0)
+
+
+def _linear_reference(x, weight, bias=None):
+    """Loops from y[n, o] = Σ_k x[n, k] W[o, k] + b[o]."""
+    x = np.asarray(x, dtype=np.float64)
+    x2 = x.reshape(-1, x.shape[-1])
+    w = np.asarray(weight, dtype=np.float64)
+    y = np.zeros((x2.shape[0], w.shape[0]))
+    for n in range(x2.shape[0]):
+        for o in range(w.shape[0]):
+            acc = 0.0 if bias is None else float(bias[o])
+            for k in range(w.shape[1]):
+                acc += x2[n, k] * w[o, k]
+            y[n, o] = acc
+    return y.reshape(*x.shape[:-1], w.shape[0])
+
+
+def _torch_linear(x, weight, bias=None):
+    import torch.nn.functional as F
+
+    return F.linear(x, weight, bias)
+
+
+def _linear_cases():
+    rng = np.random.default_rng(1986)
+    out = []
+    for xs, o in [((3,), 2), ((4, 3), 5), ((1, 1), 1), ((2, 6), 3)]:
+        inputs = {"x": rng.standard_normal(xs), "weight": rng.standard_normal((o, xs[-1])), "bias": rng.standard_normal(o)}
+        out.append(Case(inputs, {}, "x" + "x".join(map(str, xs)) + f"-out{o}"))
+    return out
+
+
+register(
+    "linear",
+    summary="PyTorch's F.linear y = x Wᵀ + b: ∂y/∂x = I_N ⊗ W, ∂y/∂vec W rows x[n], ∂y/∂b = 1_N ⊗ I",
+    forward=linear,
+    jacobian={
+        "x": lambda x, weight, bias=None: linear_input_jacobian(weight, np.shape(x)),
+        "weight": lambda x, weight, bias=None: linear_weight_jacobian(x, np.shape(weight)),
+        "bias": lambda x, weight, bias=None: linear_bias_jacobian((*np.shape(x)[:-1], np.shape(weight)[0])),
+    },
+    vjp={
+        "x": {"g_W": _linear_vjp_input},
+        "weight": {"gT_x": _linear_vjp_weight},
+        "bias": {"sum": _linear_vjp_bias},
+    },
+    cases=_linear_cases,
+    affine_in=("x", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_linear,
+    reference=_linear_reference,
+)
 
 
 # ---------------------------------------------------------------------------

@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
-from ._sparse import as_float_array
+from ._sparse import as_float_array, check_budget, csr_from_arrays, index_dtype_for, torch_input
 
 __all__ = [
     "LABEL_ATOL",
@@ -103,33 +103,45 @@ def _one_hot(y, like: np.ndarray, name="y") -> np.ndarray:
     return y
 
 
+#: How far Σp may be from 1 for p to count as a probability vector (rounding of a softmax in float32).
+PROB_ATOL = 1e-6
+
+
 def _probabilities(p, name="p") -> np.ndarray:
     p = _vector(p, name)
     if (p < 0).any():
         raise ValueError(f"{name}: probabilities must be ≥ 0 (got min {p.min():.3g})")
+    if abs(float(p.sum(dtype=np.float64)) - 1.0) > PROB_ATOL:
+        raise ValueError(
+            f"{name}: probabilities must sum to 1 within {PROB_ATOL:g} (got sum {float(p.sum(dtype=np.float64)):.10g})"
+        )
     return p
 
 
 # ---------------------------------------------------------------------------
 # softmax
 # ---------------------------------------------------------------------------
-def softmax(s):
+def softmax(s=None, *, input=None):
     """``p = exp(s) / Σ exp(s)`` for a score vector s (C,), computed with the max shifted out.
+
+    ``input=`` is accepted for ``s`` (PyTorch's name); float32 stays float32.
 
     Examples
     --------
     >>> softmax(np.array([0., np.log(3.)]))
     array([0.25, 0.75])
     """
-    s = _vector(s, "s")
+    s = _vector(torch_input(s, input, "s"), "s")
     e = np.exp(s - s.max())
     return e / e.sum()
 
 
-def softmax_jacobian(s, *, sparse=False):
+def softmax_jacobian(s, *, sparse=False, max_bytes=None):
     """∂p/∂s = diag(p) − p pᵀ, shape (C, C); dense ndarray unless ``sparse=True``.
 
-    Entry ``∂p_i/∂s_j = p_i([i = j] − p_j)``.
+    Entry ``∂p_i/∂s_j = p_i([i = j] − p_j)``. Every entry is stored (the
+    matrix is dense); the memory guard runs on C² before anything is built,
+    and the CSR form is filled directly (no dense matrix first).
 
     Examples
     --------
@@ -137,9 +149,20 @@ def softmax_jacobian(s, *, sparse=False):
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
     """
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise TypeError(f"sparse: must be True or False (got {sparse!r:.40})")
     p = softmax(s)
-    jac = np.diag(p) - np.outer(p, p)
-    return sp.csr_array(jac) if sparse else jac
+    c = p.size
+    check_budget("softmax Jacobian" + (" (CSR)" if sparse else " (dense: 8 bytes an entry at most as CSR's 12)"),
+                 c * c, (c, c), p.dtype, max_bytes)
+    data = np.multiply.outer(-p, p).reshape(-1)
+    data[:: c + 1] += p
+    if not sparse:
+        return data.reshape(c, c)
+    idx = index_dtype_for(c * c, c)
+    indices = np.empty(c * c, dtype=idx)
+    indices.reshape(c, c)[...] = np.arange(c, dtype=idx)
+    return csr_from_arrays(data, indices, np.arange(0, c * c + 1, c, dtype=idx), (c, c), what="softmax_jacobian")
 
 
 def softmax_vjp(g, s):
