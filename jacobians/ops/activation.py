@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
+from . import _references
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -257,6 +258,7 @@ def _torch_tanh(z):
 
 register(
     "relu",
+    reference=_references.relu_reference,
     summary="ReLU max(z, 0): diag(Ind(vec(z) > 0)), derivative 0 at z = 0",
     forward=relu,
     jacobian={"z": lambda z: relu_jacobian(z)},
@@ -268,6 +270,7 @@ register(
 
 register(
     "sigmoid",
+    reference=_references.sigmoid_reference,
     summary="logistic sigmoid: diag(σ(z)(1 − σ(z)))",
     forward=sigmoid,
     jacobian={"z": lambda z: sigmoid_jacobian(z)},
@@ -278,6 +281,7 @@ register(
 
 register(
     "tanh",
+    reference=_references.tanh_reference,
     summary="hyperbolic tangent: diag(1 − tanh(z)²)",
     forward=tanh,
     jacobian={"z": lambda z: tanh_jacobian(z)},

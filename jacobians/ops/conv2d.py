@@ -34,6 +34,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import Conv2dGeometry, GeometryError, as_pair, as_padding, as_shape
 from ..registry import Case, register
+from . import _references
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -963,6 +964,7 @@ def conv2d_cases():
 
 register(
     "conv2d",
+    reference=_references.conv2d_reference,
     summary="2-D cross-correlation y = w ⋆ x + b (M_F^filter w.r.t. x, M_X^im w.r.t. weight)",
     forward=conv2d,
     jacobian={"x": _jac_x, "weight": _jac_w, "bias": _jac_b},
@@ -1005,6 +1007,7 @@ def _im2col_cases():
 
 register(
     "im2col",
+    reference=_references.im2col_reference,
     summary="φ(I): patches as rows (OH·OW, C·kh·kw); its adjoint is col2im (fold)",
     forward=_im2col_forward,
     jacobian={"x": _im2col_jac},

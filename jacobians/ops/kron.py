@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from ..conventions import Convention
 from ..geometry import GeometryError, as_pair, as_positive_int
 from ..registry import Case, register
+from . import _references
 from ._sparse import as_float_array, check_budget, exact_size
 from .conv2d import col2im, im2col, im2col_jacobian
 
@@ -266,6 +267,7 @@ def kron_cases():
 
 register(
     "xu2020_kron",
+    reference=_references.xu2020_kron_reference,
     summary="O_f = φ(I)·F_f with Jacobians (I_FN ⊗ φ(I)) and (F_fᵀ ⊗ I)·∂vec φ/∂vec I (note 003)",
     forward=xu2020_kron,
     jacobian={

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from ..conventions import commutation_matrix
 from ..geometry import GeometryError
 from ..registry import Case, register
+from . import _references
 from ._sparse import (
     as_float_array,
     block_diag_repeat,
@@ -603,6 +604,7 @@ def _wtb_b_cases():
 
 register(
     "linear_xwt",
+    reference=_references.linear_xwt_reference,
     summary="Z = X Wᵀ (note 000): ∂vec Z/∂vec X = I ⊗ W, ∂vec Z/∂vec W = (X ⊗ I) K",
     forward=linear_xwt,
     jacobian={"x": linear_xwt_input_jacobian, "weight": linear_xwt_weight_jacobian},
@@ -614,6 +616,7 @@ register(
 
 register(
     "linear_xw_b",
+    reference=_references.linear_xw_b_reference,
     summary="z = x W + b batched (note 002): I ⊗ Wᵀ, x ⊗ I, 1 ⊗ I",
     forward=linear_xw_b,
     jacobian={
@@ -634,6 +637,7 @@ register(
 
 register(
     "linear_wvec_b",
+    reference=_references.linear_wvec_b_reference,
     summary="s = W vec(H) + b (note 004): ∂s/∂vec H = W, ∂s/∂vec W = I ⊗ vec(H)ᵀ",
     forward=linear_wvec_b,
     jacobian={
@@ -654,6 +658,7 @@ register(
 
 register(
     "linear_wtb_b",
+    reference=_references.linear_wtb_b_reference,
     summary="Z = Wᵀ B + b (note 001): dJ/dW = (dJ/dZ)ᵀ Bᵀ in numerator layout, gradient = its transpose",
     forward=linear_wtb_b,
     jacobian={

@@ -69,6 +69,7 @@ import scipy.sparse as sp
 
 from ..geometry import GeometryError, Pool2dGeometry, as_padding
 from ..registry import Case, register
+from . import _references
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -717,6 +718,7 @@ def _max_jac(x, **p):
 
 register(
     "max_pool2d",
+    reference=_references.max_pool2d_reference,
     summary="max pooling: the 0/1 mask of its switches (pad value and tie rule chosen)",
     forward=max_pool2d,
     jacobian={"x": _max_jac},
@@ -757,6 +759,7 @@ def _avg_jac(x, **p):
 
 register(
     "avg_pool2d",
+    reference=_references.avg_pool2d_reference,
     summary="average pooling: a depthwise convolution with P = 1/(h·w) (or 1/count without padding)",
     forward=avg_pool2d,
     jacobian={"x": _avg_jac},

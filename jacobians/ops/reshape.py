@@ -29,6 +29,7 @@ from ..conventions import unvec as _unvec
 from ..conventions import vec as _vec
 from ..geometry import GeometryError, as_positive_int
 from ..registry import Case, register
+from . import _references
 from ._sparse import check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
@@ -456,6 +457,7 @@ def _select_cases():
 
 register(
     "vec",
+    reference=_references.vec_reference,
     summary="vec in a named convention (row/col-major, channels first/last): a permutation",
     forward=vec_op,
     jacobian={"x": lambda x, convention="canonical": vec_jacobian(np.shape(x), convention)},
@@ -468,6 +470,7 @@ register(
 
 register(
     "convert_vec",
+    reference=_references.convert_vec_reference,
     summary="re-order a vec from one convention to another: P_target P_sourceᵀ",
     forward=convert_vec,
     jacobian={"v": lambda v, shape, source="canonical", target="canonical": convert_vec_jacobian(shape, source, target)},
@@ -479,6 +482,7 @@ register(
 
 register(
     "reshape",
+    reference=_references.reshape_reference,
     summary="numpy reshape in C or F (MATLAB) order: a permutation",
     forward=reshape,
     jacobian={"x": lambda x, shape, order="C": reshape_jacobian(np.shape(x), shape, order)},
@@ -490,6 +494,7 @@ register(
 
 register(
     "transpose",
+    reference=_references.transpose_reference,
     summary="axis permutation; for a matrix the Jacobian is a commutation matrix",
     forward=transpose,
     jacobian={"x": lambda x, axes=None: transpose_jacobian(np.shape(x), axes)},
@@ -503,6 +508,7 @@ register(
 
 register(
     "flatten",
+    reference=_references.flatten_reference,
     summary="torch.flatten(x, start_dim, end_dim): the identity Jacobian",
     forward=flatten,
     jacobian={"x": lambda x, start_dim=0, end_dim=-1: flatten_jacobian(np.shape(x), start_dim, end_dim)},
@@ -534,6 +540,7 @@ def _stack_block_vjp(name):
 
 register(
     "stack",
+    reference=_references.stack_reference,
     summary="S = {S_1, S_2, S_3} (note 004): ∂vec S/∂vec S_i = (0; I_t; 0)",
     forward=lambda s1, s2, s3: stack(s1, s2, s3),
     jacobian={n: _stack_block_jac(n) for n in ("s1", "s2", "s3")},
@@ -553,6 +560,7 @@ def _select_vjp(g, x, index):
 
 register(
     "select",
+    reference=_references.select_reference,
     summary="S_i = S[i] along the leading axis: the row block (0 I_t 0)",
     forward=select,
     jacobian={"x": lambda x, index: select_jacobian(np.shape(x), index)},

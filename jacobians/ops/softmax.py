@@ -42,6 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
+from . import _references
 from ._sparse import as_float_array, check_budget, csr_from_arrays, index_dtype_for, torch_input
 
 __all__ = [
@@ -405,6 +406,7 @@ def frobenius_cases():
 
 register(
     "softmax",
+    reference=_references.softmax_reference,
     summary="softmax p = exp(s)/Σexp(s): ∂p/∂s = diag(p) − p pᵀ",
     forward=softmax,
     jacobian={"s": lambda s: softmax_jacobian(s, sparse=True)},
@@ -415,6 +417,7 @@ register(
 
 register(
     "softmax_cross_entropy",
+    reference=_references.softmax_cross_entropy_reference,
     summary="l = −log(yᵀ softmax(s)) (note 004), y constant: ∂l/∂s = −yᵀ/(yᵀp)(diag(p) − p pᵀ)",
     forward=softmax_cross_entropy,
     jacobian={"s": _sce_jacobian},
@@ -438,6 +441,7 @@ def _soft_ce_vjp(g, s, y):
 
 register(
     "softmax_soft_cross_entropy",
+    reference=_references.softmax_soft_cross_entropy_reference,
     summary="h = −Σ y log softmax(s) (PyTorch's soft-target cross-entropy), y constant: ∂h/∂s = p − y",
     forward=softmax_soft_cross_entropy,
     jacobian={"s": _soft_ce_jacobian},
@@ -448,6 +452,7 @@ register(
 
 register(
     "frobenius_loss",
+    reference=_references.frobenius_loss_reference,
     summary="Q = ½‖X − Y‖²_F (note 000): ∂Q/∂vec(X) = vec(X − Y)ᵀ",
     forward=frobenius_loss,
     jacobian={"x": lambda x, y: frobenius_loss_jacobian(x, y, "x"), "y": lambda x, y: frobenius_loss_jacobian(x, y, "y")},
