@@ -31,19 +31,19 @@ import scipy.sparse as sp
 __all__ = ["Link", "Chain", "fan_out", "fan_out_gradient", "as_link"]
 
 
-def _as_sparse(matrix, name):
+def _as_sparse(matrix, name, param="matrix"):
     if sp.issparse(matrix):
         if np.iscomplexobj(matrix.data) or matrix.dtype.kind not in "biuf":
-            raise TypeError(f"matrix: link {name!r} must be a real matrix (got dtype {matrix.dtype})")
+            raise TypeError(f"{param}: link {name!r} must be a real matrix (got dtype {matrix.dtype})")
         return sp.csr_array(matrix)
     try:
         arr = np.asarray(matrix)
     except ValueError:  # ragged nested lists
-        raise ValueError(f"matrix: link {name!r} must be a 2-D matrix (got ragged rows)") from None
+        raise ValueError(f"{param}: link {name!r} must be a 2-D matrix (got ragged rows)") from None
     if arr.dtype == object or arr.ndim != 2:
-        raise ValueError(f"matrix: link {name!r} must be a 2-D matrix (got shape {arr.shape})")
+        raise ValueError(f"{param}: link {name!r} must be a 2-D matrix (got shape {arr.shape})")
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"matrix: link {name!r} must be a real matrix (got dtype {arr.dtype})")
+        raise TypeError(f"{param}: link {name!r} must be a real matrix (got dtype {arr.dtype})")
     return sp.csr_array(arr if arr.dtype.kind == "f" else arr.astype(np.float64))
 
 
@@ -210,15 +210,24 @@ def fan_out(name: str, branches: Sequence) -> Link:
 
 def fan_out_gradient(rows: Sequence, jacobians: Sequence) -> np.ndarray:
     """Σ_i rows[i] · jacobians[i]: the literal fan-out sum of row gradients times Jacobians."""
+    for name, seq in (("rows", rows), ("jacobians", jacobians)):
+        if isinstance(seq, (str, bytes, dict, np.ndarray)) or not hasattr(seq, "__len__"):
+            raise TypeError(f"{name}: must be a list (got {type(seq).__name__})")
     if len(rows) != len(jacobians) or not rows:
-        raise ValueError(f"fan_out_gradient: need as many rows as Jacobians, at least one (got {len(rows)} and {len(jacobians)})")
+        raise ValueError(f"rows: need as many rows as Jacobians, at least one (got {len(rows)} and {len(jacobians)})")
     total = None
     for k, (row, jac) in enumerate(zip(rows, jacobians)):
-        row = np.asarray(row, dtype=np.float64).ravel()
+        from .ops._sparse import as_float_array
+
+        row = as_float_array(row, f"rows[{k}]")
+        if row.dtype == object:
+            raise TypeError(f"rows[{k}]: must be numeric")
+        row = row.astype(np.float64).ravel()
+        jac = _as_sparse(jac, f"term {k}", param=f"jacobians[{k}]")
         if jac.shape[0] != row.size:
-            raise ValueError(f"fan_out_gradient: term {k} has a row of {row.size} entries but a Jacobian with {jac.shape[0]} rows")
+            raise ValueError(f"rows[{k}]: has {row.size} entries but jacobians[{k}] has {jac.shape[0]} rows")
         term = np.asarray(jac.T @ row).ravel()
         if total is not None and term.size != total.size:
-            raise ValueError(f"fan_out_gradient: term {k} has {term.size} columns, term 0 has {total.size}")
+            raise ValueError(f"jacobians[{k}]: has {term.size} columns, jacobians[0] has {total.size}")
         total = term if total is None else total + term
     return total

@@ -140,21 +140,28 @@ def _permutation(shape: tuple[int, ...], vec_order: str, channels: str) -> sp.cs
 
 def vec(tensor, convention: Convention | None = None) -> np.ndarray:
     """vec(T) in ``convention`` (canonical C order when None)."""
-    arr = np.asarray(tensor)
+    from .ops._sparse import as_array
+
+    arr = as_array(tensor, "tensor")
     if convention is None:
         return arr.ravel()
-    return arr.transpose(convention.axis_order(arr.ndim)).ravel()
+    return arr.transpose(get_convention(convention).axis_order(arr.ndim)).ravel()
 
 
 def unvec(vector, shape, convention: Convention | None = None) -> np.ndarray:
     """The canonical-shaped tensor whose vec (in ``convention``) is ``vector``."""
-    vector = np.asarray(vector).ravel()
-    shape = tuple(shape)
-    if vector.size != int(np.prod(shape, dtype=np.int64)):
-        raise ValueError(f"vector: has {vector.size} entries but shape {shape} needs {int(np.prod(shape))}")
+    from .geometry import as_positive_int
+    from .ops._sparse import as_array, exact_size
+
+    vector = as_array(vector, "vector").ravel()
+    if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__iter__"):
+        raise ValueError(f"shape: must be a tuple of non-negative integers (got {str(shape)[:60]})")
+    shape = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(shape))
+    if vector.size != exact_size(shape):
+        raise ValueError(f"vector: has {vector.size} entries but shape {shape} needs {exact_size(shape)}")
     if convention is None:
         return vector.reshape(shape)
-    order = convention.axis_order(len(shape))
+    order = get_convention(convention).axis_order(len(shape))
     permuted = vector.reshape(tuple(shape[a] for a in order))
     return permuted.transpose(np.argsort(order))
 
@@ -210,6 +217,11 @@ def get_convention(name_or_convention) -> Convention:
         return name_or_convention
     if name_or_convention is None:
         return CANONICAL
+    if not isinstance(name_or_convention, str):
+        raise ValueError(
+            f"convention: must be a preset name or a Convention (got {type(name_or_convention).__name__}); "
+            f"presets: {', '.join(PRESETS)}"
+        )
     try:
         return PRESETS[name_or_convention]
     except KeyError:

@@ -173,7 +173,26 @@ def as_shape(value, name: str, ndim: int | tuple[int, ...]) -> tuple[int, ...]:
 
 
 def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int) -> int:
-    """floor((size + pads - dilation*(kernel-1) - 1) / stride) + 1, without validation."""
+    """floor((size + pads - dilation*(kernel-1) - 1) / stride) + 1.
+
+    Every argument is validated (positive integers; pads non-negative); a
+    window larger than the padded size gives a result ≤ 0, which the
+    geometry classes refuse.
+
+    Examples
+    --------
+    >>> output_size(5, 3, 2, 1, 1, 1)
+    3
+    """
+    size, kernel, stride, dilation = (
+        as_positive_int(v, n) for v, n in ((size, "size"), (kernel, "kernel"), (stride, "stride"), (dilation, "dilation"))
+    )
+    pad_before = as_positive_int(pad_before, "pad_before", allow_zero=True)
+    pad_after = as_positive_int(pad_after, "pad_after", allow_zero=True)
+    return _output_size(size, kernel, stride, pad_before, pad_after, dilation)
+
+
+def _output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int) -> int:
     return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -252,8 +271,8 @@ class Conv2dGeometry:
     def out_hw(self) -> tuple[int, int]:
         pt, pb, pl, pr = self.padding
         return (
-            output_size(self.height, self.kernel[0], self.stride[0], pt, pb, self.dilation[0]),
-            output_size(self.width, self.kernel[1], self.stride[1], pl, pr, self.dilation[1]),
+            _output_size(self.height, self.kernel[0], self.stride[0], pt, pb, self.dilation[0]),
+            _output_size(self.width, self.kernel[1], self.stride[1], pl, pr, self.dilation[1]),
         )
 
     @property

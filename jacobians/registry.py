@@ -164,6 +164,8 @@ def load_all() -> dict[str, OpSpec]:
 def get_operator(name: str) -> OpSpec:
     """The registered operator ``name``; an unknown name lists the known ones."""
     load_all()
+    if not isinstance(name, str):
+        raise KeyError(f"operator: must be a name (str) (got {type(name).__name__}); registered: {', '.join(sorted(OPERATORS))}")
     try:
         return OPERATORS[name]
     except KeyError:

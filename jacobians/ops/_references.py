@@ -206,7 +206,7 @@ def _elementwise(z, fn):
 
 def relu_reference(z):
     """y = z if z > 0 else 0."""
-    return _elementwise(z, lambda v: v if v > 0 else 0.0)
+    return _elementwise(z, lambda v: v if (v > 0 or v != v) else 0.0)  # NaN stays NaN, as in PyTorch
 
 
 def _logistic(v):

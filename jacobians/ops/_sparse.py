@@ -59,6 +59,7 @@ __all__ = [
     "FLOAT_DTYPES",
     "split_batch_shape",
     "torch_input",
+    "as_array",
 ]
 
 #: value dtypes a numeric builder may return
@@ -81,6 +82,12 @@ def exact_size(shape) -> int:
     return n
 
 
+def _short(value) -> str:
+    from ..geometry import _short as short
+
+    return short(value)
+
+
 def resolve_dtype(dtype=None, *arrays, name: str = "dtype"):
     """The value dtype of a builder's result (see the module docstring's rule).
 
@@ -99,7 +106,7 @@ def resolve_dtype(dtype=None, *arrays, name: str = "dtype"):
         try:
             dt = np.dtype(dtype)
         except TypeError:
-            raise TypeError(f"{name}: must be a floating dtype, float32 or float64 (got {dtype!r})") from None
+            raise TypeError(f"{name}: must be a floating dtype, float32 or float64 (got {_short(dtype)})") from None
         if dt == object:
             return dt
         if dt not in FLOAT_DTYPES:
@@ -203,6 +210,14 @@ def split_batch_shape(shape, name: str, rule: str, sample_ndim: int = 3):
     return dims[0], dims[1:]
 
 
+def as_array(values, name: str) -> np.ndarray:
+    """``np.asarray`` with one clear line for ragged nested sequences (numpy's own error names no parameter)."""
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}: must be a rectangular array (got ragged nested sequences)") from None
+
+
 def torch_input(x, input, name: str = "x"):
     """Accept PyTorch's keyword ``input=`` as well as the positional ``x`` (exactly one of them)."""
     if input is not None:
@@ -225,8 +240,13 @@ def as_float_array(values, name: str, dtype=None) -> np.ndarray:
     float32 stays float32 unless ``dtype`` says otherwise; ints and bools become
     float64; complex, strings and an integer ``dtype`` are refused with one line.
     """
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):  # ragged nested sequences
+        raise ValueError(f"{name}: must be a rectangular array (got ragged nested sequences)") from None
     if arr.dtype == object:
+        if arr.ndim == 0 or not all(hasattr(v, "free_symbols") or isinstance(v, (int, float)) for v in arr.flat):
+            raise TypeError(f"{name}: must be a numeric array or an array of sympy expressions (got {type(values).__name__})")
         return arr
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name}: must be a numeric array (got dtype {arr.dtype})")

@@ -186,7 +186,7 @@ def im2col(x, kernel_hw, stride=1, padding=0, dilation=1):
     This is note 003's φ(I) in canonical order; note 000 orders patches
     column-major (see :mod:`jacobians.conventions`).
     """
-    x4, squeeze = _batched(x)
+    x4, squeeze = _batched(as_float_array(x, "x"))
     kh, kw = as_pair(kernel_hw, "kernel_hw")
     geom = _geometry(x4.shape, (1, x4.shape[1], kh, kw), stride, padding, dilation, 1)
     win = sliding_windows(x4, geom)  # (N, C, OH, OW, kh, kw)
@@ -214,7 +214,7 @@ def col2im(cols, input_shape, kernel_hw, stride=1, padding=0, dilation=1):
     kh, kw = as_pair(kernel_hw, "kernel_hw")
     geom = _geometry((c, h, w), (1, c, kh, kw), stride, padding, dilation, 1)
     oh, ow = geom.out_hw
-    cols = np.asarray(cols)
+    cols = as_float_array(cols, "cols")
     squeeze = cols.ndim == 2
     c3 = cols[None] if squeeze else cols
     if c3.ndim != 3 or c3.shape[1:] != (oh * ow, c * kh * kw):

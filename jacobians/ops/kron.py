@@ -40,10 +40,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..conventions import Convention
-from ..geometry import GeometryError, as_pair, as_positive_int
+from ..geometry import GeometryError, _short, as_pair, as_positive_int
 from ..registry import Case, register
 from . import _references
-from ._sparse import as_float_array, check_budget, exact_size
+from ._sparse import as_array, as_float_array, check_budget, exact_size
 from .conv2d import col2im, im2col, im2col_jacobian
 
 __all__ = [
@@ -91,18 +91,18 @@ def xu2020_filter_matrix(weight, reshape: str = "corrected") -> np.ndarray:
            [4., 5.],
            [6., 7.]])
     """
-    weight = np.asarray(weight)
+    weight = as_array(weight, "weight")
     if weight.ndim != 4:
         raise GeometryError(f"weight: must have shape (FN, C, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
-    if reshape not in _RESHAPES:
-        raise ValueError(f"reshape: must be one of {_RESHAPES} (got {reshape!r})")
+    if not isinstance(reshape, str) or reshape not in _RESHAPES:
+        raise ValueError(f"reshape: must be one of {_RESHAPES} (got {_short(reshape)})")
     fn = weight.shape[0]
     return weight.reshape(fn, -1).T if reshape == "corrected" else weight.reshape(-1, fn)
 
 
 def xu2020_output_matrix(y) -> np.ndarray:
     """O_f, the ``(FN, OH, OW)`` output as a ``(OH·OW, FN)`` matrix (one column per channel)."""
-    y = np.asarray(y)
+    y = as_array(y, "y")
     if y.ndim != 3:
         raise GeometryError(f"y: must have shape (FN, OH, OW) (got {y.ndim}-D shape {y.shape})")
     return y.reshape(y.shape[0], -1).T

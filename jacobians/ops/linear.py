@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..conventions import commutation_matrix
-from ..geometry import GeometryError
+from ..geometry import GeometryError, _short
 from ..registry import Case, register
 from . import _references
 from ._sparse import (
@@ -393,8 +393,8 @@ def linear(x=None, weight=None, bias=None, *, input=None) -> np.ndarray:
 def _linear_shape(shape, name):
     from ..geometry import as_positive_int
 
-    if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1 or len(shape) not in (1, 2):
-        raise GeometryError(f"{name}: must be (features,) or (N, features) (got {str(shape)[:60]})")
+    if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__len__") or len(shape) not in (1, 2):
+        raise GeometryError(f"{name}: must be (features,) or (N, features) (got {_short(shape)})")
     return tuple(as_positive_int(v, f"{name}[{i}]") for i, v in enumerate(shape))
 
 

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..geometry import GeometryError, Pool2dGeometry, as_padding
+from ..geometry import GeometryError, Pool2dGeometry, _short, as_padding
 from ..registry import Case, register
 from . import _references
 from ._sparse import (
@@ -135,7 +135,7 @@ def _taps_on_input(geom: Pool2dGeometry):
 
 def _check_ties(ties) -> str:
     if ties not in TIE_RULES:
-        raise ValueError(f"ties: must be one of {', '.join(repr(t) for t in TIE_RULES)} (got {ties!r})")
+        raise ValueError(f"ties: must be one of {', '.join(repr(t) for t in TIE_RULES)} (got {_short(ties)})")
     return ties
 
 
@@ -143,18 +143,18 @@ def _check_bool(value, name: str) -> bool:
     """A real bool (numpy bools too): a string such as "False" would otherwise count as True."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise TypeError(f"{name}: must be True or False (got {value!r:.40})")
+    raise TypeError(f"{name}: must be True or False (got {_short(value)})")
 
 
 def _check_pad_value(pad_value) -> float:
     if isinstance(pad_value, (str, bytes)):
-        raise ValueError(f"pad_value: must be a number or -inf (got {pad_value!r:.40})")
+        raise ValueError(f"pad_value: must be a number or -inf (got {_short(pad_value)})")
     try:
         value = float(pad_value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"pad_value: must be a number or -inf (got {pad_value!r})") from None
+        raise ValueError(f"pad_value: must be a number or -inf (got {_short(pad_value)})") from None
     if math.isnan(value) or value == math.inf:
-        raise ValueError(f"pad_value: must be a finite number or -inf (got {pad_value!r})")
+        raise ValueError(f"pad_value: must be a finite number or -inf (got {_short(pad_value)})")
     return value
 
 

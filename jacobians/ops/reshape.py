@@ -27,10 +27,10 @@ import scipy.sparse as sp
 from ..conventions import get_convention
 from ..conventions import unvec as _unvec
 from ..conventions import vec as _vec
-from ..geometry import GeometryError, as_positive_int
+from ..geometry import GeometryError, _short, as_positive_int
 from ..registry import Case, register
 from . import _references
-from ._sparse import check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
+from ._sparse import as_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
     "selection_matrix",
@@ -57,7 +57,7 @@ def _as_int(value, name: str) -> int:
     if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
         value = int(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise GeometryError(f"{name}: must be an integer (got {value!r:.40})")
+        raise GeometryError(f"{name}: must be an integer (got {_short(value)})")
     return int(value)
 
 
@@ -66,11 +66,11 @@ def _dims(value, name: str) -> tuple[int, ...]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         value = (value,)
     if isinstance(value, (str, bytes, dict)) or value is None:
-        raise GeometryError(f"{name}: must be a tuple of non-negative integers (got {str(value)[:60]})")
+        raise GeometryError(f"{name}: must be a tuple of non-negative integers (got {_short(value)})")
     try:
         items = tuple(value)
     except TypeError:
-        raise GeometryError(f"{name}: must be a tuple of non-negative integers (got {str(value)[:60]})") from None
+        raise GeometryError(f"{name}: must be a tuple of non-negative integers (got {_short(value)})") from None
     return tuple(as_positive_int(v, f"{name}[{i}]", allow_zero=True) for i, v in enumerate(items))
 
 
@@ -101,7 +101,7 @@ def selection_matrix(source, n_in: int, *, dtype=None, max_bytes=None) -> sp.csr
     """
     dt = resolve_dtype(dtype)
     n_in = as_positive_int(n_in, "n_in", allow_zero=True)
-    source = np.asarray(source)
+    source = as_array(source, "source")
     if source.dtype.kind == "f" and source.size and np.all(np.isfinite(source)) and np.all(source == np.round(source)):
         source = source.astype(np.int64)
     if source.dtype.kind not in "iu" and not (source.size == 0 and source.dtype.kind == "f"):
@@ -136,6 +136,8 @@ def _order_source(shape, convention):
     Computed from the convention's axis order with ravel_multi_index (not by
     transposing an array of indices, as the forward does).
     """
+    if not shape:
+        return np.zeros(1, dtype=np.int64)
     order = get_convention(convention).axis_order(len(shape))
     permuted_shape = tuple(shape[a] for a in order)
     n = exact_size(shape)
@@ -155,8 +157,16 @@ def vec_jacobian(x_shape, convention="canonical") -> sp.csr_array:
     return selection_matrix(_order_source(shape, convention), n)
 
 
+def _convention(value, name: str):
+    """get_convention, with the refusal naming the caller's parameter."""
+    try:
+        return get_convention(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {str(exc).split(': ', 1)[-1]}") from None
+
+
 def _check_vector(v, shape, name="v"):
-    v = np.asarray(v)
+    v = as_array(v, "v")
     shape = _dims(shape, "shape")
     n = exact_size(shape)
     if v.ndim != 1 or v.size != n:
@@ -167,15 +177,15 @@ def _check_vector(v, shape, name="v"):
 def convert_vec(v, shape, source="canonical", target="canonical") -> np.ndarray:
     """Re-order a vec of a ``shape`` tensor from convention ``source`` to ``target``."""
     v, shape = _check_vector(v, shape)
-    tensor = _unvec(v, shape, get_convention(source))
-    return _vec(tensor, get_convention(target))
+    tensor = _unvec(v, shape, _convention(source, "source"))
+    return _vec(tensor, _convention(target, "target"))
 
 
 def convert_vec_jacobian(shape, source="canonical", target="canonical") -> sp.csr_array:
     """P_target · P_sourceᵀ, built as one selection (no matrix product)."""
     shape = _dims(shape, "shape")
     n = exact_size(shape)
-    get_convention(source), get_convention(target)
+    _convention(source, "source"), _convention(target, "target")
     _guard("convert_vec Jacobian", n, n)
     src_pos = np.empty(n, dtype=np.int64)
     src_pos[_order_source(shape, source)] = np.arange(n)  # canonical index -> position in the source vec
@@ -190,11 +200,11 @@ def _items(value, name: str, what: str) -> tuple:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return (value,)
     if isinstance(value, (str, bytes, dict)) or value is None:
-        raise GeometryError(f"{name}: must be {what} (got {str(value)[:60]})")
+        raise GeometryError(f"{name}: must be {what} (got {_short(value)})")
     try:
         return tuple(value)
     except TypeError:
-        raise GeometryError(f"{name}: must be {what} (got {str(value)[:60]})") from None
+        raise GeometryError(f"{name}: must be {what} (got {_short(value)})") from None
 
 
 def _target_shape(n, shape, name="shape"):
@@ -216,16 +226,16 @@ def _target_shape(n, shape, name="shape"):
 
 def reshape(x, shape, order="C") -> np.ndarray:
     """``numpy.reshape(x, shape, order)``; ``order="F"`` is MATLAB's reshape."""
-    if order not in ("C", "F"):
-        raise ValueError(f"order: must be 'C' or 'F' (got {order!r})")
+    if not isinstance(order, str) or order not in ("C", "F"):
+        raise ValueError(f"order: must be 'C' or 'F' (got {_short(order)})")
     x = np.asarray(x)
     return np.reshape(x, _target_shape(x.size, shape), order=order)
 
 
 def reshape_jacobian(x_shape, shape, order="C") -> sp.csr_array:
     """Output entry at C-order position k comes from the input entry with the same ``order``-linear index."""
-    if order not in ("C", "F"):
-        raise ValueError(f"order: must be 'C' or 'F' (got {order!r})")
+    if not isinstance(order, str) or order not in ("C", "F"):
+        raise ValueError(f"order: must be 'C' or 'F' (got {_short(order)})")
     x_shape = _dims(x_shape, "x_shape")
     n = exact_size(x_shape)
     out_shape = _target_shape(n, shape)
@@ -355,7 +365,7 @@ def vardhan2022_channel_rows(dj_db, channels: int) -> np.ndarray:
     B⁽²⁾ stacks vec(A_1), …, vec(A_c) (each column-major), so the reshape is a
     plain C-order reshape of the row; its Jacobian is the identity.
     """
-    row = np.asarray(dj_db)
+    row = as_array(dj_db, "dj_db")
     channels = as_positive_int(channels, "channels")
     if row.ndim > 2 or (row.ndim == 2 and row.shape[0] != 1) or row.size % channels:
         raise GeometryError(

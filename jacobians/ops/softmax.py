@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..geometry import _short
 from ..registry import Case, register
 from . import _references
 from ._sparse import as_float_array, check_budget, csr_from_arrays, index_dtype_for, torch_input
@@ -151,7 +152,7 @@ def softmax_jacobian(s, *, sparse=False, max_bytes=None):
            [-0.25,  0.25]])
     """
     if not isinstance(sparse, (bool, np.bool_)):
-        raise TypeError(f"sparse: must be True or False (got {sparse!r:.40})")
+        raise TypeError(f"sparse: must be True or False (got {type(sparse).__name__})")
     p = softmax(s)
     c = p.size
     check_budget("softmax Jacobian" + (" (CSR)" if sparse else " (dense: 8 bytes an entry at most as CSR's 12)"),
@@ -321,8 +322,8 @@ def frobenius_loss(x, y):
 def frobenius_loss_jacobian(x, y, wrt="x"):
     """``∂Q/∂vec(X) = vec(X − Y)ᵀ`` (or ``−vec(X − Y)ᵀ`` for ``wrt="y"``), a 1×n csr_array row."""
     x, y = _pair(x, y)
-    if wrt not in ("x", "y"):
-        raise ValueError(f"wrt: must be 'x' or 'y' (got {wrt!r})")
+    if not isinstance(wrt, str) or wrt not in ("x", "y"):
+        raise ValueError(f"wrt: must be 'x' or 'y' (got {_short(wrt)})")
     r = (x - y).ravel()
     return sp.csr_array((r if wrt == "x" else -r)[None, :])
 
