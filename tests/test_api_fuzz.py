@@ -479,6 +479,18 @@ def test_hypothesis_conv_geometries_value_or_one_line(g):
         assert why is None, f"{name}{args[1:] if name != 'conv2d' else ''} {kwargs}: {why}"
 
 
+@settings(max_examples=100, deadline=None, database=None)
+@given(kh=st.integers(1, 4), kw=st.integers(1, 4), dh=st.integers(1, 2), dw=st.integers(1, 2),
+       h=st.integers(1, 5), w=st.integers(1, 5))
+def test_hypothesis_padding_same_against_loops(kh, kw, dh, dw, h, w):
+    x = RNG.standard_normal((1, 2, h, w))
+    weight = RNG.standard_normal((2, 2, kh, kw))
+    SWEEP["calls"] += 2
+    for name, args in (("conv2d", (x, weight)), ("conv2d_input_jacobian", (weight, x.shape))):
+        why = judge(name, args, dict(padding="same", dilation=(dh, dw)), SWEEP)
+        assert why is None, f"{name} k=({kh},{kw}) d=({dh},{dw}) {h}x{w}: {why}"
+
+
 def test_hypothesis_sweep_ran():
     # runs after the hypothesis test in file order; reports its counts
     if SWEEP:
