@@ -362,6 +362,7 @@ def judge(name, args, kwargs, tally):
         return None
     if oracle is None:
         tally["value (no oracle)"] += 1
+        NO_ORACLE[name] += 1
         return None
     try:
         want = _dense(oracle(args, kwargs))
@@ -419,7 +420,7 @@ def test_sweep_of_malformed_calls():
         why = judge(name, args, kwargs, tally)
         if why:
             failures.append(f"{name}[{label}]: {why}")
-    print(f"\nAPI sweep: {dict(tally)}")
+    print(f"\nAPI sweep: {dict(tally)}; values without an oracle: {dict(NO_ORACLE)}")
     if os.environ.get("FUZZ_DUMP"):
         with open(os.environ["FUZZ_DUMP"], "w") as fh:
             fh.write("\n".join(failures))
@@ -455,6 +456,7 @@ geometry = st.fixed_dictionaries(
 )
 
 SWEEP = Counter()
+NO_ORACLE = Counter()
 
 
 @settings(max_examples=300, deadline=None, database=None)

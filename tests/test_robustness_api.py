@@ -102,6 +102,7 @@ def _jacrev(fn, arg):
 
 
 @pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("padding", [0, 1, "same", "valid"])
 def test_batched_conv2d_jacobians_equal_torch_jacrev(padding):
     torch = pytest.importorskip("torch")
