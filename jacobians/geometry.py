@@ -176,8 +176,7 @@ def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after:
     """floor((size + pads - dilation*(kernel-1) - 1) / stride) + 1.
 
     Every argument is validated (positive integers; pads non-negative); a
-    window larger than the padded size gives a result ≤ 0, which the
-    geometry classes refuse.
+    dilated window larger than the padded size is refused (it has no position).
 
     Examples
     --------
@@ -189,6 +188,7 @@ def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after:
     )
     pad_before = as_positive_int(pad_before, "pad_before", allow_zero=True)
     pad_after = as_positive_int(pad_after, "pad_after", allow_zero=True)
+    _check_window_fits("axis", size, kernel, (pad_before, pad_after), dilation, "kernel")
     return _output_size(size, kernel, stride, pad_before, pad_after, dilation)
 
 
