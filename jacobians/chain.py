@@ -71,8 +71,11 @@ class Link:
             out_size = self._matrix.shape[0] if out_size is None else out_size
             in_size = self._matrix.shape[1] if in_size is None else in_size
         if in_size is None or out_size is None:
-            raise ValueError(f"link {self.name!r}: in_size and out_size are required with build")
-        self.in_size, self.out_size = int(in_size), int(out_size)
+            raise ValueError(f"build: link {self.name!r} needs in_size and out_size")
+        from .geometry import as_positive_int
+
+        self.in_size = as_positive_int(in_size, "in_size", allow_zero=True)
+        self.out_size = as_positive_int(out_size, "out_size", allow_zero=True)
         if self._matrix is not None and self._matrix.shape != (self.out_size, self.in_size):
             raise ValueError(
                 f"link {self.name!r}: matrix has shape {self._matrix.shape}, declared (out, in) = "

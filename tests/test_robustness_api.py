@@ -198,6 +198,7 @@ def test_other_ranks_refused_with_one_line(call, prefix):
         (lambda: jb.cross_entropy_jacobian(np.array([0.5, 0.6]), np.eye(2)[1]), "p: probabilities must sum to 1", ValueError),
         (lambda: jb.Link("a", [[1 + 2j, 3]]), "matrix: link 'a' must be a real matrix", TypeError),
         (lambda: jb.Link("a", sp.csr_array(np.array([[1j]]))), "matrix: link 'a' must be a real matrix", TypeError),
+        (lambda: jb.Link("b", build=lambda: np.ones((2, 2)), in_size=2.7, out_size=2), "in_size: must be an integer", ValueError),
         (lambda: jb.reshape_jacobian((2, 3), (3.9, 2)), "shape[0]: must be an integer (got 3.9)", ValueError),
         (lambda: jb.reshape_jacobian((2.5, 3), (6,)), "x_shape[0]: must be an integer", ValueError),
         (lambda: jb.kron_filter_form(np.ones((2, 2)), 2.7), "n_filters: must be an integer (got 2.7)", ValueError),
@@ -352,3 +353,13 @@ def test_linear_by_loops():
     np.testing.assert_allclose(jb.linear(x, w, b), loops, rtol=1e-14, atol=1e-14)
     with pytest.raises(ValueError, match=r"^weight: must have in_features = x.shape\[-1\] = 3"):
         jb.linear(x, w[:, :2])
+
+
+@pytest.mark.parametrize("module", ["geometry", "ops._sparse", "ops.conv2d", "ops.linear", "ops.reshape", "ops.kron"])
+def test_docstring_examples_of_the_touched_modules(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"jacobians.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
