@@ -85,11 +85,10 @@ class Convention:
 
     def permutation(self, shape) -> sp.csr_array:
         """Sparse 0/1 ``P`` with ``P @ vec_canonical(T) == vec_this(T)`` for ``T.shape == shape``."""
-        from .geometry import as_positive_int
+        from .geometry import as_items, as_positive_int
 
-        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
-            raise ValueError(f"shape: must be a tuple of non-negative integers (got {str(shape)[:60]})")
-        dims = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(shape))
+        items = as_items(shape, "shape", "a tuple of non-negative integers")
+        dims = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(items))
         return _permutation(dims, self.vec, self.channels)
 
     def vectorize(self, tensor) -> np.ndarray:
@@ -150,13 +149,12 @@ def vec(tensor, convention: Convention | None = None) -> np.ndarray:
 
 def unvec(vector, shape, convention: Convention | None = None) -> np.ndarray:
     """The canonical-shaped tensor whose vec (in ``convention``) is ``vector``."""
-    from .geometry import as_positive_int
+    from .geometry import as_items, as_positive_int
     from .ops._sparse import as_array, exact_size
 
     vector = as_array(vector, "vector").ravel()
-    if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__iter__"):
-        raise ValueError(f"shape: must be a tuple of non-negative integers (got {str(shape)[:60]})")
-    shape = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(shape))
+    items = as_items(shape, "shape", "a tuple of non-negative integers")
+    shape = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(items))
     if vector.size != exact_size(shape):
         raise ValueError(f"vector: has {vector.size} entries but shape {shape} needs {exact_size(shape)}")
     if convention is None:

@@ -38,6 +38,7 @@ __all__ = [
     "Conv2dGeometry",
     "Pool2dGeometry",
     "as_positive_int",
+    "as_items",
     "as_pair",
     "as_padding",
     "as_shape",
@@ -84,6 +85,16 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def as_items(value, name: str, what: str) -> tuple:
+    """A sequence as a tuple; strings, mappings, None and non-iterables refused with one line naming ``name``."""
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        raise GeometryError(f"{name}: must be {what} (got {_short(value)})")
+    try:
+        return tuple(value)
+    except TypeError:
+        raise GeometryError(f"{name}: must be {what} (got {_short(value)})") from None
+
+
 def same_padding(kernel: tuple[int, int], dilation: tuple[int, int], stride: tuple[int, int]):
     """PyTorch's ``padding="same"``: (top, bottom, left, right) with the odd extra row/column at the end.
 
@@ -106,12 +117,7 @@ def as_pair(value, name: str, *, allow_zero: bool = False) -> tuple[int, int]:
     if _is_integer(value) or isinstance(value, (float, np.floating)):
         v = as_positive_int(value, name, allow_zero=allow_zero)
         return (v, v)
-    if isinstance(value, (str, bytes, dict)) or value is None:
-        raise GeometryError(f"{name}: must be an integer or a pair of integers (got {_short(value)})")
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be an integer or a pair of integers (got {_short(value)})") from None
+    items = as_items(value, name, "an integer or a pair of integers")
     if len(items) != 2:
         raise GeometryError(
             f"{name}: must be an integer or a pair (height, width) (got {len(items)} values: {_short(value)})"
@@ -139,10 +145,7 @@ def as_padding(value, name: str = "padding") -> tuple[int, int, int, int]:
     if _is_integer(value) or isinstance(value, (float, np.floating)):
         p = as_positive_int(value, name, allow_zero=True)
         return (p, p, p, p)
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be an int, a pair or (top, bottom, left, right) (got {_short(value)})") from None
+    items = as_items(value, name, "an int, a pair or (top, bottom, left, right)")
     if len(items) == 2:
         ph = as_positive_int(items[0], f"{name}[0] (height)", allow_zero=True)
         pw = as_positive_int(items[1], f"{name}[1] (width)", allow_zero=True)
@@ -159,12 +162,7 @@ def as_padding(value, name: str = "padding") -> tuple[int, int, int, int]:
 
 def as_shape(value, name: str, ndim: int | tuple[int, ...]) -> tuple[int, ...]:
     """A shape tuple of positive ints with ``ndim`` entries (or one of several ndims)."""
-    if isinstance(value, (str, bytes, dict)) or value is None:
-        raise GeometryError(f"{name}: must be a tuple of positive integers (got {_short(value)})")
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be a tuple of positive integers (got {_short(value)})") from None
+    items = as_items(value, name, "a tuple of positive integers")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if len(items) not in allowed:
         want = " or ".join(str(n) for n in allowed)

@@ -393,9 +393,12 @@ def linear(x=None, weight=None, bias=None, *, input=None) -> np.ndarray:
 def _linear_shape(shape, name):
     from ..geometry import as_positive_int
 
-    if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__len__") or len(shape) not in (1, 2):
+    from ..geometry import as_items
+
+    items = as_items(shape, name, "(features,) or (N, features)")
+    if len(items) not in (1, 2):
         raise GeometryError(f"{name}: must be (features,) or (N, features) (got {_short(shape)})")
-    return tuple(as_positive_int(v, f"{name}[{i}]") for i, v in enumerate(shape))
+    return tuple(as_positive_int(v, f"{name}[{i}]") for i, v in enumerate(items))
 
 
 def linear_input_jacobian(weight, input_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from ..conventions import get_convention
 from ..conventions import unvec as _unvec
 from ..conventions import vec as _vec
-from ..geometry import GeometryError, _short, as_positive_int
+from ..geometry import GeometryError, _short, as_items, as_positive_int
 from ..registry import Case, register
 from . import _references
 from ._sparse import as_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
@@ -65,12 +65,7 @@ def _dims(value, name: str) -> tuple[int, ...]:
     """A tensor shape: a tuple of non-negative integers (each ≤ 2**31 − 1)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         value = (value,)
-    if isinstance(value, (str, bytes, dict)) or value is None:
-        raise GeometryError(f"{name}: must be a tuple of non-negative integers (got {_short(value)})")
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be a tuple of non-negative integers (got {_short(value)})") from None
+    items = as_items(value, name, "a tuple of non-negative integers")
     return tuple(as_positive_int(v, f"{name}[{i}]", allow_zero=True) for i, v in enumerate(items))
 
 
@@ -199,12 +194,7 @@ def _items(value, name: str, what: str) -> tuple:
     """A scalar or a flat sequence as a tuple; strings, mappings, None and non-iterables refused."""
     if isinstance(value, (int, float, np.integer, np.floating)):
         return (value,)
-    if isinstance(value, (str, bytes, dict)) or value is None:
-        raise GeometryError(f"{name}: must be {what} (got {_short(value)})")
-    try:
-        return tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be {what} (got {_short(value)})") from None
+    return as_items(value, name, what)
 
 
 def _target_shape(n, shape, name="shape"):
