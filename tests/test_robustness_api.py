@@ -267,6 +267,15 @@ HUGE = [
 ]
 
 
+HUGE += [
+    ("conv2d forward", lambda: jb.conv2d(np.ones((1, 3, 3)), np.ones((1, 1, 3, 3)), padding=2**20)),
+    ("im2col forward", lambda: jb.im2col(np.ones((1, 3, 3)), 3, padding=2**20)),
+    ("avg_pool2d forward", lambda: jb.avg_pool2d(np.ones((1, 3, 3)), 3, stride=1, padding=2**20)),
+    ("max_pool2d forward", lambda: jb.max_pool2d(np.ones((1, 3, 3)), 3, stride=1, padding=2**20, pad_value=0.0)),
+    ("col2im forward", lambda: jb.col2im(np.ones((4, 9)), (1, 2**20, 2**20), 3, stride=2**19)),
+]
+
+
 @pytest.mark.parametrize("name,call", HUGE, ids=[h[0] for h in HUGE])
 def test_memory_guard_runs_first_on_exact_ints(name, call):
     import resource

@@ -60,6 +60,7 @@ __all__ = [
     "split_batch_shape",
     "torch_input",
     "as_array",
+    "check_dense",
 ]
 
 #: value dtypes a numeric builder may return
@@ -227,6 +228,21 @@ def torch_input(x, input, name: str = "x"):
     if x is None:
         raise TypeError(f"{name}: missing (the input array; PyTorch's keyword input= works too)")
     return x
+
+
+def check_dense(what: str, n_entries: int, dtype=np.float64, max_bytes=None) -> None:
+    """The memory guard of a forward: refuse, before allocating, dense temporaries of ``n_entries`` values.
+
+    ``n_entries`` is an exact Python int (padded input, window copies, output).
+    """
+    limit = default_max_bytes() if max_bytes is None else int(max_bytes)
+    item = 8 if dtype is None or np.dtype(dtype) == object else np.dtype(dtype).itemsize
+    need = int(n_entries) * item
+    if need > limit:
+        raise OperatorTooLargeError(
+            f"max_bytes: {what} needs {int(n_entries)} values = {need / 2**30:.2f} GiB, "
+            f"above the limit of {limit / 2**30:.2f} GiB"
+        )
 
 
 def is_symbolic(values) -> bool:

@@ -45,6 +45,7 @@ from ._sparse import (
     exact_size,
     index_dtype_for,
     is_symbolic,
+    check_dense,
     resolve_dtype,
     split_batch_shape,
     torch_input,
@@ -84,6 +85,14 @@ def _batched(x, name="x"):
 
 def _geometry(x_shape, weight_shape, stride, padding, dilation, groups) -> Conv2dGeometry:
     return Conv2dGeometry.from_shapes(tuple(x_shape)[-3:], weight_shape, stride, padding, dilation, groups)
+
+
+def _check_window_memory(what, n, geom: Conv2dGeometry, dtype):
+    """Guard (exact ints) the dense temporaries of a window forward: padded input, window copies, output."""
+    hp, wp = geom.padded_hw
+    taps = geom.kernel[0] * geom.kernel[1] * geom.in_per_group
+    per_sample = geom.in_channels * hp * wp + geom.out_channels * exact_size(geom.out_hw) * (1 + taps)
+    check_dense(f"{what} temporaries", n * per_sample, dtype)
 
 
 def _pad(x, geom, pad_value=0.0):
@@ -154,6 +163,7 @@ def conv2d(x=None, weight=None, bias=None, stride=1, padding=0, dilation=1, grou
     if bias is not None:
         bias = as_float_array(bias, "bias")
     dtype = resolve_dtype(None, x4, weight, bias)
+    _check_window_memory("conv2d", x4.shape[0], geom, dtype)
     weight = weight.astype(dtype, copy=False)
     win = sliding_windows(x4.astype(dtype, copy=False), geom)
     n = x4.shape[0]
@@ -189,6 +199,7 @@ def im2col(x, kernel_hw, stride=1, padding=0, dilation=1):
     x4, squeeze = _batched(as_float_array(x, "x"))
     kh, kw = as_pair(kernel_hw, "kernel_hw")
     geom = _geometry(x4.shape, (1, x4.shape[1], kh, kw), stride, padding, dilation, 1)
+    _check_window_memory("im2col", x4.shape[0], geom, x4.dtype)
     win = sliding_windows(x4, geom)  # (N, C, OH, OW, kh, kw)
     n, c = x4.shape[:2]
     oh, ow = geom.out_hw
@@ -224,6 +235,7 @@ def col2im(cols, input_shape, kernel_hw, stride=1, padding=0, dilation=1):
     n = c3.shape[0]
     (sh, sw), (dh, dw) = geom.stride, geom.dilation
     hp, wp = geom.padded_hw
+    check_dense("col2im padded image", n * c * hp * wp)
     blocks = c3.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, OH, OW)
     out = np.zeros((n, c, hp, wp), dtype=np.result_type(c3.dtype, np.float64) if c3.dtype != object else object)
     # One strided scatter-add per kernel tap: taps never overlap within one

@@ -82,7 +82,7 @@ from ._sparse import (
     split_batch_shape,
     torch_input,
 )
-from .conv2d import _expected_nnz, sliding_windows
+from .conv2d import _check_window_memory, _expected_nnz, sliding_windows
 
 __all__ = [
     "TIE_RULES",
@@ -232,9 +232,8 @@ def max_pool2d_switches(
     if np.isnan(x3).any():
         raise ValueError("x: contains NaN; max pooling has no switch (argmax) for NaN inputs")
     geom = Pool2dGeometry.from_shapes(x3.shape, kernel_size, stride, padding, dilation)
-    # the argmax below copies every window: guard that copy first (exact ints)
-    n_out = geom.channels * exact_size(geom.out_hw)
-    check_budget("max_pool2d windows", n_out * geom.kernel[0] * geom.kernel[1], (n_out, 0), x3.dtype)
+    # the padded copy and the argmax's copy of every window: guarded first (exact ints)
+    _check_window_memory("max_pool2d", 1, geom.as_conv(), x3.dtype)
     (h_idx, h_ok), (w_idx, w_ok) = _taps_on_input(geom)
     if pad_value == -math.inf and not (h_ok.any(axis=1).all() and w_ok.any(axis=1).all()):
         raise GeometryError(
@@ -510,6 +509,7 @@ def avg_pool2d(x=None, kernel_size=None, stride=None, padding=0, count_include_p
     count_include_pad = _check_bool(count_include_pad, "count_include_pad")
     x3, in_shape = _as_channels(x)
     geom = _avg_geometry(in_shape, kernel_size, stride, padding)
+    _check_window_memory("avg_pool2d", 1, geom.as_conv(), x3.dtype)
     divisor = avg_pool2d_divisor(geom, count_include_pad)
     win = sliding_windows(x3, geom, 0.0)
     return (win.sum(axis=(-2, -1)) / divisor.astype(x3.dtype)).reshape(_out_shape(in_shape, geom))
