@@ -372,3 +372,23 @@ def test_docstring_examples_of_the_touched_modules(module):
     mod = importlib.import_module(f"jacobians.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("stride", [2**31 - 1, (1, 2**31 - 1), (2**30, 1)])
+def test_huge_stride_within_the_cap_builds_the_right_matrix(stride):
+    # the fast path's per-row offsets j·sw leave int32 while every column stays valid (found by the API sweep)
+    w = RNG.standard_normal((2, 2, 2, 3))
+    got = jb.conv2d_input_jacobian(w, (2, 4, 5), stride=stride, padding=1).toarray()
+    sh, sw = stride if isinstance(stride, tuple) else (stride, stride)
+    oh, ow = (4 + 2 - 2) // sh + 1, (5 + 2 - 3) // sw + 1
+    want = np.zeros((2 * oh * ow, 2 * 4 * 5))
+    for o in range(2):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(2):
+                    for a in range(2):
+                        for b in range(3):
+                            p, q = i * sh - 1 + a, j * sw - 1 + b
+                            if 0 <= p < 4 and 0 <= q < 5:
+                                want[(o * oh + i) * ow + j, (c * 4 + p) * 5 + q] = w[o, c, a, b]
+    np.testing.assert_array_equal(got, want)

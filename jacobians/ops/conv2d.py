@@ -488,8 +488,10 @@ def _conv2d_input_csr(weight: np.ndarray, geom: Conv2dGeometry, dtype):
     idx_ch = indices.reshape(c_out, frame.per_channel, copy=False)
     # column = group start + [(i·sh − pt)·W + j·sw − pl]  (per row)  +  [c·H·W + a·dh·W + b·dw]  (per tap)
     group_start = (np.arange(c_out, dtype=idx) // geom.out_per_group) * idx.type(cg * height * width)
-    col_part = np.arange(geom.out_hw[1], dtype=idx) * sw - pl
-    chan_part = np.arange(cg, dtype=idx) * idx.type(height * width)
+    # the per-row and per-tap parts are computed in int64 (a part alone may leave the int32
+    # range, e.g. with a huge stride); their sums are valid columns, stored in the index dtype
+    col_part = np.arange(geom.out_hw[1], dtype=np.int64) * sw - pl
+    chan_part = np.arange(cg, dtype=np.int64) * (height * width)
     for i0, i1, a_lo, a_hi in frame.runs_h:
         nh, n_i = a_hi - a_lo, i1 - i0
         row_len = cg * nh * frame.sum_w  # entries of the rows (o, i, ·) for one i of this run
@@ -505,13 +507,14 @@ def _conv2d_input_csr(weight: np.ndarray, geom: Conv2dGeometry, dtype):
             offset = int(frame.before_w[j0]) * nh
             taps = (
                 chan_part[:, None, None]
-                + (np.arange(a_lo, a_hi, dtype=idx) * idx.type(dh * width))[None, :, None]
-                + (np.arange(b_lo, b_hi, dtype=idx) * dw)[None, None, :]
+                + (np.arange(a_lo, a_hi, dtype=np.int64) * (dh * width))[None, :, None]
+                + (np.arange(b_lo, b_hi, dtype=np.int64) * dw)[None, None, :]
             ).ravel()
-            row_start = col_part[j0:j1, None] + idx.type((i0 * sh - pt) * width)
-            np.add(row_start, taps, out=first_cols[offset : offset + (j1 - j0) * length].reshape(j1 - j0, length))
+            row_start = col_part[j0:j1, None] + (i0 * sh - pt) * width
+            np.add(row_start, taps, out=first_cols[offset : offset + (j1 - j0) * length].reshape(j1 - j0, length),
+                   casting="unsafe")
             segments.append((offset, j0, j1, length, b_lo, b_hi))
-        shift = (np.arange(n_i, dtype=idx) * idx.type(sh * width))[:, None]
+        shift = (np.arange(n_i, dtype=np.int64) * (sh * width)).astype(idx)[:, None]
         for o in range(c_out):
             rows_data = data_ch[o, start : start + n_i * row_len].reshape(n_i, row_len, copy=False)
             rows_idx = idx_ch[o, start : start + n_i * row_len].reshape(n_i, row_len, copy=False)
