@@ -490,7 +490,7 @@ def test_avg_pool_against_torch_native(shape, k, s, p, count_include_pad):
     stride = (kh, kw) if s is None else s
     fn = lambda t: F.avg_pool2d(t[None], (kh, kw), stride, (ph, pw), count_include_pad=count_include_pad)[0]  # noqa: E731
     yt = fn(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(avg_pool2d(x, k, s, p, count_include_pad), yt, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(avg_pool2d(x, k, s, p, count_include_pad=count_include_pad), yt, rtol=0, atol=1e-14)
     Jt = torch.func.jacrev(fn)(torch.from_numpy(x)).numpy().reshape(yt.size, x.size)
     J = avg_pool2d_jacobian(shape, k, s, p, count_include_pad).toarray()
     np.testing.assert_allclose(J, Jt, rtol=0, atol=1e-15)

@@ -392,3 +392,15 @@ def test_huge_stride_within_the_cap_builds_the_right_matrix(stride):
                             if 0 <= p < 4 and 0 <= q < 5:
                                 want[(o * oh + i) * ow + j, (c * 4 + p) * 5 + q] = w[o, c, a, b]
     np.testing.assert_array_equal(got, want)
+
+
+def test_pooling_options_after_padding_are_keyword_only():
+    # PyTorch's 5th positional argument is dilation (max) / ceil_mode (avg), this package's was pad_value /
+    # count_include_pad: keyword-only, so neither habit binds a value to the wrong parameter silently
+    with pytest.raises(TypeError, match="positional"):
+        jb.max_pool2d(X, 2, 2, 0, 1)
+    with pytest.raises(TypeError, match="positional"):
+        jb.avg_pool2d(X, 2, 2, 0, False)
+    with pytest.raises(ValueError, match=r"^ceil_mode: only False"):
+        jb.avg_pool2d(X, 2, ceil_mode=True)
+    np.testing.assert_array_equal(jb.max_pool2d(X, 2, 1, 1, dilation=2), jb.max_pool2d(X, 2, stride=1, padding=1, dilation=2))

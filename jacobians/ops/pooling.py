@@ -146,6 +146,11 @@ def _check_bool(value, name: str) -> bool:
     raise TypeError(f"{name}: must be True or False (got {_short(value)})")
 
 
+def _check_floor_mode(ceil_mode) -> None:
+    if _check_bool(ceil_mode, "ceil_mode"):
+        raise ValueError("ceil_mode: only False (the floor output size) is supported")
+
+
 def _check_pad_value(pad_value) -> float:
     if isinstance(pad_value, (str, bytes)):
         raise ValueError(f"pad_value: must be a number or -inf (got {_short(pad_value)})")
@@ -198,7 +203,7 @@ class MaxPoolSwitches:
 
 
 def max_pool2d_switches(
-    x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1
+    x, kernel_size, stride=None, padding=0, dilation=1, *, pad_value=float("-inf"), ties="first"
 ) -> MaxPoolSwitches:
     """Max-pool ``x`` and keep the switches (the argmax of every window).
 
@@ -269,13 +274,18 @@ def max_pool2d_switches(
 
 
 def max_pool2d(
-    x=None, kernel_size=None, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1, *, input=None
+    x=None, kernel_size=None, stride=None, padding=0, *,
+    dilation=1, pad_value=float("-inf"), ties="first", ceil_mode=False, input=None
 ):
     """Max pooling: ``y[c,i,j] = max over taps (a, b) of xp[c, i·sh + a·dh, j·sw + b·dw]``.
 
     ``xp`` is ``x`` padded with ``pad_value``. Shapes and parameters as in
     :func:`max_pool2d_switches`; the value does not depend on ``ties``.
     ``input=`` is accepted for ``x`` (PyTorch's name). float32 stays float32.
+    Only (x, kernel_size, stride, padding) are positional — the order PyTorch
+    and this package share; everything after is keyword-only, so a call
+    written for either order cannot silently bind a value to the wrong
+    parameter. ``ceil_mode`` must be False.
 
     Examples
     --------
@@ -286,7 +296,8 @@ def max_pool2d(
     x = torch_input(x, input)
     if kernel_size is None:
         raise TypeError("kernel_size: missing (int or (kh, kw))")
-    return max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation).values
+    _check_floor_mode(ceil_mode)
+    return max_pool2d_switches(x, kernel_size, stride, padding, dilation, pad_value=pad_value, ties=ties).values
 
 
 def max_pool2d_jacobian_from_switches(switches: MaxPoolSwitches, *, dtype=None):
@@ -308,7 +319,7 @@ def max_pool2d_jacobian_from_switches(switches: MaxPoolSwitches, *, dtype=None):
 
 
 def max_pool2d_jacobian(
-    x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1, *, dtype=None
+    x, kernel_size, stride=None, padding=0, dilation=1, *, pad_value=float("-inf"), ties="first", dtype=None
 ):
     """∂vec(y)/∂vec(x) of max pooling: the exact 0/1 mask of note 001, Appendix B.
 
@@ -335,7 +346,7 @@ def max_pool2d_jacobian(
     array([[0., 1., 0., 0.],
            [0., 0., 1., 0.]])
     """
-    switches = max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation)
+    switches = max_pool2d_switches(x, kernel_size, stride, padding, dilation, pad_value=pad_value, ties=ties)
     return max_pool2d_jacobian_from_switches(switches, dtype=dtype)
 
 
@@ -347,14 +358,14 @@ def _grad_for(g, out_shape, name="g"):
 
 
 def max_pool2d_vjp_switches(
-    g, x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1
+    g, x, kernel_size, stride=None, padding=0, dilation=1, *, pad_value=float("-inf"), ties="first"
 ):
     """∂L/∂x: route each upstream gradient to its switch (note 001's "gradient routing").
 
     ``np.bincount`` sums the gradients of windows sharing a winner (overlapping
     windows); gradients of windows won by padding are dropped.
     """
-    s = max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation)
+    s = max_pool2d_switches(x, kernel_size, stride, padding, dilation, pad_value=pad_value, ties=ties)
     g = _grad_for(g, s.values.shape)
     column = s.column.ravel()
     keep = column >= 0
@@ -363,7 +374,7 @@ def max_pool2d_vjp_switches(
 
 
 def max_pool2d_vjp_col2im(
-    g, x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1
+    g, x, kernel_size, stride=None, padding=0, dilation=1, *, pad_value=float("-inf"), ties="first"
 ):
     """∂L/∂x as col2im of a one-hot patch matrix.
 
@@ -374,7 +385,7 @@ def max_pool2d_vjp_col2im(
     """
     from .conv2d import col2im
 
-    s = max_pool2d_switches(x, kernel_size, stride, padding, pad_value, ties, dilation)
+    s = max_pool2d_switches(x, kernel_size, stride, padding, dilation, pad_value=pad_value, ties=ties)
     g = _grad_for(g, s.values.shape)
     geom = s.geometry
     c, (oh, ow), (kh, kw) = geom.channels, geom.out_hw, geom.kernel
@@ -477,8 +488,12 @@ def _avg_geometry(in_shape, kernel_size, stride, padding):
     return Pool2dGeometry.from_shapes((c, *in_shape[-2:]), kernel_size, stride, padding)
 
 
-def avg_pool2d(x=None, kernel_size=None, stride=None, padding=0, count_include_pad=True, *, input=None):
+def avg_pool2d(x=None, kernel_size=None, stride=None, padding=0, *, count_include_pad=True, ceil_mode=False, input=None):
     """Average pooling (PyTorch's ``avg_pool2d`` with ``ceil_mode=False``).
+
+    Only (x, kernel_size, stride, padding) are positional (PyTorch's fifth
+    positional argument is ``ceil_mode``, this package's used to be
+    ``count_include_pad``: keyword-only now, so neither order binds silently).
 
     Parameters
     ----------
@@ -506,6 +521,7 @@ def avg_pool2d(x=None, kernel_size=None, stride=None, padding=0, count_include_p
     x = torch_input(x, input)
     if kernel_size is None:
         raise TypeError("kernel_size: missing (int or (kh, kw))")
+    _check_floor_mode(ceil_mode)
     count_include_pad = _check_bool(count_include_pad, "count_include_pad")
     x3, in_shape = _as_channels(x)
     geom = _avg_geometry(in_shape, kernel_size, stride, padding)
