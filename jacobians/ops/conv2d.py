@@ -237,7 +237,7 @@ def col2im(cols, input_shape, kernel_hw, stride=1, padding=0, dilation=1):
     hp, wp = geom.padded_hw
     check_dense("col2im padded image", n * c * hp * wp)
     blocks = c3.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, OH, OW)
-    out = np.zeros((n, c, hp, wp), dtype=np.result_type(c3.dtype, np.float64) if c3.dtype != object else object)
+    out = np.zeros((n, c, hp, wp), dtype=resolve_dtype(None, c3))
     # One strided scatter-add per kernel tap: taps never overlap within one
     # (a, b), so plain += is exact; the loop is over kh·kw taps, not entries.
     for a in range(kh):
