@@ -47,6 +47,21 @@ def _as_sparse(matrix, name, param="matrix"):
     return sp.csr_array(arr if arr.dtype.kind == "f" else arr.astype(np.float64))
 
 
+def _sequence(items, name: str) -> list:
+    if isinstance(items, (str, bytes, dict, np.ndarray)) or not hasattr(items, "__iter__"):
+        raise TypeError(f"{name}: must be a list of Links, Chains or matrices (got {type(items).__name__})")
+    return list(items)
+
+
+def _gradient(g) -> np.ndarray:
+    from .ops._sparse import as_float_array
+
+    g = as_float_array(g, "g")
+    if g.dtype == object:
+        raise TypeError("g: must be a numeric array")
+    return g.astype(np.float64, copy=False).ravel()
+
+
 class Link:
     """One factor ``∂out/∂in`` of a chain.
 
@@ -64,6 +79,9 @@ class Link:
         self.name = str(name)
         if (matrix is None) == (build is None):
             raise ValueError(f"link {self.name!r}: give exactly one of matrix or build")
+        for what, fn in (("build", build), ("vjp", vjp)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{what}: must be a callable (got {type(fn).__name__})")
         self._matrix = None if matrix is None else _as_sparse(matrix, self.name)
         self._build = build
         self._vjp = vjp
@@ -94,7 +112,7 @@ class Link:
         return self._matrix
 
     def vjp(self, g) -> np.ndarray:
-        g = np.asarray(g, dtype=np.float64).ravel()
+        g = _gradient(g)
         if g.size != self.out_size:
             raise ValueError(f"link {self.name!r}: upstream gradient has {g.size} entries, expected {self.out_size}")
         out = self.jacobian().T @ g if self._vjp is None else np.asarray(self._vjp(g), dtype=np.float64).ravel()
@@ -130,7 +148,7 @@ class Chain:
 
     def __init__(self, links: Sequence, name: str = "chain"):
         self.name = str(name)
-        self.links = [as_link(item, f"{self.name}[{k}]") for k, item in enumerate(links)]
+        self.links = [as_link(item, f"{self.name}[{k}]") for k, item in enumerate(_sequence(links, "links"))]
         if not self.links:
             raise ValueError(f"chain {self.name!r}: needs at least one link")
         for prev, nxt in zip(self.links, self.links[1:]):
@@ -156,7 +174,7 @@ class Chain:
 
     def vjp(self, g) -> np.ndarray:
         """J_1ᵀ(⋯(J_nᵀ g)): each link's own VJP, in reverse order, no product formed."""
-        g = np.asarray(g, dtype=np.float64).ravel()
+        g = _gradient(g)
         if g.size != self.out_size:
             raise ValueError(f"chain {self.name!r}: upstream gradient has {g.size} entries, expected {self.out_size}")
         for link in reversed(self.links):
@@ -199,7 +217,7 @@ def fan_out(name: str, branches: Sequence) -> Link:
     space (e.g. branch i: X⁽¹⁾ → S_i⁽²⁾ → its block of vec(S⁽²⁾)). The VJP
     accumulates the branches' VJPs.
     """
-    items = [as_link(b, f"{name}[{k}]") for k, b in enumerate(branches)]
+    items = [as_link(b, f"{name}[{k}]") for k, b in enumerate(_sequence(branches, "branches"))]
     if not items:
         raise ValueError(f"fan_out {name!r}: needs at least one branch")
     for b in items[1:]:

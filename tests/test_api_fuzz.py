@@ -151,6 +151,8 @@ BASE = {
     "get_convention": (("vardhan2022",), {}),
     "get_operator": (("conv2d",), {}),
     "Link": (("a", M), {}),
+    "Chain": (([M, RNG.standard_normal((2, 3))],), dict(name="c")),
+    "fan_out": (("f", [M, M + 1]), {}),
     "fan_out_gradient": (([np.ones((1, 3))], [M]), {}),
 }
 
@@ -171,6 +173,8 @@ ALIASES = {
     "conv2d_bias_jacobian": {"max_bytes"},
     "linear": {"x"},
     "Link": {"matrix", "link"},
+    "Chain": {"matrix", "link", "chain"},
+    "fan_out": {"matrix", "link", "fan_out"},
     "unvec": {"vector", "shape"},
     "vec": {"tensor", "convention"},
     "get_convention": {"convention"},
@@ -498,6 +502,8 @@ ORACLES.update({
     # the window starts t = 0, s, 2s, … with t + d(k − 1) ≤ size + pads − 1, counted by Python's range
     "output_size": lambda a, k: np.asarray(len(range(0, int(a[0]) + int(a[3]) + int(a[4]) - int(a[5]) * (int(a[1]) - 1), int(a[2])))),
     "Link": lambda a, k: _f(a[1]),
+    "Chain": lambda a, k: R._matmul(_f(a[0][1]), _f(a[0][0])),  # data-flow order: J_2 J_1
+    "fan_out": lambda a, k: _f(a[1][0]) + _f(a[1][1]),
     "fan_out_gradient": lambda a, k: sum(_f(r).ravel() @ _f(j) for r, j in zip(a[0], a[1])),
 })
 
@@ -566,7 +572,7 @@ def judge(name, args, kwargs, tally):
         return None
     if name == "max_pool2d_switches":
         value, name = value.values, "max_pool2d"
-    if name == "Link":
+    if name in ("Link", "Chain", "fan_out"):
         value = value.jacobian()
     oracle = ORACLES.get(name)
     if name in PROBED and not all(np.all(np.isfinite(a)) for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"):
@@ -636,13 +642,13 @@ def test_every_public_callable_is_in_the_table_or_deliberately_left_out():
     left_out = {  # classes of results and registries (not called with user data), networks (own tests)
         "Case", "CheckReport", "Chain", "Conv2dGeometry", "Pool2dGeometry", "Convention", "GeometryError",
         "MaxPoolSwitches", "OpSpec", "OperatorTooLargeError", "DD2424OneConvNet", "DD2424TwoConvNet", "MintNet",
-        "Vardhan2022Net", "Wang2019FCNet", "check_operator", "register", "load_all", "fan_out",
+        "Vardhan2022Net", "Wang2019FCNet", "check_operator", "register", "load_all",
         "max_pool2d_jacobian_from_switches", "vardhan2022_mask_column", "vardhan2022_mask_column_corrected",
     }
     public = {n for n in jb.__all__ if callable(getattr(jb, n))}
     assert public - left_out - set(BASE) == set()
     assert not (set(BASE) - public)
-    assert all(not inspect.isclass(getattr(jb, n)) or n == "Link" for n in BASE)
+    assert all(not inspect.isclass(getattr(jb, n)) or n in ("Link", "Chain") for n in BASE)
 
 
 def test_sweep_of_malformed_calls():
