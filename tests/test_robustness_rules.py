@@ -204,3 +204,29 @@ def test_reference_route_fails_when_the_forward_is_wrong(name):
     assert [r.route for r in report.failures] == ["reference"], report
     # and the unbroken operator passes the same route
     assert check_operator(dataclasses.replace(spec, jacobian={}, vjp={}), case, use_torch=False).ok
+
+
+def test_reference_catches_padding_sides_swapped_in_the_shared_geometry(monkeypatch):
+    """Issue #11's planted bug: a geometry bug shared by the forward, the Jacobian and the VJPs.
+
+    Swapping the top/bottom and left/right padding inside Conv2dGeometry moves every
+    face the same way; only the independent reference (and torch) can see it.
+    """
+    import jacobians.geometry as geometry
+    from jacobians.registry import get_operator
+
+    spec = get_operator("conv2d")
+    case = next(c for c in spec.cases() if c.params["padding"] == (0, 1, 2, 0))
+    assert check_operator(spec, case, use_torch=False).ok
+    original = geometry.as_padding
+
+    def swapped(value, name="padding"):
+        top, bottom, left, right = original(value, name)
+        return (bottom, top, right, left)
+
+    monkeypatch.setattr(geometry, "as_padding", swapped)
+    report = check_operator(spec, case, use_torch=False)
+    failed = {r.route for r in report.failures}
+    assert "reference" in failed, report
+    # probe, finite differences and the rot180 VJP agree with the bug: they share the geometry
+    assert not failed & {"probe", "fd", "vjp:rot180", "dot:rot180"}, failed
