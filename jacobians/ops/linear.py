@@ -516,26 +516,6 @@ def _linear_cases():
     return out
 
 
-register(
-    "linear",
-    summary="PyTorch's F.linear y = x Wᵀ + b: ∂y/∂x = I_N ⊗ W, ∂y/∂vec W rows x[n], ∂y/∂b = 1_N ⊗ I",
-    forward=linear,
-    jacobian={
-        "x": lambda x, weight, bias=None: linear_input_jacobian(weight, np.shape(x)),
-        "weight": lambda x, weight, bias=None: linear_weight_jacobian(x, np.shape(weight)),
-        "bias": lambda x, weight, bias=None: linear_bias_jacobian((*np.shape(x)[:-1], np.shape(weight)[0])),
-    },
-    vjp={
-        "x": {"g_W": _linear_vjp_input},
-        "weight": {"gT_x": _linear_vjp_weight},
-        "bias": {"sum": _linear_vjp_bias},
-    },
-    cases=_linear_cases,
-    affine_in=("x", "weight", "bias"),
-    structural=("bias",),
-    torch_forward=_torch_linear,
-    reference=_linear_reference,
-)
 
 
 # ---------------------------------------------------------------------------
@@ -678,4 +658,26 @@ register(
     affine_in=("b_vec", "weight", "bias"),
     structural=("bias",),
     torch_forward=_torch_wtb_b,
+)
+
+
+register(
+    "linear",
+    summary="PyTorch's F.linear y = x Wᵀ + b: ∂y/∂x = I_N ⊗ W, ∂y/∂vec W rows x[n], ∂y/∂b = 1_N ⊗ I",
+    forward=linear,
+    jacobian={
+        "x": lambda x, weight, bias=None: linear_input_jacobian(weight, np.shape(x)),
+        "weight": lambda x, weight, bias=None: linear_weight_jacobian(x, np.shape(weight)),
+        "bias": lambda x, weight, bias=None: linear_bias_jacobian((*np.shape(x)[:-1], np.shape(weight)[0])),
+    },
+    vjp={
+        "x": {"g_W": _linear_vjp_input},
+        "weight": {"gT_x": _linear_vjp_weight},
+        "bias": {"sum": _linear_vjp_bias},
+    },
+    cases=_linear_cases,
+    affine_in=("x", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_linear,
+    reference=_linear_reference,
 )
