@@ -420,3 +420,14 @@ def test_batched_softmax_and_its_jacobian_equal_torch():
     np.testing.assert_allclose(jb.softmax_jacobian(s, sparse=True).toarray(), want, rtol=0, atol=1e-15)
     np.testing.assert_allclose(jb.softmax_jacobian(s), want, rtol=0, atol=1e-15)
     np.testing.assert_allclose(jb.softmax_jacobian(s[1]), want[4:8, 4:8], rtol=0, atol=1e-15)
+
+
+def test_linear_jacobians_of_symbols_equal_sympy():
+    sympy = pytest.importorskip("sympy")
+    x = np.array(sympy.symbols("x0:6"), dtype=object).reshape(2, 3)
+    w = np.array(sympy.symbols("w0:12"), dtype=object).reshape(4, 3)
+    y = sympy.Matrix(jb.linear(x, w).reshape(-1).tolist())
+    jx = jb.linear_input_jacobian(w, x.shape)
+    jw = jb.linear_weight_jacobian(x, w.shape)
+    assert sympy.Matrix(jx) == y.jacobian(list(x.ravel()))
+    assert sympy.Matrix(jw) == y.jacobian(list(w.ravel()))

@@ -38,12 +38,14 @@ from ..geometry import GeometryError, _short
 from ..registry import Case, register
 from . import _references
 from ._sparse import (
+    Pattern,
     as_float_array,
-    block_diag_repeat,
+    assemble,
     check_budget,
     csr_from_arrays,
     exact_size,
     index_dtype_for,
+    is_symbolic,
     resolve_dtype,
     torch_input,
 )
@@ -346,7 +348,7 @@ def linear_wtb_b_vjp_input(g, b_vec, weight, bias=None) -> np.ndarray:
 # ---------------------------------------------------------------------------
 def _linear_checked(x, weight, bias):
     x = as_float_array(x, "x")
-    if x.dtype == object or x.ndim not in (1, 2):
+    if x.ndim not in (1, 2):
         raise GeometryError(f"x: must have shape (in_features,) or (N, in_features) (got shape {x.shape})")
     weight = _matrix(weight, "weight", "(out_features, in_features)")
     if weight.shape[1] != x.shape[-1]:
@@ -416,12 +418,11 @@ def linear_input_jacobian(weight, input_shape, *, dtype=None, max_bytes=None) ->
         raise GeometryError(f"input_shape: last entry must be in_features = {weight.shape[1]} (got {shape})")
     n = shape[0] if len(shape) == 2 else 1
     out_f, in_f = weight.shape
-    check_budget("linear input Jacobian", n * out_f * in_f, (n * out_f, n * in_f), weight.dtype, max_bytes)
-    idx = index_dtype_for(out_f * in_f, out_f, in_f)
-    block = csr_from_arrays(np.ascontiguousarray(weight).reshape(-1).copy(),
-                            np.tile(np.arange(in_f, dtype=idx), out_f),
-                            np.arange(0, out_f * in_f + 1, in_f, dtype=idx), (out_f, in_f), what="linear_input_jacobian")
-    return block if len(shape) == 1 else block_diag_repeat(block, n, what="linear input Jacobian", max_bytes=max_bytes)
+    dt = np.dtype(np.float64) if is_symbolic(weight) else weight.dtype
+    check_budget("linear input Jacobian", n * out_f * in_f, (n * out_f, n * in_f), dt, max_bytes)
+    # row (n, o) holds W[o, k] in column n·in + k: block diagonal over samples, filled directly
+    pattern = _dense_rows_pattern(n, out_f, in_f, n * in_f, col_sample=in_f, col_out=0, src_sample=0, src_out=in_f)
+    return assemble(pattern, weight, dtype=dt, what="linear_input_jacobian")
 
 
 def linear_weight_jacobian(x, weight_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
@@ -436,23 +437,34 @@ def linear_weight_jacobian(x, weight_shape, *, dtype=None, max_bytes=None) -> sp
            [0., 0., 1., 2.]])
     """
     x = as_float_array(x, "x", dtype)
-    if x.dtype == object or x.ndim not in (1, 2):
+    if x.ndim not in (1, 2):
         raise GeometryError(f"x: must have shape (in_features,) or (N, in_features) (got shape {x.shape})")
     wshape = _linear_shape(weight_shape, "weight_shape")
     if len(wshape) != 2 or wshape[1] != x.shape[-1]:
         raise GeometryError(f"weight_shape: must be (out_features, {x.shape[-1]}) (got {wshape})")
     out_f, in_f = wshape
-    x2 = x.reshape(-1, in_f)
-    n = x2.shape[0]
+    n = exact_size(x.shape) // in_f
+    dt = np.dtype(np.float64) if is_symbolic(x) else x.dtype
+    check_budget("linear weight Jacobian", n * out_f * in_f, (n * out_f, out_f * in_f), dt, max_bytes)
+    # row (n, o) holds x[n, k] in column o·in + k
+    pattern = _dense_rows_pattern(n, out_f, in_f, out_f * in_f, col_sample=0, col_out=in_f, src_sample=in_f, src_out=0)
+    return assemble(pattern, x, dtype=dt, what="linear_weight_jacobian")
+
+
+def _dense_rows_pattern(n, out_f, in_f, n_cols, *, col_sample, col_out, src_sample, src_out) -> Pattern:
+    """Rows (n, o) of ``in_f`` entries each, k = 0 … in_f − 1: column and value source affine in (n, o, k).
+
+    column = n·col_sample + o·col_out + k, source = n·src_sample + o·src_out + k.
+    """
     nnz = n * out_f * in_f
-    check_budget("linear weight Jacobian", nnz, (n * out_f, out_f * in_f), x.dtype, max_bytes)
-    idx = index_dtype_for(nnz, n * out_f, out_f * in_f)
-    data = np.empty((n, out_f, in_f), dtype=x.dtype)
-    data[...] = x2[:, None, :]
+    idx = index_dtype_for(nnz, n * out_f, n_cols, n * src_sample + out_f * src_out + in_f)
+    k = np.arange(in_f, dtype=idx)
+    base = (np.arange(n, dtype=idx)[:, None, None], np.arange(out_f, dtype=idx)[None, :, None])
     indices = np.empty((n, out_f, in_f), dtype=idx)
-    indices[...] = (np.arange(out_f, dtype=idx) * idx.type(in_f))[None, :, None] + np.arange(in_f, dtype=idx)
-    return csr_from_arrays(data.reshape(-1), indices.reshape(-1), np.arange(0, nnz + 1, in_f, dtype=idx),
-                           (n * out_f, out_f * in_f), what="linear_weight_jacobian")
+    indices[...] = base[0] * idx.type(col_sample) + base[1] * idx.type(col_out) + k
+    source = np.empty((n, out_f, in_f), dtype=idx)
+    source[...] = base[0] * idx.type(src_sample) + base[1] * idx.type(src_out) + k
+    return Pattern(np.arange(0, nnz + 1, in_f, dtype=idx), indices.reshape(-1), source.reshape(-1), (n * out_f, n_cols))
 
 
 def linear_bias_jacobian(out_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
