@@ -411,17 +411,6 @@ def test_pooling_options_after_padding_are_keyword_only():
     np.testing.assert_array_equal(jb.max_pool2d(X, 2, 1, 1, dilation=2), jb.max_pool2d(X, 2, stride=1, padding=1, dilation=2))
 
 
-@pytest.mark.torch
-def test_batched_softmax_and_its_jacobian_equal_torch():
-    torch = pytest.importorskip("torch")
-    s = RNG.standard_normal((3, 4))
-    np.testing.assert_allclose(jb.softmax(s), torch.softmax(torch.from_numpy(s), -1).numpy(), rtol=1e-14, atol=1e-16)
-    want = _jacrev(lambda t: torch.softmax(t, -1), s)
-    np.testing.assert_allclose(jb.softmax_jacobian(s, sparse=True).toarray(), want, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(jb.softmax_jacobian(s), want, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(jb.softmax_jacobian(s[1]), want[4:8, 4:8], rtol=0, atol=1e-15)
-
-
 def test_linear_jacobians_of_symbols_equal_sympy():
     sympy = pytest.importorskip("sympy")
     x = np.array(sympy.symbols("x0:6"), dtype=object).reshape(2, 3)

@@ -166,10 +166,8 @@ def test_label_validation_errors():
         softmax_cross_entropy(S, np.ones(3) / 3)
     with pytest.raises(ValueError, match="^s: must be finite"):
         softmax(np.array([0.0, np.nan]))
-    with pytest.raises(ValueError, match=r"^s: must be a non-empty vector \(C,\) or a batch \(N, C\)"):
-        softmax(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match=r"^s: must be a non-empty vector of shape \(C,\)"):
-        softmax_cross_entropy(np.zeros((2, 3)), np.eye(3)[0])
+        softmax(np.zeros((2, 3)))
 
 
 def test_registered_loss_cases_include_soft_labels_with_y_constant():

@@ -244,10 +244,7 @@ def _softmax_list(s):
 
 
 def softmax_reference(s):
-    """p_k = e^{s_k} / Σ_j e^{s_j}, row by row for a batch (N, C)."""
-    s = np.asarray(s, dtype=np.float64)
-    if s.ndim == 2:
-        return np.array([_softmax_list(row) for row in s])
+    """p_k = e^{s_k} / Σ_j e^{s_j}."""
     return np.array(_softmax_list(s))
 
 

@@ -83,18 +83,6 @@ def _vector(v, name) -> np.ndarray:
     return arr
 
 
-def _scores(v, name="s") -> np.ndarray:
-    """Scores (C,) or a batch (N, C): softmax acts on the last axis (PyTorch's dim=-1)."""
-    arr = as_float_array(v, name)
-    if arr.dtype == object:
-        raise TypeError(f"{name}: needs numeric values (got an object array)")
-    if arr.ndim not in (1, 2) or arr.size == 0:
-        raise ValueError(f"{name}: must be a non-empty vector (C,) or a batch (N, C) (got shape {arr.shape})")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: must be finite (got {arr[~np.isfinite(arr)][:3]} among its entries)")
-    return arr
-
-
 def _label(y, like: np.ndarray, name="y") -> np.ndarray:
     y = _vector(y, name)
     if y.shape != like.shape:
@@ -138,7 +126,6 @@ def _probabilities(p, name="p") -> np.ndarray:
 def softmax(s=None, *, input=None):
     """``p = exp(s) / Σ exp(s)`` for a score vector s (C,), computed with the max shifted out.
 
-    A batch (N, C) is normalized row by row (PyTorch's ``dim=-1``).
     ``input=`` is accepted for ``s`` (PyTorch's name); float32 stays float32.
 
     Examples
@@ -146,9 +133,9 @@ def softmax(s=None, *, input=None):
     >>> softmax(np.array([0., np.log(3.)]))
     array([0.25, 0.75])
     """
-    s = _scores(torch_input(s, input, "s"), "s")
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    s = _vector(torch_input(s, input, "s"), "s")
+    e = np.exp(s - s.max())
+    return e / e.sum()
 
 
 def softmax_jacobian(s, *, sparse=False, max_bytes=None):
@@ -156,9 +143,7 @@ def softmax_jacobian(s, *, sparse=False, max_bytes=None):
 
     Entry ``∂p_i/∂s_j = p_i([i = j] − p_j)``. Every entry is stored (the
     matrix is dense); the memory guard runs on C² before anything is built,
-    and the CSR form is filled directly (no dense matrix first). For a batch
-    (N, C) the Jacobian of the batched call is block diagonal, one C×C block
-    per row, shape (N·C, N·C).
+    and the CSR form is filled directly (no dense matrix first).
 
     Examples
     --------
@@ -168,27 +153,18 @@ def softmax_jacobian(s, *, sparse=False, max_bytes=None):
     """
     if not isinstance(sparse, (bool, np.bool_)):
         raise TypeError(f"sparse: must be True or False (got {type(sparse).__name__})")
-    s = _scores(s, "s")
-    n, c = (1, s.size) if s.ndim == 1 else s.shape
-    size = n * c
-    if sparse:
-        check_budget("softmax Jacobian (CSR)", size * c, (size, size), s.dtype, max_bytes)
-    else:  # the dense N·C × N·C array (8 bytes an entry; as CSR's nnz·12 bytes bound it for N = 1)
-        check_budget("softmax Jacobian (dense)", size * size, (size, size), s.dtype, max_bytes)
-    p = softmax(s).reshape(n, c)
-    blocks = -p[:, :, None] * p[:, None, :]  # (N, C, C): −p_i p_j
-    blocks.reshape(n, c * c)[:, :: c + 1] += p  # + p_i on each block's diagonal
+    p = softmax(s)
+    c = p.size
+    check_budget("softmax Jacobian" + (" (CSR)" if sparse else " (dense: 8 bytes an entry at most as CSR's 12)"),
+                 c * c, (c, c), p.dtype, max_bytes)
+    data = np.multiply.outer(-p, p).reshape(-1)
+    data[:: c + 1] += p
     if not sparse:
-        if s.ndim == 1:
-            return blocks[0]
-        dense = np.zeros((n, c, n, c), dtype=p.dtype)
-        dense[np.arange(n), :, np.arange(n), :] = blocks
-        return dense.reshape(size, size)
-    idx = index_dtype_for(size * c, size)
-    indices = np.empty((n, c, c), dtype=idx)
-    indices[...] = (np.arange(n, dtype=idx) * idx.type(c))[:, None, None] + np.arange(c, dtype=idx)
-    return csr_from_arrays(blocks.reshape(-1), indices.reshape(-1), np.arange(0, size * c + 1, c, dtype=idx),
-                           (size, size), what="softmax_jacobian")
+        return data.reshape(c, c)
+    idx = index_dtype_for(c * c, c)
+    indices = np.empty(c * c, dtype=idx)
+    indices.reshape(c, c)[...] = np.arange(c, dtype=idx)
+    return csr_from_arrays(data, indices, np.arange(0, c * c + 1, c, dtype=idx), (c, c), what="softmax_jacobian")
 
 
 def softmax_vjp(g, s):
@@ -197,7 +173,7 @@ def softmax_vjp(g, s):
     g = np.asarray(g, dtype=np.float64)
     if g.shape != p.shape:
         raise ValueError(f"g: must have the shape of s {p.shape} (got {g.shape})")
-    return p * (g - (g * p).sum(axis=-1, keepdims=True))
+    return p * (g - g @ p)
 
 
 # ---------------------------------------------------------------------------
@@ -394,7 +370,6 @@ def softmax_cases():
     rng = np.random.default_rng(41)
     out = [Case({"s": rng.standard_normal(c) * 2}, {}, f"s{c}") for c in (1, 2, 5, 10)]
     out.append(Case({"s": rng.standard_normal(6) + 30.0}, {}, "s6-shifted-by-30"))
-    out.append(Case({"s": rng.standard_normal((3, 4)) * 2}, {}, "s3x4-batch"))
     return out
 
 
