@@ -80,7 +80,7 @@ F32 = {
     "im2col": lambda: jb.im2col(X.astype(np.float32), 2),
     "col2im": lambda: jb.col2im(np.ones((12, 8), np.float32), (2, 4, 5), 2),
     "linear_xwt": lambda: jb.linear_xwt(X[0].astype(np.float32), np.ones((2, 6), np.float32)),
-    "softmax_jacobian": lambda: jb.softmax_jacobian(X[0].astype(np.float32), sparse=True),
+    "softmax_jacobian": lambda: jb.softmax_jacobian(X[0, 0].astype(np.float32), sparse=True),
     "frobenius_loss_jacobian": lambda: jb.frobenius_loss_jacobian(X.astype(np.float32), X.astype(np.float32)),
 }
 
