@@ -230,3 +230,20 @@ def test_reference_catches_padding_sides_swapped_in_the_shared_geometry(monkeypa
     assert "reference" in failed, report
     # probe, finite differences and the rot180 VJP agree with the bug: they share the geometry
     assert not failed & {"probe", "fd", "vjp:rot180", "dot:rot180"}, failed
+
+
+def test_registered_forwards_require_their_inputs():
+    """The registry contract forward(**inputs, **params): every input is a required parameter.
+
+    The public conv2d, relu, … take PyTorch's ``input=`` too (so their first parameter has a
+    default); callers that inspect the registered forward's signature must still see the inputs
+    as required.
+    """
+    import inspect
+
+    for name, spec in load_all().items():
+        params = inspect.signature(spec.forward).parameters
+        required = [p for p, v in params.items() if v.default is inspect.Parameter.empty]
+        for wrt in spec.jacobian:
+            if wrt != "bias":
+                assert wrt in required, f"{name}: input {wrt!r} is not a required parameter of the registered forward"

@@ -256,11 +256,27 @@ def _torch_tanh(z):
     return torch.tanh(z)
 
 
+def _relu_forward(z):
+    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
+    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    return relu(z)
+
+
+def _sigmoid_forward(z):
+    """The registry's forward (inputs required); see :func:`_relu_forward`."""
+    return sigmoid(z)
+
+
+def _tanh_forward(z):
+    """The registry's forward (inputs required); see :func:`_relu_forward`."""
+    return tanh(z)
+
+
 register(
     "relu",
     reference=_references.relu_reference,
     summary="ReLU max(z, 0): diag(Ind(vec(z) > 0)), derivative 0 at z = 0",
-    forward=relu,
+    forward=_relu_forward,
     jacobian={"z": lambda z: relu_jacobian(z)},
     vjp={"z": {"hadamard": relu_vjp_hadamard}},
     cases=_activation_cases(31),
@@ -272,7 +288,7 @@ register(
     "sigmoid",
     reference=_references.sigmoid_reference,
     summary="logistic sigmoid: diag(σ(z)(1 − σ(z)))",
-    forward=sigmoid,
+    forward=_sigmoid_forward,
     jacobian={"z": lambda z: sigmoid_jacobian(z)},
     vjp={"z": {"elementwise": sigmoid_vjp}},
     cases=_activation_cases(32, spread=3.0),
@@ -283,7 +299,7 @@ register(
     "tanh",
     reference=_references.tanh_reference,
     summary="hyperbolic tangent: diag(1 − tanh(z)²)",
-    forward=tanh,
+    forward=_tanh_forward,
     jacobian={"z": lambda z: tanh_jacobian(z)},
     vjp={"z": {"elementwise": tanh_vjp}},
     cases=_activation_cases(33),

@@ -977,11 +977,17 @@ def conv2d_cases():
     return [_conv_case(spec, rng) for spec in CONV_GEOMETRIES]
 
 
+def _conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
+    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    return conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
 register(
     "conv2d",
     reference=_references.conv2d_reference,
     summary="2-D cross-correlation y = w ⋆ x + b (M_F^filter w.r.t. x, M_X^im w.r.t. weight)",
-    forward=conv2d,
+    forward=_conv2d_forward,
     jacobian={"x": _jac_x, "weight": _jac_w, "bias": _jac_b},
     vjp={
         "x": {"im2col": conv2d_vjp_input_im2col, "rot180": conv2d_vjp_input_rot180},

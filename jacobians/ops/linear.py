@@ -673,10 +673,16 @@ register(
 )
 
 
+def _linear_forward(x, weight, bias=None):
+    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
+    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    return linear(x, weight, bias)
+
+
 register(
     "linear",
     summary="PyTorch's F.linear y = x Wᵀ + b: ∂y/∂x = I_N ⊗ W, ∂y/∂vec W rows x[n], ∂y/∂b = 1_N ⊗ I",
-    forward=linear,
+    forward=_linear_forward,
     jacobian={
         "x": lambda x, weight, bias=None: linear_input_jacobian(weight, np.shape(x)),
         "weight": lambda x, weight, bias=None: linear_weight_jacobian(x, np.shape(weight)),

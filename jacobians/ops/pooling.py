@@ -732,11 +732,17 @@ def _max_jac(x, **p):
     return max_pool2d_jacobian(x, **p)
 
 
+def _max_pool2d_forward(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1):
+    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
+    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    return max_pool2d(x, kernel_size, stride, padding, dilation=dilation, pad_value=pad_value, ties=ties)
+
+
 register(
     "max_pool2d",
     reference=_references.max_pool2d_reference,
     summary="max pooling: the 0/1 mask of its switches (pad value and tie rule chosen)",
-    forward=max_pool2d,
+    forward=_max_pool2d_forward,
     jacobian={"x": _max_jac},
     vjp={"x": {"switches": max_pool2d_vjp_switches, "col2im": max_pool2d_vjp_col2im}},
     cases=max_pool2d_cases,
@@ -773,11 +779,17 @@ def _avg_jac(x, **p):
     return avg_pool2d_jacobian(np.shape(x), **p)
 
 
+def _avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
+    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    return avg_pool2d(x, kernel_size, stride, padding, count_include_pad=count_include_pad)
+
+
 register(
     "avg_pool2d",
     reference=_references.avg_pool2d_reference,
     summary="average pooling: a depthwise convolution with P = 1/(h·w) (or 1/count without padding)",
-    forward=avg_pool2d,
+    forward=_avg_pool2d_forward,
     jacobian={"x": _avg_jac},
     vjp={"x": {"col2im": avg_pool2d_vjp_col2im, "rot180": avg_pool2d_vjp_rot180}},
     cases=avg_pool2d_cases,

@@ -405,11 +405,17 @@ def frobenius_cases():
     ]
 
 
+def _softmax_forward(s):
+    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
+    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    return softmax(s)
+
+
 register(
     "softmax",
     reference=_references.softmax_reference,
     summary="softmax p = exp(s)/Σexp(s): ∂p/∂s = diag(p) − p pᵀ",
-    forward=softmax,
+    forward=_softmax_forward,
     jacobian={"s": lambda s: softmax_jacobian(s, sparse=True)},
     vjp={"s": {"elementwise": softmax_vjp}},
     cases=softmax_cases,
