@@ -257,18 +257,17 @@ def _torch_tanh(z):
 
 
 def _relu_forward(z):
-    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
-    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return relu(z)
 
 
 def _sigmoid_forward(z):
-    """The registry's forward (inputs required); see :func:`_relu_forward`."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return sigmoid(z)
 
 
 def _tanh_forward(z):
-    """The registry's forward (inputs required); see :func:`_relu_forward`."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return tanh(z)
 
 

@@ -978,8 +978,7 @@ def conv2d_cases():
 
 
 def _conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
-    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return conv2d(x, weight, bias, stride, padding, dilation, groups)
 
 

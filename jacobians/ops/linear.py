@@ -674,8 +674,7 @@ register(
 
 
 def _linear_forward(x, weight, bias=None):
-    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
-    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return linear(x, weight, bias)
 
 

@@ -733,8 +733,7 @@ def _max_jac(x, **p):
 
 
 def _max_pool2d_forward(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1):
-    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
-    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return max_pool2d(x, kernel_size, stride, padding, dilation=dilation, pad_value=pad_value, ties=ties)
 
 
@@ -780,8 +779,7 @@ def _avg_jac(x, **p):
 
 
 def _avg_pool2d_forward(x, kernel_size, stride=None, padding=0, count_include_pad=True):
-    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
-    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return avg_pool2d(x, kernel_size, stride, padding, count_include_pad=count_include_pad)
 
 

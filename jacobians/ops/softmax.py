@@ -406,8 +406,7 @@ def frobenius_cases():
 
 
 def _softmax_forward(s):
-    """The registry's forward: the public function with its inputs required (the ``forward(**inputs)`` contract,
-    which callers that inspect the signature rely on); the public one also takes PyTorch's ``input=``."""
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
     return softmax(s)
 
 
