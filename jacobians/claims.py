@@ -1025,7 +1025,7 @@ def reference_jacobian(operator: str, wrt: str, route: str = "explicit", convent
                 J[i] = np.asarray(vjp(basis.reshape(y_shape), **kw), dtype=np.float64).ravel()
                 basis[i] = 0.0
         elif route == "fd":
-            xf = np.array(x, dtype=np.float64)
+            xf = np.array(x, dtype=np.float64, order="C")  # C order: flat must be a view of xf
             flat = xf.reshape(-1)
             h = FD_STEP * max(1.0, float(np.max(np.abs(flat))) if flat.size else 1.0)
             J = np.empty((y.size, x.size))
@@ -1092,7 +1092,7 @@ def reference_vjp(operator: str, g, wrt: str, route: str = "explicit", **inputs_
     if route.startswith("vjp:"):
         return np.asarray(spec.vjp[wrt][route[4:]](g, **kw), dtype=np.float64).reshape(x.shape)
     if route == "fd":
-        xf = np.array(x, dtype=np.float64)
+        xf = np.array(x, dtype=np.float64, order="C")  # C order: flat must be a view of xf
         flat = xf.reshape(-1)
         h = FD_STEP * max(1.0, float(np.max(np.abs(flat))) if flat.size else 1.0)
         out = np.empty(flat.size)

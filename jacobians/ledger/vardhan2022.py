@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import claim
+from .. import avg_pool2d, conv2d, im2col, max_pool2d
+from ..claims import claim, reference_jacobian, reference_vjp
 from ._tools import corr_loops, fd_gradient, fd_jacobian, rng, symbol_matrix, torch_grad, torch_jacobian
 
 CONV = "column-major vec per channel, channels stacked as rows; numerator layout; 1-based; symmetric padding"
@@ -267,9 +268,44 @@ def torch_and_explicit(record, p, cfg, name, got):
 
     ``record`` is ``ev.written`` or ``ev.corrected``; the two routes stay independent of each other.
     """
-    record("torch", got, lambda: torch_net_grad(p, cfg, name))
+    record("torch", got, lambda: torch_net_grad(p, cfg, name), kinds=("formula", "torch"))
     if explicit_grads(p) is not None:
-        record("explicit", got, explicit_grads(p)[name])
+        record("explicit", got, explicit_grads(p)[name], kinds=("formula", "package"))
+
+
+def _pkg_grad_wrt(p, cfg, name):
+    """dJ/d(intermediate ``name``) as rows (one per channel) by the package's VJPs, chained from the loss down.
+
+    Softmax–cross-entropy, the FC layer Wᵀ B + b, the channel-stacked column-major flatten, average pooling, the sigmoid
+    and the convolutions are each the package's registered operator (``reference_vjp``, explicit route); nothing of the
+    note's backward pass (:func:`_backward_note`) is reused — only the forward values.
+    """
+    v = forward(p, cfg)
+    g = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["Z3"], y=p["y"])
+    if name == "Z3":
+        return g
+    g = reference_vjp("linear_wtb_b", g, "b_vec", b_vec=v["B2"], weight=p["W3"], bias=p["b3"])
+    if name == "B2":
+        return g
+    g = reference_vjp("vec", g, "x", x=v["A2"], convention="vardhan2022")
+    down = (
+        ("A2", lambda g: reference_vjp("avg_pool2d", g, "x", x=v["I2"], kernel_size=cfg["pool2"], stride=cfg["pstride2"], padding=cfg["ppad2"])),
+        ("I2", lambda g: reference_vjp("sigmoid", g, "z", z=v["Z2"])),
+        ("Z2", lambda g: reference_vjp("conv2d", g, "x", x=v["A1"], weight=p["K2"], bias=p["b2"], stride=cfg["stride2"], padding=cfg["pad2"])),
+        ("A1", lambda g: reference_vjp("avg_pool2d", g, "x", x=v["I1"], kernel_size=cfg["pool1"], stride=cfg["pstride1"], padding=cfg["ppad1"])),
+        ("I1", lambda g: reference_vjp("sigmoid", g, "z", z=v["Z1"])),
+        ("Z1", lambda g: reference_vjp("conv2d", g, "x", x=p["A0"], weight=p["K1"], bias=p["b1"], stride=cfg["stride1"], padding=cfg["pad1"])),
+    )
+    for stage, step in down:
+        if stage == name:
+            return rows_of(g)
+        g = step(g)
+    return rows_of(g)  # A0
+
+
+def rows_to_tensor(rows, shape):
+    """The note's c × hw rows (row j = vecF(channel j)) → the (c, h, w) tensor."""
+    return np.stack([unvecF(r_, shape[1:]) for r_ in rows])
 
 
 def rows_to_kernel(rows, kshape):
@@ -326,6 +362,30 @@ def explicit_grads(p):
     return _EXPLICIT_GRADS[id(p)]
 
 
+def _conv_entry_loops(A, K, b, pad, stride):
+    """Z[j, r, c] = b_j + Σ_{i, u, w} K[j, i, u, w] · Ã_i[r·h_s + u, c·w_s + w] over the zero-padded Ã, entry by entry."""
+    Ap = np.pad(A, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    hk, wk = K.shape[2:]
+    hz, wz = out_size(A.shape[1], hk, pad[0], stride[0]), out_size(A.shape[2], wk, pad[1], stride[1])
+    Z = np.zeros((K.shape[0], hz, wz))
+    for j in range(K.shape[0]):
+        for r_ in range(hz):
+            for c in range(wz):
+                Z[j, r_, c] = b[j] + sum(
+                    K[j, i, u, w] * Ap[i, r_ * stride[0] + u, c * stride[1] + w] for i in range(A.shape[0]) for u in range(hk) for w in range(wk)
+                )
+    return Z
+
+
+def _fd_linear_conv(A, K, b, pad, stride):
+    """Z as J_fd · vec(K) + b: the layer is affine in K, so its finite-difference Jacobian w.r.t. K reproduces it."""
+    from ..claims import reference_jacobian
+
+    J = reference_jacobian("conv2d", "weight", route="fd", x=A, weight=K, stride=stride, padding=pad)
+    Z0 = conv2d(A, np.zeros_like(K), b, stride=stride, padding=pad)
+    return (J @ K.ravel()).reshape(Z0.shape) + Z0
+
+
 # ---------------------------------------------------------------------------
 # §2 forward and sizes
 # ---------------------------------------------------------------------------
@@ -335,23 +395,24 @@ def explicit_grads(p):
     statement="""Output channel j of a convolutional layer is the sum over input channels i of A_i * K_{j,i} (with the
     layer's padding and stride) plus b_j times the all-ones matrix.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "loops", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     for p, cfg in _nets():
         for A, K, b, pad, st in ((p["A0"], p["K1"], p["b1"], cfg["pad1"], cfg["stride1"]), (forward(p, cfg)["A1"], p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])):
             Z = conv_layer(A, K, b, pad, st)
-            ev.written("explicit", Z, conv2d(A, K, b, stride=st, padding=pad))
+            ev.written("explicit", Z, conv2d(A, K, b, stride=st, padding=pad), kinds=("formula", "package"))
+            # the same sum written as one loop over every output entry, input channel and kernel tap
+            ev.written("loops", Z, _conv_entry_loops(A, K, b, pad, st), kinds=("formula", "formula"))
+            ev.written("fd", Z, lambda A=A, K=K, b=b, pad=pad, st=st: _fd_linear_conv(A, K, b, pad, st), kinds=("formula", "fd"))
 
             def t_fn(A=A, K=K, b=b, pad=pad, st=st):
                 import torch
 
                 return torch.nn.functional.conv2d(torch.as_tensor(A)[None], torch.as_tensor(K), torch.as_tensor(b), stride=st, padding=pad)[0].numpy()
 
-            ev.written("torch", Z, t_fn)
+            ev.written("torch", Z, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -360,24 +421,26 @@ def _(ev):
     statement="""An h_a × w_a input, an h_k × w_k kernel, stride (h_s, w_s) and padding (h_p, w_p) give
     h_z = ⌊(h_a + 2h_p − h_k)/h_s + 1⌋ and w_z = ⌊(w_a + 2w_p − w_k)/w_s + 1⌋.""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("package", "index", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..geometry import output_size
+    from .. import output_size
 
     cases = [(n, k, p_, s) for n in range(3, 9) for k in range(1, 4) for p_ in range(0, 2) for s in range(1, 4) if n + 2 * p_ >= k]
     few = cases[::7]  # torch is slow per call: a spread-out subset
     note = np.array([out_size(n, k, p_, s) for n, k, p_, s in cases])
-    ev.written("formula", note, np.array([output_size(n, k, s, p_, p_, 1) for n, k, p_, s in cases]))
-    ev.written("explicit", note, np.array([corr2(np.zeros((n, 1)), np.zeros((k, 1)), (p_, 0), (s, 1)).shape[0] for n, k, p_, s in cases]))
+    ev.written("package", note, np.array([output_size(n, k, s, p_, p_, 1) for n, k, p_, s in cases]), kinds=("formula", "package"))
+    # window positions counted one by one: start 0, s, 2s, … while the window still fits in the padded length
+    counted = np.array([sum(1 for start in range(0, n + 2 * p_, s) if start + k <= n + 2 * p_) for n, k, p_, s in cases])
+    ev.written("index", note, counted, kinds=("formula", "exact"))
 
     def t_sizes():
         import torch
 
         return np.array([torch.nn.functional.conv2d(torch.zeros(1, 1, n, 1), torch.zeros(1, 1, k, 1), stride=(s, 1), padding=(p_, 0)).shape[2] for n, k, p_, s in few])
 
-    ev.written("torch", np.array([out_size(n, k, p_, s) for n, k, p_, s in few]), t_sizes)
+    ev.written("torch", np.array([out_size(n, k, p_, s) for n, k, p_, s in few]), t_sizes, kinds=("formula", "torch"))
 
 
 @claim(
@@ -432,19 +495,22 @@ def _(ev):
     statement="""_vA stacks the columns of an m × n matrix into an mn × 1 vector; for an m × n × c tensor it is the mn × c
     matrix whose column j is _vA_j.""",
     convention=CONV,
-    routes=("numpy", "convention"),
+    routes=("numpy", "convention", "index"),
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     conv = get_convention("vardhan2022")
     r = rng(22)
     for c, m, n in ((1, 3, 4), (3, 2, 5)):
         T = r.standard_normal((c, m, n))
         by_columns = np.stack([np.concatenate([T[j][:, k] for k in range(n)]) for j in range(c)], axis=1)
-        ev.written("numpy", by_columns, np.stack([vecF(T[j]) for j in range(c)], axis=1))
-        ev.written("convention", by_columns, vec(T, conv).reshape(c, m * n).T)
+        ev.written("numpy", by_columns, np.stack([vecF(T[j]) for j in range(c)], axis=1), kinds=("formula", "formula"))
+        ev.written("convention", by_columns, vec(T, conv).reshape(c, m * n).T, kinds=("formula", "package"))
+        # the note's literal list for a 3 × 4 matrix: a11, a21, a31, a12, …, a34 (integers ij stand for a_ij)
+        codes = np.array([[10 * i + j for j in range(1, 5)] for i in range(1, 4)])
+        ev.written("index", np.concatenate([codes[:, k] for k in range(4)]), [11, 21, 31, 12, 22, 32, 13, 23, 33, 14, 24, 34], kinds=("formula", "exact"))
 
 
 # ---------------------------------------------------------------------------
@@ -456,7 +522,7 @@ def _(ev):
     statement="""dJ/dZ^[3] is the row dJ/dA^[3] (entries ∂J/∂a_k) times the n×n Jacobian dA^[3]/dZ^[3] whose (r, c) entry
     is ∂a_r/∂z_c (numerator layout).""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -467,6 +533,7 @@ def _(ev):
         ev.written("fd", d["Z3"], dJ_dA3 @ J_act, tol=1e-6)
         ev.written("fd", d["Z3"], fd_gradient(lambda z: -float(p["y"] @ np.log(softmax(z))), v["Z3"]))
         ev.written("torch", d["Z3"], lambda: torch_grad(lambda z: -(__import__("torch").as_tensor(p["y"]) @ __import__("torch").log_softmax(z, 0)), v["Z3"]))
+        ev.written("explicit", d["Z3"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z3"), kinds=("formula", "package"))
 
 
 @claim(
@@ -555,7 +622,7 @@ def _(ev):
     statement="""Reshaping the row dJ/dB^[2] into a c^[2] × h_a^[2] w_a^[2] matrix (row by row) gives the matrix whose row j is
     dJ/d_vA_j^[2].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -563,6 +630,7 @@ def _(ev):
         v, d = backward_note(p, cfg)
         ev.written("fd", d["A2"], rows_of(fd_gradient(lambda A2: loss_from(p, cfg, "A2", A2), v["A2"])))
         ev.written("torch", d["A2"], lambda: _torch_grad_wrt(p, cfg, "A2", v["A2"]))
+        ev.written("explicit", d["A2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A2"), kinds=("formula", "package"))
 
 
 def _pool_case(seed, c=2, h=5, w=7, window=(2, 3), pad=(1, 0), stride=(2, 2)):
@@ -585,7 +653,7 @@ def _torch_avg(I, window, pad, stride):
     statement="""Average pooling with a h_l × w_l window, padding and stride is the correlation of I_j with P, the h_l × w_l
     matrix of entries 1/(h_l w_l), with the same padding and stride (padding zeros count in the mean).""",
     convention=CONV,
-    routes=("formula", "torch"),
+    routes=("formula", "package", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -599,8 +667,12 @@ def _(ev):
                 for j in range(I.shape[0])
             ]
         )
-        ev.written("formula", A, means)
-        ev.written("torch", A, lambda: _torch_avg(I, window, pad, stride))
+        ev.written("formula", A, means, kinds=("formula", "formula"))
+        ev.written("package", A, avg_pool2d(I, window, stride=stride, padding=pad), kinds=("formula", "package"))
+        # pooling is linear in I: the finite-difference Jacobian of the package's forward applied to I reproduces it
+        J_fd = reference_jacobian("avg_pool2d", "x", route="fd", x=I, kernel_size=window, stride=stride, padding=pad)
+        ev.written("fd", A, (J_fd @ I.ravel()).reshape(A.shape), kinds=("formula", "fd"))
+        ev.written("torch", A, lambda: _torch_avg(I, window, pad, stride), kinds=("formula", "torch"))
 
 
 @claim(
@@ -646,7 +718,7 @@ def _(ev):
     statement="""For average pooling, dJ/d_vI^[2] (c × h_z w_z, rows = channels) is the product of dJ/d_vA^[2] (c × h_a w_a) with
     the single shared Jacobian d_vA^[2]/d_vI^[2].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -654,6 +726,7 @@ def _(ev):
         v, d = backward_note(p, cfg)
         ev.written("fd", d["I2"], rows_of(fd_gradient(lambda I2: loss_from(p, cfg, "I2", I2), v["I2"])))
         ev.written("torch", d["I2"], lambda: _torch_grad_wrt(p, cfg, "I2", v["I2"]))
+        ev.written("explicit", d["I2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "I2"), kinds=("formula", "package"))
 
 
 @claim(
@@ -662,7 +735,7 @@ def _(ev):
     statement="""The note says the activation Jacobian depends on the data and must be computed per channel, but never
     gives it.""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="completes",
     correction="""For an elementwise activation f, d_vI_j/d_vZ_j = diag(f′(_vZ_j)) (for the sigmoid, diag(I_j ∘ (1 − I_j))
     column-major), so row j of dJ/d_vZ is (row j of dJ/d_vI) ∘ f′(_vZ_j)ᵀ; the rows are stacked over channels.""",
@@ -675,6 +748,7 @@ def _(ev):
             ev.corrected("fd", diag, fd_jacobian(lambda z: sigmoid(z), vecF(v["Z2"][j])))
         ev.corrected("fd", d["Z2"], rows_of(fd_gradient(lambda Z2: loss_from(p, cfg, "Z2", Z2), v["Z2"])))
         ev.corrected("torch", d["Z2"], lambda: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]))
+        ev.corrected("explicit", d["Z2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z2"), kinds=("formula", "package"))
 
 
 @claim(
@@ -683,7 +757,7 @@ def _(ev):
     statement="""Because the activation Jacobian depends on each channel's data, dJ/d_vZ_j^[2] = dJ/d_vI_j^[2] · d_vI_j^[2]/d_vZ_j^[2]
     is computed channel by channel, and the rows are stacked into dJ/d_vZ^[2].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -694,6 +768,7 @@ def _(ev):
         )  # each channel's own Jacobian
         ev.written("fd", per_channel, d["Z2"], tol=1e-6)
         ev.written("torch", per_channel, lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), tol=1e-6)
+        ev.written("explicit", d["Z2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z2"), kinds=("formula", "package"))
 
 
 @claim(
@@ -702,15 +777,17 @@ def _(ev):
     statement="""Layer 1 repeats §3.1.3–3.1.4: dJ/d_vI^[1] = dJ/d_vA^[1] · d_vA^[1]/d_vI^[1] (pooling) and
     dJ/d_vZ^[1] = dJ/d_vI^[1] · d_vI^[1]/d_vZ^[1] (activation, per channel).""",
     convention=CONV,
-    routes=("torch", "fd"),
+    routes=("torch", "fd", "explicit"),
     expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
         ev.written("torch", d["I1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "I1", v["I1"]))
+        ev.written("explicit", d["I1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "I1"), kinds=("formula", "package"))
         ev.written("torch", d["Z1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z1", v["Z1"]))
         ev.written("fd", d["Z1"], rows_of(fd_gradient(lambda Z1: loss_from(p, cfg, "Z1", Z1), v["Z1"])))
+        ev.written("explicit", d["Z1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z1"), kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
@@ -747,59 +824,92 @@ def _(ev):
 
 @claim(
     "vardhan2022.kernel-grad-all-j",
-    location="§3.1.5, 'depends only on the entries of i-th channel of A^[2]' and dJ/d_vK_{:,i} = dJ/d_vZ^[2] d_vZ^[2]/d_vK_{j,i}",
-    statement="""The kernel Jacobian is the same for every kernel j, so dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] · d_vZ_j^[2]/d_vK_{j,i}^[2]
-    (rows = kernels) for any j; the text says this Jacobian depends only on channel i of A^[2].""",
+    location="§3.1.5, dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] · d_vZ_j^[2]/d_vK_{j,i}^[2] 'for any j', repeated for 1 ≤ i ≤ c^[1]",
+    statement="""The kernel Jacobian d_vZ_j/d_vK_{j,i} is the same for every kernel j, so for each input channel i,
+    dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] · d_vZ_j^[2]/d_vK_{j,i}^[2] (one row per kernel j) with the Jacobian of any j.""",
     convention=CONV,
-    routes=("explicit", "torch"),
-    expected="holds-corrected",
-    correction="""The Jacobian depends only on channel i of the layer's input A^[1] (not A^[2]):
-    d_vZ_j^[2]/d_vK_{j,i}^[2] = [vec(A_i^[1] * E_pq)]_{p,q}.""",
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        from ..ops.conv2d import conv2d_weight_jacobian
-
         memo = []
 
-        def torch_rows():
+        def torch_rows(p=p, cfg=cfg):
             if not memo:
                 memo.append(np.stack([rows_of(g) for g in torch_net_grad(p, cfg, "K2")]))
             return memo[0]
 
+        fd_rows = np.stack([rows_of(g) for g in fd_param_grad(p, cfg, "K2")])  # (c2, c1, hk·wk)
         hz, wz = v["Z2"].shape[1:]
-        for i in range(cfg["c1"]):
+        kh, kw = cfg["k2"]
+        c1, c2 = cfg["c1"], cfg["c2"]
+        # the package's Jacobian of the whole layer w.r.t. all of K2, in the note's vec order per channel block
+        J_all = reference_jacobian("conv2d", "weight", x=v["A1"], weight=p["K2"], stride=cfg["stride2"], padding=cfg["pad2"]).toarray()
+        J_all = J_all.reshape(c2, hz, wz, c2, c1, kh, kw)
+        for i in range(c1):
+            note_jac = kernel_jacobian(v["A1"][i], cfg["k2"], cfg["pad2"], cfg["stride2"])  # the note's columns vec(A_i * E_pq)
+            rows = d["Z2"] @ note_jac  # row j: dJ/d_vK_{j,i}
+            for j in range(c2):  # "any j": the package's block for kernel j, re-ordered column-major on both sides
+                block = J_all[j, :, :, j, i].transpose(1, 0, 2, 3).reshape(hz * wz, kh, kw).transpose(0, 2, 1).reshape(hz * wz, -1)
+                ev.written("explicit", rows, d["Z2"] @ block, kinds=("formula", "package"))
+            ev.written("fd", rows, fd_rows[:, i], kinds=("formula", "fd"))
+            ev.written("torch", rows, lambda i=i: torch_rows()[:, i], kinds=("formula", "torch"))
+
+
+@claim(
+    "vardhan2022.kernel-jacobian-input-channel",
+    location="§3.1.5, 'depends only on the entries of i-th channel of A^[2]'",
+    statement="""The kernel Jacobian d_vZ_j^[2]/d_vK_{j,i}^[2] depends only on channel i of A^[2] (read literally: its columns
+    are vec(A_i^[2] * E_pq), built from the pooled output of layer 2).""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="holds-corrected",
+    kind="slip",
+    correction="""It depends only on channel i of the layer's input A^[1]: d_vZ_j^[2]/d_vK_{j,i}^[2] = [vec(A_i^[1] * E_pq)]_{p,q}.""",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        hz, wz = v["Z2"].shape[1:]
+        for i in range(min(cfg["c1"], cfg["c2"])):  # channels i that exist in both A^[1] and A^[2]
             A1_i = v["A1"][i]
             explicit = _perm_jac(
-                conv2d_weight_jacobian(A1_i[None], (1, 1, *cfg["k2"]), stride=cfg["stride2"], padding=cfg["pad2"]),
+                reference_jacobian("conv2d", "weight", x=A1_i[None], weight=np.zeros((1, 1, *cfg["k2"])), stride=cfg["stride2"], padding=cfg["pad2"]),
                 (1, hz, wz),
                 (1, 1, *cfg["k2"]),
             )
-            as_written = kernel_jacobian(v["A2"][min(i, cfg["c2"] - 1)], cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A^[2]
-            corrected = kernel_jacobian(A1_i, cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A^[1]
-            ev.both("explicit", as_written, corrected, explicit)
-            ev.corrected("torch", d["Z2"] @ corrected, lambda i=i: torch_rows()[:, i])
+            as_written = kernel_jacobian(v["A2"][i], cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A_i^[2], literally
+            corrected = kernel_jacobian(A1_i, cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A_i^[1]
+            ev.both("explicit", as_written, corrected, explicit, kinds=("formula", "package"))
+            fd = fd_jacobian(lambda kv, A1_i=A1_i: vecF(corr2(A1_i, unvecF(kv, cfg["k2"]), cfg["pad2"], cfg["stride2"])), np.zeros(int(np.prod(cfg["k2"]))))
+            ev.both("fd", as_written, corrected, fd, kinds=("formula", "fd"))
 
 
 @claim(
     "vardhan2022.bias-grad",
     location="§3.1.5 Derivative w.r.t. b^[2] (row [dJ/d_vZ_1 1 … dJ/d_vZ_{c^[1]} 1])",
     statement="""d_vZ_j/db_j = 1, so dJ/db_j^[2] = dJ/d_vZ_j^[2] 1 and dJ/db^[2] = (dJ/d_vZ^[2] 1)ᵀ; the expanded row is printed
-    with entries j = 1 … c^[1].""",
+    with entries j = 1 … c^[1]. Read literally on a layer with c^[1] < c^[2] (where every printed entry exists), the row is
+    the first c^[1] entries of the true gradient and omits the biases c^[1] + 1 … c^[2]; with c^[1] > c^[2] its last entries
+    name output channels that do not exist.""",
     convention=CONV,
-    routes=("fd", "torch", "explicit"),
+    routes=("fd", "package", "torch", "explicit"),
     expected="holds-corrected",
+    kind="slip",
     correction="The row runs over the layer's output channels j = 1 … c^[2] (last entry dJ/d_vZ_{c^[2]}^[2] 1).",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        written = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(min(cfg["c1"], cfg["c2"]))])
-        if cfg["c1"] > cfg["c2"]:
-            written = np.concatenate([written, np.zeros(cfg["c1"] - cfg["c2"])])  # channels c^[2]+1 … c^[1] do not exist
+        truth = fd_param_grad(p, cfg, "b2")
+        if cfg["c1"] <= cfg["c2"]:  # the printed row can be evaluated entry by entry
+            written = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(cfg["c1"])])
+            ev.written("fd", written, truth, kinds=("formula", "fd"))
         fixed = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(cfg["c2"])])
-        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "b2"))
+        ev.corrected("fd", fixed, truth, kinds=("formula", "fd"))
+        ev.corrected("package", fixed, lambda p=p, cfg=cfg: reference_vjp("conv2d", rows_to_tensor(_pkg_grad_wrt(p, cfg, "Z2"), forward(p, cfg)["Z2"].shape), "bias", x=forward(p, cfg)["A1"], weight=p["K2"], bias=p["b2"], stride=cfg["stride2"], padding=cfg["pad2"]), kinds=("formula", "package"))
         torch_and_explicit(ev.corrected, p, cfg, "b2", fixed)
 
 
@@ -808,7 +918,7 @@ def _(ev):
     location="§3.1.5 Derivative w.r.t. A^[1], dJ/d_vA_i^[1] = Σ_j dJ/d_vZ_j^[2] d_vZ_j^[2]/d_vA_i^[1]",
     statement="""Each channel A_i^[1] feeds every kernel, so dJ/d_vA_i^[1] is the sum over j of dJ/d_vZ_j^[2] d_vZ_j^[2]/d_vA_i^[1].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -816,6 +926,7 @@ def _(ev):
         v, d = backward_note(p, cfg)
         ev.written("fd", d["A1"], rows_of(fd_gradient(lambda A1: loss_from(p, cfg, "A1", A1), v["A1"])))
         ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
+        ev.written("explicit", d["A1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A1"), kinds=("formula", "package"))
 
 
 @claim(
@@ -849,7 +960,7 @@ def _(ev):
     location="§3.1.5, dJ/d_vA^[1] = (dJ/d_vA_1^[1]; …; dJ/d_vA_c^[1]) (c^[1] × h_a^[1] w_a^[1])",
     statement="""dJ/d_vA^[1] is the c^[1] × h_a^[1] w_a^[1] matrix whose row i is dJ/d_vA_i^[1].""",
     convention=CONV,
-    routes=("shape", "torch"),
+    routes=("shape", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -857,6 +968,7 @@ def _(ev):
         v, d = backward_note(p, cfg)
         ev.written("shape", d["A1"].shape, (cfg["c1"], v["A1"].shape[1] * v["A1"].shape[2]))
         ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
+        ev.written("explicit", d["A1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A1"), kinds=("formula", "package"))
 
 
 @claim(
@@ -978,19 +1090,22 @@ _APPA_NUMERIC = dict(A=rng(31).standard_normal((3, 4)), B=rng(32).standard_norma
     location="App. A, A (3×4) * β (2×2), padding (1, 1), stride (1, 2) → Z (4×3)",
     statement="""A 3×4 input, a 2×2 kernel, padding (1, 1) and stride (1, 2) give a 4×3 output.""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("formula", "explicit", "index", "torch"),
     expected="holds",
 )
 def _(ev):
-    ev.written("formula", (out_size(3, 2, 1, 1), out_size(4, 2, 1, 2)), (4, 3))
-    ev.written("explicit", corr2(np.zeros((3, 4)), np.zeros((2, 2)), (1, 1), (1, 2)).shape, (4, 3))
+    printed = (4, 3)
+    ev.written("formula", printed, (out_size(3, 2, 1, 1), out_size(4, 2, 1, 2)), kinds=("formula", "formula"))
+    ev.written("explicit", printed, conv2d(np.zeros((1, 3, 4)), np.zeros((1, 1, 2, 2)), stride=(1, 2), padding=1).shape[1:], kinds=("formula", "package"))
+    # the windows of rep.1, counted: row starts 0, 1, 2, 3 in the 5-row padded input; column starts 0, 2, 4 in 6 columns
+    ev.written("index", printed, (sum(1 for r_ in range(5) if r_ + 2 <= 5), sum(1 for c in range(0, 6, 2) if c + 2 <= 6)), kinds=("formula", "exact"))
 
     def t_fn():
         import torch
 
         return tuple(torch.nn.functional.conv2d(torch.zeros(1, 1, 3, 4), torch.zeros(1, 1, 2, 2), stride=(1, 2), padding=(1, 1)).shape[2:])
 
-    ev.written("torch", t_fn, (4, 3))
+    ev.written("torch", printed, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -998,14 +1113,17 @@ def _(ev):
     location="App. A, the padded 5×6 input",
     statement="""Padding (1, 1) frames the 3×4 A with one row of zeros above and below and one column left and right (5×6).""",
     convention=CONV,
-    routes=("symbolic", "numpy"),
+    routes=("symbolic", "package"),
     expected="holds",
 )
 def _(ev):
     A, _B = _appA_symbols()
     printed = _names("0 0 0 0 0 0; 0 a11 a12 a13 a14 0; 0 a21 a22 a23 a24 0; 0 a31 a32 a33 a34 0; 0 0 0 0 0 0")
-    ev.written("symbolic", _padded(A), printed)
-    ev.written("numpy", np.pad(np.ones((3, 4)), 1).shape, (5, 6))
+    ev.written("symbolic", printed, _padded(A), kinds=("formula", "sympy"))
+    # numerically, with a_ij coded as 10 i + j: the package's im2col with padding 1 and one 5 × 6 window is the padded input
+    codes = np.array([[10.0 * i + j for j in range(1, 5)] for i in range(1, 4)])
+    printed_codes = np.array([[float(str(e)[1:]) if str(e) != "0" else 0.0 for e in printed.row(r_)] for r_ in range(5)])
+    ev.written("package", printed_codes, im2col(codes[None], (5, 6), padding=1).reshape(5, 6), kinds=("formula", "package"))
 
 
 _REP1 = [
@@ -1158,7 +1276,7 @@ def _(ev):
     statement="""dZ/dβ_rs = A * E_rs (same padding and stride), so d_vZ/d_vβ has columns vec(A * E_11), vec(A * E_21),
     vec(A * E_12), vec(A * E_22).""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -1167,7 +1285,9 @@ def _(ev):
     for An in (_APPA_NUMERIC["A"], rng(33).standard_normal((5, 6))):
         M = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
         Z = corr2(An, np.zeros((2, 2)), (1, 1), (1, 2))
-        ev.written("explicit", M, _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, *Z.shape), (1, 1, 2, 2)))
+        ev.written("explicit", M, _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, *Z.shape), (1, 1, 2, 2)), kinds=("formula", "package"))
+        # differences of the forward Z = A * β in the note's column-major vecs
+        ev.written("fd", M, fd_jacobian(lambda bv, An=An: vecF(corr2(An, unvecF(bv, (2, 2)), (1, 1), (1, 2))), np.zeros(4)), kinds=("formula", "fd"))
 
         def t_fn(An=An):
             import torch
@@ -1289,6 +1409,42 @@ def mask_from_switches(I_shape, window, pad, stride, sw):
     return M
 
 
+def switch_positions(I_shape, window, pad, stride, sw):
+    """eqs. b-2.1 – b-2.3 applied to every switch: the 1-based (r_i, c_i) of each winner in I's coordinates, (p, q) order.
+
+    No bounds check: a winner in the padding gets a row or column ≤ 0 or > h_i, w_i, as the formulas give it.
+    """
+    hl, wl = window
+    ha, wa = sw.shape
+    out = {}
+    for q in range(1, wa + 1):
+        for p in range(1, ha + 1):
+            i_pq = int(sw[p - 1, q - 1])
+            c_b = int(np.ceil(i_pq / hl))  # b-2.1
+            r_b = i_pq - (c_b - 1) * hl
+            r_top = 1 + stride[0] * (p - 1) - pad[0]  # b-2.2
+            c_top = 1 + stride[1] * (q - 1) - pad[1]
+            out[(p, q)] = (r_b + r_top - 1, c_b + c_top - 1)  # b-2.3
+    return out
+
+
+def mask_literal(I_shape, window, pad, stride, sw):
+    """The note's mask exactly as App. B writes it: row (p, q) gets its 1 at column j = (c_i − 1) h_i + r_i.
+
+    No guard for a winner in the padding (the note has none): when j is a valid column (1 ≤ j ≤ h_i w_i) the 1 goes
+    there even if (r_i, c_i) lies outside I — a real but wrong entry; a j outside 1 … h_i w_i names no column and the
+    row stays empty.
+    """
+    h_i, w_i = I_shape
+    ha, wa = sw.shape
+    M = np.zeros((ha * wa, h_i * w_i))
+    for (p, q), (r_i, c_i) in switch_positions(I_shape, window, pad, stride, sw).items():
+        j = (c_i - 1) * h_i + r_i
+        if 1 <= j <= h_i * w_i:
+            M[(q - 1) * ha + (p - 1), j - 1] = 1.0
+    return M
+
+
 _MAXPOOL_CASES = (
     ((3, 4), (3, 2), (1, 1), (1, 2)),  # the note's example
     ((5, 6), (2, 3), (1, 0), (2, 2)),
@@ -1329,14 +1485,19 @@ def _torch_maxpool_jac(I, window, pad, stride):
     statement="""Pooling a 3×4 input with a 3×2 window, padding (1, 1) and stride (1, 2) gives 3×3;
     h_a = ⌊(h_i + 2 h_p − h_l)/h_s + 1⌋, w_a likewise.""",
     convention=CONV,
-    routes=("formula", "explicit"),
+    routes=("index", "explicit"),
     expected="holds",
 )
 def _(ev):
-    ev.written("formula", (out_size(3, 3, 1, 1), out_size(4, 2, 1, 2)), (3, 3))
-    for shape, window, pad, stride in _MAXPOOL_CASES:
-        A, _ = maxpool_note(np.zeros(shape), window, pad, stride)
-        ev.written("explicit", A.shape, (out_size(shape[0], window[0], pad[0], stride[0]), out_size(shape[1], window[1], pad[1], stride[1])))
+    def counted(n, k, p_, s_):  # window starts 0, s, 2s, … that still fit in the padded length
+        return sum(1 for start in range(0, n + 2 * p_, s_) if start + k <= n + 2 * p_)
+
+    ev.written("index", (3, 3), (counted(3, 3, 1, 1), counted(4, 2, 1, 2)), kinds=("formula", "exact"))
+    for shape, window, pad, stride in ((shape, window, pad, stride) for shape, window, pad, stride in _MAXPOOL_CASES):
+        by_formula = (out_size(shape[0], window[0], pad[0], stride[0]), out_size(shape[1], window[1], pad[1], stride[1]))
+        ev.written("index", by_formula, (counted(shape[0], window[0], pad[0], stride[0]), counted(shape[1], window[1], pad[1], stride[1])), kinds=("formula", "exact"))
+        pkg = max_pool2d(np.zeros((1, *shape)), window, stride=stride, padding=pad, pad_value=0.0).shape[1:]
+        ev.written("explicit", by_formula, pkg, kinds=("formula", "package"))
 
 
 @claim(
@@ -1344,7 +1505,7 @@ def _(ev):
     location="App. B, definition of Ω (an h_l × w_l window) and its display with entries Ω_11 … Ω_{h_a w_a}",
     statement="""Ω is the h_l × w_l pooling window, but the displayed matrix runs its indices to h_a and w_a (the output size).""",
     convention=CONV,
-    routes=("shape", "index"),
+    routes=("shape", "index", "explicit"),
     expected="holds-corrected",
     correction="Ω = (Ω_rs) with 1 ≤ r ≤ h_l, 1 ≤ s ≤ w_l (as in _vΩ, whose entries run to h_l, w_l).",
 )
@@ -1353,8 +1514,11 @@ def _(ev):
     A, _ = maxpool_note(np.zeros(shape), window, pad, stride)
     I = symbol_matrix("I", 3, 4)
     windows = [_padded(I)[p : p + 3, 2 * q : 2 * q + 2].shape for p in range(3) for q in range(3)]  # rep.1
-    ev.both("shape", [A.shape] * 9, [window] * 9, windows)  # displayed (h_a, w_a) vs (h_l, w_l)
-    ev.corrected("index", window[0] * window[1], len(list(_padded(I)[1:4, 0:2].T)))  # _vΩ of window (2, 1): 6 entries
+    ev.both("shape", [A.shape] * 9, [window] * 9, windows, kinds=("formula", "sympy"))  # displayed (h_a, w_a) vs (h_l, w_l)
+    ev.corrected("index", window[0] * window[1], len(list(_padded(I)[1:4, 0:2].T)), kinds=("formula", "sympy"))  # _vΩ of window (2, 1): 6 entries
+    # the package's patches of the same pooling geometry: one column per window entry
+    phi = im2col(np.zeros((1, *shape)), window, stride=stride, padding=pad)
+    ev.both("explicit", A.size, window[0] * window[1], phi.shape[1], kinds=("formula", "package"))
 
 
 _REP2B = [
@@ -1395,13 +1559,16 @@ def _(ev):
     statement="""With zero padding inside the max, an output can be 0 although every real input in its window is negative —
     unlike frameworks that pad with −∞.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("index", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     I = -np.abs(rng(36).standard_normal((3, 4))) - 0.1
     A, _ = maxpool_note(I, (3, 2), (1, 1), (1, 2))
-    ev.written("explicit", int(np.sum(A == 0)), 8)  # every window but A22 reaches into the padding
+    # every window that reaches into the padding (counted from rep.1's window positions) outputs the padding's 0
+    reaching = sum(1 for p_ in range(3) for q in range(3) if p_ * 1 < 1 or p_ * 1 + 3 > 4 or q * 2 < 1 or q * 2 + 2 > 5)
+    ev.written("index", int(np.sum(A == 0)), reaching, kinds=("formula", "exact"))
+    ev.written("explicit", A, max_pool2d(I[None], (3, 2), stride=(1, 2), padding=(1, 1), pad_value=0.0)[0], kinds=("formula", "package"))
 
     def t_fn():
         import torch
@@ -1409,7 +1576,7 @@ def _(ev):
         Ip = torch.nn.functional.pad(torch.as_tensor(I)[None, None], (1, 1, 1, 1))
         return torch.nn.functional.max_pool2d(Ip, (3, 2), (1, 2))[0, 0].numpy()
 
-    ev.written("torch", A, t_fn)
+    ev.written("torch", A, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -1500,10 +1667,12 @@ def _(ev):
     statement="""From the 1-based index i_pq in the column-major vec of an h_l × w_l window: column c_b = ⌈i_pq/h_l⌉ and
     row r_b = i_pq − (c_b − 1) h_l within the block.""",
     convention=CONV,
-    routes=("index", "numpy"),
+    routes=("index", "convention", "numpy"),
     expected="holds",
 )
 def _(ev):
+    from .. import get_convention, vec
+
     for hl, wl in ((3, 2), (2, 3), (4, 4), (1, 5)):
         got, want = [], []
         for i in range(1, hl * wl + 1):
@@ -1511,20 +1680,32 @@ def _(ev):
             got.append((i - (c_b - 1) * hl, c_b))
             r0, c0 = np.unravel_index(i - 1, (hl, wl), order="F")
             want.append((r0 + 1, c0 + 1))
-        ev.written("index", np.array(got), np.array(want))
-    ev.written("numpy", (5 - (int(np.ceil(5 / 3)) - 1) * 3, int(np.ceil(5 / 3))), (2, 2))  # the example i21 = 5 → (2, 2)
+        ev.written("index", np.array(got), np.array(want), kinds=("formula", "formula"))
+        # the package's column-major vec (note 001's preset) of a window of codes 10 r + c, read back entry by entry
+        window_codes = np.array([[[10 * (r_ + 1) + c + 1 for c in range(wl)] for r_ in range(hl)]])
+        listed = vec(window_codes, get_convention("vardhan2022"))
+        ev.written("convention", np.array(got), np.array([(int(code) // 10, int(code) % 10) for code in listed]), kinds=("formula", "package"))
+    ev.written("numpy", (5 - (int(np.ceil(5 / 3)) - 1) * 3, int(np.ceil(5 / 3))), (2, 2), kinds=("formula", "exact"))  # the example i21 = 5 → (2, 2)
 
 
-def _mask_check(ev, route_form="written"):
+def _mask_inputs():
+    """(shape, window, pad, stride, I): each pooling case with mixed-sign and with all-negative input (padding wins)."""
     r = rng(39)
     for shape, window, pad, stride in _MAXPOOL_CASES:
         for sign in (1.0, -1.0):
-            I = sign * r.standard_normal(shape)
-            A, sw = maxpool_note(I, window, pad, stride)
-            M = mask_from_switches(shape, window, pad, stride, sw)
-            getattr(ev, route_form)("fd", M, _maxpool_fd_jac(I, window, pad, stride))
-            getattr(ev, route_form)("torch", M, lambda I=I, window=window, pad=pad, stride=stride: _torch_maxpool_jac(I, window, pad, stride))
-            getattr(ev, route_form)("explicit", M, _explicit_maxpool_jac(I, window, pad, stride))
+            yield shape, window, pad, stride, sign * (np.abs(r.standard_normal(shape)) + 0.05) if sign < 0 else r.standard_normal(shape)
+
+
+def _mask_check(ev, route_form="written", build=None):
+    """Compare the mask built by ``build`` (default: with the inside-I guard) with fd, torch and the package."""
+    build = build or mask_from_switches
+    record = getattr(ev, route_form)
+    for shape, window, pad, stride, I in _mask_inputs():
+        A, sw = maxpool_note(I, window, pad, stride)
+        M = build(shape, window, pad, stride, sw)
+        record("fd", M, _maxpool_fd_jac(I, window, pad, stride), kinds=("formula", "fd"))
+        record("torch", M, lambda I=I, window=window, pad=pad, stride=stride: _torch_maxpool_jac(I, window, pad, stride), kinds=("formula", "torch"))
+        record("explicit", M, _explicit_maxpool_jac(I, window, pad, stride), kinds=("formula", "package"))
 
 
 @claim(
@@ -1551,31 +1732,67 @@ def _(ev):
 @claim(
     "vardhan2022.appB-eq-b2-3",
     location="App. B, eq. b-2.3 (r_i = r_b + r_top − 1, c_i = c_b + c_top − 1; 'assigned to Z_pq')",
-    statement="""The winning entry sits at r_i = r_b + r_top − 1, c_i = c_b + c_top − 1 of I (the text says Z_pq for A_pq).""",
+    statement="""The winner of window (p, q) sits at row r_i = r_b + r_top − 1 and column c_i = c_b + c_top − 1 in I's 1-based
+    coordinates — inside I, or in the padding frame (row or column 0 or h_i + 1 …) when a padding zero wins. (The text names
+    the target Z_pq where App. B's output is A_pq; no value depends on that label.)""",
     convention=CONV,
-    routes=("fd", "torch", "explicit"),
+    routes=("explicit", "fd"),
     expected="holds",
 )
 def _(ev):
-    _mask_check(ev)
+    from .. import max_pool2d_switches
+
+    for shape, window, pad, stride, I in _mask_inputs():
+        A, sw = maxpool_note(I, window, pad, stride)
+        note = switch_positions(shape, window, pad, stride, sw)
+        keys = sorted(note)
+        # the package's switches (zero padding in the max, first maximum in the column-major window vec)
+        S = max_pool2d_switches(I[None], window, stride=stride, padding=pad, pad_value=0.0, ties="first-colmajor")
+        kh, kw = window
+        pkg = [(int(S.tap[0, p - 1, q - 1]) // kw + 1 + stride[0] * (p - 1) - pad[0], int(S.tap[0, p - 1, q - 1]) % kw + 1 + stride[1] * (q - 1) - pad[1]) for p, q in keys]
+        ev.written("explicit", [note[k] for k in keys], pkg, kinds=("formula", "package"))
+        # differences: a winner inside I is the one input entry its output moves with; a padding winner moves with none
+        J = _maxpool_fd_jac(I, window, pad, stride)
+        ha = A.shape[0]
+        by_fd = []
+        for p, q in keys:
+            row = J[(q - 1) * ha + (p - 1)]
+            k = int(np.argmax(np.abs(row)))
+            by_fd.append((k % shape[0] + 1, k // shape[0] + 1) if abs(row[k]) > 0.5 else (0, 0))  # (0, 0): padding
+        inside = [note[k] if 1 <= note[k][0] <= shape[0] and 1 <= note[k][1] <= shape[1] else (0, 0) for k in keys]
+        ev.written("fd", inside, by_fd, kinds=("formula", "fd"))
 
 
 @claim(
     "vardhan2022.appB-linear-index",
     location="App. B, the 1 of row A_pq at column j = (c_i − 1) h_i + r_i",
-    statement="""The row of eq. b-1 for A_pq has its 1 at column j = (c_i − 1) h_i + r_i (the column-major position of I_{r_i c_i}),
-    provided the winner is a real entry.""",
+    statement="""Row A_pq of eq. b-1 has its 1 at column j = (c_i − 1) h_i + r_i. The note applies this to every switch, with no
+    exception for a winner in the padding, which its own zero padding allows. Read literally (all-negative input), j then
+    names a real but wrong entry of I (e.g. in the note's 3 × 4 example A12 → (0, 2) → j = 3, the place of I31; A32 → (4, 2)
+    → j = 7, I13; A13 → (0, 4) → j = 9, I33) or no column at all (A11 → j = −3, A23 → j = 13).""",
     convention=CONV,
     routes=("fd", "torch", "explicit", "index"),
-    expected="holds",
+    expected="holds-corrected",
+    kind="erratum",
+    correction="""Compute j = (c_i − 1) h_i + r_i only when 1 ≤ r_i ≤ h_i and 1 ≤ c_i ≤ w_i (the column-major place of I_{r_i c_i});
+    when the winner is a padding zero the row is all zero.""",
 )
 def _(ev):
-    _mask_check(ev)
+    _mask_check(ev, "written", build=mask_literal)
+    _mask_check(ev, "corrected")
+    # the column-major place of I_{r c}, by listing vec(I) entry by entry, for the in-range case
     for h_i, w_i in ((3, 4), (5, 2)):
         codes = np.arange(h_i * w_i).reshape(h_i, w_i)
         position = {int(code): k + 1 for k, code in enumerate(vecF(codes))}  # 1-based place of each entry in _vI
         j = np.array([(c - 1) * h_i + r_ for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)])
-        ev.written("index", j, np.array([position[int(codes[r_ - 1, c - 1])] for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)]))
+        ev.corrected("index", j, np.array([position[int(codes[r_ - 1, c - 1])] for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)]), kinds=("formula", "formula"))
+    # the audit's worked case: the note's 3 × 4 example, all-negative input, first-maximum switches
+    I = -np.abs(rng(36).standard_normal((3, 4))) - 0.1
+    _, sw = maxpool_note(I, (3, 2), (1, 1), (1, 2))
+    pos = switch_positions((3, 4), (3, 2), (1, 1), (1, 2), sw)
+    literal_j = {k: (c - 1) * 3 + r_ for k, (r_, c) in pos.items()}
+    printed = {(1, 1): -3, (2, 1): -2, (3, 1): -1, (1, 2): 3, (3, 2): 7, (1, 3): 9, (2, 3): 13, (3, 3): 13}
+    ev.written("index", [literal_j[k] for k in sorted(printed)], [printed[k] for k in sorted(printed)], kinds=("formula", "exact"))
 
 
 @claim(
@@ -1584,7 +1801,7 @@ def _(ev):
     statement="""The switches give 'the' mask d_vA^[l]/d_vI^[l], used like the average-pooling Jacobian in
     dJ/d_vI = dJ/d_vA · d_vA/d_vI (one matrix for all channels).""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds-corrected",
     correction="""Max pooling has one mask per channel, built from that channel's switches: row j of dJ/d_vI is
     (row j of dJ/d_vA) · M_j with M_j = d_vA_j/d_vI_j.""",
@@ -1597,4 +1814,5 @@ def _(ev):
         G = r.standard_normal((2, masks[0].shape[0]))  # dJ/d_vA, rows = channels
         truth = np.stack([G[c] @ _maxpool_fd_jac(I[c], window, pad, stride) for c in range(2)])
         ev.both("fd", G @ masks[0], np.stack([G[c] @ masks[c] for c in range(2)]), truth)
-        ev.corrected("torch", np.stack([G[c] @ masks[c] for c in range(2)]), lambda I=I, G=G, window=window, pad=pad, stride=stride: np.stack([G[c] @ _torch_maxpool_jac(I[c], window, pad, stride) for c in range(2)]))
+        ev.corrected("torch", np.stack([G[c] @ masks[c] for c in range(2)]), lambda I=I, G=G, window=window, pad=pad, stride=stride: np.stack([G[c] @ _torch_maxpool_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "torch"))
+        ev.corrected("explicit", np.stack([G[c] @ masks[c] for c in range(2)]), np.stack([G[c] @ _explicit_maxpool_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "package"))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import claim
+from .. import col2im, conv2d, im2col, linear_xwt, relu
+from ..claims import claim, reference_vjp
 from ._tools import fd_gradient, fd_gradient_wrt, fd_jacobian, rng, torch_grad
 
 FC = "X (b × d_in), W (d_out × d_in), Z = XWᵀ; ∂Q/∂M shaped like M; vector derivatives d_x × d_z"
@@ -86,14 +87,15 @@ def _dQdZ(X, W, G):
     statement="""An FC layer maps a batch X (b × d_in) with W (d_out × d_in) to Z = XWᵀ (b × d_out) and X' = σ(Z) of the same
     shape — PyTorch's linear layer without bias.""",
     convention=FC,
-    routes=("shape", "formula", "torch"),
+    routes=("shape", "formula", "package", "torch"),
     expected="holds",
 )
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
         Z = X @ W.T
-        ev.written("shape", Z.shape, (b, d_out))
-        ev.written("formula", Z, np.einsum("bi,oi->bo", X, W))
+        ev.written("shape", Z.shape, (b, d_out), kinds=("formula", "exact"))
+        ev.written("formula", Z, np.einsum("bi,oi->bo", X, W), kinds=("formula", "formula"))
+        ev.written("package", Z, linear_xwt(X, W), kinds=("formula", "package"))
 
         def t_fn(X=X, W=W):
             import torch
@@ -108,13 +110,16 @@ def _(ev):
     location="§1 display and footnote 1",
     statement="""ReLU keeps z_ij when z_ij > 0 and gives 0 otherwise, i.e. [ReLU(Z)]_ij = max{z_ij, 0}.""",
     convention=FC,
-    routes=("formula", "torch"),
+    routes=("formula", "package", "exact", "torch"),
     expected="holds",
 )
 def _(ev):
+    z = np.array([-2.5, -0.0, 0.0, 1e-300, 3.0])
+    ev.written("exact", np.where(z > 0, z, 0.0), [0.0, 0.0, 0.0, 1e-300, 3.0], kinds=("formula", "exact"))
     Z = rng(51).standard_normal((5, 7))
     cases = np.where(Z > 0, Z, 0.0)
-    ev.written("formula", cases, np.maximum(Z, 0.0))
+    ev.written("formula", cases, np.maximum(Z, 0.0), kinds=("formula", "formula"))
+    ev.written("package", cases, relu(Z), kinds=("formula", "package"))
 
     def t_fn():
         import torch
@@ -347,15 +352,20 @@ def _fcnet_backprop(X1, Ws, Y):
     statement="""In an L-layer FC network every X^(l) has b rows while the column counts may differ; for MNIST the input has
     784 = 28 × 28 columns and the output 10.""",
     convention=FC,
-    routes=("shape", "formula"),
+    routes=("shape", "formula", "package"),
     expected="holds",
 )
 def _(ev):
     X1, Ws, Y = _fcnet(0, 4, (784, 16, 10))
     xs = _fcnet_forward(X1, Ws)
-    ev.written("shape", [x.shape[0] for x in xs], [4] * len(xs))
-    ev.written("shape", (xs[0].shape[1], xs[-1].shape[1]), (784, 10))
-    ev.written("formula", 28 * 28, 784)
+    ev.written("shape", [x.shape[0] for x in xs], [4] * len(xs), kinds=("formula", "exact"))
+    ev.written("shape", (xs[0].shape[1], xs[-1].shape[1]), (784, 10), kinds=("formula", "exact"))
+    ev.written("formula", 28 * 28, 784, kinds=("formula", "exact"))
+    # the same network through the package's layers: every activation keeps the b rows
+    pkg = [X1]
+    for W in Ws:
+        pkg.append(relu(linear_xwt(pkg[-1], W)))
+    ev.written("package", [4] * len(xs), [x.shape[0] for x in pkg], kinds=("exact", "package"))
 
 
 @claim(
@@ -363,7 +373,7 @@ def _(ev):
     location="§3 loss Q = ½‖X^(L+1) − Y‖²_F and §4 'it is easy to compute ∂Q/∂X^(L+1)'",
     statement="""The note calls ∂Q/∂X^(L+1) easy but does not write it.""",
     convention=FC,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="completes",
     correction="∂Q/∂X^(L+1) = X^(L+1) − Y (b × m).",
 )
@@ -371,7 +381,8 @@ def _(ev):
     r = rng(61)
     for b, m in ((4, 3), (2, 1)):
         Xo, Y = r.standard_normal((b, m)), r.standard_normal((b, m))
-        ev.corrected("fd", Xo - Y, fd_gradient(lambda M: 0.5 * float(np.sum((M - Y) ** 2)), Xo))
+        ev.corrected("fd", Xo - Y, fd_gradient(lambda M: 0.5 * float(np.sum((M - Y) ** 2)), Xo), kinds=("formula", "fd"))
+        ev.corrected("explicit", Xo - Y, reference_vjp("frobenius_loss", np.array(1.0), "x", x=Xo, y=Y), kinds=("formula", "package"))
         ev.corrected("torch", Xo - Y, lambda Xo=Xo, Y=Y: torch_grad(lambda Mt: 0.5 * ((Mt - __import__("torch").as_tensor(Y)) ** 2).sum(), Xo))
 
 
@@ -476,6 +487,35 @@ def _fold(dXb, shape):
     return out
 
 
+def _phi_colmajor(T, k1, k2):
+    """The note's X through the package: im2col (row-major patches, (c, a, b) entries) re-ordered to column-major.
+
+    Rows go from i·P2 + j to i + j·P1, columns from c·k1k2 + a·k2 + b to a + b·k1 + c·k1k2 — a fixed permutation, so
+    the values come from the package's unfolding, not from :func:`_unfold_matrix`.
+    """
+    d1, d2, d3 = T.shape
+    P1, P2 = d1 - k1 + 1, d2 - k2 + 1
+    phi = im2col(np.asarray(T).transpose(2, 0, 1), (k1, k2))  # (P1·P2, d3·k1·k2)
+    return phi.reshape(P1, P2, d3, k1, k2).transpose(1, 0, 2, 4, 3).reshape(P1 * P2, -1)
+
+
+def _pkg_conv_grads(T, K, G):
+    """(∂Q/∂T, ∂Q/∂K) of Q = ⟨G, T * K⟩ by the package's VJPs, in the note's (d1, d2, d3) layout."""
+    x, w = T.transpose(2, 0, 1), K.transpose(2, 0, 1)[None]
+    dT = reference_vjp("conv2d", G[None], "x", x=x, weight=w).transpose(1, 2, 0)
+    dK = reference_vjp("conv2d", G[None], "weight", x=x, weight=w)[0].transpose(1, 2, 0)
+    return dT, dK
+
+
+def _fd_conv_map(T, K):
+    """T * K as J_fd vec(K): conv is linear in K, so its finite-difference Jacobian applied to K gives the output."""
+    from ..claims import reference_jacobian
+
+    x, w = T.transpose(2, 0, 1), K.transpose(2, 0, 1)[None]
+    J = reference_jacobian("conv2d", "weight", route="fd", x=x, weight=w)
+    return (J @ w.ravel()).reshape(T.shape[0] - K.shape[0] + 1, T.shape[1] - K.shape[1] + 1)
+
+
 def _torch_conv(T, K):
     import torch
 
@@ -489,32 +529,40 @@ def _torch_conv(T, K):
     location="§5 'Tensor convolution' (T * K is (d1 − k1 + 1) × (d2 − k2 + 1))",
     statement="""Correlating a d1 × d2 × d3 tensor with a k1 × k2 × d3 kernel gives a (d1 − k1 + 1) × (d2 − k2 + 1) matrix C.""",
     convention=CONV,
-    routes=("shape", "torch"),
+    routes=("index", "package", "torch"),
     expected="holds",
 )
 def _(ev):
-    for s, dims in enumerate(_CONV_SHAPES):
-        T, K = _tk(s, *dims)
-        C = _conv_loops(T, K)
-        ev.written("shape", C.shape, (dims[0] - dims[3] + 1, dims[1] - dims[4] + 1))
-        ev.written("torch", C, lambda T=T, K=K: _torch_conv(T, K))
+    for s, (d1, d2, d3, k1, k2) in enumerate(_CONV_SHAPES):
+        T, K = _tk(s, d1, d2, d3, k1, k2)
+        printed = (d1 - k1 + 1, d2 - k2 + 1)  # the note's formula
+        # positions where a k1 × k2 window fits, counted one by one (not from the formula)
+        fits = (sum(1 for i in range(d1) if i + k1 <= d1), sum(1 for j in range(d2) if j + k2 <= d2))
+        ev.written("index", printed, fits, kinds=("formula", "exact"))
+        ev.written("package", printed, conv2d(T.transpose(2, 0, 1), K.transpose(2, 0, 1)[None]).shape[1:], kinds=("formula", "package"))
+        ev.written("torch", printed, lambda T=T, K=K: _torch_conv(T, K).shape, kinds=("formula", "torch"))
 
 
 @claim(
     "wang2019.patch-count",
     location="§5 first bullet (number of patches printed '(d1 k1 + 1) × (d2 k2 + 1)'; Fig. 3: 3 × 2 = 6)",
-    statement="""The output shape is the number of k1 × k2 × d3 patches, printed as (d1 k1 + 1) × (d2 k2 + 1); for d1 = 4, d2 = 3,
+    statement="""The output shape is the number of k1 × k2 × d3 patches, (d1 − k1 + 1) × (d2 − k2 + 1); for d1 = 4, d2 = 3,
     k1 = k2 = 2 the note counts 3 × 2 = 6 patches.""",
     convention=CONV,
-    routes=("index", "formula"),
-    expected="holds-corrected",
-    correction="(d1 − k1 + 1) × (d2 − k2 + 1) patches (6 in Fig. 3).",
+    routes=("index", "explicit", "formula"),
+    expected="holds",
+    kind="extraction",
+    reading="""Literally '(d1 k1 + 1) × (d2 k2 + 1)': read as products this gives (4·2 + 1)(3·2 + 1) = 63 patches for
+    Fig. 3, not the 6 the same bullet counts; the sentences around it (§5 'Tensor convolution', 'Unfolding' and the
+    caption of Fig. 3) print the same count with its minus signs, so the extraction lost them here.""",
 )
 def _(ev):
     for d1, d2, d3, k1, k2 in _CONV_SHAPES:
         counted = sum(1 for i in range(d1) for j in range(d2) if i + k1 <= d1 and j + k2 <= d2)
-        ev.both("index", (d1 * k1 + 1) * (d2 * k2 + 1), (d1 - k1 + 1) * (d2 - k2 + 1), counted)
-    ev.corrected("formula", (4 - 2 + 1) * (3 - 2 + 1), 6)
+        ev.written("index", (d1 - k1 + 1) * (d2 - k2 + 1), counted, kinds=("formula", "exact"))
+        out = conv2d(np.zeros((d3, d1, d2)), np.zeros((1, d3, k1, k2)))
+        ev.written("explicit", (d1 - k1 + 1) * (d2 - k2 + 1), out[0].size, kinds=("formula", "package"))
+    ev.written("formula", (4 - 2 + 1) * (3 - 2 + 1), 6, kinds=("formula", "exact"))
 
 
 @claim(
@@ -522,19 +570,18 @@ def _(ev):
     location="§5, eq. (5.1) c_ij = ⟨K, P_ij⟩ = ⟨vec(K), vec(P_ij)⟩",
     statement="""Entry c_ij of C is the inner product of K with the patch P_ij, equally of their vecs (any common vec order).""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     for s, dims in enumerate(_CONV_SHAPES):
         T, K = _tk(s, *dims)
         k1, k2 = dims[3], dims[4]
         C = np.array([[vecF(K) @ vecF(T[i : i + k1, j : j + k2, :]) for j in range(dims[1] - k2 + 1)] for i in range(dims[0] - k1 + 1)])
-        ev.written("formula", C, _conv_loops(T, K))
-        ev.written("explicit", C, conv2d(T.transpose(2, 0, 1), K.transpose(2, 0, 1)[None])[0])
-        ev.written("torch", C, lambda T=T, K=K: _torch_conv(T, K))
+        ev.written("formula", C, _conv_loops(T, K), kinds=("formula", "formula"))
+        ev.written("explicit", C, conv2d(T.transpose(2, 0, 1), K.transpose(2, 0, 1)[None])[0], kinds=("formula", "package"))
+        ev.written("fd", C, _fd_conv_map(T, K), kinds=("formula", "fd"))
+        ev.written("torch", C, lambda T=T, K=K: _torch_conv(T, K), kinds=("formula", "torch"))
 
 
 @claim(
@@ -543,17 +590,22 @@ def _(ev):
     statement="""Unfolding gives an order-5 tensor X̄ of shape (d1−k1+1) × (d2−k2+1) × k1 × k2 × d3 whose slice X̄[i, j, :, :] is
     the patch P_ij (the slice is written with two colons; in array indexing the omitted last axis is taken whole).""",
     convention=CONV,
-    routes=("shape", "index"),
+    routes=("shape", "explicit", "index"),
     expected="holds",
 )
 def _(ev):
     for s, (d1, d2, d3, k1, k2) in enumerate(_CONV_SHAPES):
         T, K = _tk(s, d1, d2, d3, k1, k2)
-        Xb = _unfold5(T, k1, k2)
-        ev.written("shape", Xb.shape, (d1 - k1 + 1, d2 - k2 + 1, k1, k2, d3))
+        printed = (d1 - k1 + 1, d2 - k2 + 1, k1, k2, d3)  # the note's shape
+        fits = (sum(1 for i in range(d1) if i + k1 <= d1), sum(1 for j in range(d2) if j + k2 <= d2))
+        ev.written("shape", printed, (*fits, k1, k2, d3), kinds=("formula", "exact"))
+        # the package's unfolding holds the same patches: its rows, reshaped to the order-5 layout, are X̄[i, j]
+        phi = im2col(T.transpose(2, 0, 1), (k1, k2))
+        Xb_pkg = phi.reshape(fits[0], fits[1], d3, k1, k2).transpose(0, 1, 3, 4, 2)
+        ev.written("explicit", _unfold5(T, k1, k2), Xb_pkg, kinds=("formula", "package"))
         for i in range(d1 - k1 + 1):
             for j in range(d2 - k2 + 1):
-                ev.written("index", Xb[i, j, :, :], T[i : i + k1, j : j + k2, :])
+                ev.written("index", _unfold5(T, k1, k2)[i, j, :, :], T[i : i + k1, j : j + k2, :], kinds=("formula", "formula"))
 
 
 @claim(
@@ -565,13 +617,12 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import im2col
-
     for s, (d1, d2, d3, k1, k2) in enumerate(_CONV_SHAPES):
         T, K = _tk(s, d1, d2, d3, k1, k2)
-        X = _unfold_matrix(T, k1, k2)
-        ev.written("shape", X.shape, ((d1 - k1 + 1) * (d2 - k2 + 1), k1 * k2 * d3))
-        ev.written("explicit", X.shape, im2col(T.transpose(2, 0, 1), (k1, k2)).shape)
+        printed = ((d1 - k1 + 1) * (d2 - k2 + 1), k1 * k2 * d3)
+        patches = sum(1 for i in range(d1) for j in range(d2) if i + k1 <= d1 and j + k2 <= d2)
+        ev.written("shape", printed, (patches, T[:k1, :k2, :].size), kinds=("formula", "exact"))
+        ev.written("explicit", printed, im2col(T.transpose(2, 0, 1), (k1, k2)).shape, kinds=("formula", "package"))
 
 
 @claim(
@@ -580,7 +631,7 @@ def _(ev):
     statement="""With w = vec(K), z = X w is vec(C) and C = reshape(z) — with the column-major orders of the worked example for
     both the rows of X (patches) and its columns (entries of a patch), vec and reshape are column-major too.""",
     convention=CONV,
-    routes=("formula", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -588,9 +639,11 @@ def _(ev):
         T, K = _tk(s, d1, d2, d3, k1, k2)
         z = _unfold_matrix(T, k1, k2) @ vecF(K)
         C = _conv_loops(T, K)
-        ev.written("formula", z, vecF(C))
-        ev.written("formula", z.reshape(C.shape, order="F"), C)
-        ev.written("torch", z.reshape(C.shape, order="F"), lambda T=T, K=K: _torch_conv(T, K))
+        ev.written("formula", z, vecF(C), kinds=("formula", "formula"))
+        ev.written("formula", z.reshape(C.shape, order="F"), C, kinds=("formula", "formula"))
+        ev.written("explicit", z.reshape(C.shape, order="F"), conv2d(T.transpose(2, 0, 1), K.transpose(2, 0, 1)[None])[0], kinds=("formula", "package"))
+        ev.written("fd", z.reshape(C.shape, order="F"), _fd_conv_map(T, K), kinds=("formula", "fd"))
+        ev.written("torch", z.reshape(C.shape, order="F"), lambda T=T, K=K: _torch_conv(T, K), kinds=("formula", "torch"))
 
 
 def _t231_positions(patch_order, entry_order):
@@ -615,19 +668,22 @@ def _t231_positions(patch_order, entry_order):
     statement="""In the Fig. 3 setting the entry t_{2,3,1} is copied to x_{4,4} and x_{5,3} — which pins the unfolding to column-major
     patch order and column-major order within a patch.""",
     convention=CONV,
-    routes=("index", "fd"),
+    routes=("index", "explicit", "fd"),
     expected="holds",
 )
 def _(ev):
+    printed = [(4, 4), (5, 3)]  # the note's positions of t_{2,3,1}
+    # three different computations of where t_{2,3,1} lands under column-major patch and entry order:
+    # index loops over the patch definition; the package's im2col re-ordered; differences of the note's unfolding
+    ev.written("index", printed, _t231_positions("col", "col"), kinds=("formula", "exact"))
     T = np.zeros((4, 3, 1))
     T[1, 2, 0] = 1.0
-    X = _unfold_matrix(T, 2, 2)
-    ev.written("index", sorted((int(r_) + 1, int(c) + 1) for r_, c in zip(*np.nonzero(X))), [(4, 4), (5, 3)])
-    ev.written("index", _t231_positions("col", "col"), [(4, 4), (5, 3)])
+    X_pkg = _phi_colmajor(T, 2, 2)
+    ev.written("explicit", printed, sorted((int(r_) + 1, int(c) + 1) for r_, c in zip(*np.nonzero(X_pkg))), kinds=("formula", "package"))
     J = fd_jacobian(lambda T_: vecF(_unfold_matrix(T_, 2, 2)), np.zeros((4, 3, 1)))
     col = J[:, 1 * 3 + 2]  # t_{2,3,1} in C order of the (4, 3, 1) array
     hits = sorted((int(k % 6) + 1, int(k // 6) + 1) for k in np.nonzero(np.abs(col) > 0.5)[0])
-    ev.written("fd", hits, [(4, 4), (5, 3)])
+    ev.written("fd", printed, hits, kinds=("formula", "fd"))
 
 
 @claim(
@@ -642,8 +698,6 @@ def _(ev):
     unfold(T)ᵀ the example reads t_{2,3,1} = x_{2,4} = x_{4,2}.""",
 )
 def _(ev):
-    from ..ops.conv2d import im2col
-
     T = np.zeros((4, 3, 1))
     T[1, 2, 0] = 1.0
     phi = im2col(T.transpose(2, 0, 1), (2, 2))  # PyTorch's unfold order (row-major patches and entries)
@@ -703,14 +757,15 @@ def _conv_cases():
     statement="""Backpropagation through the convolution: vectorize ∂Q/∂C into ∂Q/∂z, multiply to get ∂Q/∂X and ∂Q/∂w, reshape
     ∂Q/∂w into ∂Q/∂K, and reshape then fold ∂Q/∂X into ∂Q/∂T.""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for T, K, G in _conv_cases():
         _, _, _, dK, dT = _conv_grads_note(T, K, G)
-        ev.written("fd", dK, _fd_conv_grad("K", T, K, G))
-        ev.written("fd", dT, _fd_conv_grad("T", T, K, G))
+        ev.written("fd", dK, _fd_conv_grad("K", T, K, G), kinds=("formula", "fd"))
+        ev.written("fd", dT, _fd_conv_grad("T", T, K, G), kinds=("formula", "fd"))
+        ev.written("explicit", np.concatenate([dT.ravel(), dK.ravel()]), np.concatenate([a.ravel() for a in _pkg_conv_grads(T, K, G)]), kinds=("formula", "package"))
         ev.written("torch", np.concatenate([dT.ravel(), dK.ravel()]), lambda T=T, K=K, G=G: np.concatenate([a.ravel() for a in _torch_conv_grads(T, K, G)]))
 
 
@@ -769,13 +824,14 @@ def _(ev):
     location="§6 'From w to K' (∂Q/∂K = reshape(∂Q/∂w, (k1, k2, d3)))",
     statement="""∂Q/∂K is ∂Q/∂w reshaped to k1 × k2 × d3 (with the same column-major order that made w = vec(K)).""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for T, K, G in _conv_cases():
         dK = _conv_grads_note(T, K, G)[3]
-        ev.written("fd", dK, _fd_conv_grad("K", T, K, G))
+        ev.written("fd", dK, _fd_conv_grad("K", T, K, G), kinds=("formula", "fd"))
+        ev.written("explicit", dK, _pkg_conv_grads(T, K, G)[1], kinds=("formula", "package"))
         ev.written("torch", dK, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[1])
 
 
@@ -788,8 +844,6 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import im2col
-
     for d1, d2, d3, k1, k2 in _CONV_SHAPES + ((7, 7, 1, 2, 2),):
         codes = np.arange(1, d1 * d2 * d3 + 1, dtype=float).reshape(d1, d2, d3)
         X = _unfold_matrix(codes, k1, k2)
@@ -816,10 +870,13 @@ def _(ev):
         return _unfold_matrix(T, 2, 2)
 
     D = fd_jacobian(X_of_t, np.array([T0[1, 2, 0]])).reshape(6, 4)
-    want = np.zeros((6, 4))
-    want[3, 3] = want[4, 2] = 1.0
-    ev.written("fd", D, want)
-    ev.written("explicit", (X_of_t([1.0]) - X_of_t([0.0])), want)
+    printed = np.zeros((6, 4))  # the note's derivative: 1 at (4, 4) and (5, 3), 0 elsewhere
+    printed[3, 3] = printed[4, 2] = 1.0
+    ev.written("fd", printed, D, kinds=("formula", "fd"))
+    # the package's unfolding (re-ordered to the note's order) is linear in T: its derivative is a difference
+    T1 = np.zeros((4, 3, 1))
+    T1[1, 2, 0] = 1.0
+    ev.written("explicit", printed, _phi_colmajor(T1, 2, 2), kinds=("formula", "package"))
 
 
 @claim(
@@ -827,7 +884,7 @@ def _(ev):
     location="§6, eq. (6.3) [∂Q/∂T]_{2,3,1} = [∂Q/∂X]_{4,4} + [∂Q/∂X]_{5,3}",
     statement="""t_{2,3,1} reaches Q only through its two copies, so its gradient is the sum of the gradients of x_{4,4} and x_{5,3}.""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -837,7 +894,8 @@ def _(ev):
         G = r.standard_normal((3, 2))
         dz, dX, _, _, _ = _conv_grads_note(T, K, G)
         summed = dX[3, 3] + dX[4, 2]
-        ev.written("fd", summed, _fd_conv_grad("T", T, K, G)[1, 2, 0])
+        ev.written("fd", summed, _fd_conv_grad("T", T, K, G)[1, 2, 0], kinds=("formula", "fd"))
+        ev.written("explicit", summed, _pkg_conv_grads(T, K, G)[0][1, 2, 0], kinds=("formula", "package"))
         ev.written("torch", summed, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[0][1, 2, 0])
 
 
@@ -851,8 +909,6 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import col2im, im2col
-
     r = rng(83)
     for d1, d2, d3, k1, k2 in _CONV_SHAPES:
         T = r.standard_normal((d1, d2, d3))

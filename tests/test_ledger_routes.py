@@ -1,0 +1,73 @@
+"""The ledger's routes: kinds declared, the route-kind rule on every claim (with and without torch), public API only."""
+from __future__ import annotations
+
+import ast
+import os
+
+import numpy as np
+import pytest
+
+from jacobians import claims as claims_api
+from jacobians.claims import reference_jacobian, reference_vjp, route_kind_violations
+from jacobians.ledger import CLAIMS, load_claims
+
+load_claims()
+LEDGER_DIR = os.path.join(os.path.dirname(__file__), os.pardir, "jacobians", "ledger")
+
+
+def test_fd_reference_routes_accept_non_contiguous_inputs():
+    """A transposed (non C-contiguous) input must be perturbed in place, not in a throw-away copy.
+
+    Found by the ledger's wang2019 fd route, which passes the note's (d1, d2, d3) tensors transposed to (C, H, W).
+    The comparison is with the explicit builder (package) on the same, non-contiguous, data.
+    """
+    r = np.random.default_rng(0)
+    x = r.standard_normal((5, 6, 2)).transpose(2, 0, 1)
+    w = r.standard_normal((2, 3, 2)).transpose(2, 0, 1)[None]
+    explicit = reference_jacobian("conv2d", "weight", x=x, weight=w).toarray()
+    assert np.abs(reference_jacobian("conv2d", "weight", route="fd", x=x, weight=w) - explicit).max() < 1e-6
+    g = r.standard_normal((1, 4, 4))
+    assert np.abs(reference_vjp("conv2d", g, "x", route="fd", x=x, weight=w) - reference_vjp("conv2d", g, "x", x=x, weight=w)).max() < 1e-6
+
+
+def _results(monkeypatch=None, hide_torch=False):
+    if hide_torch:
+        monkeypatch.setitem(claims_api._OPTIONAL_OK, "torch", False)
+    return [c.run() for c in CLAIMS.values()]
+
+
+def test_route_kind_rule_holds_on_the_bundled_ledger():
+    """Every claim: ≥ 2 value comparisons of two different kinds (different pairs), also without torch."""
+    assert route_kind_violations(_results()) == []
+
+
+def test_route_kind_rule_and_verdicts_with_torch_hidden(monkeypatch):
+    """With torch reported missing, every verdict is still the expected one and the rule still holds."""
+    results = _results(monkeypatch, hide_torch=True)
+    wrong = [(r.claim.id, r.verdict, r.error) for r in results if not r.ok]
+    assert wrong == []
+    assert route_kind_violations(results) == []
+
+
+def _ledger_modules():
+    for name in sorted(os.listdir(LEDGER_DIR)):
+        if name.endswith(".py"):
+            with open(os.path.join(LEDGER_DIR, name), encoding="utf-8") as fh:
+                yield name, ast.parse(fh.read())
+
+
+def test_every_comparison_declares_its_kinds():
+    """Each ev.written / ev.corrected / ev.both call in the ledger names the kinds of both sides."""
+    missing = []
+    for name, tree in _ledger_modules():
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("written", "corrected", "both")
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "ev"
+                and not any(k.arg == "kinds" for k in node.keywords)
+            ):
+                missing.append(f"{name}:{node.lineno}")
+    assert missing == [], f"comparisons without kinds=: {missing}"
