@@ -226,3 +226,30 @@ def explicit_conv_grads(x, w, delta, stride=1, padding=0):
         dw += (conv2d_weight_jacobian(x[n], w.shape, stride=stride, padding=padding).T @ d).reshape(w.shape)
         db += conv2d_bias_jacobian(delta[n].shape).T @ d
     return dx, dw, db
+
+
+def fd_conv_forward(x, w, b=None, stride=1, padding=0):
+    """conv(x, w) + b rebuilt from finite differences: the layer is linear in w, so J_fd(w) · vec(w) is its bias-free output.
+
+    ``J_fd`` is the central-difference Jacobian of the package's registered forward w.r.t. the weight (route ``fd`` of
+    :func:`jacobians.claims.reference_jacobian`), one sample at a time; ``x`` is (N, C, H, W) or (C, H, W). A route of
+    kind ``fd``: it uses the forward only, never a builder or a VJP.
+    """
+    from ..claims import reference_jacobian
+
+    x = np.asarray(x, dtype=np.float64)
+    batched = x.ndim == 4
+    xs = x if batched else x[None]
+    out = []
+    for xn in xs:
+        J = reference_jacobian("conv2d", "weight", route="fd", x=xn, weight=w, stride=stride, padding=padding)
+        y = J @ np.asarray(w, dtype=np.float64).ravel()
+        out.append(y.reshape(w.shape[0], -1))
+    pt, pb, pl, pr = pad_sides(padding)
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    oh = (xs.shape[2] + pt + pb - w.shape[2]) // sh + 1
+    ow = (xs.shape[3] + pl + pr - w.shape[3]) // sw + 1
+    y = np.stack(out).reshape(xs.shape[0], w.shape[0], oh, ow)
+    if b is not None:
+        y = y + np.asarray(b)[None, :, None, None]
+    return y if batched else y[0]

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import claim
+from .. import conv2d, linear_xw_b
+from ..claims import claim, reference_vjp
 from ._tools import (
     conv_cases,
+    fd_conv_forward,
     corr_loops,
     dilate,
     explicit_conv_grads,
@@ -82,16 +84,17 @@ def _torch_linear_grads(x, W, b, g):
     statement="""A linear layer maps x (N × M_in) with W (M_in × M_out) and b (M_out) to z = x·W + b
     (N × M_out), entrywise z[n,m] = Σ_k x[n,k] w[k,m] + b[m].""",
     convention=LIN,
-    routes=("formula", "shape", "torch"),
+    routes=("formula", "shape", "package", "torch"),
     expected="holds",
 )
 def _(ev):
     for n, mi, mo, x, W, b, _g in _linear_cases():
         z = x @ W + b
         loops = np.array([[sum(x[i, k] * W[k, m] for k in range(mi)) + b[m] for m in range(mo)] for i in range(n)])
-        ev.written("formula", loops, z)
-        ev.written("shape", z.shape, (n, mo))
-        ev.written("torch", loops, lambda: _torch_linear(x, W, b))
+        ev.written("formula", loops, z, kinds=("formula", "formula"))
+        ev.written("shape", z.shape, (n, mo), kinds=("formula", "exact"))
+        ev.written("package", loops, linear_xw_b(x, W, b), kinds=("formula", "package"))
+        ev.written("torch", loops, lambda: _torch_linear(x, W, b), kinds=("formula", "torch"))
 
 
 @claim(
@@ -100,13 +103,14 @@ def _(ev):
     statement="""∂L/∂w[i,j] = Σ_n Σ_m ∂L/∂z[n,m] ∂z[n,m]/∂w[i,j]; only m = j survives, so
     ∂L/∂w[i,j] = ⟨column j of ∂L/∂z, column i of x⟩.""",
     convention=LIN,
-    routes=("formula", "fd", "torch"),
+    routes=("formula", "fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         entry = np.array([[g[:, j] @ x[:, i] for j in range(mo)] for i in range(mi)])
-        ev.written("fd", entry, _fd_linear_grad("W", x, W, b, g))
+        ev.written("fd", entry, _fd_linear_grad("W", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("explicit", entry, reference_vjp("linear_xw_b", g, "weight", x=x, weight=W, bias=b), kinds=("formula", "package"))
         # the double sum before collapsing, with ∂z[n,m]/∂w[i,j] = x[n,i]·[m = j]
         full = np.einsum("nm,ni,mj->ij", g, x, np.eye(mo))
         ev.written("formula", entry, full)
@@ -153,14 +157,15 @@ def _(ev):
     location="§2.3*, elementwise ∂L/∂x[n,j]",
     statement="""∂L/∂x[n,j] = Σ_m ∂L/∂z[n,m] w[j,m] = ⟨row n of ∂L/∂z, row j of W⟩.""",
     convention=LIN,
-    routes=("formula", "fd", "torch"),
+    routes=("formula", "fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         entry = np.array([[sum(g[i, m] * W[j, m] for m in range(mo)) for j in range(mi)] for i in range(n)])
         ev.written("formula", entry, np.einsum("nm,jm->nj", g, W))
-        ev.written("fd", entry, _fd_linear_grad("x", x, W, b, g))
+        ev.written("fd", entry, _fd_linear_grad("x", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("explicit", entry, reference_vjp("linear_xw_b", g, "x", x=x, weight=W, bias=b), kinds=("formula", "package"))
         ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[0])
 
 
@@ -200,18 +205,31 @@ def _fd_conv_grad(wrt, x, w, delta, stride=1, padding=0):
     statement="""With X of shape (N, C_in, H, W) and K of shape (C_out, C_in, F, F), the output Z has shape
     (N, C_out, H', W'): one output channel per kernel, the batch kept.""",
     convention=CONV,
-    routes=("shape", "explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d, conv2d_input_jacobian
-
     for g, x, w, b, delta in conv_cases(geometries()):
+        stated = (x.shape[0], w.shape[0])  # (N, C_out): the batch kept, one output channel per kernel
         z = conv2d(x, w, b, stride=g["stride"], padding=g["padding"])
-        ev.written("shape", z.shape[:2], (x.shape[0], w.shape[0]))
-        rows = conv2d_input_jacobian(w, x.shape[1:], stride=g["stride"], padding=g["padding"]).shape[0]
-        ev.written("explicit", rows % w.shape[0], 0)
-        ev.written("torch", z.shape, lambda: torch_conv2d(x, w, b, g["stride"], g["padding"]).shape)
+        ev.written("explicit", stated, z.shape[:2], kinds=("formula", "package"))
+        # by perturbation of the loop forward: perturbing sample n moves only output sample n, kernel c only channel c;
+        # the shape's leading axes are then the numbers of distinct output planes that respond
+        base = corr_loops(x, w, g["stride"], g["padding"])
+        samples, channels = set(), set()
+        for n in range(x.shape[0]):
+            x2 = x.copy()
+            x2[n] += 1.0
+            hit = np.flatnonzero(np.abs(corr_loops(x2, w, g["stride"], g["padding"]) - base).sum(axis=(1, 2, 3)) > 1e-9)
+            samples |= {(n, int(h)) for h in hit}
+        for c in range(w.shape[0]):
+            w2 = w.copy()
+            w2[c] += 1.0
+            hit = np.flatnonzero(np.abs(corr_loops(x, w2, g["stride"], g["padding"]) - base).sum(axis=(0, 2, 3)) > 1e-9)
+            channels |= {(c, int(h)) for h in hit}
+        one_to_one = all(a == b_ for a, b_ in samples | channels)
+        ev.written("fd", stated, (len(samples), len(channels)) if one_to_one else (-1, -1), kinds=("formula", "fd"))
+        ev.written("torch", stated, lambda: torch_conv2d(x, w, b, g["stride"], g["padding"]).shape[:2], kinds=("formula", "torch"))
 
 
 @claim(
@@ -220,18 +238,18 @@ def _(ev):
     statement="""With unit stride and no padding, z[n,c,h,w] = Σ_{c'} Σ_{i<F} Σ_{j<F} x[n,c',h+i,w+j] k[c,c',i,j]. §3.0 defines
     Z = X * K + b and §3.1.2 differentiates w.r.t. b, but this elementwise formula has no bias term.""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="gap",
     correction="z[n,c,h,w] = Σ_{c',i,j} x[n,c',h+i,w+j] k[c,c',i,j] + b[c].",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     for g, x, w, b, _d in conv_cases(geometries(stride=1, padding=0)):
         printed = corr_loops(x, w)
         fixed = printed + b[None, :, None, None]
-        ev.both("explicit", printed, fixed, conv2d(x, w, b))
-        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b))
+        ev.both("explicit", printed, fixed, conv2d(x, w, b), kinds=("formula", "package"))
+        ev.both("fd", printed, fixed, fd_conv_forward(x, w, b), kinds=("formula", "fd"))
+        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b), kinds=("formula", "torch"))
         # the sum written out term by term for one output entry
         n, c, h, ww = 0, w.shape[0] - 1, fixed.shape[2] - 1, fixed.shape[3] - 1
         term = sum(
@@ -240,7 +258,7 @@ def _(ev):
             for i in range(w.shape[2])
             for j in range(w.shape[3])
         )
-        ev.corrected("formula", term + b[c], fixed[n, c, h, ww])
+        ev.corrected("formula", term + b[c], fixed[n, c, h, ww], kinds=("formula", "formula"))
 
 
 @claim(
@@ -304,8 +322,9 @@ def _corr_swapped(xt, dt):
     correlated with the kernel δ̃ (out C_out, in N, size H'×W'). The display's left-hand side is printed
     with indices (i, i) although the right-hand side depends on (i, j).""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="slip",
     correction="""Left-hand side ∂L/∂k[c,c',i,j] (second tap index j, not i); the correlation of x̃ with δ̃
     gives result[c',c,i,j], transposed to (c, c', i, j).""",
 )
@@ -317,9 +336,10 @@ def _(ev):
         # as printed: ∂L/∂k[c,c',i,i] equals the right-hand side for every (i, j)
         kh, kw = w.shape[2:]
         lhs_printed = np.stack([np.stack([true[:, :, i, min(i, kw - 1)] for j in range(kw)], -1) for i in range(kh)], -2)
-        ev.written("explicit", lhs_printed, rhs)
-        ev.corrected("explicit", rhs, true)
-        ev.corrected("torch", rhs, lambda: torch_conv2d_grads(x, w, delta)[1])
+        ev.written("explicit", lhs_printed, rhs, kinds=("package", "formula"))
+        ev.corrected("explicit", rhs, true, kinds=("formula", "package"))
+        ev.corrected("fd", rhs, _fd_conv_grad("w", x, w, delta), kinds=("formula", "fd"))
+        ev.corrected("torch", rhs, lambda: torch_conv2d_grads(x, w, delta)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -354,7 +374,7 @@ def _indicator(h, hp, w, wp, F):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     for g, x, w, b, delta in conv_cases(geometries(stride=1, padding=0)):
         if g["kh"] != g["kw"]:
@@ -367,10 +387,18 @@ def _(ev):
             [[[[_indicator(h, hp, ww, wp, F) for ww in range(Wi)] for h in range(Hi)] for wp in range(W)] for hp in range(H)]
         )  # (H, W, Hi, Wi)
         support = (J != 0).any(axis=(0, 3))
-        ev.written("structure", ind, support)
-        restricted = np.einsum("nopq,opqchw,pqhw->nchw", delta, J, ind)
-        ev.written("explicit", restricted, explicit_conv_grads(x, w, delta)[0])
-        ev.written("fd", restricted, _fd_conv_grad("x", x, w, delta))
+        ev.written("structure", ind, support, kinds=("formula", "package"))
+        # the note's derivative ∂z[n,c',h',w']/∂x[n,c,h,w] = k[c',c,h−h',w−w'] (0 outside the kernel), by loops
+        J_note = np.zeros((C_out, H, W, C_in, Hi, Wi))
+        for hp in range(H):
+            for wp in range(W):
+                for h in range(Hi):
+                    for ww in range(Wi):
+                        if 0 <= h - hp < F and 0 <= ww - wp < F:
+                            J_note[:, hp, wp, :, h, ww] = w[:, :, h - hp, ww - wp]
+        restricted = np.einsum("nopq,opqchw,pqhw->nchw", delta, J_note, ind)
+        ev.written("explicit", restricted, explicit_conv_grads(x, w, delta)[0], kinds=("formula", "package"))
+        ev.written("fd", restricted, _fd_conv_grad("x", x, w, delta), kinds=("formula", "fd"))
 
 
 def _input_grad_window(delta, w, in_hw):
@@ -425,7 +453,7 @@ def _rot_swap(w):
     statement="""k[c',c,F−1−i,F−1−j] = k̂[c,c',i,j], where k̂ is the kernel rotated by 180° with its output and
     input channels exchanged.""",
     convention=CONV,
-    routes=("index", "numpy"),
+    routes=("index", "numpy", "explicit", "fd"),
     expected="holds",
 )
 def _(ev):
@@ -437,8 +465,24 @@ def _(ev):
                 for i in range(F):
                     for j in range(F):
                         by_index[c, cp, i, j] = w[cp, c, F - 1 - i, F - 1 - j]
-        ev.written("index", by_index, _rot_swap(w))
-        ev.written("numpy", by_index, w[:, :, ::-1, ::-1].swapaxes(0, 1))
+        ev.written("index", by_index, _rot_swap(w), kinds=("formula", "formula"))
+        ev.written("numpy", by_index, w[:, :, ::-1, ::-1].swapaxes(0, 1), kinds=("formula", "formula"))
+        # correlating an impulse at the centre of a (2F−1)² image of channel c with the kernel returns
+        # y[c', a, b] = k[c', c, F−1−a, F−1−b] = k̂[c, c', a, b]: the package's forward rotates the kernel for us
+        impulse_responses = []
+        for c in range(C_in):
+            img = np.zeros((C_in, 2 * F - 1, 2 * F - 1))
+            img[c, F - 1, F - 1] = 1.0
+            impulse_responses.append(conv2d(img, w))
+        ev.written("explicit", by_index, np.stack(impulse_responses), kinds=("formula", "package"))
+        # the same impulse responses from finite differences of the loop correlation (linear in the image)
+        fd_responses = []
+        for c in range(C_in):
+            J = fd_jacobian(lambda img: corr_loops(img[None], w)[0], np.zeros((C_in, 2 * F - 1, 2 * F - 1)))
+            e = np.zeros((C_in, 2 * F - 1, 2 * F - 1))
+            e[c, F - 1, F - 1] = 1.0
+            fd_responses.append((J @ e.ravel()).reshape(C_out, F, F))
+        ev.written("fd", by_index, np.stack(fd_responses), kinds=("formula", "fd"))
 
 
 @claim(
@@ -469,25 +513,23 @@ def _(ev):
 @claim(
     "mint.stride-forward",
     location="§3.2.1, forward with stride S",
-    statement="""With stride S and no padding, z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] (again without the bias
-    of §3.0's Z = X * K + b).""",
+    statement="""With stride S and no padding, the correlation part of the layer is
+    z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] (the bias b[c] is left out here as in §3.1; that omission is
+    counted once, at mint.conv-forward-unit-stride).""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
-    expected="holds-corrected",
-    correction="z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] + b[c].",
+    routes=("formula", "explicit", "fd", "torch"),
+    expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     for g, x, w, b, _d in conv_cases(geometries(padding=0)):
         S = g["stride"]
         H = (x.shape[2] - w.shape[2]) // S + 1
         W = (x.shape[3] - w.shape[3]) // S + 1
         printed = np.einsum("ndhwij,cdij->nchw", _windows(x, w.shape[2], w.shape[3], H, W, S), w)
-        fixed = printed + b[None, :, None, None]
-        ev.both("explicit", printed, fixed, conv2d(x, w, b, stride=S))
-        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b, S))
-        ev.corrected("formula", fixed, corr_loops(x, w, S) + b[None, :, None, None])
+        ev.written("explicit", printed, conv2d(x, w, stride=S), kinds=("formula", "package"))
+        ev.written("fd", printed, fd_conv_forward(x, w, stride=S), kinds=("formula", "fd"))
+        ev.written("torch", printed, lambda: torch_conv2d(x, w, None, S), kinds=("formula", "torch"))
+        ev.written("formula", printed, corr_loops(x, w, S), kinds=("formula", "formula"))
 
 
 @claim(
