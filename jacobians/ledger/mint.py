@@ -27,6 +27,7 @@ from ._tools import (
     explicit_conv_grads,
     fd_gradient,
     fd_gradient_wrt,
+    fd_jacobian,
     geometries,
     pad_sides,
     rng,
