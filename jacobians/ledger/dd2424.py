@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import claim
-from ._tools import fd_gradient, fd_gradient_wrt, fd_jacobian, rng, symbol_matrix, torch_conv2d, torch_grad, torch_jacobian
+from .. import conv2d, conv2d_input_jacobian, conv2d_weight_jacobian, im2col
+from ..claims import claim, reference_jacobian, reference_vjp
+from ._tools import fd_conv_forward, fd_gradient, fd_gradient_wrt, fd_jacobian, rng, symbol_matrix, torch_conv2d, torch_grad, torch_jacobian
 
 CONV = "planes stacked, row-major vec within a plane (canonical C order); 1-based; numerator layout"
 
@@ -27,23 +28,36 @@ CONV = "planes stacked, row-major vec within a plane (canonical C order); 1-base
 # ---------------------------------------------------------------------------
 def _conv(X, F):
     """S = X * F for one filter F (C, f, f) over X (C, H, W): a single response map."""
-    from ..ops.conv2d import conv2d
-
     return conv2d(X, F[None])[0]
 
 
 def _M_im(X, f):
     """M_X^im of one filter: ∂vec(S)/∂vec(F) for S = X * F, F of shape (C, f, f)."""
-    from ..ops.conv2d import conv2d_weight_jacobian
-
     return conv2d_weight_jacobian(X, (1, X.shape[0], f, f)).toarray()
 
 
 def _M_filter(F, in_shape):
     """M_F^filter: ∂vec(S)/∂vec(X) for S = X * F, one filter F of shape (C, f, f)."""
-    from ..ops.conv2d import conv2d_input_jacobian
-
     return conv2d_input_jacobian(F[None], in_shape).toarray()
+
+
+def _M_im_note(X, f):
+    """M_X^im as the slides build it: row (l, m) is the f×f chunk of X under S_lm, plane by plane, each row by row."""
+    C, h, w = X.shape
+    return np.array([X[:, l : l + f, m : m + f].ravel() for l in range(h - f + 1) for m in range(w - f + 1)])
+
+
+def _M_filter_note(F, in_shape):
+    """M_F^filter as the slides build it: row (l, m) holds F_kij at the column of X_{k, l+i, m+j}, zeros elsewhere."""
+    C, h, w = in_shape
+    f = F.shape[-1]
+    rows = []
+    for l in range(h - f + 1):
+        for m in range(w - f + 1):
+            row = np.zeros((C, h, w))
+            row[:, l : l + f, m : m + f] = F
+            rows.append(row.ravel())
+    return np.array(rows)
 
 
 def _codes(h, w, base=10):
@@ -124,8 +138,6 @@ def _softmax(s):
 
 def _net(X, F, b, W, b2, y):
     """All intermediate values of the slides' network."""
-    from ..ops.conv2d import conv2d
-
     S = conv2d(X, F, b)
     H = np.maximum(0.0, S)
     s = W @ H.ravel() + b2
@@ -201,8 +213,6 @@ def _torch_net_grad(wrt, X, F, b, W, b2, y):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     X = np.zeros((3, 32, 32))
     for n_f, want in ((1, (1, 28, 28)), (4, (4, 28, 28))):
         F = np.zeros((n_f, 3, 5, 5))
@@ -225,11 +235,15 @@ def _(ev):
         X, F, b, W, b2, y = _net_params(k, **sz)
         v = _net(X, F, b, W, b2, y)
         C, h, w, f, n_f, classes = (sz[key] for key in ("C", "h", "w", "f", "n_f", "classes"))
-        ev.written("shape", v["S"].shape, (n_f, h - f + 1, w - f + 1))
-        ev.written("shape", v["H"].shape, (n_f, h - f + 1, w - f + 1))
-        ev.written("explicit", (W @ v["H"].ravel()).shape, (classes,))  # W must accept vec(H)
-        ev.written("shape", W.shape, (classes, (h - f + 1) * (w - f + 1) * n_f))
-        ev.written("explicit", (v["s"].shape, v["p"].shape, b2.shape), ((classes,),) * 3)
+        stated_S = (n_f, h - f + 1, w - f + 1)
+        ev.written("explicit", stated_S, v["S"].shape, kinds=("formula", "package"))  # S from the package's conv2d
+        ev.written("explicit", stated_S, v["H"].shape, kinds=("formula", "package"))
+        # counted: filter positions that fit, per filter
+        fits = (sum(1 for l in range(h) if l + f <= h), sum(1 for m in range(w) if m + f <= w))
+        ev.written("shape", stated_S, (n_f, *fits), kinds=("formula", "exact"))
+        # W must take vec(H) (package-made) to the C scores: its stated column count is vec(H)'s length
+        ev.written("explicit", (h - f + 1) * (w - f + 1) * n_f, v["H"].size, kinds=("formula", "package"))
+        ev.written("shape", (h - f + 1) * (w - f + 1) * n_f, fits[0] * fits[1] * n_f, kinds=("formula", "exact"))
 
 
 # ---------------------------------------------------------------------------
@@ -238,13 +252,16 @@ def _(ev):
 @claim(
     "dd2424.softmax-ce-gradient",
     location="slide 'Computational Graph for our simple network' (∂l/∂s 'from previous lectures')",
-    statement="""For l = −log(yᵀp), p = softmax(s): ∂l/∂s = −yᵀ/(yᵀp) · diag(p − ppᵀ). As printed, p − ppᵀ mixes a
-    C×1 vector and a C×C matrix; read as diag of the diagonal, it keeps only the diagonal p∘(1−p) of the softmax
-    Jacobian and gives a wrong gradient.""",
+    statement="""For l = −log(yᵀp), p = softmax(s): ∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − ppᵀ), which is (p − y)ᵀ for a
+    one-hot y.""",
     convention=CONV + "; ∂l/∂s is a 1×C row",
-    routes=("explicit", "fd", "torch"),
-    expected="holds-corrected",
-    correction="""∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − ppᵀ), which equals (p − y)ᵀ for a one-hot y.""",
+    routes=("explicit", "fd", "formula", "torch"),
+    expected="holds",
+    kind="extraction",
+    reading="""Printed 'diag(p − ppᵀ)': literally the diagonal matrix of a C×1 vector minus a C×C matrix, which is not
+    defined; its nearest defined reading, diag of the diagonal p∘(1 − p), keeps only the softmax Jacobian's diagonal and
+    gives a wrong gradient (checked below: error > 0.1). A closing parenthesis moved one symbol to the right
+    (diag(p) − ppᵀ) is the softmax Jacobian of the same lecture series, so the text is judged damaged.""",
 )
 def _(ev):
     r = rng(11)
@@ -254,23 +271,20 @@ def _(ev):
             y = np.zeros(C)
             y[(k * 2 + 1) % C] = 1.0
             p = _softmax(s)
-            jac_softmax = fd_jacobian(_softmax, s)
-            printed = -(y / (y @ p)) @ np.diag(p - p * p)  # diag of the diagonal of p − ppᵀ
-            fixed = -(y / (y @ p)) @ (np.diag(p) - np.outer(p, p))
+            plausible = -(y / (y @ p)) @ (np.diag(p) - np.outer(p, p))
             grad_fd = fd_gradient(lambda s_: -np.log(y @ _softmax(s_)), s)
-            ev.both("fd", printed, fixed, grad_fd)
-            from ..ops.softmax import softmax_jacobian
-
-            ev.corrected("explicit", fixed, -(y / (y @ p)) @ softmax_jacobian(s))
-            ev.corrected("fd", fixed, -(y / (y @ p)) @ jac_softmax, tol=1e-6)
-            ev.corrected("explicit", fixed, p - y)
+            ev.written("fd", plausible, grad_fd, kinds=("formula", "fd"))
+            ev.written("explicit", plausible, reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=s, y=y), kinds=("formula", "package"))
+            ev.written("formula", plausible, p - y, kinds=("formula", "formula"))
+            literal_diagonal = -(y / (y @ p)) @ np.diag(p - p * p)  # the literal text's only defined reading
+            assert np.abs(literal_diagonal - grad_fd).max() > 0.1, "the literal reading would not be wrong here"
 
             def t_loss(st, y=y):
                 import torch
 
                 return -torch.log(torch.as_tensor(y) @ torch.softmax(st, 0))
 
-            ev.corrected("torch", fixed, lambda: torch_grad(t_loss, s))
+            ev.written("torch", plausible, lambda: torch_grad(t_loss, s), kinds=("formula", "torch"))
 
 
 @claim(
@@ -278,7 +292,7 @@ def _(ev):
     location="slide 'Computational Graph for our simple network', ∂l/∂vec(H)",
     statement="""∂l/∂vec(H) = ∂l/∂s · W for s = W vec(H) + b.""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -286,7 +300,10 @@ def _(ev):
         v = _net(X, F, b, W, b2, y)
         dl_ds = v["p"] - y
         dl_dH = dl_ds @ W
-        ev.written("fd", dl_dH, fd_gradient(lambda Hv: _head_loss("H", Hv, W, b2, y), v["H"].ravel()))
+        ev.written("fd", dl_dH, fd_gradient(lambda Hv: _head_loss("H", Hv, W, b2, y), v["H"].ravel()), kinds=("formula", "fd"))
+        # the package's VJPs: softmax–cross-entropy, then s = W vec(H) + b (note 004's linear layer)
+        dl_ds_pkg = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["s"], y=y)
+        ev.written("explicit", dl_dH, reference_vjp("linear_wvec_b", dl_ds_pkg, "h", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
         ev.written("torch", dl_dH, lambda: torch_grad(lambda Ht: _torch_head_loss("H", Ht, W, b2, y), v["H"].ravel()))
 
 
@@ -295,7 +312,7 @@ def _(ev):
     location="slide 'Computational Graph for our simple network', ∂l/∂vec(S)",
     statement="""∂l/∂vec(S) = ∂l/∂vec(H) · diag(Ind(vec(S) > 0)) for H = max(0, S).""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -303,7 +320,8 @@ def _(ev):
         v = _net(X, F, b, W, b2, y)
         dl_dH = (v["p"] - y) @ W
         dl_dS = dl_dH @ np.diag((v["S"].ravel() > 0).astype(float))
-        ev.written("fd", dl_dS, fd_gradient(lambda Sv: _head_loss("S", Sv, W, b2, y), v["S"].ravel()))
+        ev.written("fd", dl_dS, fd_gradient(lambda Sv: _head_loss("S", Sv, W, b2, y), v["S"].ravel()), kinds=("formula", "fd"))
+        ev.written("explicit", dl_dS, reference_vjp("relu", dl_dH, "z", z=v["S"].ravel()), kinds=("formula", "package"))
         ev.written("torch", dl_dS, lambda: torch_grad(lambda St: _torch_head_loss("S", St, W, b2, y), v["S"].ravel()))
 
 
@@ -325,7 +343,7 @@ def _stack_jacobian(i, n_f, t):
     statement="""vec(S) stacks vec(S_1), vec(S_2), vec(S_3), so ∂vec(S)/∂vec(S_i) is the 3t×t block column with I_t in
     block i and t×t zero blocks elsewhere, t = (w−f+1)(h−f+1).""",
     convention=CONV,
-    routes=("structure", "shape"),
+    routes=("structure", "explicit"),
     expected="holds",
 )
 def _(ev):
@@ -341,8 +359,9 @@ def _(ev):
                 return T.ravel()
 
             J_fd = np.rint(fd_jacobian(stack_with, S[i].ravel()))
-            ev.written("structure", _stack_jacobian(i, n_f, t), J_fd)
-            ev.written("shape", _stack_jacobian(i, n_f, t).shape, (3 * t, t))
+            ev.written("structure", _stack_jacobian(i, n_f, t), J_fd, kinds=("formula", "fd"))
+            pkg = reference_jacobian("stack", f"s{i + 1}", s1=S[0], s2=S[1], s3=S[2]).toarray()
+            ev.written("explicit", _stack_jacobian(i, n_f, t), pkg, kinds=("formula", "package"))
 
 
 @claim(
@@ -419,7 +438,7 @@ def _(ev):
     statement="""Each entry of the response map is S_lm = Σ_k Σ_i Σ_j X_{k,i+l−1,j+m−1} F_{kij} (sum over planes k and
     taps i, j; 1-based).""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -435,8 +454,9 @@ def _(ev):
                 for l in range(1, h - f + 2)
             ]
         )
-        ev.written("explicit", S, _conv(X, F))
-        ev.written("formula", S, (_M_im(X, f) @ F.ravel()).reshape(S.shape))
+        ev.written("explicit", S, _conv(X, F), kinds=("formula", "package"))
+        ev.written("formula", S, (_M_im_note(X, f) @ F.ravel()).reshape(S.shape), kinds=("formula", "formula"))
+        ev.written("fd", S, fd_conv_forward(X, F[None])[0], kinds=("formula", "fd"))
         ev.written("torch", S, lambda: torch_conv2d(X[None], F[None])[0, 0])
 
 
@@ -445,18 +465,16 @@ def _(ev):
     location="slide 'Simple Example' (vec(S) = M_X^im vec(F))",
     statement="""With row-major vec, vec(S) = M_X^im vec(F): the convolution is a matrix–vector product with the filter.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import im2col
-
     r = rng(6)
     for C, h, w, f in ((1, 6, 6, 3), (3, 6, 5, 3), (4, 6, 6, 3)):
         X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
-        prod = _M_im(X, f) @ F.ravel()
-        ev.written("explicit", prod, _conv(X, F).ravel())
-        ev.written("explicit", prod, im2col(X, f) @ F.ravel())
+        prod = _M_im_note(X, f) @ F.ravel()  # the slides' M_X^im, built from its rows
+        ev.written("explicit", prod, _conv(X, F).ravel(), kinds=("formula", "package"))
+        ev.written("fd", prod, fd_conv_forward(X, F[None]).ravel(), kinds=("formula", "fd"))
         ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel())
 
 
@@ -466,18 +484,18 @@ def _(ev):
     statement="""For X = {X1, …, X4} (6×6×4) and F1 (3×3×4), vec(S1) = M_X^im vec(F1) with
     M_X^im = (M_X1^im M_X2^im M_X3^im M_X4^im), one 16×9 block per plane: 16×36 in all.""",
     convention=CONV,
-    routes=("explicit", "shape"),
+    routes=("explicit", "fd", "shape"),
     expected="holds",
 )
 def _(ev):
     r = rng(7)
     for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
         X = r.standard_normal((C, h, w))
-        M = _M_im(X, f)
-        blocks = np.hstack([_M_im(X[j : j + 1], f) for j in range(C)])
-        ev.written("explicit", M, blocks)
-        ev.written("shape", M.shape, ((h - f + 1) * (w - f + 1), C * f * f))
-    ev.written("shape", _M_im(np.ones((4, 6, 6)), 3).shape, (16, 36))
+        # the slides' blocks, one per plane, each built from that plane's chunks
+        blocks = np.hstack([_M_im_note(X[j : j + 1], f) for j in range(C)])
+        ev.written("explicit", blocks, _M_im(X, f), kinds=("formula", "package"))
+        ev.written("fd", blocks, reference_jacobian("conv2d", "weight", route="fd", x=X, weight=np.zeros((1, C, f, f))), kinds=("formula", "fd"))
+    ev.written("shape", (16, 36), _M_im(np.ones((4, 6, 6)), 3).shape, kinds=("formula", "package"))
 
 
 @claim(
@@ -694,8 +712,6 @@ def _two_layer_cases():
 
 def _fd_two_layer_grad(X1, F2, G):
     """∂l/∂X^(1) for l = ⟨G, X^(1) * F_2⟩ by central differences of the package's conv2d forward."""
-    from ..ops.conv2d import conv2d
-
     return fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1)
 
 
@@ -721,8 +737,6 @@ def _(ev):
         jacs = [fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1) for i in range(3)]
         fanout = sum(G[i].ravel() @ jacs[i] for i in range(3))
         ev.written("fd", fanout, _fd_two_layer_grad(X1, F2, G).ravel())
-        from ..ops.conv2d import conv2d_input_jacobian
-
         ev.written("explicit", fanout, conv2d_input_jacobian(F2, X1.shape).T @ G.ravel(), tol=1e-6)
         ev.written("torch", fanout, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), tol=1e-6)
 
@@ -1039,8 +1053,6 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     def rejects(fn):
         try:
             fn()
