@@ -559,10 +559,12 @@ def _(ev):
     "dd2424.filter-grad-sum",
     location="slide 'Gradient of the loss w.r.t. vec(F_i)', last line (Σ_{i=1}^{3} ∂l/∂vec(S_1) M_Xi^im)",
     statement="""The last line writes ∂l/∂vec(F_1) as the sum Σ_i ∂l/∂vec(S_1) M_Xi^im over the three planes. That sum
-    is a 1×f² row (the plane contributions added up), whereas ∂l/∂vec(F_1) is 1×3f².""",
+    is a 1×f² row whose value is the true gradient with its three plane blocks added together, whereas ∂l/∂vec(F_1) is
+    1×3f² (the blocks side by side).""",
     convention=CONV,
-    routes=("explicit", "fd"),
+    routes=("explicit", "fd", "plane-sum"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""∂l/∂vec(F_1) = (∂l/∂vec(S_1) M_X1^im, ∂l/∂vec(S_1) M_X2^im, ∂l/∂vec(S_1) M_X3^im): the plane
     contributions are concatenated, not summed.""",
 )
@@ -572,8 +574,11 @@ def _(ev):
         g1 = g[:t]
         parts = [g1 @ _M_im(X[j : j + 1], f) for j in range(C)]
         true = g1 @ _M_im(X, f)
-        ev.both("explicit", sum(parts), np.concatenate(parts), true)
-        ev.corrected("fd", np.concatenate(parts), _fd_one_filter_grad(X, g1.reshape(h - f + 1, w - f + 1), f).ravel())
+        ev.both("explicit", sum(parts), np.concatenate(parts), true, kinds=("formula", "package"))
+        fd_true = _fd_one_filter_grad(X, g1.reshape(h - f + 1, w - f + 1), f).ravel()
+        ev.both("fd", sum(parts), np.concatenate(parts), fd_true, kinds=("formula", "fd"))
+        # by value, the printed sum is the true gradient with its C plane blocks added together
+        ev.written("plane-sum", sum(parts), fd_true.reshape(C, -1).sum(axis=0), kinds=("formula", "fd"), tol=1e-6)
 
 
 @claim(
@@ -582,21 +587,22 @@ def _(ev):
     statement="""∂l/∂F_i (f×f×3) is obtained by reshaping the 1×3f² row ∂l/∂vec(F_i) — undoing the slides' vec (planes
     stacked, each plane row by row).""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
     for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y)
         n_f, t = F.shape[0], g.size // F.shape[0]
-        M = _M_im(X, F.shape[2])
+        M = _M_im_note(X, F.shape[2])  # the slides' M_X^im, from its rows
         rows = [g[i * t : (i + 1) * t] @ M for i in range(n_f)]
-        reshaped = np.stack([r_.reshape(F.shape[1:]) for r_ in rows])
-        from ..conventions import get_convention, unvec
-
-        conv = get_convention("dd2424")
-        ev.written("explicit", reshaped, np.stack([unvec(r_, F.shape[1:], conv) for r_ in rows]))
-        ev.written("torch", reshaped, lambda: _torch_net_grad("F", X, F, b, W, b2, y))
+        # Option 1: undo the slides' vec — planes stacked, each plane row by row — one entry at a time
+        C, f = F.shape[1], F.shape[2]
+        reshaped = np.stack([[[[r_[k * f * f + a * f + c] for c in range(f)] for a in range(f)] for k in range(C)] for r_ in rows])
+        # the package's weight VJP of the convolution (∂l/∂S from the slides' chain, then Jᵀ g)
+        ev.written("explicit", reshaped, reference_vjp("conv2d", g.reshape(n_f, -1).reshape(n_f, *_net(X, F, b, W, b2, y)["S"].shape[1:]), "weight", x=X, weight=F), kinds=("formula", "package"))
+        ev.written("fd", reshaped, np.stack([_fd_filter_grad(i, X, F, b, W, b2, y) for i in range(n_f)]), kinds=("formula", "fd"))
+        ev.written("torch", reshaped, lambda: _torch_net_grad("F", X, F, b, W, b2, y), kinds=("formula", "torch"))
 
 
 @claim(
@@ -646,8 +652,9 @@ def _(ev):
     location="slide 'Back to Gradient of the loss w.r.t. F_i' (∂l/∂vec(F_i) = Σ_j ∂l/∂vec(S_i) M_Xj^im)",
     statement="""∂l/∂vec(F_i) is written as the sum over planes Σ_{j=1}^{3} ∂l/∂vec(S_i) M_Xj^im (a 1×f² row).""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "plane-sum", "torch"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""∂l/∂vec(F_i) = (∂l/∂vec(S_i) M_X1^im, ∂l/∂vec(S_i) M_X2^im, ∂l/∂vec(S_i) M_X3^im) (concatenation over planes).""",
 )
 def _(ev):
@@ -658,11 +665,15 @@ def _(ev):
             gi = g[i * t : (i + 1) * t]
             parts = [gi @ _M_im(X[j : j + 1], f) for j in range(X.shape[0])]
             true = gi @ _M_im(X, f)
-            ev.both("explicit", sum(parts), np.concatenate(parts), true)
+            ev.both("explicit", sum(parts), np.concatenate(parts), true, kinds=("formula", "package"))
+            ev.both("fd", sum(parts), np.concatenate(parts), _fd_filter_grad(i, X, F, b, W, b2, y).ravel(), kinds=("formula", "fd"))
+            # by value, the printed sum is the true gradient with its plane blocks added up
+            ev.written("plane-sum", sum(parts), _fd_filter_grad(i, X, F, b, W, b2, y).reshape(X.shape[0], -1).sum(axis=0), kinds=("formula", "fd"), tol=1e-6)
             ev.corrected(
                 "torch",
                 np.concatenate(parts),
                 lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel(),
+                kinds=("formula", "torch"),
             )
 
 
@@ -773,10 +784,11 @@ F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0
     "dd2424.filter-matrix-example",
     location="slides 'Writing convolution as a matrix multiplication' (rows of M_F^filter for S11 … S14, S21)",
     statement="""For the 6×6 image and 3×3 filter, the rows of M_F^filter (16×36) for S11, S12, S13, S14, S21 begin
-    (F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0 …), shifted one place per step along a row of S and six
-    places (one row of X) from S14 to S21; the rest of each row is zero.""",
+    (F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0 …), shifted one place per step along a row of S and three
+    places from S14 to S21 (F11 moves from the column of X14 to that of X21: to the start of the next row of X, six
+    places after S11); the rest of each row is zero.""",
     convention=CONV,
-    routes=("explicit", "symbolic"),
+    routes=("explicit", "symbolic", "index"),
     expected="holds",
 )
 def _(ev):
@@ -789,6 +801,9 @@ def _(ev):
         full = np.zeros(36)
         full[: len(printed)] = printed
         ev.written("explicit", M[r_], full)
+    # where F11 sits in the rows S11, S12, S13, S14, S21 (1-based columns) and the steps between them
+    f11_columns = [int(np.flatnonzero(M[r_] == 11)[0]) + 1 for r_ in (0, 1, 2, 3, 4)]
+    ev.written("index", np.diff(f11_columns), [1, 1, 1, 3], kinds=("package", "formula"))
     X, F, M_sym = _sym_M_filter()
     for r_, row in enumerate(_FILTER_ROWS.strip().splitlines()):
         n = len(row.split())
@@ -801,16 +816,17 @@ def _(ev):
     location="slide 'Simple Example' (vec(S) = M_F^filter vec(X))",
     statement="""With row-major vec, vec(S) = M_F^filter vec(X): the convolution is a matrix–vector product with the image.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
     r = rng(12)
     for C, h, w, f in ((1, 6, 6, 3), (3, 7, 6, 3), (4, 6, 6, 3)):
         X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
-        prod = _M_filter(F, X.shape) @ X.ravel()
-        ev.written("explicit", prod, _conv(X, F).ravel())
-        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel())
+        prod = _M_filter_note(F, X.shape) @ X.ravel()  # the slides' M_F^filter, from its rows
+        ev.written("explicit", prod, _conv(X, F).ravel(), kinds=("formula", "package"))
+        ev.written("fd", prod, fd_conv_forward(X, F[None]).ravel(), kinds=("formula", "fd"))
+        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -879,17 +895,18 @@ def _(ev):
     location="slide 'Gradient of the loss w.r.t. X^(1)', Option 1",
     statement="""∂l/∂X^(1) (w'×h'×3) is obtained by reshaping the 1×3w'h' row ∂l/∂vec(X^(1)), undoing the slides' vec.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, unvec
-
-    conv = get_convention("dd2424")
     for X1, F2, G in _two_layer_cases():
-        row = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
-        ev.written("explicit", row.reshape(X1.shape), unvec(row, X1.shape, conv))
-        ev.written("torch", row.reshape(X1.shape), lambda: _torch_two_layer_grad(X1, F2, G))
+        row = sum(G[i].ravel() @ _M_filter_note(F2[i], X1.shape) for i in range(3))  # the slides' rows
+        C, h, w = X1.shape
+        # Option 1: undo the slides' vec (planes stacked, each row by row), entry by entry
+        reshaped = np.array([[[row[k * h * w + a * w + c] for c in range(w)] for a in range(h)] for k in range(C)])
+        ev.written("explicit", reshaped, reference_vjp("conv2d", G, "x", x=X1, weight=F2), kinds=("formula", "package"))
+        ev.written("fd", reshaped, _fd_two_layer_grad(X1, F2, G), kinds=("formula", "fd"))
+        ev.written("torch", reshaped, lambda: _torch_two_layer_grad(X1, F2, G), kinds=("formula", "torch"))
 
 
 _V_FORMULAS = """
@@ -984,7 +1001,7 @@ def _(ev):
     statement="""For X (6×6×4), F = {F_1, …, F_4} (3×3×4), S = X * F (4×4) and vᵀ = gᵀ M_F^filter (16×144):
     V = {G_zero-pad * F_1^rot180, …, G_zero-pad * F_4^rot180}, one plane per plane of F.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -995,8 +1012,9 @@ def _(ev):
         V = (G.ravel() @ _M_filter(F, (C, h, w))).reshape(C, h, w)
         Gz = _zero_pad(G, f - 1)
         planes = np.stack([_conv(Gz[None], np.rot90(F[j], 2)[None]) for j in range(C)])
-        ev.written("explicit", planes, V)
-        ev.written("torch", planes, lambda: _torch_two_layer_grad(np.zeros((C, h, w)), F[None], G[None]))
+        ev.written("explicit", planes, V, kinds=("formula", "package"))
+        ev.written("fd", planes, _fd_two_layer_grad(np.zeros((C, h, w)), F[None], G[None]), kinds=("formula", "fd"))
+        ev.written("torch", planes, lambda: _torch_two_layer_grad(np.zeros((C, h, w)), F[None], G[None]), kinds=("formula", "torch"))
 
 
 @claim(
@@ -1025,7 +1043,7 @@ def _(ev):
     statement="""The slides derive the gradient w.r.t. the filters F_i but not w.r.t. the filter biases b_i or the
     fully-connected W and b (the biases are 'omitted for clarity').""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="completes",
     correction="""∂l/∂b_i = Σ over the entries of ∂l/∂S_i (= ∂l/∂vec(S_i) 1); ∂l/∂W = (∂l/∂s)ᵀ vec(H)ᵀ (C × t·n_F) and
     ∂l/∂b = (∂l/∂s)ᵀ = p − y.""",
@@ -1036,9 +1054,15 @@ def _(ev):
         g = _dl_dS(X, F, b, W, b2, y).reshape(F.shape[0], -1)
         db = g.sum(axis=1)
         dW = np.outer(v["p"] - y, v["H"].ravel())
-        ev.corrected("fd", db, _fd_net_grad("b", X, F, b, W, b2, y))
-        ev.corrected("fd", dW, _fd_net_grad("W", X, F, b, W, b2, y))
-        ev.corrected("fd", v["p"] - y, _fd_net_grad("b2", X, F, b, W, b2, y))
+        ev.corrected("fd", db, _fd_net_grad("b", X, F, b, W, b2, y), kinds=("formula", "fd"))
+        ev.corrected("fd", dW, _fd_net_grad("W", X, F, b, W, b2, y), kinds=("formula", "fd"))
+        ev.corrected("fd", v["p"] - y, _fd_net_grad("b2", X, F, b, W, b2, y), kinds=("formula", "fd"))
+        # the package's VJPs from the loss down: softmax–cross-entropy, the FC layer, ReLU, the conv bias
+        ds = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["s"], y=y)
+        ev.corrected("explicit", dW, reference_vjp("linear_wvec_b", ds, "weight", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
+        ev.corrected("explicit", v["p"] - y, reference_vjp("linear_wvec_b", ds, "bias", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
+        dS = reference_vjp("relu", reference_vjp("linear_wvec_b", ds, "h", h=v["H"].ravel(), weight=W, bias=b2), "z", z=v["S"].ravel())
+        ev.corrected("explicit", db, reference_vjp("conv2d", dS.reshape(v["S"].shape), "bias", x=X, weight=F, bias=b), kinds=("formula", "package"))
         ev.corrected("torch", db, lambda: _torch_net_grad("b", X, F, b, W, b2, y))
         ev.corrected("torch", dW, lambda: _torch_net_grad("W", X, F, b, W, b2, y))
 
@@ -1049,7 +1073,7 @@ def _(ev):
     statement="""The filter's depth must equal the image's: each output is the dot product of F with an f×f×3 chunk of X,
     so a 5×5×3 filter cannot be applied to a 32×32×4 image.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "formula", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -1062,12 +1086,14 @@ def _(ev):
 
     X = np.zeros((4, 8, 8))
     F = np.zeros((1, 3, 5, 5))
-    ev.written("explicit", rejects(lambda: conv2d(X, F)), True)
-    ev.written("explicit", _conv(np.zeros((3, 8, 8)), np.zeros((3, 5, 5))).shape, (4, 4))
+    ev.written("explicit", rejects(lambda: conv2d(X, F)), True, kinds=("package", "exact"))
+    ev.written("explicit", _conv(np.zeros((3, 8, 8)), np.zeros((3, 5, 5))).shape, (4, 4), kinds=("package", "exact"))
+    # the slides' dot product of F with an f×f×d chunk of X is undefined when the depths differ
+    ev.written("formula", rejects(lambda: np.dot(F[0].ravel(), X[:, :5, :5].ravel())), True, kinds=("formula", "exact"))
 
     def t_fn():
         import torch
 
         return rejects(lambda: torch.nn.functional.conv2d(torch.zeros(1, 4, 8, 8), torch.zeros(1, 3, 5, 5)))
 
-    ev.written("torch", t_fn, True)
+    ev.written("torch", t_fn, True, kinds=("torch", "exact"))
