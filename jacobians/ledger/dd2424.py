@@ -216,9 +216,9 @@ def _(ev):
     X = np.zeros((3, 32, 32))
     for n_f, want in ((1, (1, 28, 28)), (4, (4, 28, 28))):
         F = np.zeros((n_f, 3, 5, 5))
-        ev.written("shape", (n_f, 32 - 5 + 1, 32 - 5 + 1), want)
-        ev.written("explicit", conv2d(X, F).shape, want)
-        ev.written("torch", lambda: torch_conv2d(X[None], F)[0].shape, want)
+        ev.written("shape", (n_f, 32 - 5 + 1, 32 - 5 + 1), want, kinds=("formula", "exact"))
+        ev.written("explicit", conv2d(X, F).shape, want, kinds=("package", "formula"))
+        ev.written("torch", lambda: torch_conv2d(X[None], F)[0].shape, want, kinds=("formula", "torch"))
 
 
 @claim(
@@ -304,7 +304,7 @@ def _(ev):
         # the package's VJPs: softmax–cross-entropy, then s = W vec(H) + b (note 004's linear layer)
         dl_ds_pkg = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["s"], y=y)
         ev.written("explicit", dl_dH, reference_vjp("linear_wvec_b", dl_ds_pkg, "h", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
-        ev.written("torch", dl_dH, lambda: torch_grad(lambda Ht: _torch_head_loss("H", Ht, W, b2, y), v["H"].ravel()))
+        ev.written("torch", dl_dH, lambda: torch_grad(lambda Ht: _torch_head_loss("H", Ht, W, b2, y), v["H"].ravel()), kinds=("formula", "torch"))
 
 
 @claim(
@@ -322,7 +322,7 @@ def _(ev):
         dl_dS = dl_dH @ np.diag((v["S"].ravel() > 0).astype(float))
         ev.written("fd", dl_dS, fd_gradient(lambda Sv: _head_loss("S", Sv, W, b2, y), v["S"].ravel()), kinds=("formula", "fd"))
         ev.written("explicit", dl_dS, reference_vjp("relu", dl_dH, "z", z=v["S"].ravel()), kinds=("formula", "package"))
-        ev.written("torch", dl_dS, lambda: torch_grad(lambda St: _torch_head_loss("S", St, W, b2, y), v["S"].ravel()))
+        ev.written("torch", dl_dS, lambda: torch_grad(lambda St: _torch_head_loss("S", St, W, b2, y), v["S"].ravel()), kinds=("formula", "torch"))
 
 
 def _dl_dS(X, F, b, W, b2, y):
@@ -369,20 +369,23 @@ def _(ev):
     location="slides 'Computational Graph…: From reading the computational graph' (∂l/∂vec(F_i))",
     statement="""∂l/∂vec(F_i) = ∂l/∂vec(S_i) ∂vec(S_i)/∂vec(F_i) = ∂l/∂vec(S) ∂vec(S)/∂vec(S_i) ∂vec(S_i)/∂vec(F_i), i = 1, 2, 3.""",
     convention=CONV,
-    routes=("explicit", "fd", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
     for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y)
         n_f, t = F.shape[0], g.size // F.shape[0]
-        M = _M_im(X, F.shape[2])
+        M = _M_im_note(X, F.shape[2])
         for i in range(n_f):
             via_S = g @ _stack_jacobian(i, n_f, t) @ M
             via_Si = g[i * t : (i + 1) * t] @ M
-            ev.written("explicit", via_S, via_Si)
-            ev.written("fd", via_S, _fd_filter_grad(i, X, F, b, W, b2, y).ravel())
-            ev.written("torch", via_S, lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel())
+            ev.written("formula", via_S, via_Si, kinds=("formula", "formula"))
+            # the package's weight VJP of filter i's response map
+            S_shape = (1, X.shape[1] - F.shape[2] + 1, X.shape[2] - F.shape[3] + 1)
+            ev.written("explicit", via_S, reference_vjp("conv2d", g[i * t : (i + 1) * t].reshape(S_shape), "weight", x=X, weight=F[i : i + 1]).ravel(), kinds=("formula", "package"))
+            ev.written("fd", via_S, _fd_filter_grad(i, X, F, b, W, b2, y).ravel(), kinds=("formula", "fd"))
+            ev.written("torch", via_S, lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel(), kinds=("formula", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -398,9 +401,9 @@ def _(ev):
 )
 def _(ev):
     for C, h, w, f in ((3, 6, 5, 3), (3, 7, 9, 2), (3, 32, 32, 5)):
-        M = _M_im(np.ones((C, h, w)), f)
-        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * f * f))
-        ev.written("explicit", M.shape[0], _conv(np.ones((C, h, w)), np.ones((C, f, f))).size)
+        M = _M_im_note(np.ones((C, h, w)), f)
+        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * f * f), kinds=("formula", "exact"))
+        ev.written("explicit", M.shape[0], _conv(np.ones((C, h, w)), np.ones((C, f, f))).size, kinds=("formula", "package"))
 
 
 _IM_ROWS = """
@@ -426,10 +429,10 @@ _IM_ROW_INDEX = [0, 1, 2, 3, 4, 15]  # rows S11, S12, S13, S14, S21 and S44
 )
 def _(ev):
     M = _M_im(_codes(6, 6)[None], 3)
-    ev.written("explicit", M.shape, (16, 9))
-    ev.written("explicit", M[_IM_ROW_INDEX], np.array(_rows(_IM_ROWS)))
+    ev.written("explicit", M.shape, (16, 9), kinds=("package", "exact"))
+    ev.written("explicit", M[_IM_ROW_INDEX], np.array(_rows(_IM_ROWS)), kinds=("package", "formula"))
     X, F, M_sym = _sym_M_im()
-    ev.written("symbolic", M_sym.extract(_IM_ROW_INDEX, list(range(9))), _sym_rows(_IM_ROWS))
+    ev.written("symbolic", M_sym.extract(_IM_ROW_INDEX, list(range(9))), _sym_rows(_IM_ROWS), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -457,7 +460,7 @@ def _(ev):
         ev.written("explicit", S, _conv(X, F), kinds=("formula", "package"))
         ev.written("formula", S, (_M_im_note(X, f) @ F.ravel()).reshape(S.shape), kinds=("formula", "formula"))
         ev.written("fd", S, fd_conv_forward(X, F[None])[0], kinds=("formula", "fd"))
-        ev.written("torch", S, lambda: torch_conv2d(X[None], F[None])[0, 0])
+        ev.written("torch", S, lambda: torch_conv2d(X[None], F[None])[0, 0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -475,7 +478,7 @@ def _(ev):
         prod = _M_im_note(X, f) @ F.ravel()  # the slides' M_X^im, built from its rows
         ev.written("explicit", prod, _conv(X, F).ravel(), kinds=("formula", "package"))
         ev.written("fd", prod, fd_conv_forward(X, F[None]).ravel(), kinds=("formula", "fd"))
-        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel())
+        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -510,16 +513,16 @@ def _(ev):
     r = rng(8)
     for C, h, w, f in ((3, 6, 5, 3), (3, 4, 7, 2)):
         X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
-        M = _M_im(X, f)
-        ev.written("fd", M, fd_jacobian(lambda F_: _conv(X, F_), F))
+        M = _M_im_note(X, f)
+        ev.written("fd", M, fd_jacobian(lambda F_: _conv(X, F_), F), kinds=("formula", "fd"))
 
         def t_fn(Ft):
             import torch
 
             return torch.nn.functional.conv2d(torch.as_tensor(X)[None], Ft[None])[0, 0]
 
-        ev.written("torch", M, lambda: torch_jacobian(t_fn, F))
-        ev.written("explicit", M @ F.ravel(), _conv(X, F).ravel())
+        ev.written("torch", M, lambda: torch_jacobian(t_fn, F), kinds=("formula", "torch"))
+        ev.written("explicit", M @ F.ravel(), _conv(X, F).ravel(), kinds=("formula", "package"))
 
 
 def _one_layer_dl_dS1(seed, C=3, h=6, w=5, f=3):
@@ -541,18 +544,19 @@ def _fd_one_filter_grad(X, G1, f):
     statement="""∂l/∂vec(F_1) = ∂l/∂vec(S) (I_t; 0; 0) M_X^im = (∂l/∂vec(S_1) ∂l/∂vec(S_2) ∂l/∂vec(S_3)) ·
     [[M_X1^im M_X2^im M_X3^im]; [0 0 0]; [0 0 0]], i.e. ∂l/∂vec(S_1) M_X^im.""",
     convention=CONV,
-    routes=("explicit", "fd"),
+    routes=("formula", "explicit", "fd"),
     expected="holds",
 )
 def _(ev):
     for seed, (C, h, w, f) in enumerate(((3, 6, 5, 3), (3, 5, 7, 2))):
         X, g, t = _one_layer_dl_dS1(seed, C, h, w, f)
-        M = _M_im(X, f)
+        M = _M_im_note(X, f)
         line1 = g @ _stack_jacobian(0, 3, t) @ M
-        blocks = np.block([[_M_im(X[j : j + 1], f) for j in range(C)], [np.zeros((2 * t, C * f * f))]])
+        blocks = np.block([[_M_im_note(X[j : j + 1], f) for j in range(C)], [np.zeros((2 * t, C * f * f))]])
         line2 = g @ blocks
-        ev.written("explicit", line1, line2)
-        ev.written("fd", line1, _fd_one_filter_grad(X, g[:t].reshape(h - f + 1, w - f + 1), f).ravel())
+        ev.written("formula", line1, line2, kinds=("formula", "formula"))
+        ev.written("explicit", line1, reference_vjp("conv2d", g[:t].reshape(1, h - f + 1, w - f + 1), "weight", x=X, weight=np.zeros((1, C, f, f))).ravel(), kinds=("formula", "package"))
+        ev.written("fd", line1, _fd_one_filter_grad(X, g[:t].reshape(h - f + 1, w - f + 1), f).ravel(), kinds=("formula", "fd"))
 
 
 @claim(
@@ -572,8 +576,8 @@ def _(ev):
     for seed, (C, h, w, f) in enumerate(((3, 6, 5, 3), (3, 5, 7, 2))):
         X, g, t = _one_layer_dl_dS1(seed, C, h, w, f)
         g1 = g[:t]
-        parts = [g1 @ _M_im(X[j : j + 1], f) for j in range(C)]
-        true = g1 @ _M_im(X, f)
+        parts = [g1 @ _M_im_note(X[j : j + 1], f) for j in range(C)]
+        true = g1 @ _M_im_note(X, f)
         ev.both("explicit", sum(parts), np.concatenate(parts), true, kinds=("formula", "package"))
         fd_true = _fd_one_filter_grad(X, g1.reshape(h - f + 1, w - f + 1), f).ravel()
         ev.both("fd", sum(parts), np.concatenate(parts), fd_true, kinds=("formula", "fd"))
@@ -616,12 +620,12 @@ def _(ev):
 )
 def _(ev):
     Xc = _codes(6, 6)
-    M = _M_im(Xc[None], 3)
+    M = _M_im_note(Xc[None], 3)
     for a in range(3):
         for b in range(3):
-            ev.written("index", M[:, a * 3 + b], Xc[a : a + 4, b : b + 4].ravel())
+            ev.written("index", M[:, a * 3 + b], Xc[a : a + 4, b : b + 4].ravel(), kinds=("formula", "exact"))
     X, F, M_sym = _sym_M_im()
-    ev.written("symbolic", M_sym[:, 8].T, X[2:6, 2:6].reshape(1, 16))
+    ev.written("symbolic", M_sym[:, 8].T, X[2:6, 2:6].reshape(1, 16), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -639,12 +643,12 @@ def _(ev):
     X, F, M_sym = _sym_M_im()
     G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
     v = G.reshape(1, 16) * M_sym
-    ev.written("symbolic", v.reshape(3, 3), _sym_S(X, G))
+    ev.written("symbolic", v.reshape(3, 3), _sym_S(X, G), kinds=("formula", "sympy"))
     r = rng(9)
     for h, w, f in ((6, 6, 3), (5, 7, 2)):
         Xn = r.standard_normal((1, h, w))
         Gn = r.standard_normal((h - f + 1, w - f + 1))
-        ev.written("explicit", (Gn.ravel() @ _M_im(Xn, f)).reshape(f, f), _conv(Xn, Gn[None]))
+        ev.written("explicit", (Gn.ravel() @ _M_im_note(Xn, f)).reshape(f, f), _conv(Xn, Gn[None]), kinds=("formula", "package"))
 
 
 @claim(
@@ -663,8 +667,8 @@ def _(ev):
         n_f, t, f = F.shape[0], g.size // F.shape[0], F.shape[2]
         for i in range(n_f):
             gi = g[i * t : (i + 1) * t]
-            parts = [gi @ _M_im(X[j : j + 1], f) for j in range(X.shape[0])]
-            true = gi @ _M_im(X, f)
+            parts = [gi @ _M_im_note(X[j : j + 1], f) for j in range(X.shape[0])]
+            true = gi @ _M_im_note(X, f)
             ev.both("explicit", sum(parts), np.concatenate(parts), true, kinds=("formula", "package"))
             ev.both("fd", sum(parts), np.concatenate(parts), _fd_filter_grad(i, X, F, b, W, b2, y).ravel(), kinds=("formula", "fd"))
             # by value, the printed sum is the true gradient with its plane blocks added up
@@ -694,10 +698,10 @@ def _(ev):
         for i in range(F.shape[0]):
             Gi = g[i].reshape(X.shape[1] - F.shape[2] + 1, X.shape[2] - F.shape[3] + 1)
             planes = [_conv(X[j : j + 1], Gi[None]) for j in range(X.shape[0])]
-            true = (g[i] @ _M_im(X, F.shape[2])).reshape(F.shape[1:])
-            ev.both("explicit", sum(planes), np.stack(planes), true)
-            ev.corrected("fd", np.stack(planes), _fd_filter_grad(i, X, F, b, W, b2, y))
-            ev.corrected("torch", np.stack(planes), lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i])
+            true = (g[i] @ _M_im_note(X, F.shape[2])).reshape(F.shape[1:])
+            ev.both("explicit", sum(planes), np.stack(planes), true, kinds=("package", "formula"))
+            ev.corrected("fd", np.stack(planes), _fd_filter_grad(i, X, F, b, W, b2, y), kinds=("package", "fd"))
+            ev.corrected("torch", np.stack(planes), lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i], kinds=("package", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -745,11 +749,11 @@ def _torch_two_layer_grad(X1, F2, G):
 )
 def _(ev):
     for X1, F2, G in _two_layer_cases():
-        jacs = [fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1) for i in range(3)]
+        jacs = [_M_filter_note(F2[i], X1.shape) for i in range(3)]  # ∂vec(S_i)/∂vec(X): the slides' M_F^filter
         fanout = sum(G[i].ravel() @ jacs[i] for i in range(3))
-        ev.written("fd", fanout, _fd_two_layer_grad(X1, F2, G).ravel())
-        ev.written("explicit", fanout, conv2d_input_jacobian(F2, X1.shape).T @ G.ravel(), tol=1e-6)
-        ev.written("torch", fanout, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), tol=1e-6)
+        ev.written("fd", fanout, _fd_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "fd"))
+        ev.written("explicit", fanout, conv2d_input_jacobian(F2, X1.shape).T @ G.ravel(), kinds=("formula", "package"))
+        ev.written("torch", fanout, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -763,12 +767,12 @@ def _(ev):
 )
 def _(ev):
     for C, h, w, f in ((3, 7, 6, 3), (3, 5, 8, 2), (3, 6, 6, 3)):
-        M = _M_filter(np.ones((C, f, f)), (C, h, w))
-        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * w * h))
+        M = _M_filter_note(np.ones((C, f, f)), (C, h, w))
+        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * w * h), kinds=("formula", "exact"))
         hp, wp = h - f + 1, w - f + 1
-        M2 = _M_filter(np.ones((C, f, f)), (C, hp, wp))
-        ev.written("shape", M2.shape, ((wp - f + 1) * (hp - f + 1), 3 * wp * hp))
-        ev.written("explicit", (M.shape[0], M2.shape[0]), (_conv(np.ones((C, h, w)), np.ones((C, f, f))).size, _conv(np.ones((C, hp, wp)), np.ones((C, f, f))).size))
+        M2 = _M_filter_note(np.ones((C, f, f)), (C, hp, wp))
+        ev.written("shape", M2.shape, ((wp - f + 1) * (hp - f + 1), 3 * wp * hp), kinds=("formula", "exact"))
+        ev.written("explicit", (M.shape[0], M2.shape[0]), (_conv(np.ones((C, h, w)), np.ones((C, f, f))).size, _conv(np.ones((C, hp, wp)), np.ones((C, f, f))).size), kinds=("formula", "package"))
 
 
 _FILTER_ROWS = """
@@ -795,20 +799,20 @@ def _(ev):
     import sympy
 
     M = _M_filter(_codes(3, 3)[None], (1, 6, 6))
-    ev.written("explicit", M.shape, (16, 36))
+    ev.written("explicit", M.shape, (16, 36), kinds=("package", "exact"))
     rows = _rows(_FILTER_ROWS)
     for r_, printed in enumerate(rows):
         full = np.zeros(36)
         full[: len(printed)] = printed
-        ev.written("explicit", M[r_], full)
+        ev.written("explicit", M[r_], full, kinds=("package", "formula"))
     # where F11 sits in the rows S11, S12, S13, S14, S21 (1-based columns) and the steps between them
     f11_columns = [int(np.flatnonzero(M[r_] == 11)[0]) + 1 for r_ in (0, 1, 2, 3, 4)]
     ev.written("index", np.diff(f11_columns), [1, 1, 1, 3], kinds=("package", "formula"))
     X, F, M_sym = _sym_M_filter()
     for r_, row in enumerate(_FILTER_ROWS.strip().splitlines()):
         n = len(row.split())
-        ev.written("symbolic", M_sym[r_, :n], _sym_rows(row))
-        ev.written("symbolic", M_sym[r_, n:], sympy.zeros(1, 36 - n))
+        ev.written("symbolic", M_sym[r_, :n], _sym_rows(row), kinds=("formula", "sympy"))
+        ev.written("symbolic", M_sym[r_, n:], sympy.zeros(1, 36 - n), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -835,18 +839,18 @@ def _(ev):
     statement="""For X (6×6×4) and F_1 = {F_11, …, F_14} (3×3×4), vec(S_1) = M_F1^filter vec(X) with
     M_F1^filter = (M_F11^filter M_F12^filter M_F13^filter M_F14^filter), one 16×36 block per plane: 16×144.""",
     convention=CONV,
-    routes=("explicit", "shape"),
+    routes=("explicit", "fd", "shape"),
     expected="holds",
 )
 def _(ev):
     r = rng(13)
     for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
         F = r.standard_normal((C, f, f))
-        M = _M_filter(F, (C, h, w))
-        blocks = np.hstack([_M_filter(F[j : j + 1], (1, h, w)) for j in range(C)])
-        ev.written("explicit", M, blocks)
-        ev.written("shape", M.shape, ((h - f + 1) * (w - f + 1), C * h * w))
-    ev.written("shape", _M_filter(np.ones((4, 3, 3)), (4, 6, 6)).shape, (16, 144))
+        M = _M_filter_note(F, (C, h, w))
+        blocks = np.hstack([_M_filter_note(F[j : j + 1], (1, h, w)) for j in range(C)])
+        ev.written("explicit", blocks, _M_filter(F, (C, h, w)), kinds=("formula", "package"))
+        ev.written("fd", blocks, reference_jacobian("conv2d", "x", route="fd", x=np.zeros((C, h, w)), weight=F[None]), kinds=("formula", "fd"))
+    ev.written("shape", (16, 144), _M_filter(np.ones((4, 3, 3)), (4, 6, 6)).shape, kinds=("formula", "package"))
 
 
 @claim(
@@ -860,16 +864,16 @@ def _(ev):
 def _(ev):
     for X1, F2, G in _two_layer_cases():
         for i in range(3):
-            M = _M_filter(F2[i], X1.shape)
-            ev.written("fd", M, fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1))
+            M = _M_filter_note(F2[i], X1.shape)
+            ev.written("fd", M, fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1), kinds=("formula", "fd"))
 
             def t_fn(Xt, i=i):
                 import torch
 
                 return torch.nn.functional.conv2d(Xt[None], torch.as_tensor(F2[i : i + 1]))[0, 0]
 
-            ev.written("torch", M, lambda: torch_jacobian(t_fn, X1))
-            ev.written("explicit", M @ X1.ravel(), _conv(X1, F2[i]).ravel())
+            ev.written("torch", M, lambda: torch_jacobian(t_fn, X1), kinds=("formula", "torch"))
+            ev.written("explicit", M @ X1.ravel(), _conv(X1, F2[i]).ravel(), kinds=("formula", "package"))
 
 
 @claim(
@@ -884,10 +888,10 @@ def _(ev):
     from ..ops.conv2d import conv2d_vjp_input_im2col
 
     for X1, F2, G in _two_layer_cases():
-        total = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
-        ev.written("explicit", total, conv2d_vjp_input_im2col(G, X1, F2).ravel())
-        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G).ravel())
-        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G).ravel())
+        total = sum(G[i].ravel() @ _M_filter_note(F2[i], X1.shape) for i in range(3))
+        ev.written("explicit", total, conv2d_vjp_input_im2col(G, X1, F2).ravel(), kinds=("formula", "package"))
+        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "fd"))
+        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -944,14 +948,14 @@ def _(ev):
     g = sympy.Matrix(1, 16, lambda i, j: sympy.Symbol(f"g{j + 1}"))
     v = g * M_sym
     printed = [_sum_products(line) for line in _V_FORMULAS.strip().splitlines()]
-    ev.written("symbolic", sympy.Matrix([v[k] for k in range(15)]), sympy.Matrix(printed))
+    ev.written("symbolic", sympy.Matrix([v[k] for k in range(15)]), sympy.Matrix(printed), kinds=("formula", "sympy"))
     # numerically: each g_k ↦ a random value, each F_ij ↦ a random value; evaluate both sides
     r = rng(14)
     gv, Fv = r.standard_normal(16), r.standard_normal((3, 3))
-    vv = gv @ _M_filter(Fv[None], (1, 6, 6))
+    vv = gv @ _M_filter(Fv[None], (1, 6, 6))  # the package's M_F^filter
     subs = {sympy.Symbol(f"g{k + 1}"): gv[k] for k in range(16)}
     subs.update({F[i, j]: Fv[i, j] for i in range(3) for j in range(3)})
-    ev.written("explicit", np.array([float(e.xreplace(subs)) for e in printed]), vv[:15])
+    ev.written("explicit", np.array([float(e.xreplace(subs)) for e in printed]), vv[:15], kinds=("formula", "package"))
 
 
 def _zero_pad(G, p):
@@ -975,24 +979,24 @@ def _(ev):
     for h, w, f in ((6, 6, 3), (7, 5, 3), (5, 6, 2)):
         F = r.standard_normal((f, f))
         G = r.standard_normal((h - f + 1, w - f + 1))
-        V = (G.ravel() @ _M_filter(F[None], (1, h, w))).reshape(h, w)
+        V = (G.ravel() @ _M_filter_note(F[None], (1, h, w))).reshape(h, w)
         Gz = _zero_pad(G, f - 1)
         rot = np.rot90(F, 2)
-        ev.written("explicit", _conv(Gz[None], rot[None]), V)
+        ev.written("explicit", _conv(Gz[None], rot[None]), V, kinds=("package", "formula"))
 
         def t_fn(Xt, F=F):
             import torch
 
             return torch.nn.functional.conv2d(Xt[None, None], torch.as_tensor(F)[None, None])[0, 0]
 
-        ev.written("torch", _conv(Gz[None], rot[None]), lambda: torch_jacobian(t_fn, np.zeros((h, w))).T.dot(G.ravel()).reshape(h, w))
+        ev.written("torch", _conv(Gz[None], rot[None]), lambda: torch_jacobian(t_fn, np.zeros((h, w))).T.dot(G.ravel()).reshape(h, w), kinds=("package", "torch"))
     X, Fs, M_sym = _sym_M_filter()
     printed_rot = _sym_rows("F33 F32 F31\nF23 F22 F21\nF13 F12 F11")
-    ev.written("symbolic", sympy.Matrix(np.rot90(np.array(Fs.tolist(), dtype=object), 2).tolist()), printed_rot)
+    ev.written("symbolic", sympy.Matrix(np.rot90(np.array(Fs.tolist(), dtype=object), 2).tolist()), printed_rot, kinds=("formula", "sympy"))
     G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
     Gz = sympy.zeros(8, 8)
     Gz[2:6, 2:6] = G
-    ev.written("symbolic", _sym_S(Gz, printed_rot), (G.reshape(1, 16) * M_sym).reshape(6, 6))
+    ev.written("symbolic", _sym_S(Gz, printed_rot), (G.reshape(1, 16) * M_sym).reshape(6, 6), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -1009,7 +1013,7 @@ def _(ev):
     for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
         F = r.standard_normal((C, f, f))
         G = r.standard_normal((h - f + 1, w - f + 1))
-        V = (G.ravel() @ _M_filter(F, (C, h, w))).reshape(C, h, w)
+        V = (G.ravel() @ _M_filter_note(F, (C, h, w))).reshape(C, h, w)
         Gz = _zero_pad(G, f - 1)
         planes = np.stack([_conv(Gz[None], np.rot90(F[j], 2)[None]) for j in range(C)])
         ev.written("explicit", planes, V, kinds=("formula", "package"))
@@ -1032,9 +1036,9 @@ def _(ev):
         total = sum(
             np.stack([_conv(_zero_pad(G[i], f - 1)[None], np.rot90(F2[i, j], 2)[None]) for j in range(C)]) for i in range(3)
         )
-        ev.written("explicit", total, (sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))).reshape(X1.shape))
-        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G))
-        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G))
+        ev.written("explicit", total, (sum(G[i].ravel() @ _M_filter_note(F2[i], X1.shape) for i in range(3))).reshape(X1.shape), kinds=("package", "formula"))
+        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G), kinds=("package", "fd"))
+        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G), kinds=("package", "torch"))
 
 
 @claim(
@@ -1063,8 +1067,8 @@ def _(ev):
         ev.corrected("explicit", v["p"] - y, reference_vjp("linear_wvec_b", ds, "bias", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
         dS = reference_vjp("relu", reference_vjp("linear_wvec_b", ds, "h", h=v["H"].ravel(), weight=W, bias=b2), "z", z=v["S"].ravel())
         ev.corrected("explicit", db, reference_vjp("conv2d", dS.reshape(v["S"].shape), "bias", x=X, weight=F, bias=b), kinds=("formula", "package"))
-        ev.corrected("torch", db, lambda: _torch_net_grad("b", X, F, b, W, b2, y))
-        ev.corrected("torch", dW, lambda: _torch_net_grad("W", X, F, b, W, b2, y))
+        ev.corrected("torch", db, lambda: _torch_net_grad("b", X, F, b, W, b2, y), kinds=("formula", "torch"))
+        ev.corrected("torch", dW, lambda: _torch_net_grad("W", X, F, b, W, b2, y), kinds=("formula", "torch"))
 
 
 @claim(

@@ -114,8 +114,8 @@ def _(ev):
         ev.written("explicit", entry, reference_vjp("linear_xw_b", g, "weight", x=x, weight=W, bias=b), kinds=("formula", "package"))
         # the double sum before collapsing, with ∂z[n,m]/∂w[i,j] = x[n,i]·[m = j]
         full = np.einsum("nm,ni,mj->ij", g, x, np.eye(mo))
-        ev.written("formula", entry, full)
-        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[1])
+        ev.written("formula", entry, full, kinds=("formula", "formula"))
+        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -131,9 +131,9 @@ def _(ev):
         dW = x.T @ g
         # explicit Jacobian of vec_C(z) w.r.t. vec_C(W): z = x W → x ⊗ I (row-major vec)
         J = np.kron(x, np.eye(mo))
-        ev.written("explicit", dW, (J.T @ g.ravel()).reshape(mi, mo))
-        ev.written("fd", dW, _fd_linear_grad("W", x, W, b, g))
-        ev.written("torch", dW, lambda: _torch_linear_grads(x, W, b, g)[1])
+        ev.written("explicit", dW, (J.T @ g.ravel()).reshape(mi, mo), kinds=("formula", "formula"))
+        ev.written("fd", dW, _fd_linear_grad("W", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("torch", dW, lambda: _torch_linear_grads(x, W, b, g)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -148,9 +148,9 @@ def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         db = g.sum(axis=0)
         J = np.tile(np.eye(mo), (n, 1))  # ∂vec_C(z)/∂b
-        ev.written("explicit", db, J.T @ g.ravel())
-        ev.written("fd", db, _fd_linear_grad("b", x, W, b, g))
-        ev.written("torch", db, lambda: _torch_linear_grads(x, W, b, g)[2])
+        ev.written("explicit", db, J.T @ g.ravel(), kinds=("formula", "formula"))
+        ev.written("fd", db, _fd_linear_grad("b", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("torch", db, lambda: _torch_linear_grads(x, W, b, g)[2], kinds=("formula", "torch"))
 
 
 @claim(
@@ -164,10 +164,10 @@ def _(ev):
 def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         entry = np.array([[sum(g[i, m] * W[j, m] for m in range(mo)) for j in range(mi)] for i in range(n)])
-        ev.written("formula", entry, np.einsum("nm,jm->nj", g, W))
+        ev.written("formula", entry, np.einsum("nm,jm->nj", g, W), kinds=("formula", "formula"))
         ev.written("fd", entry, _fd_linear_grad("x", x, W, b, g), kinds=("formula", "fd"))
         ev.written("explicit", entry, reference_vjp("linear_xw_b", g, "x", x=x, weight=W, bias=b), kinds=("formula", "package"))
-        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[0])
+        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -182,10 +182,10 @@ def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         dx = g @ W.T
         J = np.kron(np.eye(n), W.T)  # ∂vec_C(z)/∂vec_C(x)
-        ev.written("explicit", dx, (J.T @ g.ravel()).reshape(n, mi))
-        ev.written("shape", dx.shape, (n, mi))
-        ev.written("fd", dx, _fd_linear_grad("x", x, W, b, g))
-        ev.written("torch", dx, lambda: _torch_linear_grads(x, W, b, g)[0])
+        ev.written("explicit", dx, (J.T @ g.ravel()).reshape(n, mi), kinds=("formula", "formula"))
+        ev.written("shape", dx.shape, (n, mi), kinds=("formula", "exact"))
+        ev.written("fd", dx, _fd_linear_grad("x", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("torch", dx, lambda: _torch_linear_grads(x, W, b, g)[0], kinds=("formula", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -278,9 +278,9 @@ def _(ev):
         if min(H, W) < F:
             continue
         naive = corr_loops(delta, _rot_swap(w))
-        ev.written("shape", naive.shape[2:], (H - F + 1, W - F + 1))
-        ev.written("explicit", x.shape[2:], (H + F - 1, W + F - 1))
-        ev.written("explicit", bool(naive.shape[2:] != x.shape[2:]), True)
+        ev.written("shape", naive.shape[2:], (H - F + 1, W - F + 1), kinds=("formula", "exact"))
+        ev.written("explicit", x.shape[2:], (H + F - 1, W + F - 1), kinds=("formula", "formula"))
+        ev.written("explicit", bool(naive.shape[2:] != x.shape[2:]), True, kinds=("formula", "exact"))
 
 
 @claim(
@@ -295,9 +295,9 @@ def _(ev):
     for g, x, w, b, delta in conv_cases(geometries(stride=1, padding=0)):
         H, W = delta.shape[2:]
         dk = np.einsum("nchw,ndhwij->cdij", delta, _windows(x, w.shape[2], w.shape[3], H, W))
-        ev.written("explicit", dk, explicit_conv_grads(x, w, delta)[1])
-        ev.written("fd", dk, _fd_conv_grad("w", x, w, delta))
-        ev.written("torch", dk, lambda: torch_conv2d_grads(x, w, delta)[1])
+        ev.written("explicit", dk, explicit_conv_grads(x, w, delta)[1], kinds=("formula", "package"))
+        ev.written("fd", dk, _fd_conv_grad("w", x, w, delta), kinds=("formula", "fd"))
+        ev.written("torch", dk, lambda: torch_conv2d_grads(x, w, delta)[1], kinds=("formula", "torch"))
 
 
 def _windows(x, kh, kw, H, W, step=1):
@@ -356,9 +356,9 @@ def _(ev):
 
     for g, x, w, b, delta in conv_cases(geometries(padding=0)):
         db = delta.sum(axis=(0, 2, 3))
-        ev.written("explicit", db, explicit_conv_grads(x, w, delta, g["stride"])[2])
-        ev.written("fd", db, fd_gradient(lambda b_: float(np.sum(delta * conv2d(x, w, b_, stride=g["stride"]))), b))
-        ev.written("torch", db, lambda: torch_conv2d_grads(x, w, delta, g["stride"])[2])
+        ev.written("explicit", db, explicit_conv_grads(x, w, delta, g["stride"])[2], kinds=("formula", "package"))
+        ev.written("fd", db, fd_gradient(lambda b_: float(np.sum(delta * conv2d(x, w, b_, stride=g["stride"]))), b), kinds=("formula", "fd"))
+        ev.written("torch", db, lambda: torch_conv2d_grads(x, w, delta, g["stride"])[2], kinds=("formula", "torch"))
 
 
 def _indicator(h, hp, w, wp, F):
@@ -438,9 +438,9 @@ def _square(gs):
 def _(ev):
     for g, x, w, b, delta in conv_cases(_square(geometries(stride=1, padding=0))):
         dx = _input_grad_window(delta, w, x.shape[2:])
-        ev.written("explicit", dx, explicit_conv_grads(x, w, delta)[0])
-        ev.written("fd", dx, _fd_conv_grad("x", x, w, delta))
-        ev.written("torch", dx, lambda: torch_conv2d_grads(x, w, delta)[0])
+        ev.written("explicit", dx, explicit_conv_grads(x, w, delta)[0], kinds=("formula", "package"))
+        ev.written("fd", dx, _fd_conv_grad("x", x, w, delta), kinds=("formula", "fd"))
+        ev.written("torch", dx, lambda: torch_conv2d_grads(x, w, delta)[0], kinds=("formula", "torch"))
 
 
 def _rot_swap(w):
@@ -506,9 +506,9 @@ def _(ev):
         all_sides = np.pad(delta, ((0, 0), (0, 0), (F - 1, F - 1), (F - 1, F - 1)))
         as_written = corr_loops(top_left, _rot_swap(w))
         corrected = corr_loops(all_sides, _rot_swap(w))
-        ev.both("explicit", as_written, corrected, true)
-        ev.corrected("fd", corrected, _fd_conv_grad("x", x, w, delta))
-        ev.corrected("torch", corrected, lambda: torch_conv2d_grads(x, w, delta)[0])
+        ev.both("explicit", as_written, corrected, true, kinds=("formula", "package"))
+        ev.corrected("fd", corrected, _fd_conv_grad("x", x, w, delta), kinds=("formula", "fd"))
+        ev.corrected("torch", corrected, lambda: torch_conv2d_grads(x, w, delta)[0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -556,9 +556,9 @@ def _(ev):
                         jj = h * S + j
                         if jj < x.shape[3]:
                             printed[:, :, i, j] += delta[:, :, h, ww].T @ x[:, :, h * S + i, jj]
-        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
-        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S))
-        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
+        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1], kinds=("formula", "package"))
+        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S), kinds=("formula", "fd"))
+        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -580,10 +580,10 @@ def _(ev):
         Hd, Wd = dd.shape[2:]
         printed = np.einsum("nchw,ndhwij->cdij", dd[:, :, :H, :W], _windows(x, kh, kw, H, W))
         fixed = corr_loops(x.transpose(1, 0, 2, 3), dd.transpose(1, 0, 2, 3))[:, :, :kh, :kw].transpose(1, 0, 2, 3)
-        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
-        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S))
-        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
-        ev.corrected("explicit", np.einsum("nchw,ndhwij->cdij", dd, _windows(x, kh, kw, Hd, Wd)), fixed)
+        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1], kinds=("formula", "package"))
+        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S), kinds=("formula", "fd"))
+        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1], kinds=("formula", "torch"))
+        ev.corrected("explicit", np.einsum("nchw,ndhwij->cdij", dd, _windows(x, kh, kw, Hd, Wd)), fixed, kinds=("formula", "formula"))
 
 
 def _input_grad_strided(delta, w, in_hw, S, padding=0):
@@ -618,10 +618,10 @@ def _(ev):
     for g, x, w, b, delta in conv_cases(geometries(stride=">1", padding=0)):
         S = g["stride"]
         dx = _input_grad_strided(delta, w, x.shape[2:], S)
-        ev.corrected("explicit", dx, explicit_conv_grads(x, w, delta, S)[0])
-        ev.corrected("rot180", dx, conv2d_vjp_input_rot180(delta, x, w, stride=S))
-        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S))
-        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S)[0])
+        ev.corrected("explicit", dx, explicit_conv_grads(x, w, delta, S)[0], kinds=("formula", "package"))
+        ev.corrected("rot180", dx, conv2d_vjp_input_rot180(delta, x, w, stride=S), kinds=("formula", "package"))
+        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S), kinds=("formula", "fd"))
+        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S)[0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -644,9 +644,9 @@ def _(ev):
         kh, kw = w.shape[2:]
         dk = np.einsum("nchw,ndhwij->cdij", delta, _windows(xp, kh, kw, *delta.shape[2:], S))
         ex = explicit_conv_grads(x, w, delta, S, P)
-        ev.corrected("explicit", dx, ex[0])
-        ev.corrected("explicit", dk, ex[1])
-        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S, P))
-        ev.corrected("fd", dk, _fd_conv_grad("w", x, w, delta, S, P))
-        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0])
-        ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1])
+        ev.corrected("explicit", dx, ex[0], kinds=("formula", "package"))
+        ev.corrected("explicit", dk, ex[1], kinds=("formula", "package"))
+        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S, P), kinds=("formula", "fd"))
+        ev.corrected("fd", dk, _fd_conv_grad("w", x, w, delta, S, P), kinds=("formula", "fd"))
+        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0], kinds=("formula", "torch"))
+        ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1], kinds=("formula", "torch"))

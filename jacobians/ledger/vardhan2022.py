@@ -458,10 +458,10 @@ def _(ev):
         grads = dict(K1=rows_to_kernel(d["K1"], cfg["k1"]), b1=d["b1"], K2=rows_to_kernel(d["K2"], cfg["k2"]), b2=d["b2"])
         before = loss_with(p, cfg)
         for name, g in grads.items():
-            ev.written("shape", g.shape, p[name].shape)
+            ev.written("shape", g.shape, p[name].shape, kinds=("formula", "exact"))
             after = loss_with(p, cfg, **{name: p[name] - 1e-3 * g})
             # first order: J(θ − αg) ≈ J(θ) − α|g|²; the step must decrease J by about that much
-            ev.written("descent", (before - after) / (1e-3 * float(np.sum(g * g))), 1.0, tol=1e-2)
+            ev.written("descent", (before - after) / (1e-3 * float(np.sum(g * g))), 1.0, tol=1e-2, kinds=("formula", "fd"))
 
 
 @claim(
@@ -481,12 +481,12 @@ def _(ev):
         A = r.standard_normal((n, m))  # dy = tr(A dX) with X m × n
         X = r.standard_normal((m, n))
         grad = fd_gradient(lambda X_: np.trace(A @ X_), X)
-        ev.written("fd", A, grad.T)
+        ev.written("fd", A, grad.T, kinds=("formula", "fd"))
     Xs = symbol_matrix("x", 2, 3)
     As = symbol_matrix("a", 3, 2)
     y = (As * Xs).trace()
     dydX = sympy.Matrix(3, 2, lambda i, j: sympy.diff(y, Xs[j, i]))  # numerator layout: n × m
-    ev.written("symbolic", As, dydX)
+    ev.written("symbolic", As, dydX, kinds=("formula", "sympy"))
 
 
 @claim(
@@ -530,9 +530,9 @@ def _(ev):
         v, d = backward_note(p, cfg)
         J_act = fd_jacobian(softmax, v["Z3"])
         dJ_dA3 = fd_gradient(lambda a: -float(p["y"] @ np.log(a)), v["A3"])
-        ev.written("fd", d["Z3"], dJ_dA3 @ J_act, tol=1e-6)
-        ev.written("fd", d["Z3"], fd_gradient(lambda z: -float(p["y"] @ np.log(softmax(z))), v["Z3"]))
-        ev.written("torch", d["Z3"], lambda: torch_grad(lambda z: -(__import__("torch").as_tensor(p["y"]) @ __import__("torch").log_softmax(z, 0)), v["Z3"]))
+        ev.written("fd", d["Z3"], dJ_dA3 @ J_act, tol=1e-6, kinds=("formula", "fd"))
+        ev.written("fd", d["Z3"], fd_gradient(lambda z: -float(p["y"] @ np.log(softmax(z))), v["Z3"]), kinds=("formula", "fd"))
+        ev.written("torch", d["Z3"], lambda: torch_grad(lambda z: -(__import__("torch").as_tensor(p["y"]) @ __import__("torch").log_softmax(z, 0)), v["Z3"]), kinds=("formula", "torch"))
         ev.written("explicit", d["Z3"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z3"), kinds=("formula", "package"))
 
 
@@ -554,12 +554,12 @@ def _(ev):
         line1 = np.trace(g[None] @ dW.T @ B[:, None])  # tr(dJ/dZ · dWᵀ B)
         line2 = np.trace(B[None] @ dW @ g[:, None])  # tr(Bᵀ dW (dJ/dZ)ᵀ)
         line3 = np.trace(g[:, None] @ B[None] @ dW)  # tr((dJ/dZ)ᵀ Bᵀ dW)
-        ev.written("trace", np.array([line1, line2]), np.array([line3, line3]))
+        ev.written("trace", np.array([line1, line2]), np.array([line3, line3]), kinds=("formula", "formula"))
         h = 1e-6  # the differential itself: directional derivative of J along dW
         dJ = (loss_with(p, cfg, W3=p["W3"] + h * dW) - loss_with(p, cfg, W3=p["W3"] - h * dW)) / (2 * h)
-        ev.written("fd", line3, dJ)
+        ev.written("fd", line3, dJ, kinds=("formula", "fd"))
         dJdW = np.outer(g, B)
-        ev.written("fd", dJdW.T, fd_param_grad(p, cfg, "W3"))
+        ev.written("fd", dJdW.T, fd_param_grad(p, cfg, "W3"), kinds=("formula", "fd"))
         torch_and_explicit(ev.written, p, cfg, "W3", dJdW.T)
 
 
@@ -574,7 +574,7 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["b3"], fd_param_grad(p, cfg, "b3"))
+        ev.written("fd", d["b3"], fd_param_grad(p, cfg, "b3"), kinds=("formula", "fd"))
         torch_and_explicit(ev.written, p, cfg, "b3", d["b3"])
 
 
@@ -589,8 +589,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["B2"], fd_gradient(lambda B: loss_from(p, cfg, "B2", B), v["B2"]))
-        ev.written("explicit", d["B2"].shape, v["B2"].shape)
+        ev.written("fd", d["B2"], fd_gradient(lambda B: loss_from(p, cfg, "B2", B), v["B2"]), kinds=("formula", "fd"))
+        ev.written("explicit", d["B2"].shape, v["B2"].shape, kinds=("formula", "formula"))
 
 
 # ---------------------------------------------------------------------------
@@ -612,8 +612,8 @@ def _(ev):
         A2 = v["A2"]
         c, h, w = A2.shape
         listed = np.array([A2[j, r_, s] for j in range(c) for s in range(w) for r_ in range(h)])
-        ev.written("index", v["B2"], listed)
-        ev.written("convention", v["B2"], vec(A2, get_convention("vardhan2022")))
+        ev.written("index", v["B2"], listed, kinds=("formula", "exact"))
+        ev.written("convention", v["B2"], vec(A2, get_convention("vardhan2022")), kinds=("formula", "package"))
 
 
 @claim(
@@ -628,8 +628,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["A2"], rows_of(fd_gradient(lambda A2: loss_from(p, cfg, "A2", A2), v["A2"])))
-        ev.written("torch", d["A2"], lambda: _torch_grad_wrt(p, cfg, "A2", v["A2"]))
+        ev.written("fd", d["A2"], rows_of(fd_gradient(lambda A2: loss_from(p, cfg, "A2", A2), v["A2"])), kinds=("formula", "fd"))
+        ev.written("torch", d["A2"], lambda: _torch_grad_wrt(p, cfg, "A2", v["A2"]), kinds=("formula", "torch"))
         ev.written("explicit", d["A2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A2"), kinds=("formula", "package"))
 
 
@@ -690,14 +690,14 @@ def _(ev):
         h, w = I.shape[1:]
         M = avg_pool_jacobian((h, w), window, pad, stride)  # columns vec(E_pq * P)
         A = avg_pool(I, window, pad, stride)
-        ev.written("shape", M.shape, (A.shape[1] * A.shape[2], h * w))
+        ev.written("shape", M.shape, (A.shape[1] * A.shape[2], h * w), kinds=("formula", "exact"))
         from ..ops.pooling import avg_pool2d_jacobian
 
         Jc = avg_pool2d_jacobian((1, h, w), window, stride=stride, padding=pad, count_include_pad=True)
-        ev.written("explicit", M, _perm_jac(Jc, (1, *A.shape[1:]), (1, h, w)))
+        ev.written("explicit", M, _perm_jac(Jc, (1, *A.shape[1:]), (1, h, w)), kinds=("formula", "package"))
         for j in range(I.shape[0]):
             J_fd = fd_jacobian(lambda x, j=j: vecF(avg_pool(unvecF(x, (h, w))[None], window, pad, stride)[0]), vecF(I[j]))
-            ev.written("fd", M, J_fd)
+            ev.written("fd", M, J_fd, kinds=("formula", "fd"))
 
         def t_fn(I=I, window=window, pad=pad, stride=stride, h=h, w=w):
             import torch
@@ -709,7 +709,7 @@ def _(ev):
 
             return torch_jacobian(f, vecF(I[-1]))
 
-        ev.written("torch", M, t_fn)
+        ev.written("torch", M, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -724,8 +724,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["I2"], rows_of(fd_gradient(lambda I2: loss_from(p, cfg, "I2", I2), v["I2"])))
-        ev.written("torch", d["I2"], lambda: _torch_grad_wrt(p, cfg, "I2", v["I2"]))
+        ev.written("fd", d["I2"], rows_of(fd_gradient(lambda I2: loss_from(p, cfg, "I2", I2), v["I2"])), kinds=("formula", "fd"))
+        ev.written("torch", d["I2"], lambda: _torch_grad_wrt(p, cfg, "I2", v["I2"]), kinds=("formula", "torch"))
         ev.written("explicit", d["I2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "I2"), kinds=("formula", "package"))
 
 
@@ -745,9 +745,9 @@ def _(ev):
         v, d = backward_note(p, cfg)
         for j in range(cfg["c2"]):
             diag = np.diag(vecF(v["I2"][j] * (1 - v["I2"][j])))
-            ev.corrected("fd", diag, fd_jacobian(lambda z: sigmoid(z), vecF(v["Z2"][j])))
-        ev.corrected("fd", d["Z2"], rows_of(fd_gradient(lambda Z2: loss_from(p, cfg, "Z2", Z2), v["Z2"])))
-        ev.corrected("torch", d["Z2"], lambda: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]))
+            ev.corrected("fd", diag, fd_jacobian(lambda z: sigmoid(z), vecF(v["Z2"][j])), kinds=("formula", "fd"))
+        ev.corrected("fd", d["Z2"], rows_of(fd_gradient(lambda Z2: loss_from(p, cfg, "Z2", Z2), v["Z2"])), kinds=("formula", "fd"))
+        ev.corrected("torch", d["Z2"], lambda: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), kinds=("formula", "torch"))
         ev.corrected("explicit", d["Z2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z2"), kinds=("formula", "package"))
 
 
@@ -766,8 +766,8 @@ def _(ev):
         per_channel = np.stack(
             [d["I2"][j] @ fd_jacobian(sigmoid, vecF(v["Z2"][j])) for j in range(cfg["c2"])]
         )  # each channel's own Jacobian
-        ev.written("fd", per_channel, d["Z2"], tol=1e-6)
-        ev.written("torch", per_channel, lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), tol=1e-6)
+        ev.written("fd", per_channel, d["Z2"], tol=1e-6, kinds=("formula", "fd"))
+        ev.written("torch", per_channel, lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), tol=1e-6, kinds=("formula", "torch"))
         ev.written("explicit", d["Z2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z2"), kinds=("formula", "package"))
 
 
@@ -783,10 +783,10 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("torch", d["I1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "I1", v["I1"]))
+        ev.written("torch", d["I1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "I1", v["I1"]), kinds=("formula", "torch"))
         ev.written("explicit", d["I1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "I1"), kinds=("formula", "package"))
-        ev.written("torch", d["Z1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z1", v["Z1"]))
-        ev.written("fd", d["Z1"], rows_of(fd_gradient(lambda Z1: loss_from(p, cfg, "Z1", Z1), v["Z1"])))
+        ev.written("torch", d["Z1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z1", v["Z1"]), kinds=("formula", "torch"))
+        ev.written("fd", d["Z1"], rows_of(fd_gradient(lambda Z1: loss_from(p, cfg, "Z1", Z1), v["Z1"])), kinds=("formula", "fd"))
         ev.written("explicit", d["Z1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z1"), kinds=("formula", "package"))
 
 
@@ -816,10 +816,10 @@ def _(ev):
         A = r.standard_normal((h, w))
         M = kernel_jacobian(A, k, pad, st)
         Z = corr2(A, np.zeros(k), pad, st)
-        ev.written("shape", M.shape, (Z.size, k[0] * k[1]))
+        ev.written("shape", M.shape, (Z.size, k[0] * k[1]), kinds=("formula", "exact"))
         J = conv2d_weight_jacobian(A[None], (1, 1, *k), stride=st, padding=pad)
-        ev.written("explicit", M, _perm_jac(J, (1, *Z.shape), (1, 1, *k)))
-        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(A, unvecF(x, k), pad, st)), np.zeros(k[0] * k[1])))
+        ev.written("explicit", M, _perm_jac(J, (1, *Z.shape), (1, 1, *k)), kinds=("formula", "package"))
+        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(A, unvecF(x, k), pad, st)), np.zeros(k[0] * k[1])), kinds=("formula", "fd"))
 
 
 @claim(
@@ -924,8 +924,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["A1"], rows_of(fd_gradient(lambda A1: loss_from(p, cfg, "A1", A1), v["A1"])))
-        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
+        ev.written("fd", d["A1"], rows_of(fd_gradient(lambda A1: loss_from(p, cfg, "A1", A1), v["A1"])), kinds=("formula", "fd"))
+        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]), kinds=("formula", "torch"))
         ev.written("explicit", d["A1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A1"), kinds=("formula", "package"))
 
 
@@ -949,10 +949,10 @@ def _(ev):
             for i in range(cfg["c1"]):
                 M = input_jacobian(A1.shape[1:], p["K2"][j, i], cfg["pad2"], cfg["stride2"])
                 Jc = conv2d_input_jacobian(p["K2"][j : j + 1, i : i + 1], (1, *A1.shape[1:]), stride=cfg["stride2"], padding=cfg["pad2"])
-                ev.corrected("explicit", M, _perm_jac(Jc, (1, *v["Z2"].shape[1:]), (1, *A1.shape[1:])))
+                ev.corrected("explicit", M, _perm_jac(Jc, (1, *v["Z2"].shape[1:]), (1, *A1.shape[1:])), kinds=("formula", "package"))
         hz, wz = v["Z2"].shape[1:]
-        ev.written("shape", M.shape, (hz * wz, v["A2"].shape[1] * v["A2"].shape[2]))
-        ev.corrected("shape", M.shape, (hz * wz, A1.shape[1] * A1.shape[2]))
+        ev.written("shape", M.shape, (hz * wz, v["A2"].shape[1] * v["A2"].shape[2]), kinds=("formula", "exact"))
+        ev.corrected("shape", M.shape, (hz * wz, A1.shape[1] * A1.shape[2]), kinds=("formula", "exact"))
 
 
 @claim(
@@ -966,8 +966,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("shape", d["A1"].shape, (cfg["c1"], v["A1"].shape[1] * v["A1"].shape[2]))
-        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
+        ev.written("shape", d["A1"].shape, (cfg["c1"], v["A1"].shape[1] * v["A1"].shape[2]), kinds=("formula", "exact"))
+        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]), kinds=("formula", "torch"))
         ev.written("explicit", d["A1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A1"), kinds=("formula", "package"))
 
 
@@ -985,7 +985,7 @@ def _(ev):
         v, d = backward_note(p, cfg)
         written = rows_to_kernel(d["K2"], cfg["k2"])  # the printed (layer-2) formula
         fixed = rows_to_kernel(d["K1"], cfg["k1"])
-        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "K1"))
+        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "K1"), kinds=("formula", "fd"))
         torch_and_explicit(ev.corrected, p, cfg, "K1", fixed)
 
 
@@ -1000,7 +1000,7 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["b1"], fd_param_grad(p, cfg, "b1"))
+        ev.written("fd", d["b1"], fd_param_grad(p, cfg, "b1"), kinds=("formula", "fd"))
         torch_and_explicit(ev.written, p, cfg, "b1", d["b1"])
 
 
@@ -1020,17 +1020,17 @@ def _(ev):
         v, d = backward_note(p, cfg)
         # kernel line: the transpose/reshape of the numerator-layout row is the gradient
         fd_K2 = fd_param_grad(p, cfg, "K2")
-        ev.corrected("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
-        ev.written("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
+        ev.corrected("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2, kinds=("formula", "fd"))
+        ev.written("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2, kinds=("formula", "fd"))
         # bias line as printed: (d_vZ^[2]/d_vb^[2])ᵀ — a c × (c·h_z w_z) 0/1 matrix, not the gradient
         hzwz = d["Z2"].shape[1]
         dZ_db = np.kron(np.eye(cfg["c2"]), np.ones((hzwz, 1)))
         truth = fd_param_grad(p, cfg, "b2")
-        ev.written("fd", dZ_db.T, truth)
-        ev.corrected("fd", d["b2"], truth)
-        ev.corrected("torch", d["b2"], lambda: torch_net_grad(p, cfg, "b2"))
+        ev.written("fd", dZ_db.T, truth, kinds=("formula", "fd"))
+        ev.corrected("fd", d["b2"], truth, kinds=("formula", "fd"))
+        ev.corrected("torch", d["b2"], lambda: torch_net_grad(p, cfg, "b2"), kinds=("formula", "torch"))
         if explicit_grads(p) is not None:
-            ev.corrected("explicit", rows_to_kernel(d["K2"], cfg["k2"]), explicit_grads(p)["K2"])
+            ev.corrected("explicit", rows_to_kernel(d["K2"], cfg["k2"]), explicit_grads(p)["K2"], kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
@@ -1152,11 +1152,11 @@ def _(ev):
         for q in range(3):
             printed = _names(_REP1[p][q])
             fixed = _names("0 a31; 0 0") if (p, q) == (3, 0) else printed
-            ev.both("symbolic", printed, fixed, windows[p][q])
+            ev.both("symbolic", printed, fixed, windows[p][q], kinds=("formula", "sympy"))
     # numerically with integer codes a_ij = 10i + j: window (4, 1) contains a31 = 31 in its top-right corner
     codes = np.pad(np.array([[10 * i + j for j in range(1, 5)] for i in range(1, 4)], float), 1)
-    ev.written("index", codes[3:5, 0:2], np.array([[0, 0], [0, 31.0]]))
-    ev.corrected("index", np.array([[0, 31.0], [0, 0]]), codes[3:5, 0:2])
+    ev.written("index", codes[3:5, 0:2], np.array([[0, 0], [0, 31.0]]), kinds=("formula", "exact"))
+    ev.corrected("index", np.array([[0, 31.0], [0, 0]]), codes[3:5, 0:2], kinds=("formula", "exact"))
 
 
 _REP2 = [
@@ -1191,11 +1191,11 @@ def _rep2_matrix():
 def _(ev):
     A, B = _appA_symbols()
     Z = _sym_corr(_padded(A), B)
-    ev.written("symbolic", _rep2_matrix(), Z)
+    ev.written("symbolic", _rep2_matrix(), Z, kinds=("formula", "sympy"))
     An, Bn = _APPA_NUMERIC["A"], _APPA_NUMERIC["B"]
     subs = {A[i, j]: An[i, j] for i in range(3) for j in range(4)}
     subs.update({B[i, j]: Bn[i, j] for i in range(2) for j in range(2)})
-    ev.written("explicit", np.array(_rep2_matrix().xreplace(subs).tolist(), float), corr2(An, Bn, (1, 1), (1, 2)))
+    ev.written("explicit", np.array(_rep2_matrix().xreplace(subs).tolist(), float), corr2(An, Bn, (1, 1), (1, 2)), kinds=("formula", "formula"))
 
 
 @claim(
@@ -1213,11 +1213,11 @@ def _(ev):
 
     A, B = _appA_symbols()
     listed_A = [sympy.Symbol(f"a{i}{j}") for j in range(1, 5) for i in range(1, 4)]
-    ev.written("symbolic", sympy.Matrix(list(A.T)), sympy.Matrix(listed_A))
-    ev.written("symbolic", sympy.Matrix(list(B.T)), sympy.Matrix([sympy.Symbol(n) for n in ("beta11", "beta21", "beta12", "beta22")]))
+    ev.written("symbolic", sympy.Matrix(list(A.T)), sympy.Matrix(listed_A), kinds=("formula", "sympy"))
+    ev.written("symbolic", sympy.Matrix(list(B.T)), sympy.Matrix([sympy.Symbol(n) for n in ("beta11", "beta21", "beta12", "beta22")]), kinds=("formula", "sympy"))
     conv = get_convention("vardhan2022")
     codes = np.array([[10 * i + j for j in range(1, 4)] for i in range(1, 5)], float)  # z_pq ↦ 10p + q
-    ev.written("convention", vec(codes, conv), np.array([11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43], float))
+    ev.written("convention", vec(codes, conv), np.array([11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43], float), kinds=("package", "formula"))
 
 
 def _sym_jac(Z, var_matrix):
@@ -1242,11 +1242,11 @@ def _(ev):
 
     A, B = _appA_symbols()
     J = _sym_jac(_sym_corr(_padded(A), B), B)
-    ev.written("symbolic", J.shape, (12, 4))
+    ev.written("symbolic", J.shape, (12, 4), kinds=("formula", "sympy"))
     An = _APPA_NUMERIC["A"]
     Jn = _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, 4, 3), (1, 1, 2, 2))
     subs = {A[i, j]: An[i, j] for i in range(3) for j in range(4)}
-    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn)
+    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn, kinds=("formula", "package"))
 
 
 @claim(
@@ -1262,12 +1262,12 @@ def _(ev):
 
     A, B = _appA_symbols()
     Z = _sym_corr(_padded(A), B)
-    ev.written("symbolic", sympy.diff(Z[2, 1], B[1, 0]), A[2, 1])
+    ev.written("symbolic", sympy.diff(Z[2, 1], B[1, 0]), A[2, 1], kinds=("formula", "sympy"))
     window = _names("a22 a23; a32 a33")
-    ev.written("symbolic", _sym_corr(window, _names("0 0; 1 0"), (1, 1))[0, 0], A[2, 1])
+    ev.written("symbolic", _sym_corr(window, _names("0 0; 1 0"), (1, 1))[0, 0], A[2, 1], kinds=("formula", "sympy"))
     An = _APPA_NUMERIC["A"]
     Jn = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
-    ev.written("explicit", Jn[1 * 4 + 2, 1], An[2, 1])  # row z32 (column-major: q=2 → 4 + p=3 → index 6), column β21
+    ev.written("explicit", Jn[1 * 4 + 2, 1], An[2, 1], kinds=("formula", "formula"))  # row z32 (column-major: q=2 → 4 + p=3 → index 6), column β21
 
 
 @claim(
@@ -1298,7 +1298,7 @@ def _(ev):
 
             return torch_jacobian(f, np.zeros(4))
 
-        ev.written("torch", M, t_fn)
+        ev.written("torch", M, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -1314,11 +1314,11 @@ def _(ev):
 
     A, B = _appA_symbols()
     J = _sym_jac(_sym_corr(_padded(A), B), A)
-    ev.written("symbolic", J.shape, (12, 12))
+    ev.written("symbolic", J.shape, (12, 12), kinds=("formula", "sympy"))
     Bn = _APPA_NUMERIC["B"]
     Jn = _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, 3, 4), stride=(1, 2), padding=1), (1, 4, 3), (1, 3, 4))
     subs = {B[i, j]: Bn[i, j] for i in range(2) for j in range(2)}
-    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn)
+    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn, kinds=("formula", "package"))
 
 
 @claim(
@@ -1338,12 +1338,12 @@ def _(ev):
     Z = _sym_corr(_padded(A), B)
     printed = _sum_of("a22 b11 + a23 A12 + a32 b21 + a33 b22")
     fixed = _sum_of("a22 b11 + a23 b12 + a32 b21 + a33 b22")
-    ev.both("symbolic", printed, fixed, Z[2, 1])
-    ev.corrected("symbolic", sympy.diff(fixed, A[1, 2]), B[0, 1])
-    ev.corrected("symbolic", _sym_corr(_names("0 1; 0 0"), B, (1, 1))[0, 0], B[0, 1])
+    ev.both("symbolic", printed, fixed, Z[2, 1], kinds=("formula", "sympy"))
+    ev.corrected("symbolic", sympy.diff(fixed, A[1, 2]), B[0, 1], kinds=("formula", "sympy"))
+    ev.corrected("symbolic", _sym_corr(_names("0 1; 0 0"), B, (1, 1))[0, 0], B[0, 1], kinds=("formula", "sympy"))
     Bn = _APPA_NUMERIC["B"]
     Jn = input_jacobian((3, 4), Bn, (1, 1), (1, 2))
-    ev.corrected("explicit", Jn[6, 2 * 3 + 1], Bn[0, 1])  # row z32, column A23 (column-major: (3−1)·3 + 2)
+    ev.corrected("explicit", Jn[6, 2 * 3 + 1], Bn[0, 1], kinds=("formula", "formula"))  # row z32, column A23 (column-major: (3−1)·3 + 2)
 
 
 @claim(
@@ -1361,12 +1361,12 @@ def _(ev):
     printed = _names("0 0 0 0; 0 0 1 0; 0 0 0 0")
     import sympy
 
-    ev.written("symbolic", printed, sympy.Matrix(onehot((3, 4), 1, 2).astype(int).tolist()))
+    ev.written("symbolic", printed, sympy.Matrix(onehot((3, 4), 1, 2).astype(int).tolist()), kinds=("formula", "sympy"))
     for Bn, shape in ((_APPA_NUMERIC["B"], (3, 4)), (rng(34).standard_normal((2, 2)), (5, 4))):
         M = input_jacobian(shape, Bn, (1, 1), (1, 2))
         Z = corr2(np.zeros(shape), Bn, (1, 1), (1, 2))
-        ev.written("explicit", M, _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, *shape), stride=(1, 2), padding=1), (1, *Z.shape), (1, *shape)))
-        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(unvecF(x, shape), Bn, (1, 1), (1, 2))), np.zeros(shape[0] * shape[1])))
+        ev.written("explicit", M, _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, *shape), stride=(1, 2), padding=1), (1, *Z.shape), (1, *shape)), kinds=("formula", "package"))
+        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(unvecF(x, shape), Bn, (1, 1), (1, 2))), np.zeros(shape[0] * shape[1])), kinds=("formula", "fd"))
 
 
 # ---------------------------------------------------------------------------
@@ -1545,12 +1545,12 @@ def _(ev):
             win = Ip[p : p + 3, 2 * q : 2 * q + 2]
             got = sorted({str(e) for e in win})
             printed = sorted(set(_REP2B[p][q].split()))
-            ev.written("symbolic", got == printed, True)
+            ev.written("symbolic", got == printed, True, kinds=("formula", "sympy"))
     r = rng(35)
     In = r.standard_normal((3, 4))
     A, _ = maxpool_note(In, (3, 2), (1, 1), (1, 2))
     sets = [[max(0.0 if t == "0" else In[int(t[1]) - 1, int(t[2]) - 1] for t in _REP2B[p][q].split()) for q in range(3)] for p in range(3)]
-    ev.written("explicit", A, np.array(sets))
+    ev.written("explicit", A, np.array(sets), kinds=("formula", "formula"))
 
 
 @claim(
@@ -1594,8 +1594,8 @@ def _(ev):
     for h, w in ((3, 4), (3, 3), (3, 2)):
         codes = np.array([[10 * i + j for j in range(1, w + 1)] for i in range(1, h + 1)], float)
         listed = np.array([10 * i + j for j in range(1, w + 1) for i in range(1, h + 1)], float)
-        ev.written("index", vecF(codes), listed)
-        ev.written("convention", vec(codes, conv), listed)
+        ev.written("index", vecF(codes), listed, kinds=("formula", "exact"))
+        ev.written("convention", vec(codes, conv), listed, kinds=("package", "formula"))
 
 
 @claim(
@@ -1612,10 +1612,10 @@ def _(ev):
 
     I = symbol_matrix("I", 3, 4)
     win = _padded(I)[1:4, 0:2]
-    ev.written("symbolic", sympy.Matrix(list(win.T)), sympy.Matrix([0, 0, 0, I[0, 0], I[1, 0], I[2, 0]]))
+    ev.written("symbolic", sympy.Matrix(list(win.T)), sympy.Matrix([0, 0, 0, I[0, 0], I[1, 0], I[2, 0]]), kinds=("formula", "sympy"))
     In = np.array([[-1.0, 0.2, 0.3, 0.1], [2.0, -0.5, 0.4, 0.2], [0.5, 0.1, -0.3, 0.6]])  # I21 the largest in window (2, 1)
     _, sw = maxpool_note(In, (3, 2), (1, 1), (1, 2))
-    ev.written("explicit", int(sw[1, 0]), 5)
+    ev.written("explicit", int(sw[1, 0]), 5, kinds=("formula", "exact"))
 
 
 @claim(
@@ -1630,9 +1630,9 @@ def _(ev):
     shape, window, pad, stride = _MAXPOOL_CASES[0]
     I = rng(37).standard_normal(shape)
     J = _maxpool_fd_jac(I, window, pad, stride)
-    ev.written("shape", J.shape, (9, 12))
-    ev.written("torch", J, lambda: _torch_maxpool_jac(I, window, pad, stride))
-    ev.written("fd", J.sum(axis=1), np.ones(9) - vecF(maxpool_note(I, window, pad, stride)[0] == 0))
+    ev.written("shape", J.shape, (9, 12), kinds=("formula", "exact"))
+    ev.written("torch", J, lambda: _torch_maxpool_jac(I, window, pad, stride), kinds=("formula", "torch"))
+    ev.written("fd", J.sum(axis=1), np.ones(9) - vecF(maxpool_note(I, window, pad, stride)[0] == 0), kinds=("formula", "fd"))
 
 
 @claim(
@@ -1653,12 +1653,12 @@ def _(ev):
             I = sign * np.abs(r.standard_normal(shape)) + sign * 0.05
             J = _maxpool_fd_jac(I, window, pad, stride)
             ones = np.rint(J).sum(axis=1)
-            ev.written("fd", ones, np.ones(J.shape[0]))
+            ev.written("fd", ones, np.ones(J.shape[0]), kinds=("formula", "fd"))
             A, sw = maxpool_note(I, window, pad, stride)
             padding_won = vecF(A == 0.0).astype(float)
-            ev.corrected("fd", ones, 1.0 - padding_won)
-            ev.corrected("torch", lambda I=I, window=window, pad=pad, stride=stride: np.rint(_torch_maxpool_jac(I, window, pad, stride)).sum(axis=1), 1.0 - padding_won)
-            ev.corrected("explicit", _explicit_maxpool_jac(I, window, pad, stride).sum(axis=1), 1.0 - padding_won)
+            ev.corrected("fd", ones, 1.0 - padding_won, kinds=("formula", "fd"))
+            ev.corrected("torch", lambda I=I, window=window, pad=pad, stride=stride: np.rint(_torch_maxpool_jac(I, window, pad, stride)).sum(axis=1), 1.0 - padding_won, kinds=("formula", "torch"))
+            ev.corrected("explicit", _explicit_maxpool_jac(I, window, pad, stride).sum(axis=1), 1.0 - padding_won, kinds=("package", "formula"))
 
 
 @claim(
@@ -1725,7 +1725,7 @@ def _(ev):
             for q in range(1, wa + 1):
                 r_top, c_top = 1 + stride[0] * (p - 1) - pad[0], 1 + stride[1] * (q - 1) - pad[1]
                 # the padded-array position of the block's top-left equals the note's (r, c) shifted by the padding
-                ev.written("index", Ip[r_top - 1 + pad[0], c_top - 1 + pad[1]], Ip[(p - 1) * stride[0], (q - 1) * stride[1]])
+                ev.written("index", Ip[r_top - 1 + pad[0], c_top - 1 + pad[1]], Ip[(p - 1) * stride[0], (q - 1) * stride[1]], kinds=("formula", "exact"))
     _mask_check(ev)
 
 
@@ -1813,6 +1813,6 @@ def _(ev):
         masks = [mask_from_switches(shape, window, pad, stride, maxpool_note(I[c], window, pad, stride)[1]) for c in range(2)]
         G = r.standard_normal((2, masks[0].shape[0]))  # dJ/d_vA, rows = channels
         truth = np.stack([G[c] @ _maxpool_fd_jac(I[c], window, pad, stride) for c in range(2)])
-        ev.both("fd", G @ masks[0], np.stack([G[c] @ masks[c] for c in range(2)]), truth)
+        ev.both("fd", G @ masks[0], np.stack([G[c] @ masks[c] for c in range(2)]), truth, kinds=("formula", "fd"))
         ev.corrected("torch", np.stack([G[c] @ masks[c] for c in range(2)]), lambda I=I, G=G, window=window, pad=pad, stride=stride: np.stack([G[c] @ _torch_maxpool_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "torch"))
         ev.corrected("explicit", np.stack([G[c] @ masks[c] for c in range(2)]), np.stack([G[c] @ _explicit_maxpool_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "package"))

@@ -102,7 +102,7 @@ def _(ev):
 
             return torch.nn.functional.linear(torch.as_tensor(X), torch.as_tensor(W)).numpy()
 
-        ev.written("torch", Z, t_fn)
+        ev.written("torch", Z, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -126,7 +126,7 @@ def _(ev):
 
         return torch.relu(torch.as_tensor(Z)).numpy()
 
-    ev.written("torch", cases, t_fn)
+    ev.written("torch", cases, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -142,8 +142,8 @@ def _(ev):
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases(_FC_SHAPES[:2]):
         first = _dQdZ(X, W, G)
-        ev.both("shape", X.shape, (X @ W.T).shape, first.shape)
-        ev.corrected("fd", first, fd_gradient(lambda Z: float(np.sum(G * np.maximum(Z, 0.0))), X @ W.T))
+        ev.both("shape", X.shape, (X @ W.T).shape, first.shape, kinds=("formula", "exact"))
+        ev.corrected("fd", first, fd_gradient(lambda Z: float(np.sum(G * np.maximum(Z, 0.0))), X @ W.T), kinds=("formula", "fd"))
 
 
 @claim(
@@ -157,15 +157,15 @@ def _(ev):
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
         Z = X @ W.T
-        ev.written("fd", _dQdZ(X, W, G), fd_gradient(lambda Z_: float(np.sum(G * np.maximum(Z_, 0.0))), Z))
+        ev.written("fd", _dQdZ(X, W, G), fd_gradient(lambda Z_: float(np.sum(G * np.maximum(Z_, 0.0))), Z), kinds=("formula", "fd"))
 
         def t_fn(Z=Z, G=G):
             import torch
 
             return torch_grad(lambda Zt: (torch.as_tensor(G) * torch.relu(Zt)).sum(), Z)
 
-        ev.written("torch", _dQdZ(X, W, G), t_fn)
-        ev.written("explicit", _dQdZ(X, W, G), _explicit_fc(X, W, G)[0])
+        ev.written("torch", _dQdZ(X, W, G), t_fn, kinds=("formula", "torch"))
+        ev.written("explicit", _dQdZ(X, W, G), _explicit_fc(X, W, G)[0], kinds=("formula", "package"))
 
 
 @claim(
@@ -183,13 +183,13 @@ def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases(_FC_SHAPES[:2]):
         J = fd_jacobian(lambda X_: X_ @ W.T, X).reshape(b, d_out, b, d_in)  # ∂z_{j,:}/∂x_{i,:}
         off = np.array([[np.abs(J[j, :, i, :]).max() if i != j else 0.0 for i in range(b)] for j in range(b)])
-        ev.corrected("structure", np.rint(off * 1e6) / 1e6, np.zeros((b, b)))
+        ev.corrected("structure", np.rint(off * 1e6) / 1e6, np.zeros((b, b)), kinds=("formula", "exact"))
         dQdZ = _dQdZ(X, W, G)
         truth = _fd_grad_Q("X", X, W, G)
         # literal: the sum runs over i (all rows) for a free j; take j ≠ the row on the left
         printed = np.stack([sum(J[(r + 1) % b, :, i, :].T @ dQdZ[(r + 1) % b] for i in range(b)) for r in range(b)])
         fixed = np.stack([sum(J[j, :, r, :].T @ dQdZ[j] for j in range(b)) for r in range(b)])
-        ev.both("fd", printed, fixed, truth)
+        ev.both("fd", printed, fixed, truth, kinds=("formula", "fd"))
 
 
 @claim(
@@ -203,12 +203,12 @@ def _(ev):
 )
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
-        ev.written("fd", W.T, fd_jacobian(lambda x: W @ x, X[0]).T)
+        ev.written("fd", W.T, fd_jacobian(lambda x: W @ x, X[0]).T, kinds=("formula", "fd"))
         dQdZ = _dQdZ(X, W, G)
         rows = np.stack([W.T @ dQdZ[i] for i in range(b)])
-        ev.written("fd", rows, _fd_grad_Q("X", X, W, G))
-        ev.written("torch", rows, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[0])
-        ev.written("explicit", rows, _explicit_fc(X, W, G)[1])
+        ev.written("fd", rows, _fd_grad_Q("X", X, W, G), kinds=("formula", "fd"))
+        ev.written("torch", rows, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[0], kinds=("formula", "torch"))
+        ev.written("explicit", rows, _explicit_fc(X, W, G)[1], kinds=("formula", "package"))
 
 
 @claim(
@@ -222,8 +222,8 @@ def _(ev):
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
         M = W.T @ _dQdZ(X, W, G).T
-        ev.written("shape", M.shape, (d_in, b))
-        ev.written("fd", M, fd_gradient(lambda XT: _Q(G)(XT.T, W), X.T))
+        ev.written("shape", M.shape, (d_in, b), kinds=("formula", "exact"))
+        ev.written("fd", M, fd_gradient(lambda XT: _Q(G)(XT.T, W), X.T), kinds=("formula", "fd"))
 
 
 @claim(
@@ -237,9 +237,9 @@ def _(ev):
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
         dX = _dQdZ(X, W, G) @ W
-        ev.written("fd", dX, _fd_grad_Q("X", X, W, G))
-        ev.written("torch", dX, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[0])
-        ev.written("explicit", dX, _explicit_fc(X, W, G)[1])
+        ev.written("fd", dX, _fd_grad_Q("X", X, W, G), kinds=("formula", "fd"))
+        ev.written("torch", dX, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[0], kinds=("formula", "torch"))
+        ev.written("explicit", dX, _explicit_fc(X, W, G)[1], kinds=("formula", "package"))
 
 
 @claim(
@@ -258,9 +258,9 @@ def _(ev):
         truth = _fd_grad_Q("W", X, W, G)
         printed = np.stack([X.T @ dQdZ[:, (j + 1) % d_out] for j in range(d_out)])  # a column i ≠ j
         fixed = np.stack([X.T @ dQdZ[:, j] for j in range(d_out)])
-        ev.both("fd", printed, fixed, truth)
-        ev.corrected("torch", fixed, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[1])
-        ev.corrected("explicit", fixed, _explicit_fc(X, W, G)[2])
+        ev.both("fd", printed, fixed, truth, kinds=("formula", "fd"))
+        ev.corrected("torch", fixed, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[1], kinds=("formula", "torch"))
+        ev.corrected("explicit", fixed, _explicit_fc(X, W, G)[2], kinds=("formula", "package"))
 
 
 @claim(
@@ -274,8 +274,8 @@ def _(ev):
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
         D = fd_jacobian(lambda w: X @ w, W[0]).T
-        ev.written("fd", X.T, D)
-        ev.written("shape", D.shape, (d_in, b))
+        ev.written("fd", X.T, D, kinds=("formula", "fd"))
+        ev.written("shape", D.shape, (d_in, b), kinds=("formula", "exact"))
 
 
 @claim(
@@ -289,8 +289,8 @@ def _(ev):
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
         M = X.T @ _dQdZ(X, W, G)
-        ev.written("shape", M.shape, (d_in, d_out))
-        ev.written("fd", M, fd_gradient(lambda WT: _Q(G)(X, WT.T), W.T))
+        ev.written("shape", M.shape, (d_in, d_out), kinds=("formula", "exact"))
+        ev.written("fd", M, fd_gradient(lambda WT: _Q(G)(X, WT.T), W.T), kinds=("formula", "fd"))
 
 
 @claim(
@@ -304,9 +304,9 @@ def _(ev):
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
         dW = _dQdZ(X, W, G).T @ X
-        ev.written("fd", dW, _fd_grad_Q("W", X, W, G))
-        ev.written("torch", dW, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[1])
-        ev.written("explicit", dW, _explicit_fc(X, W, G)[2])
+        ev.written("fd", dW, _fd_grad_Q("W", X, W, G), kinds=("formula", "fd"))
+        ev.written("torch", dW, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[1], kinds=("formula", "torch"))
+        ev.written("explicit", dW, _explicit_fc(X, W, G)[2], kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
@@ -383,7 +383,7 @@ def _(ev):
         Xo, Y = r.standard_normal((b, m)), r.standard_normal((b, m))
         ev.corrected("fd", Xo - Y, fd_gradient(lambda M: 0.5 * float(np.sum((M - Y) ** 2)), Xo), kinds=("formula", "fd"))
         ev.corrected("explicit", Xo - Y, reference_vjp("frobenius_loss", np.array(1.0), "x", x=Xo, y=Y), kinds=("formula", "package"))
-        ev.corrected("torch", Xo - Y, lambda Xo=Xo, Y=Y: torch_grad(lambda Mt: 0.5 * ((Mt - __import__("torch").as_tensor(Y)) ** 2).sum(), Xo))
+        ev.corrected("torch", Xo - Y, lambda Xo=Xo, Y=Y: torch_grad(lambda Mt: 0.5 * ((Mt - __import__("torch").as_tensor(Y)) ** 2).sum(), Xo), kinds=("formula", "torch"))
 
 
 @claim(
@@ -399,9 +399,9 @@ def _(ev):
     grads = _fcnet_backprop(X1, Ws, Y)
     before = _fcnet_loss(X1, Ws, Y)
     for l, g in enumerate(grads):
-        ev.written("shape", g.shape, Ws[l].shape)
+        ev.written("shape", g.shape, Ws[l].shape, kinds=("formula", "exact"))
         stepped = [W - (1e-4 * g if k == l else 0.0) for k, W in enumerate(Ws)]
-        ev.written("descent", (before - _fcnet_loss(X1, stepped, Y)) / (1e-4 * float(np.sum(g * g))), 1.0, tol=1e-2)
+        ev.written("descent", (before - _fcnet_loss(X1, stepped, Y)) / (1e-4 * float(np.sum(g * g))), 1.0, tol=1e-2, kinds=("formula", "fd"))
 
 
 @claim(
@@ -417,7 +417,7 @@ def _(ev):
         X1, Ws, Y = _fcnet(seed)
         grads = _fcnet_backprop(X1, Ws, Y)
         for l in range(len(Ws)):
-            ev.written("fd", grads[l], fd_gradient(lambda W_, l=l: _fcnet_loss(X1, [W_ if k == l else W for k, W in enumerate(Ws)], Y), Ws[l]))
+            ev.written("fd", grads[l], fd_gradient(lambda W_, l=l: _fcnet_loss(X1, [W_ if k == l else W for k, W in enumerate(Ws)], Y), Ws[l]), kinds=("formula", "fd"))
 
         def t_fn(X1=X1, Ws=Ws, Y=Y):
             import torch
@@ -429,12 +429,12 @@ def _(ev):
             (0.5 * ((x - torch.as_tensor(Y)) ** 2).sum()).backward()
             return np.concatenate([W.grad.numpy().ravel() for W in Wt])
 
-        ev.written("torch", np.concatenate([g.ravel() for g in grads]), t_fn)
+        ev.written("torch", np.concatenate([g.ravel() for g in grads]), t_fn, kinds=("formula", "torch"))
         from ..networks import Wang2019FCNet
 
         net = Wang2019FCNet({"X": X1, "Y": Y, **{f"W{l + 1}": W for l, W in enumerate(Ws)}})
         ex = net.explicit_gradients()
-        ev.written("explicit", np.concatenate([g.ravel() for g in grads]), np.concatenate([ex[f"W{l + 1}"].ravel() for l in range(len(Ws))]))
+        ev.written("explicit", np.concatenate([g.ravel() for g in grads]), np.concatenate([ex[f"W{l + 1}"].ravel() for l in range(len(Ws))]), kinds=("formula", "formula"))
 
 
 # ---------------------------------------------------------------------------
@@ -702,10 +702,10 @@ def _(ev):
     T[1, 2, 0] = 1.0
     phi = im2col(T.transpose(2, 0, 1), (2, 2))  # PyTorch's unfold order (row-major patches and entries)
     pos = sorted((int(r_) + 1, int(c) + 1) for r_, c in zip(*np.nonzero(phi)))
-    ev.written("explicit", pos, [(4, 4), (5, 3)])
-    ev.corrected("explicit", pos, [(2, 4), (4, 2)])
-    ev.corrected("index", _t231_positions("row", "row"), [(2, 4), (4, 2)])
-    ev.corrected("index", _t231_positions("col", "col"), [(4, 4), (5, 3)])
+    ev.written("explicit", pos, [(4, 4), (5, 3)], kinds=("package", "exact"))
+    ev.corrected("explicit", pos, [(2, 4), (4, 2)], kinds=("package", "exact"))
+    ev.corrected("index", _t231_positions("row", "row"), [(2, 4), (4, 2)], kinds=("formula", "exact"))
+    ev.corrected("index", _t231_positions("col", "col"), [(4, 4), (5, 3)], kinds=("formula", "exact"))
 
     def t_fn():
         import torch
@@ -713,7 +713,7 @@ def _(ev):
         U = torch.nn.functional.unfold(torch.as_tensor(T.transpose(2, 0, 1))[None], (2, 2))[0].T.numpy()
         return sorted((int(r_) + 1, int(c) + 1) for r_, c in zip(*np.nonzero(U)))
 
-    ev.corrected("torch", t_fn, [(2, 4), (4, 2)])
+    ev.corrected("torch", t_fn, [(2, 4), (4, 2)], kinds=("formula", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -766,7 +766,7 @@ def _(ev):
         ev.written("fd", dK, _fd_conv_grad("K", T, K, G), kinds=("formula", "fd"))
         ev.written("fd", dT, _fd_conv_grad("T", T, K, G), kinds=("formula", "fd"))
         ev.written("explicit", np.concatenate([dT.ravel(), dK.ravel()]), np.concatenate([a.ravel() for a in _pkg_conv_grads(T, K, G)]), kinds=("formula", "package"))
-        ev.written("torch", np.concatenate([dT.ravel(), dK.ravel()]), lambda T=T, K=K, G=G: np.concatenate([a.ravel() for a in _torch_conv_grads(T, K, G)]))
+        ev.written("torch", np.concatenate([dT.ravel(), dK.ravel()]), lambda T=T, K=K, G=G: np.concatenate([a.ravel() for a in _torch_conv_grads(T, K, G)]), kinds=("formula", "torch"))
 
 
 @claim(
@@ -780,8 +780,8 @@ def _(ev):
 def _(ev):
     for T, K, G in _conv_cases():
         dz = _conv_grads_note(T, K, G)[0]
-        ev.written("fd", dz, fd_gradient(lambda z: float(np.sum(G * z.reshape(G.shape, order="F"))), vecF(_conv_loops(T, K))))
-        ev.written("shape", dz.shape, (G.size,))
+        ev.written("fd", dz, fd_gradient(lambda z: float(np.sum(G * z.reshape(G.shape, order="F"))), vecF(_conv_loops(T, K))), kinds=("formula", "fd"))
+        ev.written("shape", dz.shape, (G.size,), kinds=("formula", "exact"))
 
 
 @claim(
@@ -797,10 +797,10 @@ def _(ev):
     for T, K, G in _conv_cases():
         dz, dX, _, _, _ = _conv_grads_note(T, K, G)
         P, n = dX.shape
-        ev.both("shape", (P, n), (P, 1), dz[:, None].shape)
-        ev.corrected("shape", np.outer(dz, vecF(K)).shape, (P, n))
+        ev.both("shape", (P, n), (P, 1), dz[:, None].shape, kinds=("formula", "exact"))
+        ev.corrected("shape", np.outer(dz, vecF(K)).shape, (P, n), kinds=("formula", "exact"))
         w = vecF(K)
-        ev.corrected("fd", dX, fd_gradient(lambda X_: float(dz @ (X_ @ w)), _unfold_matrix(T, *K.shape[:2])))
+        ev.corrected("fd", dX, fd_gradient(lambda X_: float(dz @ (X_ @ w)), _unfold_matrix(T, *K.shape[:2])), kinds=("formula", "fd"))
 
 
 @claim(
@@ -815,8 +815,8 @@ def _(ev):
     for T, K, G in _conv_cases():
         dz, _, dw, _, _ = _conv_grads_note(T, K, G)
         X = _unfold_matrix(T, *K.shape[:2])
-        ev.written("fd", dw, fd_gradient(lambda w: float(dz @ (X @ w)), vecF(K)))
-        ev.written("shape", X.T.shape, (K.size, G.size))
+        ev.written("fd", dw, fd_gradient(lambda w: float(dz @ (X @ w)), vecF(K)), kinds=("formula", "fd"))
+        ev.written("shape", X.T.shape, (K.size, G.size), kinds=("formula", "exact"))
 
 
 @claim(
@@ -832,7 +832,7 @@ def _(ev):
         dK = _conv_grads_note(T, K, G)[3]
         ev.written("fd", dK, _fd_conv_grad("K", T, K, G), kinds=("formula", "fd"))
         ev.written("explicit", dK, _pkg_conv_grads(T, K, G)[1], kinds=("formula", "package"))
-        ev.written("torch", dK, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[1])
+        ev.written("torch", dK, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -848,9 +848,9 @@ def _(ev):
         codes = np.arange(1, d1 * d2 * d3 + 1, dtype=float).reshape(d1, d2, d3)
         X = _unfold_matrix(codes, k1, k2)
         counts = np.bincount(X.ravel().astype(int), minlength=codes.size + 1)[1:]
-        ev.written("index", int(counts.max()), k1 * k2)
+        ev.written("index", int(counts.max()), k1 * k2, kinds=("formula", "exact"))
         phi = im2col(codes.transpose(2, 0, 1), (k1, k2))
-        ev.written("explicit", int(np.bincount(phi.ravel().astype(int))[1:].max()), k1 * k2)
+        ev.written("explicit", int(np.bincount(phi.ravel().astype(int))[1:].max()), k1 * k2, kinds=("package", "formula"))
 
 
 @claim(
@@ -896,7 +896,7 @@ def _(ev):
         summed = dX[3, 3] + dX[4, 2]
         ev.written("fd", summed, _fd_conv_grad("T", T, K, G)[1, 2, 0], kinds=("formula", "fd"))
         ev.written("explicit", summed, _pkg_conv_grads(T, K, G)[0][1, 2, 0], kinds=("formula", "package"))
-        ev.written("torch", summed, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[0][1, 2, 0])
+        ev.written("torch", summed, lambda T=T, K=K, G=G: _torch_conv_grads(T, K, G)[0][1, 2, 0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -914,11 +914,11 @@ def _(ev):
         T = r.standard_normal((d1, d2, d3))
         dXb = r.standard_normal((d1 - k1 + 1, d2 - k2 + 1, k1, k2, d3))
         folded = _fold(dXb, T.shape)
-        ev.written("fd", folded, fd_gradient(lambda T_: float(np.sum(dXb * _unfold5(T_, k1, k2))), T))
+        ev.written("fd", folded, fd_gradient(lambda T_: float(np.sum(dXb * _unfold5(T_, k1, k2))), T), kinds=("formula", "fd"))
         # the package's col2im takes φ-ordered columns: rows (i, j) row-major, columns (c, a, b)
         cols = dXb.transpose(0, 1, 4, 2, 3).reshape((d1 - k1 + 1) * (d2 - k2 + 1), -1)
-        ev.written("explicit", folded, col2im(cols, (d3, d1, d2), (k1, k2)).transpose(1, 2, 0))
-        ev.written("explicit", float(np.sum(cols * im2col(T.transpose(2, 0, 1), (k1, k2)))), float(np.sum(folded * T)))
+        ev.written("explicit", folded, col2im(cols, (d3, d1, d2), (k1, k2)).transpose(1, 2, 0), kinds=("formula", "package"))
+        ev.written("explicit", float(np.sum(cols * im2col(T.transpose(2, 0, 1), (k1, k2)))), float(np.sum(folded * T)), kinds=("package", "formula"))
 
         def t_fn(cols=cols, d1=d1, d2=d2, d3=d3, k1=k1, k2=k2):
             import torch
@@ -926,4 +926,4 @@ def _(ev):
             out = torch.nn.functional.fold(torch.as_tensor(cols.T)[None], (d1, d2), (k1, k2))[0]
             return out.numpy().transpose(1, 2, 0)
 
-        ev.written("torch", folded, t_fn)
+        ev.written("torch", folded, t_fn, kinds=("formula", "torch"))
