@@ -590,7 +590,7 @@ def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
         ev.written("fd", d["B2"], fd_gradient(lambda B: loss_from(p, cfg, "B2", B), v["B2"]), kinds=("formula", "fd"))
-        ev.written("explicit", d["B2"].shape, v["B2"].shape, kinds=("formula", "formula"))
+        ev.written("explicit", d["B2"], _pkg_grad_wrt(p, cfg, "B2"), kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
@@ -1195,7 +1195,7 @@ def _(ev):
     An, Bn = _APPA_NUMERIC["A"], _APPA_NUMERIC["B"]
     subs = {A[i, j]: An[i, j] for i in range(3) for j in range(4)}
     subs.update({B[i, j]: Bn[i, j] for i in range(2) for j in range(2)})
-    ev.written("explicit", np.array(_rep2_matrix().xreplace(subs).tolist(), float), corr2(An, Bn, (1, 1), (1, 2)), kinds=("formula", "formula"))
+    ev.written("explicit", np.array(_rep2_matrix().xreplace(subs).tolist(), float), conv2d(An[None], Bn[None, None], stride=(1, 2), padding=1)[0], kinds=("formula", "package"))
 
 
 @claim(
@@ -1266,8 +1266,8 @@ def _(ev):
     window = _names("a22 a23; a32 a33")
     ev.written("symbolic", _sym_corr(window, _names("0 0; 1 0"), (1, 1))[0, 0], A[2, 1], kinds=("formula", "sympy"))
     An = _APPA_NUMERIC["A"]
-    Jn = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
-    ev.written("explicit", Jn[1 * 4 + 2, 1], An[2, 1], kinds=("formula", "formula"))  # row z32 (column-major: q=2 → 4 + p=3 → index 6), column β21
+    Jn = _perm_jac(reference_jacobian("conv2d", "weight", x=An[None], weight=np.zeros((1, 1, 2, 2)), stride=(1, 2), padding=1), (1, 4, 3), (1, 1, 2, 2))
+    ev.written("explicit", An[2, 1], Jn[1 * 4 + 2, 1], kinds=("formula", "package"))  # row z32 (column-major: q=2 → 4 + p=3 → index 6), column β21
 
 
 @claim(
@@ -1342,8 +1342,8 @@ def _(ev):
     ev.corrected("symbolic", sympy.diff(fixed, A[1, 2]), B[0, 1], kinds=("formula", "sympy"))
     ev.corrected("symbolic", _sym_corr(_names("0 1; 0 0"), B, (1, 1))[0, 0], B[0, 1], kinds=("formula", "sympy"))
     Bn = _APPA_NUMERIC["B"]
-    Jn = input_jacobian((3, 4), Bn, (1, 1), (1, 2))
-    ev.corrected("explicit", Jn[6, 2 * 3 + 1], Bn[0, 1], kinds=("formula", "formula"))  # row z32, column A23 (column-major: (3−1)·3 + 2)
+    Jn = _perm_jac(reference_jacobian("conv2d", "x", x=np.zeros((1, 3, 4)), weight=Bn[None, None], stride=(1, 2), padding=1), (1, 4, 3), (1, 3, 4))
+    ev.corrected("explicit", Bn[0, 1], Jn[6, 2 * 3 + 1], kinds=("formula", "package"))  # row z32, column A23 (column-major: (3−1)·3 + 2)
 
 
 @claim(
@@ -1534,7 +1534,7 @@ _REP2B = [
     statement="""The nine windows of the zero-padded 3×4 input and the sets whose maxima they give, e.g.
     A11 = max{0, I11, I21}, A22 = max{I12, I22, I32, I13, I23, I33}, A32 = max{0, I22, I23, I32, I33}.""",
     convention=CONV,
-    routes=("symbolic", "explicit"),
+    routes=("symbolic", "explicit", "numpy"),
     expected="holds",
 )
 def _(ev):
@@ -1550,7 +1550,8 @@ def _(ev):
     In = r.standard_normal((3, 4))
     A, _ = maxpool_note(In, (3, 2), (1, 1), (1, 2))
     sets = [[max(0.0 if t == "0" else In[int(t[1]) - 1, int(t[2]) - 1] for t in _REP2B[p][q].split()) for q in range(3)] for p in range(3)]
-    ev.written("explicit", A, np.array(sets), kinds=("formula", "formula"))
+    ev.written("explicit", np.array(sets), max_pool2d(In[None], (3, 2), stride=(1, 2), padding=(1, 1), pad_value=0.0)[0], kinds=("formula", "package"))
+    ev.written("numpy", np.array(sets), A, kinds=("formula", "formula"))
 
 
 @claim(

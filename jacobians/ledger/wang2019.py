@@ -434,7 +434,7 @@ def _(ev):
 
         net = Wang2019FCNet({"X": X1, "Y": Y, **{f"W{l + 1}": W for l, W in enumerate(Ws)}})
         ex = net.explicit_gradients()
-        ev.written("explicit", np.concatenate([g.ravel() for g in grads]), np.concatenate([ex[f"W{l + 1}"].ravel() for l in range(len(Ws))]), kinds=("formula", "formula"))
+        ev.written("explicit", np.concatenate([g.ravel() for g in grads]), np.concatenate([ex[f"W{l + 1}"].ravel() for l in range(len(Ws))]), kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
