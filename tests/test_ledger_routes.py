@@ -71,3 +71,24 @@ def test_every_comparison_declares_its_kinds():
             ):
                 missing.append(f"{name}:{node.lineno}")
     assert missing == [], f"comparisons without kinds=: {missing}"
+
+
+def test_every_claim_that_does_not_simply_hold_has_a_kind_by_the_rule():
+    """docs/ledger_method.md's taxonomy: completes ⇒ gap; holds-corrected ⇒ erratum, slip or gap; extraction ⇒ a reading."""
+    for cid, c in CLAIMS.items():
+        if c.expected == "holds":
+            assert c.kind in (None, "extraction"), cid
+        elif c.expected == "completes":
+            assert c.kind == "gap", cid
+        else:
+            assert c.kind in ("erratum", "slip", "gap"), (cid, c.kind)
+        assert (c.kind == "extraction") == bool(c.reading), cid
+
+
+def test_conv2d_bias_jacobian_through_the_reference_routes():
+    """conv2d's bias Jacobian with only the parameters given (the forward's defaults apply), against its VJP."""
+    r = np.random.default_rng(1)
+    x, w, b = r.standard_normal((2, 5, 4)), r.standard_normal((3, 2, 2, 2)), r.standard_normal(3)
+    g = r.standard_normal((3, 4, 3))
+    assert np.allclose(reference_vjp("conv2d", g, "bias", x=x, weight=w, bias=b), g.sum(axis=(1, 2)), atol=1e-12)
+    assert np.allclose(reference_vjp("conv2d", g, "bias", route="fd", x=x, weight=w, bias=b), g.sum(axis=(1, 2)), atol=1e-6)

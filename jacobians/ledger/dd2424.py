@@ -689,6 +689,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""∂l/∂F_i = {X_1 * ∂l/∂S_i, X_2 * ∂l/∂S_i, X_3 * ∂l/∂S_i}: plane j of the gradient is X_j * ∂l/∂S_i
     (stacked, not summed).""",
 )
@@ -1049,6 +1050,7 @@ def _(ev):
     convention=CONV,
     routes=("fd", "explicit", "torch"),
     expected="completes",
+    kind="gap",
     correction="""∂l/∂b_i = Σ over the entries of ∂l/∂S_i (= ∂l/∂vec(S_i) 1); ∂l/∂W = (∂l/∂s)ᵀ vec(H)ᵀ (C × t·n_F) and
     ∂l/∂b = (∂l/∂s)ᵀ = p − y.""",
 )

@@ -492,6 +492,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""Pad ∂L/∂z with F−1 zeros on all four sides (a "full" correlation); then
     ∂L/∂x[n,c,h,w] = Σ_{c',i,j} δ̈[n,c',h+i,w+j] k̂[c,c',i,j].""",
 )
@@ -538,6 +539,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="slip",
     correction="∂L/∂k[c,c',i,j] = Σ_{n,h,w} δ[n,c,h,w] x[n,c',hS+i,wS+j].",
 )
 def _(ev):
@@ -567,6 +569,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="slip",
     correction="""Sum h, w over the dilated map: h ≤ (H'−1)S, w ≤ (W'−1)S; equivalently ∂L/∂k is the correlation of
     the batch-swapped x̃ with the batch-swapped δ̌ as kernel, cut to F × F.""",
 )
@@ -604,6 +607,7 @@ def _input_grad_strided(delta, w, in_hw, S, padding=0):
     convention=CONV,
     routes=("explicit", "rot180", "fd", "torch"),
     expected="completes",
+    kind="gap",
     correction="""Insert S−1 zeros between the rows and columns of δ, pad F−1 zeros on every side plus
     (H−F) mod S extra rows at the bottom and (W−F) mod S extra columns at the right (input positions the
     forward never reached), and correlate with k̂ (rotated 180°, channels exchanged):
@@ -628,6 +632,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="completes",
+    kind="gap",
     correction="""With zero padding P (any per-side amounts): the kernel and bias gradients are the unpadded
     formulas applied to the padded input; the input gradient is the full correlation of the (dilated) δ
     with k̂ computed over the padded input and then cropped by the padding.""",

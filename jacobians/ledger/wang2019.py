@@ -137,6 +137,7 @@ def _(ev):
     convention=FC,
     routes=("shape", "fd"),
     expected="holds-corrected",
+    kind="slip",
     correction="Compute ∂Q/∂Z first (by (2.1)), then ∂Q/∂X (2.2) and ∂Q/∂W (2.3).",
 )
 def _(ev):
@@ -175,8 +176,9 @@ def _(ev):
     only. The sum is printed over i — the row being differentiated — so, read literally, it sums out i and leaves j free,
     and its value no longer depends on the row i on the left.""",
     convention=FC,
-    routes=("structure", "fd"),
+    routes=("structure", "fd", "fd:free-index"),
     expected="holds-corrected",
+    kind="slip",
     correction="""∂Q/∂x_iᵀ = Σ_{j=1}^{b} (∂z_jᵀ/∂x_iᵀ)(∂Q/∂z_jᵀ) = (∂z_iᵀ/∂x_iᵀ)(∂Q/∂z_iᵀ), the terms j ≠ i vanishing.""",
 )
 def _(ev):
@@ -186,10 +188,14 @@ def _(ev):
         ev.corrected("structure", np.rint(off * 1e6) / 1e6, np.zeros((b, b)), kinds=("formula", "exact"))
         dQdZ = _dQdZ(X, W, G)
         truth = _fd_grad_Q("X", X, W, G)
-        # literal: the sum runs over i (all rows) for a free j; take j ≠ the row on the left
-        printed = np.stack([sum(J[(r + 1) % b, :, i, :].T @ dQdZ[(r + 1) % b] for i in range(b)) for r in range(b)])
+        # literal: the sum runs over i (shadowing the row on the left) and leaves j free. For each left row r and
+        # every value of the free j, the printed sum is Σ_i (∂z_jᵀ/∂x_iᵀ)(∂Q/∂z_jᵀ) — by value the gradient of row j,
+        # which is the left side ∂Q/∂x_rᵀ only when the free j happens to be r
+        printed = np.stack([[sum(J[j, :, i, :].T @ dQdZ[j] for i in range(b)) for j in range(b)] for r in range(b)])
+        ev.written("fd:free-index", printed, np.stack([truth for r in range(b)]), kinds=("formula", "fd"))
+        ev.written("fd", printed, np.stack([[truth[r]] * b for r in range(b)]), kinds=("formula", "fd"))
         fixed = np.stack([sum(J[j, :, r, :].T @ dQdZ[j] for j in range(b)) for r in range(b)])
-        ev.both("fd", printed, fixed, truth, kinds=("formula", "fd"))
+        ev.corrected("fd", fixed, truth, kinds=("formula", "fd"))
 
 
 @claim(
@@ -248,17 +254,23 @@ def _(ev):
     statement="""∂Q/∂w_jᵀ = Σ_i (∂z_{:i}/∂w_jᵀ)(∂Q/∂z_{:i}) = (∂z_{:j}/∂w_jᵀ)(∂Q/∂z_{:i}) after the sum collapses — the
     surviving term is printed with ∂Q/∂z_{:i} although the sum index i is gone.""",
     convention=FC,
-    routes=("fd", "torch", "explicit"),
+    routes=("fd", "fd:free-index", "torch", "explicit"),
     expected="holds-corrected",
+    kind="slip",
     correction="(∂z_{:j}/∂w_jᵀ)(∂Q/∂z_{:j}) = Xᵀ ∂Q/∂z_{:j}.",
 )
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases(_FC_SHAPES[:2]):
         dQdZ = _dQdZ(X, W, G)
         truth = _fd_grad_Q("W", X, W, G)
-        printed = np.stack([X.T @ dQdZ[:, (j + 1) % d_out] for j in range(d_out)])  # a column i ≠ j
+        # literal: after the sum collapses the surviving factor keeps the summation index i, now free; for row j and
+        # every i the printed term is (∂z_{:j}/∂w_jᵀ)(∂Q/∂z_{:i}) = Xᵀ ∂Q/∂z_{:i} — by value the gradient of row i of W,
+        # the left side ∂Q/∂w_jᵀ only when the free i happens to be j
+        printed = np.stack([[X.T @ dQdZ[:, i] for i in range(d_out)] for j in range(d_out)])
+        ev.written("fd:free-index", printed, np.stack([truth for j in range(d_out)]), kinds=("formula", "fd"))
+        ev.written("fd", printed, np.stack([[truth[j]] * d_out for j in range(d_out)]), kinds=("formula", "fd"))
         fixed = np.stack([X.T @ dQdZ[:, j] for j in range(d_out)])
-        ev.both("fd", printed, fixed, truth, kinds=("formula", "fd"))
+        ev.corrected("fd", fixed, truth, kinds=("formula", "fd"))
         ev.corrected("torch", fixed, lambda X=X, W=W, G=G: _torch_fc_grads(X, W, G)[1], kinds=("formula", "torch"))
         ev.corrected("explicit", fixed, _explicit_fc(X, W, G)[2], kinds=("formula", "package"))
 
@@ -375,6 +387,7 @@ def _(ev):
     convention=FC,
     routes=("fd", "explicit", "torch"),
     expected="completes",
+    kind="gap",
     correction="∂Q/∂X^(L+1) = X^(L+1) − Y (b × m).",
 )
 def _(ev):
@@ -689,23 +702,21 @@ def _(ev):
 @claim(
     "wang2019.unfold-order-vs-pytorch",
     location="§5 'unfold is supported by PyTorch' with the example of §6",
-    statement="""The unfolding is the one PyTorch provides. PyTorch's unfold (transposed to patches × entries) orders patches
-    and entries row-major, which puts t_{2,3,1} at x_{2,4} and x_{4,2} — not at x_{4,4}, x_{5,3} as in (6.2).""",
+    statement="""Unfolding is an operation PyTorch provides. The note does not claim PyTorch's order: PyTorch's unfold
+    (transposed to patches × entries) orders patches and entries row-major and puts t_{2,3,1} at x_{2,4} and x_{4,2},
+    while the worked example (6.2), at x_{4,4} and x_{5,3}, uses column-major patch and entry order (as MATLAB's im2col).""",
     convention=CONV,
     routes=("explicit", "index", "torch"),
-    expected="holds-corrected",
-    correction="""The worked example needs column-major patch and entry order (as MATLAB's im2col); with PyTorch's
-    unfold(T)ᵀ the example reads t_{2,3,1} = x_{2,4} = x_{4,2}.""",
+    expected="holds",
 )
 def _(ev):
     T = np.zeros((4, 3, 1))
     T[1, 2, 0] = 1.0
-    phi = im2col(T.transpose(2, 0, 1), (2, 2))  # PyTorch's unfold order (row-major patches and entries)
+    phi = im2col(T.transpose(2, 0, 1), (2, 2))  # the package's im2col: PyTorch's unfold order
     pos = sorted((int(r_) + 1, int(c) + 1) for r_, c in zip(*np.nonzero(phi)))
-    ev.written("explicit", pos, [(4, 4), (5, 3)], kinds=("package", "exact"))
-    ev.corrected("explicit", pos, [(2, 4), (4, 2)], kinds=("package", "exact"))
-    ev.corrected("index", _t231_positions("row", "row"), [(2, 4), (4, 2)], kinds=("formula", "exact"))
-    ev.corrected("index", _t231_positions("col", "col"), [(4, 4), (5, 3)], kinds=("formula", "exact"))
+    ev.written("explicit", _t231_positions("row", "row"), pos, kinds=("formula", "package"))
+    ev.written("index", [(2, 4), (4, 2)], _t231_positions("row", "row"), kinds=("formula", "exact"))
+    ev.written("index", [(4, 4), (5, 3)], _t231_positions("col", "col"), kinds=("formula", "exact"))
 
     def t_fn():
         import torch
@@ -713,7 +724,7 @@ def _(ev):
         U = torch.nn.functional.unfold(torch.as_tensor(T.transpose(2, 0, 1))[None], (2, 2))[0].T.numpy()
         return sorted((int(r_) + 1, int(c) + 1) for r_, c in zip(*np.nonzero(U)))
 
-    ev.corrected("torch", t_fn, [(2, 4), (4, 2)], kinds=("formula", "torch"))
+    ev.written("torch", _t231_positions("row", "row"), t_fn, kinds=("formula", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -791,6 +802,7 @@ def _(ev):
     convention=CONV,
     routes=("shape", "fd"),
     expected="holds-corrected",
+    kind="slip",
     correction="""∂Q/∂z is a (d1−k1+1)(d2−k2+1) × 1 column; the outer product (∂Q/∂z) wᵀ is (d1−k1+1)(d2−k2+1) × k1k2d3.""",
 )
 def _(ev):

@@ -471,6 +471,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "rot180", "fd", "torch"),
     expected="completes",
+    kind="gap",
     correction="""∂L/∂I = col2im(∂L/∂O_f F_fᵀ): fold the patch gradients back onto the image, each pixel
     receiving the sum over every patch entry that copied it (the adjoint of im2col).""",
 )
