@@ -92,3 +92,26 @@ def test_conv2d_bias_jacobian_through_the_reference_routes():
     g = r.standard_normal((3, 4, 3))
     assert np.allclose(reference_vjp("conv2d", g, "bias", x=x, weight=w, bias=b), g.sum(axis=(1, 2)), atol=1e-12)
     assert np.allclose(reference_vjp("conv2d", g, "bias", route="fd", x=x, weight=w, bias=b), g.sum(axis=(1, 2)), atol=1e-6)
+
+
+def test_the_ledger_imports_only_the_public_api():
+    """ledger/*.py import from jacobians only names of ``jacobians.__all__`` and ``jacobians.claims.__all__`` (issue #10 §1)."""
+    import jacobians
+    import jacobians.claims
+
+    public = {None: set(jacobians.__all__), "claims": set(jacobians.claims.__all__)}
+    bad = []
+    for name, tree in _ledger_modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 1:
+                    continue  # the ledger's own modules
+                if node.level == 2 or (node.level == 0 and (node.module or "").startswith("jacobians")):
+                    module = node.module if node.level == 2 else (node.module[len("jacobians") + 1 :] or None)
+                    allowed = public.get(module)
+                    for alias in node.names:
+                        if allowed is None or alias.name not in allowed:
+                            bad.append(f"{name}:{node.lineno} from {'.' * node.level}{node.module or ''} import {alias.name}")
+            elif isinstance(node, ast.Import):
+                bad += [f"{name}:{node.lineno} import {a.name}" for a in node.names if a.name.startswith("jacobians")]
+    assert bad == [], bad

@@ -16,12 +16,12 @@ from jacobians.ops.softmax import (
     softmax,
     softmax_cross_entropy,
     softmax_cross_entropy_grad,
-    softmax_cross_entropy_grad_note004,
     softmax_cross_entropy_grad_onehot,
     softmax_jacobian,
     softmax_soft_cross_entropy,
     softmax_soft_cross_entropy_grad,
 )
+from jacobians.ledger.dd2424_formulas import softmax_cross_entropy_grad_note004
 from jacobians.registry import get_operator
 
 RNG = np.random.default_rng(2024)

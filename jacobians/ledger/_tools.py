@@ -214,7 +214,7 @@ def dilate(d, s):
 # ---------------------------------------------------------------------------
 def explicit_conv_grads(x, w, delta, stride=1, padding=0):
     """(∂L/∂x, ∂L/∂w, ∂L/∂b) as Jᵀδ with the explicit sparse Jacobians, summed over the batch."""
-    from ..ops.conv2d import conv2d_bias_jacobian, conv2d_input_jacobian, conv2d_weight_jacobian
+    from .. import conv2d_bias_jacobian, conv2d_input_jacobian, conv2d_weight_jacobian
 
     dx = np.empty_like(np.asarray(x, dtype=np.float64))
     dw = np.zeros(w.shape)

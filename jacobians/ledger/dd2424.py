@@ -886,11 +886,9 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_vjp_input_im2col
-
     for X1, F2, G in _two_layer_cases():
         total = sum(G[i].ravel() @ _M_filter_note(F2[i], X1.shape) for i in range(3))
-        ev.written("explicit", total, conv2d_vjp_input_im2col(G, X1, F2).ravel(), kinds=("formula", "package"))
+        ev.written("explicit", total, reference_vjp("conv2d", G, "x", route="vjp:im2col", x=X1, weight=F2).ravel(), kinds=("formula", "package"))
         ev.written("fd", total, _fd_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "fd"))
         ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "torch"))
 

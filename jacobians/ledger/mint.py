@@ -349,7 +349,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
+    from .. import conv2d
 
     for g, x, w, b, delta in conv_cases(geometries(padding=0)):
         db = delta.sum(axis=(0, 2, 3))
@@ -614,13 +614,11 @@ def _input_grad_strided(delta, w, in_hw, S, padding=0):
     ∂L/∂x = corr(pad(dilate_S(δ)), k̂). Implemented as jacobians.ops.conv2d.conv2d_vjp_input_rot180.""",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_vjp_input_rot180
-
     for g, x, w, b, delta in conv_cases(geometries(stride=">1", padding=0)):
         S = g["stride"]
         dx = _input_grad_strided(delta, w, x.shape[2:], S)
         ev.corrected("explicit", dx, explicit_conv_grads(x, w, delta, S)[0], kinds=("formula", "package"))
-        ev.corrected("rot180", dx, conv2d_vjp_input_rot180(delta, x, w, stride=S), kinds=("formula", "package"))
+        ev.corrected("rot180", dx, reference_vjp("conv2d", delta, "x", route="vjp:rot180", x=x, weight=w, stride=S), kinds=("formula", "package"))
         ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S), kinds=("formula", "fd"))
         ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S)[0], kinds=("formula", "torch"))
 

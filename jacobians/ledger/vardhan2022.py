@@ -339,7 +339,7 @@ def _nets():
     :class:`jacobians.networks.Vardhan2022Net`, whose chained explicit sparse Jacobians give the
     ``explicit`` route of the gradient claims."""
     if not _NETS:
-        from ..networks import Vardhan2022Net
+        from .. import Vardhan2022Net
 
         _NETS.extend(net_params(s, **o) for s, o in zip(_SEEDS, _OVERRIDES))
         net = Vardhan2022Net.sample(3)
@@ -605,7 +605,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     for p, cfg in _nets():
         v = forward(p, cfg)
@@ -691,7 +691,7 @@ def _(ev):
         M = avg_pool_jacobian((h, w), window, pad, stride)  # columns vec(E_pq * P)
         A = avg_pool(I, window, pad, stride)
         ev.written("shape", M.shape, (A.shape[1] * A.shape[2], h * w), kinds=("formula", "exact"))
-        from ..ops.pooling import avg_pool2d_jacobian
+        from .. import avg_pool2d_jacobian
 
         Jc = avg_pool2d_jacobian((1, h, w), window, stride=stride, padding=pad, count_include_pad=True)
         ev.written("explicit", M, _perm_jac(Jc, (1, *A.shape[1:]), (1, h, w)), kinds=("formula", "package"))
@@ -795,7 +795,7 @@ def _(ev):
 # §3.1.5 – 3.2 convolution gradients
 # ---------------------------------------------------------------------------
 def _perm_jac(J, out_shape, in_shape):
-    from ..conventions import get_convention
+    from .. import get_convention
 
     return get_convention("vardhan2022").jacobian(J, out_shape, in_shape).toarray()
 
@@ -810,7 +810,7 @@ def _perm_jac(J, out_shape, in_shape):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_weight_jacobian
+    from .. import conv2d_weight_jacobian
 
     r = rng(24)
     for (h, w), k, pad, st in (((3, 4), (2, 2), (1, 1), (1, 2)), ((5, 6), (2, 3), (0, 1), (2, 1)), ((6, 5), (3, 3), (1, 0), (1, 1))):
@@ -942,7 +942,7 @@ def _(ev):
     correction="d_vZ_j^[2]/d_vA_i^[1], of size h_z^[2] w_z^[2] × h_a^[1] w_a^[1] (the layer's input is A^[1]).",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     for p, cfg in _nets():
         v = forward(p, cfg)
@@ -1214,7 +1214,7 @@ def _(ev):
 def _(ev):
     import sympy
 
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     A, B = _appA_symbols()
     listed_A = [sympy.Symbol(f"a{i}{j}") for j in range(1, 5) for i in range(1, 4)]
@@ -1243,7 +1243,7 @@ def _sym_jac(Z, var_matrix):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_weight_jacobian
+    from .. import conv2d_weight_jacobian
 
     A, B = _appA_symbols()
     J = _sym_jac(_sym_corr(_padded(A), B), B)
@@ -1285,7 +1285,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_weight_jacobian
+    from .. import conv2d_weight_jacobian
 
     for An in (_APPA_NUMERIC["A"], rng(33).standard_normal((5, 6))):
         M = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
@@ -1315,7 +1315,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     A, B = _appA_symbols()
     J = _sym_jac(_sym_corr(_padded(A), B), A)
@@ -1362,7 +1362,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     printed = _names("0 0 0 0; 0 0 1 0; 0 0 0 0")
     import sympy
@@ -1461,7 +1461,7 @@ _MAXPOOL_CASES = (
 
 def _explicit_maxpool_jac(I, window, pad, stride):
     """The package's max-pooling mask (zero padding in the max, column-major tie rule) in the note's column-major vec."""
-    from ..ops.pooling import max_pool2d_jacobian
+    from .. import max_pool2d_jacobian
 
     J = max_pool2d_jacobian(I[None], window, stride=stride, padding=pad, pad_value=0.0, ties="first-colmajor")
     A, _ = maxpool_note(I, window, pad, stride)
@@ -1596,7 +1596,7 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     conv = get_convention("vardhan2022")
     for h, w in ((3, 4), (3, 3), (3, 2)):

@@ -65,14 +65,14 @@ def _torch_fc_grads(X, W, G):
 
 def _explicit_fc(X, W, G):
     """(∂Q/∂Z, ∂Q/∂X, ∂Q/∂W) as rows of chained explicit sparse Jacobians (jacobians.ops.linear / activation)."""
-    from ..ops.activation import relu_jacobian
-    from ..ops.linear import linear_xwt_input_jacobian, linear_xwt_weight_jacobian
+    from .. import relu_jacobian
+    from ..claims import reference_jacobian
 
     row = G.ravel() @ relu_jacobian(X @ W.T)  # ∂Q/∂vec(Z), C-order vec
     return (
         row.reshape(G.shape),
-        (row @ linear_xwt_input_jacobian(X, W)).reshape(X.shape),
-        (row @ linear_xwt_weight_jacobian(X, W)).reshape(W.shape),
+        (row @ reference_jacobian("linear_xwt", "x", x=X, weight=W)).reshape(X.shape),
+        (row @ reference_jacobian("linear_xwt", "weight", x=X, weight=W)).reshape(W.shape),
     )
 
 
@@ -443,7 +443,7 @@ def _(ev):
             return np.concatenate([W.grad.numpy().ravel() for W in Wt])
 
         ev.written("torch", np.concatenate([g.ravel() for g in grads]), t_fn, kinds=("formula", "torch"))
-        from ..networks import Wang2019FCNet
+        from .. import Wang2019FCNet
 
         net = Wang2019FCNet({"X": X1, "Y": Y, **{f"W{l + 1}": W for l, W in enumerate(Ws)}})
         ex = net.explicit_gradients()

@@ -81,8 +81,6 @@ __all__ = [
     "max_pool2d_jacobian_from_switches",
     "max_pool2d_vjp_switches",
     "max_pool2d_vjp_col2im",
-    "vardhan2022_mask_column",
-    "vardhan2022_mask_column_corrected",
     "avg_pool2d",
     "avg_pool2d_divisor",
     "avg_pool2d_jacobian",
@@ -351,70 +349,6 @@ def max_pool2d_vjp_col2im(
     np.put_along_axis(patches, tap[..., None], g.reshape(c, oh, ow).transpose(1, 2, 0)[..., None], axis=-1)
     out = col2im(patches.reshape(oh * ow, c * k), geom.input_shape, geom.kernel, geom.stride, geom.padding, geom.dilation)
     return out.reshape(s.input_shape)
-
-
-# ---------------------------------------------------------------------------
-# note 001 (Vardhan 2022), Appendix B: the mask's index arithmetic, 1-based
-# ---------------------------------------------------------------------------
-def vardhan2022_mask_column(i_pq, p, q, h_i, kernel_hw, stride_hw, padding_hw):
-    """Note 001's column of the 1 in mask row A_pq, exactly as written (eqs. b-2.1 to b-2.3).
-
-    All indices 1-based, column-major as in the note; symmetric padding
-    (h_p, w_p) as in the note; no dilation.
-
-    Parameters
-    ----------
-    i_pq : int array — the switch: 1-based index of the maximum in the
-        window stacked column by column (``MaxPoolSwitches.note001_index``)
-    p, q : int arrays — 1-based output row and column
-    h_i : input height
-    kernel_hw, stride_hw, padding_hw : (h_l, w_l), (h_s, w_s), (h_p, w_p)
-
-    Returns
-    -------
-    j : int array — ``(c_i − 1)·h_i + r_i`` with
-        ``c_b = ceil(i_pq / h_l)``, ``r_b = i_pq − (c_b − 1)·h_l``        (b-2.1)
-        ``r_t = 1 + h_s(p − 1) − h_p``, ``c_t = 1 + w_s(q − 1) − w_p``  (b-2.2)
-        ``r_i = r_b + r_t − 1``, ``c_i = c_b + c_t − 1``                 (b-2.3)
-
-    Notes
-    -----
-    As written this never checks that (r_i, c_i) lies on the input. With the
-    note's own max{0, …} windows the maximum can be a padded zero; then j is
-    out of range or, worse, a valid column of an entry that is not even in
-    the window (see :func:`vardhan2022_mask_column_corrected`).
-    """
-    i_pq, p, q = (np.asarray(v, dtype=np.int64) for v in (i_pq, p, q))
-    h_l, _ = kernel_hw
-    h_s, w_s = stride_hw
-    h_p, w_p = padding_hw
-    c_b = -(-i_pq // h_l)  # ceil(i_pq / h_l) in integers
-    r_b = i_pq - (c_b - 1) * h_l
-    r_t = 1 + h_s * (p - 1) - h_p
-    c_t = 1 + w_s * (q - 1) - w_p
-    r_i = r_b + r_t - 1
-    c_i = c_b + c_t - 1
-    return (c_i - 1) * h_i + r_i
-
-
-def vardhan2022_mask_column_corrected(i_pq, p, q, input_hw, kernel_hw, stride_hw, padding_hw):
-    """Note 001's mask column with the missing case: 0 ("no column") for a switch on the padding.
-
-    Same arithmetic as :func:`vardhan2022_mask_column`, then the row is
-    empty (returned as 0, which is no valid 1-based column) unless
-    ``1 ≤ r_i ≤ h_i`` and ``1 ≤ c_i ≤ w_i``. Needs the input width too.
-    """
-    i_pq, p, q = (np.asarray(v, dtype=np.int64) for v in (i_pq, p, q))
-    h_i, w_i = input_hw
-    h_l, _ = kernel_hw
-    h_s, w_s = stride_hw
-    h_p, w_p = padding_hw
-    c_b = -(-i_pq // h_l)
-    r_b = i_pq - (c_b - 1) * h_l
-    r_i = r_b + (1 + h_s * (p - 1) - h_p) - 1
-    c_i = c_b + (1 + w_s * (q - 1) - w_p) - 1
-    on_input = (r_i >= 1) & (r_i <= h_i) & (c_i >= 1) & (c_i <= w_i)
-    return np.where(on_input, (c_i - 1) * h_i + r_i, 0)
 
 
 # ---------------------------------------------------------------------------

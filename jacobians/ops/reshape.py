@@ -47,7 +47,6 @@ __all__ = [
     "stack_jacobian",
     "select",
     "select_jacobian",
-    "vardhan2022_channel_rows",
 ]
 
 
@@ -267,21 +266,6 @@ def select_jacobian(x_shape, index: int) -> sp.csr_array:
         raise GeometryError(f"index: must be below x.shape[0] (shape {x_shape}, got {index})")
     t = int(np.prod(x_shape[1:], dtype=np.int64))
     return selection_matrix(index * t + np.arange(t), int(np.prod(x_shape, dtype=np.int64)))
-
-
-def vardhan2022_channel_rows(dj_db, channels: int) -> np.ndarray:
-    """Note 001 §3.1.2: the row dJ/dB⁽²⁾ (1 × c·h·w) as a c × (h·w) matrix, row j = dJ/d vec(A_j).
-
-    B⁽²⁾ stacks vec(A_1), …, vec(A_c) (each column-major), so the reshape is a
-    plain C-order reshape of the row; its Jacobian is the identity.
-    """
-    row = np.asarray(dj_db)
-    channels = as_positive_int(channels, "channels")
-    if row.ndim > 2 or (row.ndim == 2 and row.shape[0] != 1) or row.size % channels:
-        raise GeometryError(
-            f"dj_db: must be a row of c*h*w entries divisible by channels = {channels} (got shape {row.shape})"
-        )
-    return row.reshape(channels, -1)
 
 
 # ---------------------------------------------------------------------------
