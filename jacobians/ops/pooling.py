@@ -52,10 +52,8 @@ Faces
   (``np.bincount``) and a one-hot patch matrix folded back by
   :func:`~jacobians.ops.conv2d.col2im` (which drops taps on padding by its
   own index arithmetic).
-* note 001, Appendix B: :func:`vardhan2022_mask_column` is the note's index
-  arithmetic (eqs. b-2.1 to b-2.3, 1-based) exactly as written;
-  :func:`vardhan2022_mask_column_corrected` adds the case the note misses (a
-  switch on the padding, possible with its max{0, …} windows).
+* note 001, Appendix B's index arithmetic (eqs. b-2.1 to b-2.3) is the note's
+  own formula and lives in :mod:`jacobians.ledger.vardhan2022_formulas`.
 * average: its own index arithmetic for the Jacobian (input-independent);
   VJPs by col2im and by the rot180 route of the depthwise convolution.
 """

@@ -15,9 +15,10 @@ Pieces the notes use:
   note 001's column-major vec against the canonical row-major one;
 * ``transpose`` — for a matrix its Jacobian is a commutation matrix;
 * ``stack`` — DD2424's S = {S_1, …, S_n} with ∂vec(S)/∂vec(S_i) = (0; I_t; 0);
-  ``select`` is its adjoint (the row block (0 I_t 0));
-* :func:`vardhan2022_channel_rows` — note 001 §3.1.2's reshaping of the row
-  dJ/dB⁽²⁾ into a channels × (h·w) matrix, one row per channel.
+  ``select`` is its adjoint (the row block (0 I_t 0)).
+
+Note 001's reshaping of dJ/dB⁽²⁾ into channel rows is the note's own formula and lives in
+:mod:`jacobians.ledger.vardhan2022_formulas`.
 """
 from __future__ import annotations
 
