@@ -253,3 +253,16 @@ def fd_conv_forward(x, w, b=None, stride=1, padding=0):
     if b is not None:
         y = y + np.asarray(b)[None, :, None, None]
     return y if batched else y[0]
+
+
+def coded_tensor(channels, rows, cols):
+    """(C, H, W) array whose entry [c, i, j] is the integer code 100·(c+1) + 10·(i+1) + (j+1) (1-based c, i, j)."""
+    c, i, j = np.meshgrid(np.arange(1, channels + 1), np.arange(1, rows + 1), np.arange(1, cols + 1), indexing="ij")
+    return (100 * c + 10 * i + j).astype(np.float64)
+
+
+def preset_order(preset: str, tensor) -> list:
+    """The integer codes of ``tensor`` listed in the order of the package's convention ``preset`` (its vec)."""
+    from .. import get_convention, vec
+
+    return [int(v) for v in vec(tensor, get_convention(preset))]

@@ -1101,3 +1101,22 @@ def _(ev):
         return rejects(lambda: torch.nn.functional.conv2d(torch.zeros(1, 4, 8, 8), torch.zeros(1, 3, 5, 5)))
 
     ev.written("torch", t_fn, True, kinds=("torch", "exact"))
+
+
+@claim(
+    "dd2424.preset-order",
+    location="slides 'Simple Example' (vec(F) = (F11, F12, F13, F21, …)ᵀ) and 'Multiple planes' (planes stacked)",
+    statement="""The slides' vec walks a plane row by row — F11, F12, F13, F21, F22, F23, F31, F32, F33 — and stacks the
+    planes (plane 1 first). The package's preset ``dd2424`` orders (C, H, W) arrays this way.""",
+    convention=CONV,
+    routes=("index", "loops"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    F = coded_tensor(2, 3, 3)
+    listed = [11, 12, 13, 21, 22, 23, 31, 32, 33]
+    ev.written("index", [100 + v for v in listed] + [200 + v for v in listed], preset_order("dd2424", F), kinds=("exact", "package"))
+    loops = [int(F[k, i, j]) for k in range(2) for i in range(3) for j in range(3)]
+    ev.written("loops", loops, preset_order("dd2424", F), kinds=("formula", "package"))

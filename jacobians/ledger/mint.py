@@ -650,3 +650,23 @@ def _(ev):
         ev.corrected("fd", dk, _fd_conv_grad("w", x, w, delta, S, P), kinds=("formula", "fd"))
         ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0], kinds=("formula", "torch"))
         ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1], kinds=("formula", "torch"))
+
+
+@claim(
+    "mint.preset-order",
+    location="§1 and §3.0 (maps N, C, H, W; elementwise sums over c', i, j with 0-based indices)",
+    statement="""The note stores maps as N × C × H × W arrays indexed x[n, c, h, w] (0-based), last index fastest, which is the
+    package's preset ``mint`` (row-major, channels first): for one 2 × 2 × 3 map the order is x[0,0,0], x[0,0,1],
+    x[0,0,2], x[0,1,0], …, x[1,1,2].""",
+    convention=CONV,
+    routes=("index", "loops"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    x = coded_tensor(2, 2, 3)  # [c, h, w] ↦ 100(c+1) + 10(h+1) + (w+1)
+    listed = [111, 112, 113, 121, 122, 123, 211, 212, 213, 221, 222, 223]
+    ev.written("index", listed, preset_order("mint", x), kinds=("exact", "package"))
+    loops = [int(x[c, h, w]) for c in range(2) for h in range(2) for w in range(3)]  # the note's index nesting
+    ev.written("loops", loops, preset_order("mint", x), kinds=("formula", "package"))

@@ -1829,3 +1829,23 @@ def _(ev):
         ev.corrected("explicit", per_channel, np.stack([G[c] @ _explicit_maxpool_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "package"))
         # one channel's mask used for both is wrong whenever the channels' switches differ
         assert np.abs(G @ masks[0] - per_channel).max() > 0 or np.array_equal(masks[0], masks[1])
+
+@claim(
+    "vardhan2022.preset-order",
+    location="§3.1 (_vA stacks columns; an m × n × c tensor is the mn × c matrix of channel vecs) and App. A's lists",
+    statement="""The note's vec of a 3 × 4 matrix lists a11, a21, a31, a12, a22, a32, a13, a23, a33, a14, a24, a34, and a
+    c-channel tensor is flattened channel block after channel block (B = [vec A_1; vec A_2; …]). The package's preset
+    ``vardhan2022`` orders (C, H, W) arrays this way.""",
+    convention=CONV,
+    routes=("index", "loops"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    A = coded_tensor(2, 3, 4)
+    listed = [11, 21, 31, 12, 22, 32, 13, 23, 33, 14, 24, 34]
+    ev.written("index", [100 + v for v in listed] + [200 + v for v in listed], preset_order("vardhan2022", A), kinds=("exact", "package"))
+    # the note's flatten, by loops: channel blocks, each stacking its columns
+    loops = [int(A[c, i, j]) for c in range(2) for j in range(4) for i in range(3)]
+    ev.written("loops", loops, preset_order("vardhan2022", A), kinds=("formula", "package"))

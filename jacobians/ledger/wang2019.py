@@ -939,3 +939,31 @@ def _(ev):
             return out.numpy().transpose(1, 2, 0)
 
         ev.written("torch", folded, t_fn, kinds=("formula", "torch"))
+
+
+# ---------------------------------------------------------------------------
+# the note's order, as the note fixes it, against the package's preset
+# ---------------------------------------------------------------------------
+@claim(
+    "wang2019.preset-order",
+    location="§5–6: the order of vec / reshape / unfold, fixed only by the worked example (6.2)",
+    statement="""The note's vectorisation of a d1 × d2 × d3 tensor is column-major: the entry (a, b, c) (1-based) goes to
+    place a + (b − 1) d1 + (c − 1) d1 d2 — the order that puts t_{2,3,1} at x_{4,4} and x_{5,3}; for 2 × 3 × 2 it lists
+    t111, t211, t121, t221, t131, t231, t112, …, t232. The package's preset ``wang2019`` orders (C, H, W) arrays this way.""",
+    convention=CONV,
+    routes=("index", "loops"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    T = coded_tensor(2, 2, 3)  # [c, a, b] ↦ 100c + 10a + b (the note's t_{a,b,c})
+    listed = [100 * c + 10 * a + b for c in (1, 2) for b in (1, 2, 3) for a in (1, 2)]  # t111, t211, t121, …
+    ev.written("index", listed, preset_order("wang2019", T), kinds=("exact", "package"))
+    d1, d2, d3 = 2, 3, 2
+    by_place = [0] * (d1 * d2 * d3)
+    for a in range(1, d1 + 1):
+        for b in range(1, d2 + 1):
+            for c in range(1, d3 + 1):
+                by_place[a + (b - 1) * d1 + (c - 1) * d1 * d2 - 1] = 100 * c + 10 * a + b
+    ev.written("loops", by_place, preset_order("wang2019", T), kinds=("formula", "package"))

@@ -483,3 +483,28 @@ def _(ev):
         ev.corrected("rot180", dI, reference_vjp("conv2d", G, "x", route="vjp:rot180", x=I, weight=F), kinds=("formula", "package"))
         ev.corrected("fd", dI, fd_gradient(lambda I_: float(np.sum(G * conv2d(I_, F))), I), kinds=("formula", "fd"))
         ev.corrected("torch", dI, lambda: _torch_conv_grad("I", I, F, G), kinds=("formula", "torch"))
+
+
+@claim(
+    "xu2020.preset-order",
+    location="§1, vec in vec(AXB) = (Bᵀ ⊗ A) vec(X)",
+    statement="""The vec of the note's identity stacks columns: for a 2 × 3 matrix X it lists x11, x21, x12, x22, x13, x23 —
+    the only order for which vec(AXB) = (Bᵀ ⊗ A) vec(X) holds for all A, B. The package's preset ``xu2020`` orders
+    matrices (and each channel of a (C, H, W) array) this way.""",
+    convention="column-major vec",
+    routes=("index", "fd"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    X = coded_tensor(1, 2, 3)
+    ev.written("index", [111, 121, 112, 122, 113, 123], preset_order("xu2020", X), kinds=("exact", "package"))
+    # the order the identity itself demands: with vec = the preset's, the map X ↦ vec(AXB) must be Bᵀ ⊗ A
+    from .. import get_convention, unvec, vec
+
+    conv = get_convention("xu2020")
+    r = rng(12)
+    A, B = r.standard_normal((2, 2)), r.standard_normal((3, 2))
+    J = fd_jacobian(lambda v: vec((A @ unvec(v, (1, 2, 3), conv)[0] @ B)[None], conv), np.zeros(6))
+    ev.written("fd", np.kron(B.T, A), J, kinds=("formula", "fd"))
