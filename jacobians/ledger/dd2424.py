@@ -1120,3 +1120,57 @@ def _(ev):
     ev.written("index", [100 + v for v in listed] + [200 + v for v in listed], preset_order("dd2424", F), kinds=("exact", "package"))
     loops = [int(F[k, i, j]) for k in range(2) for i in range(3) for j in range(3)]
     ev.written("loops", loops, preset_order("dd2424", F), kinds=("formula", "package"))
+
+
+@claim(
+    "dd2424.two-layer-network-gradients",
+    location="slides 'Two convolutional layers' (X → S⁽¹⁾ → X⁽¹⁾ → S⁽²⁾ → H → s → p → l), back-propagated to F⁽¹⁾ and X",
+    statement="""Back-propagating through the two-layer network with the slides' own pieces — (p − y)ᵀ, W, the ReLU masks
+    diag(Ind(vec(S) > 0)), the fan-out sum Σ_i ∂l/∂vec(S_i⁽²⁾) M_{F_2i}^filter into X⁽¹⁾, then M_X^im for F⁽¹⁾ and
+    M_F^filter for X — gives the gradients of l w.r.t. the first layer's filters and the image.""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="holds",
+)
+def _(ev):
+    from .. import DD2424TwoConvNet
+
+    for seed in (0, 1):
+        net = DD2424TwoConvNet.sample(seed, hw=(7, 6), f=2, n1=2, n2=3, classes=3)
+        v, f = net.values, net.forward()
+        p = _softmax(f["s"])
+        dS2 = ((p - v["y"]) @ v["W"]) * (f["S2"].ravel() > 0)  # ∂l/∂vec(S⁽²⁾), the slides' row
+        t2 = f["S2"][0].size
+        dX1 = sum(dS2[i * t2 : (i + 1) * t2] @ _M_filter_note(v["F2"][i], f["X1"].shape) for i in range(v["F2"].shape[0]))
+        dS1 = dX1 * (f["S1"].ravel() > 0)
+        t1 = f["S1"][0].size
+        k = v["F1"].shape[-1]
+        dF1 = np.stack([(dS1[i * t1 : (i + 1) * t1] @ _M_im_note(v["X"], k)).reshape(v["F1"].shape[1:]) for i in range(v["F1"].shape[0])])
+        dX = sum(dS1[i * t1 : (i + 1) * t1] @ _M_filter_note(v["F1"][i], v["X"].shape) for i in range(v["F1"].shape[0])).reshape(v["X"].shape)
+        ex = net.explicit_gradients()  # the package's chained sparse Jacobians (with its fan-out link)
+        ev.written("explicit", np.concatenate([dF1.ravel(), dX.ravel()]), np.concatenate([ex["F1"].ravel(), ex["X"].ravel()]), kinds=("formula", "package"))
+        fd = net.finite_difference_gradients(["F1", "X"])
+        ev.written("fd", np.concatenate([dF1.ravel(), dX.ravel()]), np.concatenate([fd["F1"].ravel(), fd["X"].ravel()]), kinds=("formula", "fd"), tol=1e-6)
+
+
+@claim(
+    "dd2424.label-one-hot",
+    location="slides 'How do we produce final probs…' (y is the one-hot ground-truth label, l = −log(yᵀp))",
+    statement="""The loss l = −log(yᵀp) is the cross-entropy of a label y that is a one-hot (more generally a probability)
+    vector: yᵀ1 = 1 and y ≥ 0. A y whose entries do not sum to 1 (0.5 e_k, 1.5 e_k) is not such a label.""",
+    convention=CONV,
+    routes=("explicit", "formula"),
+    expected="holds",
+)
+def _(ev):
+    def refused(y):
+        try:
+            reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=np.zeros(3), y=y)
+        except ValueError:
+            return True
+        return False
+
+    candidates = [np.eye(3)[1], 0.5 * np.eye(3)[1], 1.5 * np.eye(3)[1], np.array([0.2, 0.3, 0.5]), np.array([-0.5, 1.0, 0.5])]
+    is_label = [bool((y >= 0).all() and abs(y.sum() - 1.0) < 1e-12) for y in candidates]  # the slides' definition
+    ev.written("formula", is_label, [True, False, False, True, False], kinds=("formula", "exact"))
+    ev.written("explicit", [not x for x in is_label], [refused(y) for y in candidates], kinds=("formula", "package"))

@@ -1577,6 +1577,9 @@ def _(ev):
     reaching = sum(1 for p_ in range(3) for q in range(3) if p_ * 1 < 1 or p_ * 1 + 3 > 4 or q * 2 < 1 or q * 2 + 2 > 5)
     ev.written("index", int(np.sum(A == 0)), reaching, kinds=("formula", "exact"))
     ev.written("explicit", A, max_pool2d(I[None], (3, 2), stride=(1, 2), padding=(1, 1), pad_value=0.0)[0], kinds=("formula", "package"))
+    # frameworks pad with −∞ (the package's default): the max is then over the real entries of each window only
+    real_max = np.array([[I[max(p_ - 1, 0) : p_ + 2, max(2 * q - 1, 0) : 2 * q + 1].max() for q in range(3)] for p_ in range(3)])
+    ev.written("explicit", real_max, max_pool2d(I[None], (3, 2), stride=(1, 2), padding=(1, 1))[0], kinds=("formula", "package"))
 
     def t_fn():
         import torch
@@ -1849,3 +1852,43 @@ def _(ev):
     # the note's flatten, by loops: channel blocks, each stacking its columns
     loops = [int(A[c, i, j]) for c in range(2) for j in range(4) for i in range(3)]
     ev.written("loops", loops, preset_order("vardhan2022", A), kinds=("formula", "package"))
+
+
+@claim(
+    "vardhan2022.maxpool-ties",
+    location="§3.1.3 and App. B (the switch i_pq is 'the' position of the maximum)",
+    statement="""The note does not say which entry is the switch when several entries of a window tie for the maximum.""",
+    convention=CONV,
+    routes=("index", "loops", "explicit", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""Take the first maximum in the note's own scan, the window stacked column by column (i_pq is the smallest
+    index of a maximum in vec_col of the window). PyTorch takes the first maximum in row-major order instead; the two differ
+    on ties between real entries (window [[0, 2], [2, 0]]: column-major picks (2, 1), PyTorch (1, 2)).""",
+)
+def _(ev):
+    from .. import max_pool2d_switches
+
+    ev.gap("no tie rule is stated")
+    windows = [np.array([[0.0, 2.0], [2.0, 0.0]]), np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([[3.0, -1.0], [0.5, 3.0]])]
+    # the stated example: in [[0, 2], [2, 0]] the column-major scan meets (2, 1) first, the row-major one (1, 2)
+    first_col = np.unravel_index(int(np.argmax(vecF(windows[0]))), (2, 2), order="F")
+    first_row = np.unravel_index(int(np.argmax(windows[0].ravel())), (2, 2))
+    ev.corrected("index", [tuple(int(v) + 1 for v in first_col), tuple(int(v) + 1 for v in first_row)], [(2, 1), (1, 2)], kinds=("formula", "exact"))
+    for W in windows:
+        colmajor = int(np.argmax(vecF(W))) + 1  # the note's scan: 1-based place in the column-stacked window
+        r0, c0 = np.unravel_index(colmajor - 1, W.shape, order="F")
+        S = max_pool2d_switches(W[None], 2, ties="first-colmajor")
+        tap = int(S.tap[0, 0, 0])
+        ev.corrected("explicit", (int(r0), int(c0)), (tap // 2, tap % 2), kinds=("formula", "package"))
+        rowmajor = [(i, j) for i in range(2) for j in range(2) if W[i, j] == W.max()][0]  # PyTorch's scan, by loops
+        S_row = max_pool2d_switches(W[None], 2, ties="first")
+        ev.corrected("loops", rowmajor, (int(S_row.tap[0, 0, 0]) // 2, int(S_row.tap[0, 0, 0]) % 2), kinds=("formula", "package"))
+
+        def t_fn(W=W):
+            import torch
+
+            _, idx = torch.nn.functional.max_pool2d(torch.as_tensor(W)[None, None], 2, return_indices=True)
+            return divmod(int(idx.ravel()[0]), 2)
+
+        ev.corrected("torch", rowmajor, t_fn, kinds=("formula", "torch"))
