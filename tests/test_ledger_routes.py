@@ -115,3 +115,15 @@ def test_the_ledger_imports_only_the_public_api():
             elif isinstance(node, ast.Import):
                 bad += [f"{name}:{node.lineno} import {a.name}" for a in node.names if a.name.startswith("jacobians")]
     assert bad == [], bad
+
+
+def test_strided_ledger_geometries_leave_a_remainder_in_each_axis_separately():
+    from jacobians.ledger._tools import geometries, pad_sides
+
+    remainders = set()
+    for g in geometries(stride=">1"):
+        pt, pb, pl, pr = pad_sides(g["padding"])
+        rh = (g["h"] + pt + pb - (g["kh"] - 1) - 1) % g["stride"]
+        rw = (g["w"] + pl + pr - (g["kw"] - 1) - 1) % g["stride"]
+        remainders.add((rh != 0, rw != 0))
+    assert {(True, False), (False, True), (True, True)} <= remainders

@@ -152,13 +152,16 @@ def torch_grad(fn, x) -> np.ndarray:
 # geometries
 # ---------------------------------------------------------------------------
 #: (N, C_in, H, W, C_out, kh, kw, stride, padding) — non-square, multi-channel;
-#: the strided and padded ones are used only where a claim allows them.
+#: the strided and padded ones are used only where a claim allows them. Among the strided ones the remainder
+#: (H + pads − (kh − 1) − 1) mod s is non-zero in H only, in W only (twice) and in both — the case where the
+#: rot180 route must add the rows/columns the forward never reached.
 CONV_GEOMETRIES = (
     dict(n=1, c_in=1, h=6, w=6, c_out=1, kh=3, kw=3, stride=1, padding=0),
     dict(n=2, c_in=3, h=5, w=7, c_out=2, kh=2, kw=3, stride=1, padding=0),
     dict(n=1, c_in=2, h=6, w=5, c_out=3, kh=3, kw=2, stride=1, padding=0),
-    dict(n=2, c_in=2, h=7, w=8, c_out=3, kh=3, kw=2, stride=2, padding=0),
-    dict(n=1, c_in=3, h=8, w=7, c_out=2, kh=2, kw=3, stride=3, padding=0),
+    dict(n=2, c_in=2, h=8, w=8, c_out=3, kh=3, kw=2, stride=2, padding=0),  # remainder (H − kh) mod s = 1, W: 0
+    dict(n=1, c_in=3, h=8, w=7, c_out=2, kh=2, kw=3, stride=3, padding=0),  # remainder H: 0, W: 1
+    dict(n=1, c_in=2, h=9, w=8, c_out=2, kh=2, kw=3, stride=3, padding=0),  # remainder H: 1, W: 2
     dict(n=1, c_in=2, h=6, w=7, c_out=2, kh=3, kw=3, stride=2, padding=(1, 0, 2, 1)),
     dict(n=2, c_in=1, h=5, w=6, c_out=2, kh=2, kw=2, stride=1, padding=1),
 )
