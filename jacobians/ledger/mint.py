@@ -628,7 +628,7 @@ def _(ev):
     location="§3.0 announces (F, S, P); padding P is never treated",
     statement="""The note's gradients assume no padding although §3.0 lists padding among the hyper-parameters.""",
     convention=CONV,
-    routes=("explicit", "fd", "torch"),
+    routes=("explicit", "fd", "vjp:im2col", "vjp:rot180", "fd:forward", "torch"),
     expected="completes",
     kind="gap",
     correction="""With zero padding P (any per-side amounts): the kernel and bias gradients are the unpadded
@@ -648,6 +648,13 @@ def _(ev):
         ev.corrected("explicit", dk, ex[1], kinds=("formula", "package"))
         ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S, P), kinds=("formula", "fd"))
         ev.corrected("fd", dk, _fd_conv_grad("w", x, w, delta, S, P), kinds=("formula", "fd"))
+        # the package's two VJP routes (col2im fold; full correlation with the rotated kernel, then cropped) and
+        # differences of the package's forward, all with the per-side padding
+        for route in ("vjp:im2col", "vjp:rot180"):
+            ev.corrected(route, dx, reference_vjp("conv2d", delta, "x", route=route, x=x, weight=w, stride=S, padding=P), kinds=("formula", "package"))
+            ev.corrected(route, dk, reference_vjp("conv2d", delta, "weight", route=route, x=x, weight=w, stride=S, padding=P), kinds=("formula", "package"))
+        ev.corrected("fd:forward", dx, reference_vjp("conv2d", delta, "x", route="fd", x=x, weight=w, stride=S, padding=P), kinds=("formula", "fd"))
+        ev.corrected("fd:forward", dk, reference_vjp("conv2d", delta, "weight", route="fd", x=x, weight=w, stride=S, padding=P), kinds=("formula", "fd"))
         ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0], kinds=("formula", "torch"))
         ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1], kinds=("formula", "torch"))
 

@@ -277,8 +277,9 @@ def _pkg_grad_wrt(p, cfg, name):
     """dJ/d(intermediate ``name``) as rows (one per channel) by the package's VJPs, chained from the loss down.
 
     Softmax–cross-entropy, the FC layer Wᵀ B + b, the channel-stacked column-major flatten, average pooling, the sigmoid
-    and the convolutions are each the package's registered operator (``reference_vjp``, explicit route); nothing of the
-    note's backward pass (:func:`_backward_note`) is reused — only the forward values.
+    and the convolutions are each the package's registered operator (``reference_vjp``: the explicit route, the col2im
+    route for pooling and the rot180 route for the convolutions, whose strides here differ between the axes); nothing
+    of the note's backward pass (:func:`_backward_note`) is reused — only the forward values.
     """
     v = forward(p, cfg)
     g = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["Z3"], y=p["y"])
@@ -289,12 +290,12 @@ def _pkg_grad_wrt(p, cfg, name):
         return g
     g = reference_vjp("vec", g, "x", x=v["A2"], convention="vardhan2022")
     down = (
-        ("A2", lambda g: reference_vjp("avg_pool2d", g, "x", x=v["I2"], kernel_size=cfg["pool2"], stride=cfg["pstride2"], padding=cfg["ppad2"])),
+        ("A2", lambda g: reference_vjp("avg_pool2d", g, "x", route="vjp:col2im", x=v["I2"], kernel_size=cfg["pool2"], stride=cfg["pstride2"], padding=cfg["ppad2"])),
         ("I2", lambda g: reference_vjp("sigmoid", g, "z", z=v["Z2"])),
-        ("Z2", lambda g: reference_vjp("conv2d", g, "x", x=v["A1"], weight=p["K2"], bias=p["b2"], stride=cfg["stride2"], padding=cfg["pad2"])),
-        ("A1", lambda g: reference_vjp("avg_pool2d", g, "x", x=v["I1"], kernel_size=cfg["pool1"], stride=cfg["pstride1"], padding=cfg["ppad1"])),
+        ("Z2", lambda g: reference_vjp("conv2d", g, "x", route="vjp:rot180", x=v["A1"], weight=p["K2"], bias=p["b2"], stride=cfg["stride2"], padding=cfg["pad2"])),
+        ("A1", lambda g: reference_vjp("avg_pool2d", g, "x", route="vjp:col2im", x=v["I1"], kernel_size=cfg["pool1"], stride=cfg["pstride1"], padding=cfg["ppad1"])),
         ("I1", lambda g: reference_vjp("sigmoid", g, "z", z=v["Z1"])),
-        ("Z1", lambda g: reference_vjp("conv2d", g, "x", x=p["A0"], weight=p["K1"], bias=p["b1"], stride=cfg["stride1"], padding=cfg["pad1"])),
+        ("Z1", lambda g: reference_vjp("conv2d", g, "x", route="vjp:rot180", x=p["A0"], weight=p["K1"], bias=p["b1"], stride=cfg["stride1"], padding=cfg["pad1"])),
     )
     for stage, step in down:
         if stage == name:
