@@ -561,7 +561,8 @@ def _(ev):
 
 @claim(
     "dd2424.filter-grad-sum",
-    location="slide 'Gradient of the loss w.r.t. vec(F_i)', last line (Σ_{i=1}^{3} ∂l/∂vec(S_1) M_Xi^im)",
+    location="""slide 'Gradient of the loss w.r.t. vec(F_i)', last line (Σ_{i=1}^{3} ∂l/∂vec(S_1) M_Xi^im), restated on
+    'Back to Gradient of the loss w.r.t. F_i' (counted once, here)""",
     statement="""The last line writes ∂l/∂vec(F_1) as the sum Σ_i ∂l/∂vec(S_1) M_Xi^im over the three planes. That sum
     is a 1×f² row whose value is the true gradient with its three plane blocks added together, whereas ∂l/∂vec(F_1) is
     1×3f² (the blocks side by side).""",
@@ -649,36 +650,6 @@ def _(ev):
         Xn = r.standard_normal((1, h, w))
         Gn = r.standard_normal((h - f + 1, w - f + 1))
         ev.written("explicit", (Gn.ravel() @ _M_im_note(Xn, f)).reshape(f, f), _conv(Xn, Gn[None]), kinds=("formula", "package"))
-
-
-@claim(
-    "dd2424.filter-grad-vec-sum",
-    location="slide 'Back to Gradient of the loss w.r.t. F_i' (∂l/∂vec(F_i) = Σ_j ∂l/∂vec(S_i) M_Xj^im)",
-    statement="""∂l/∂vec(F_i) is written as the sum over planes Σ_{j=1}^{3} ∂l/∂vec(S_i) M_Xj^im (a 1×f² row).""",
-    convention=CONV,
-    routes=("explicit", "fd", "plane-sum", "torch"),
-    expected="holds-corrected",
-    kind="erratum",
-    correction="""∂l/∂vec(F_i) = (∂l/∂vec(S_i) M_X1^im, ∂l/∂vec(S_i) M_X2^im, ∂l/∂vec(S_i) M_X3^im) (concatenation over planes).""",
-)
-def _(ev):
-    for X, F, b, W, b2, y in _net_cases():
-        g = _dl_dS(X, F, b, W, b2, y)
-        n_f, t, f = F.shape[0], g.size // F.shape[0], F.shape[2]
-        for i in range(n_f):
-            gi = g[i * t : (i + 1) * t]
-            parts = [gi @ _M_im_note(X[j : j + 1], f) for j in range(X.shape[0])]
-            true = gi @ _M_im_note(X, f)
-            ev.both("explicit", sum(parts), np.concatenate(parts), true, kinds=("formula", "package"))
-            ev.both("fd", sum(parts), np.concatenate(parts), _fd_filter_grad(i, X, F, b, W, b2, y).ravel(), kinds=("formula", "fd"))
-            # by value, the printed sum is the true gradient with its plane blocks added up
-            ev.written("plane-sum", sum(parts), _fd_filter_grad(i, X, F, b, W, b2, y).reshape(X.shape[0], -1).sum(axis=0), kinds=("formula", "fd"), tol=1e-6)
-            ev.corrected(
-                "torch",
-                np.concatenate(parts),
-                lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel(),
-                kinds=("formula", "torch"),
-            )
 
 
 @claim(
