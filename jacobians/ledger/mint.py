@@ -677,3 +677,53 @@ def _(ev):
     ev.written("index", listed, preset_order("mint", x), kinds=("exact", "package"))
     loops = [int(x[c, h, w]) for c in range(2) for h in range(2) for w in range(3)]  # the note's index nesting
     ev.written("loops", loops, preset_order("mint", x), kinds=("formula", "package"))
+
+
+@claim(
+    "mint.activation-step",
+    location="§1 (x^{l+1} = σ(z^l)) and §2 (the linear layer's gradients start from ∂L/∂z)",
+    statement="""The note's layers apply an activation x^{l+1} = σ(z^l), but it never writes the step from ∂L/∂x^{l+1} to
+    ∂L/∂z^l that the linear layer's formulas need.""",
+    convention=LIN,
+    routes=("fd", "explicit", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="∂L/∂z = ∂L/∂x^{l+1} ⊙ σ′(z) (elementwise), e.g. σ′ = σ(1 − σ) for the sigmoid, 1 − tanh² for tanh.",
+)
+def _(ev):
+    ev.gap("the activation step is not written")
+    for n, mi, mo, x, W, b, g in _linear_cases():
+        z = x @ W + b
+        for name, f, df in (("sigmoid", lambda v: 1 / (1 + np.exp(-v)), lambda v: np.exp(-v) / (1 + np.exp(-v)) ** 2), ("tanh", np.tanh, lambda v: 1 - np.tanh(v) ** 2)):
+            step = g * df(z)
+            ev.corrected("fd", step, fd_gradient(lambda z_, f=f: float(np.sum(g * f(z_))), z), kinds=("formula", "fd"))
+            ev.corrected("explicit", step, reference_vjp(name, g, "z", z=z), kinds=("formula", "package"))
+
+            def t_fn(z=z, g=g, name=name):
+                import torch
+
+                zt = torch.tensor(z, requires_grad=True)
+                (torch.as_tensor(g) * getattr(torch, name)(zt)).sum().backward()
+                return zt.grad.numpy()
+
+            ev.corrected("torch", step, t_fn, kinds=("formula", "torch"))
+
+
+@claim(
+    "mint.conv-output-size",
+    location="§3.0 (Z = X * K + b with hyper-parameters F, S, P; the output size H′ × W′ is used but not given)",
+    statement="""The note uses the output size H′ × W′ throughout without giving it in terms of H, W, F, S and P.""",
+    convention=CONV,
+    routes=("explicit", "index", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="H′ = ⌊(H + 2P − F)/S⌋ + 1 and W′ = ⌊(W + 2P − F)/S⌋ + 1 (per-side padding: H + P_top + P_bottom − F).",
+)
+def _(ev):
+    ev.gap("the output size is not given")
+    for H, W, F, S, P in ((7, 6, 3, 1, 0), (8, 7, 3, 2, 1), (9, 8, 2, 3, 0), (6, 9, 3, 2, 2)):
+        formula = ((H + 2 * P - F) // S + 1, (W + 2 * P - F) // S + 1)
+        ev.corrected("explicit", formula, conv2d(np.zeros((1, H, W)), np.zeros((1, 1, F, F)), stride=S, padding=P).shape[1:], kinds=("formula", "package"))
+        counted = (len(range(0, H + 2 * P - F + 1, S)), len(range(0, W + 2 * P - F + 1, S)))  # window starts that fit
+        ev.corrected("index", formula, counted, kinds=("formula", "exact"))
+        ev.corrected("torch", formula, lambda H=H, W=W, F=F, S=S, P=P: tuple(torch_conv2d(np.zeros((1, 1, H, W)), np.zeros((1, 1, F, F)), None, S, P).shape[2:]), kinds=("formula", "torch"))

@@ -1893,3 +1893,60 @@ def _(ev):
             return divmod(int(idx.ravel()[0]), 2)
 
         ev.corrected("torch", rowmajor, t_fn, kinds=("formula", "torch"))
+
+
+def _forward_max(p, cfg):
+    """The note's forward with max pooling (App. B: zero padding inside the max) in place of average pooling."""
+    v = {"Z1": conv_layer(p["A0"], p["K1"], p["b1"], cfg["pad1"], cfg["stride1"])}
+    v["I1"] = sigmoid(v["Z1"])
+    pool1 = [maxpool_note(I, cfg["pool1"], cfg["ppad1"], cfg["pstride1"]) for I in v["I1"]]
+    v["A1"], v["sw1"] = np.stack([a for a, _ in pool1]), [s_ for _, s_ in pool1]
+    v["Z2"] = conv_layer(v["A1"], p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])
+    v["I2"] = sigmoid(v["Z2"])
+    pool2 = [maxpool_note(I, cfg["pool2"], cfg["ppad2"], cfg["pstride2"]) for I in v["I2"]]
+    v["A2"], v["sw2"] = np.stack([a for a, _ in pool2]), [s_ for _, s_ in pool2]
+    v["B2"] = np.concatenate([vecF(a) for a in v["A2"]])
+    v["Z3"] = p["W3"].T @ v["B2"] + p["b3"]
+    v["A3"] = softmax(v["Z3"])
+    return v
+
+
+def _backward_max(p, cfg):
+    """§3.1's chain with each channel's App. B mask M_j = d_vA_j/d_vI_j for the pooling steps (rows = channels)."""
+    v = _forward_max(p, cfg)
+    a3 = v["A3"]
+    dZ3 = -(p["y"] / a3) @ (np.diag(a3) - np.outer(a3, a3))
+    dA2 = (dZ3 @ p["W3"].T).reshape(cfg["c2"], -1)
+    masks2 = [mask_from_switches(v["I2"].shape[1:], cfg["pool2"], cfg["ppad2"], cfg["pstride2"], s_) for s_ in v["sw2"]]
+    dZ2 = _through_sigmoid(np.stack([dA2[j] @ masks2[j] for j in range(cfg["c2"])]), v["I2"])
+    dK2 = _kernel_rows(dZ2, v["A1"], cfg["k2"], cfg["pad2"], cfg["stride2"])
+    dA1 = np.stack(
+        [sum(dZ2[j] @ input_jacobian(v["A1"].shape[1:], p["K2"][j, i], cfg["pad2"], cfg["stride2"]) for j in range(cfg["c2"])) for i in range(cfg["c1"])]
+    )
+    masks1 = [mask_from_switches(v["I1"].shape[1:], cfg["pool1"], cfg["ppad1"], cfg["pstride1"], s_) for s_ in v["sw1"]]
+    dZ1 = _through_sigmoid(np.stack([dA1[j] @ masks1[j] for j in range(cfg["c1"])]), v["I1"])
+    dK1 = _kernel_rows(dZ1, p["A0"], cfg["k1"], cfg["pad1"], cfg["stride1"])
+    return rows_to_kernel(dK1, cfg["k1"]), rows_to_kernel(dK2, cfg["k2"])
+
+
+@claim(
+    "vardhan2022.maxpool-network-chain",
+    location="§3.1.3 ('max-pooling … a mask') with the §3.1 chain and App. B's mask, through the whole network",
+    statement="""With max pooling in both pooling layers, the §3.1 chain — each pooling step multiplied by the channel's
+    App. B mask built from its switches (zero padding inside the max, first maximum in the column-stacked window) —
+    gives the kernel gradients of both convolutional layers.""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="holds",
+)
+def _(ev):
+    from .. import Vardhan2022Net
+
+    for seed in (1, 4):
+        net = Vardhan2022Net.sample(seed, pooling="max")
+        p = {k: np.asarray(v_) for k, v_ in net.values.items()}
+        dK1, dK2 = _backward_max(p, _NETWORK_CFG)
+        ex = net.explicit_gradients()
+        ev.written("explicit", np.concatenate([dK1.ravel(), dK2.ravel()]), np.concatenate([ex["K1"].ravel(), ex["K2"].ravel()]), kinds=("formula", "package"))
+        fd = net.finite_difference_gradients(["K1", "K2"])
+        ev.written("fd", np.concatenate([dK1.ravel(), dK2.ravel()]), np.concatenate([fd["K1"].ravel(), fd["K2"].ravel()]), kinds=("formula", "fd"), tol=1e-6)

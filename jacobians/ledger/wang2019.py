@@ -967,3 +967,34 @@ def _(ev):
             for c in range(1, d3 + 1):
                 by_place[a + (b - 1) * d1 + (c - 1) * d1 * d2 - 1] = 100 * c + 10 * a + b
     ev.written("loops", by_place, preset_order("wang2019", T), kinds=("formula", "package"))
+
+
+@claim(
+    "wang2019.general-activation-backward",
+    location="§1 introduces an elementwise σ; §2 (2.1) and §3 (X^(l+1) = σ(Z^(l))) give the backward step only for ReLU",
+    statement="""The note's network uses a general elementwise activation σ, but the step from ∂Q/∂X′ to ∂Q/∂Z is derived
+    only for ReLU (the 0/1 mask A).""",
+    convention=FC,
+    routes=("fd", "explicit", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""∂Q/∂Z = σ′(Z) ∘ ∂Q/∂X′ for any elementwise differentiable σ (entries σ′(z_ij)); (2.1) is the case
+    σ′ = 1[z > 0].""",
+)
+def _(ev):
+    ev.gap("the X′ → Z step is given only for ReLU")
+    derivatives = {"tanh": lambda Z: 1.0 - np.tanh(Z) ** 2, "sigmoid": lambda Z: np.exp(-Z) / (1.0 + np.exp(-Z)) ** 2}
+    forwards = {"tanh": np.tanh, "sigmoid": lambda Z: 1.0 / (1.0 + np.exp(-Z))}
+    for b, d_in, d_out, X, W, G in _fc_cases():
+        Z = X @ W.T
+        for name in ("tanh", "sigmoid"):
+            step = derivatives[name](Z) * G
+            ev.corrected("fd", step, fd_gradient(lambda Z_, name=name: float(np.sum(G * forwards[name](Z_))), Z), kinds=("formula", "fd"))
+            ev.corrected("explicit", step, reference_vjp(name, G, "z", z=Z), kinds=("formula", "package"))
+
+            def t_fn(Z=Z, G=G, name=name):
+                import torch
+
+                return torch_grad(lambda Zt: (torch.as_tensor(G) * getattr(torch, name)(Zt)).sum(), Z)
+
+            ev.corrected("torch", step, t_fn, kinds=("formula", "torch"))

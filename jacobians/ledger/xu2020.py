@@ -508,3 +508,26 @@ def _(ev):
     A, B = r.standard_normal((2, 2)), r.standard_normal((3, 2))
     J = fd_jacobian(lambda v: vec((A @ unvec(v, (1, 2, 3), conv)[0] @ B)[None], conv), np.zeros(6))
     ev.written("fd", np.kron(B.T, A), J, kinds=("formula", "fd"))
+
+
+@claim(
+    "xu2020.output-size",
+    location="§1 (O of shape (FN, OH, OW); OH and OW are used but never defined)",
+    statement="""The note uses OH and OW without defining them.""",
+    convention=CONV,
+    routes=("explicit", "index", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="OH = H − FH + 1 and OW = W − FW + 1 (stride 1, no padding, as in the note's forward formula).",
+)
+def _(ev):
+    ev.gap("OH and OW are not defined")
+    for I, F, G in _cases():
+        C, H, W = I.shape
+        FH, FW = F.shape[2:]
+        formula = (H - FH + 1, W - FW + 1)
+        ev.corrected("explicit", formula, conv2d(I, F).shape[1:], kinds=("formula", "package"))
+        # the positions x, y at which the note's sum I[k, x−1+i, y−1+j] stays inside the image, counted
+        counted = (sum(1 for x in range(1, H + 1) if x - 1 + FH <= H), sum(1 for y in range(1, W + 1) if y - 1 + FW <= W))
+        ev.corrected("index", formula, counted, kinds=("formula", "exact"))
+        ev.corrected("torch", formula, lambda I=I, F=F: tuple(_torch_O(I, F).shape[1:]), kinds=("formula", "torch"))
