@@ -255,7 +255,7 @@ def _(ev):
     statement="""For l = −log(yᵀp), p = softmax(s): ∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − ppᵀ), which is (p − y)ᵀ for a
     one-hot y.""",
     convention=CONV + "; ∂l/∂s is a 1×C row",
-    routes=("explicit", "fd", "formula", "torch"),
+    routes=("explicit", "vjp", "fd", "formula", "torch"),
     expected="holds",
     kind="extraction",
     reading="""Printed 'diag(p − ppᵀ)': literally the diagonal matrix of a C×1 vector minus a C×C matrix, which is not
@@ -276,6 +276,7 @@ def _(ev):
             ev.written("fd", plausible, grad_fd, kinds=("formula", "fd"))
             ev.written("explicit", plausible, reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=s, y=y), kinds=("formula", "package"))
             ev.written("formula", plausible, p - y, kinds=("formula", "formula"))
+            ev.written("vjp", plausible, reference_vjp("softmax_cross_entropy", np.array(1.0), "s", route="vjp:softmax_vjp", s=s, y=y), kinds=("formula", "package"))
             literal_diagonal = -(y / (y @ p)) @ np.diag(p - p * p)  # the literal text's only defined reading
             assert np.abs(literal_diagonal - grad_fd).max() > 0.1, "the literal reading would not be wrong here"
 
@@ -1100,7 +1101,7 @@ def _(ev):
     diag(Ind(vec(S) > 0)), the fan-out sum Σ_i ∂l/∂vec(S_i⁽²⁾) M_{F_2i}^filter into X⁽¹⁾, then M_X^im for F⁽¹⁾ and
     M_F^filter for X — gives the gradients of l w.r.t. the first layer's filters and the image.""",
     convention=CONV,
-    routes=("explicit", "fd"),
+    routes=("explicit", "vjp", "fd"),
     expected="holds",
 )
 def _(ev):
@@ -1120,6 +1121,10 @@ def _(ev):
         dX = sum(dS1[i * t1 : (i + 1) * t1] @ _M_filter_note(v["F1"][i], v["X"].shape) for i in range(v["F1"].shape[0])).reshape(v["X"].shape)
         ex = net.explicit_gradients()  # the package's chained sparse Jacobians (with its fan-out link)
         ev.written("explicit", np.concatenate([dF1.ravel(), dX.ravel()]), np.concatenate([ex["F1"].ravel(), ex["X"].ravel()]), kinds=("formula", "package"))
+        # the same chains applied backwards (their fan-out link accumulates the branches' VJPs)
+        chains = net.explicit_chains()
+        by_vjp = np.concatenate([chains["F1"].vjp(np.ones(1)), chains["X"].vjp(np.ones(1))])
+        ev.written("vjp", np.concatenate([dF1.ravel(), dX.ravel()]), by_vjp, kinds=("formula", "package"))
         fd = net.finite_difference_gradients(["F1", "X"])
         ev.written("fd", np.concatenate([dF1.ravel(), dX.ravel()]), np.concatenate([fd["F1"].ravel(), fd["X"].ravel()]), kinds=("formula", "fd"), tol=1e-6)
 

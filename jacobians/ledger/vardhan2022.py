@@ -294,7 +294,7 @@ def _pkg_grad_wrt(p, cfg, name):
         ("I2", lambda g: reference_vjp("sigmoid", g, "z", z=v["Z2"])),
         ("Z2", lambda g: reference_vjp("conv2d", g, "x", route="vjp:rot180", x=v["A1"], weight=p["K2"], bias=p["b2"], stride=cfg["stride2"], padding=cfg["pad2"])),
         ("A1", lambda g: reference_vjp("avg_pool2d", g, "x", route="vjp:col2im", x=v["I1"], kernel_size=cfg["pool1"], stride=cfg["pstride1"], padding=cfg["ppad1"])),
-        ("I1", lambda g: reference_vjp("sigmoid", g, "z", z=v["Z1"])),
+        ("I1", lambda g: reference_vjp("sigmoid", g, "z", route="vjp:elementwise", z=v["Z1"])),
         ("Z1", lambda g: reference_vjp("conv2d", g, "x", route="vjp:rot180", x=p["A0"], weight=p["K1"], bias=p["b1"], stride=cfg["stride1"], padding=cfg["pad1"])),
     )
     for stage, step in down:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import col2im, conv2d, im2col, linear_xwt, relu
-from ..claims import claim, reference_vjp
+from ..claims import claim, reference_jacobian, reference_vjp
 from ._tools import fd_gradient, fd_gradient_wrt, fd_jacobian, rng, torch_grad
 
 FC = "X (b × d_in), W (d_out × d_in), Z = XWᵀ; ∂Q/∂M shaped like M; vector derivatives d_x × d_z"
@@ -951,7 +951,7 @@ def _(ev):
     place a + (b − 1) d1 + (c − 1) d1 d2 — the order that puts t_{2,3,1} at x_{4,4} and x_{5,3}; for 2 × 3 × 2 it lists
     t111, t211, t121, t221, t131, t231, t112, …, t232. The package's preset ``wang2019`` orders (C, H, W) arrays this way.""",
     convention=CONV,
-    routes=("index", "loops"),
+    routes=("index", "loops", "transpose"),
     expected="holds",
 )
 def _(ev):
@@ -967,6 +967,11 @@ def _(ev):
             for c in range(1, d3 + 1):
                 by_place[a + (b - 1) * d1 + (c - 1) * d1 * d2 - 1] = 100 * c + 10 * a + b
     ev.written("loops", by_place, preset_order("wang2019", T), kinds=("formula", "package"))
+    # the note's d1 × d2 × d3 tensor is the package's (C, H, W) array with its axes moved (2, 0, 1): the package's
+    # transpose operator does it
+    Tn = T.transpose(1, 2, 0)  # back to the note's (d1, d2, d3)
+    moved = (reference_jacobian("transpose", "x", x=Tn, axes=(2, 0, 1)) @ Tn.ravel()).reshape(T.shape)
+    ev.written("transpose", T, moved, kinds=("formula", "package"))
 
 
 @claim(

@@ -469,7 +469,7 @@ def _(ev):
     statement="""The note ends with ∂L/∂φ(I) and does not say how to reach ∂L/∂I, the gradient the previous
     layer needs.""",
     convention=CONV,
-    routes=("explicit", "rot180", "fd", "torch"),
+    routes=("explicit", "rot180", "operator", "fd", "torch"),
     expected="completes",
     kind="gap",
     correction="""∂L/∂I = col2im(∂L/∂O_f F_fᵀ): fold the patch gradients back onto the image, each pixel
@@ -482,6 +482,8 @@ def _(ev):
         ev.corrected("explicit", dI, (conv2d_input_jacobian(F, I.shape).T @ G.ravel()).reshape(I.shape), kinds=("formula", "package"))
         ev.corrected("rot180", dI, reference_vjp("conv2d", G, "x", route="vjp:rot180", x=I, weight=F), kinds=("formula", "package"))
         ev.corrected("fd", dI, fd_gradient(lambda I_: float(np.sum(G * conv2d(I_, F))), I), kinds=("formula", "fd"))
+        # the package's operator O_f = φ(I) F_f (its Jacobian built from (F_fᵀ ⊗ I)), applied backwards to ∂L/∂O_f
+        ev.corrected("operator", dI, reference_vjp("xu2020_kron", _O_f(G), "x", x=I, f_f=_F_f(F), kernel_size=(FH, FW)), kinds=("formula", "package"))
         ev.corrected("torch", dI, lambda: _torch_conv_grad("I", I, F, G), kinds=("formula", "torch"))
 
 
