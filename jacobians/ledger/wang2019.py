@@ -224,6 +224,10 @@ def _(ev):
     convention=FC,
     routes=("fd", "shape"),
     expected="holds",
+    kind="extraction",
+    reading="""The last underbraced factor is printed ∂Q/∂z_inᵀ with size d_out × b: z_in is no object of the derivation,
+    and the only d_out × b matrix there is ∂Q/∂Zᵀ = [∂Q/∂z_1:ᵀ, …, ∂Q/∂z_b:ᵀ], written out in the same line — a garbled
+    subscript, judged as ∂Q/∂Zᵀ.""",
 )
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
@@ -297,6 +301,9 @@ def _(ev):
     convention=FC,
     routes=("fd", "shape"),
     expected="holds",
+    kind="extraction",
+    reading="""The underbrace gives ∂Q/∂Z the size 'b × d': the subscript 'out' is lost (the line's result is
+    d_in × d_out and Z is b × d_out) — judged as b × d_out.""",
 )
 def _(ev):
     for b, d_in, d_out, X, W, G in _fc_cases():
@@ -770,6 +777,9 @@ def _conv_cases():
     convention=CONV,
     routes=("fd", "explicit", "torch"),
     expected="holds",
+    kind="extraction",
+    reading="""The top row reads ∂Q/∂T ← fold ← ∂Q/∂X ← reshape ← ∂Q/∂X: reshaping a matrix into itself. The overline of
+    the order-5 tensor X̄ was lost (§6 later writes ∂Q/∂X̄ = reshape(∂Q/∂X), ∂Q/∂T = fold(∂Q/∂X̄)) — judged with X̄.""",
 )
 def _(ev):
     for T, K, G in _conv_cases():
@@ -1003,3 +1013,35 @@ def _(ev):
                 return torch_grad(lambda Zt: (torch.as_tensor(G) * getattr(torch, name)(Zt)).sum(), Z)
 
             ev.corrected("torch", step, t_fn, kinds=("formula", "torch"))
+
+
+@claim(
+    "wang2019.fc-no-bias",
+    location="§1–§4 (Z = X Wᵀ throughout; no bias vector)",
+    statement="""The note's FC layers have no bias, so no bias gradient is derived.""",
+    convention=FC,
+    routes=("explicit", "fd", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""With Z = X Wᵀ + 1 bᵀ (b ∈ R^{d_out} added to every row), ∂Q/∂b = (∂Q/∂Z)ᵀ 1 — the columns of ∂Q/∂Z summed
+    over the batch; (2.2) and (2.3) are unchanged.""",
+)
+def _(ev):
+    ev.gap("the layers have no bias")
+    for b_, d_in, d_out, X, W, G in _fc_cases():
+        bias = rng(90 + d_in).standard_normal(d_out)
+        Z = X @ W.T + bias
+        dZ = (Z > 0) * G  # (2.1) at the biased Z
+        db = dZ.T @ np.ones(b_)
+        # the package's linear layer z = x W + b (note 002's form) with W = Wᵀ, then ReLU, applied backwards
+        ev.corrected("explicit", db, reference_vjp("linear_xw_b", reference_vjp("relu", G, "z", z=Z), "bias", x=X, weight=W.T, bias=bias), kinds=("formula", "package"))
+        ev.corrected("fd", db, fd_gradient(lambda v: float(np.sum(G * np.maximum(X @ W.T + v, 0.0))), bias), kinds=("formula", "fd"))
+
+        def t_fn(X=X, W=W, G=G, bias=bias):
+            import torch
+
+            bt = torch.tensor(bias, requires_grad=True)
+            (torch.as_tensor(G) * torch.relu(torch.nn.functional.linear(torch.as_tensor(X), torch.as_tensor(W), bt))).sum().backward()
+            return bt.grad.numpy()
+
+        ev.corrected("torch", db, t_fn, kinds=("formula", "torch"))

@@ -533,3 +533,33 @@ def _(ev):
         counted = (sum(1 for x in range(1, H + 1) if x - 1 + FH <= H), sum(1 for y in range(1, W + 1) if y - 1 + FW <= W))
         ev.corrected("index", formula, counted, kinds=("formula", "exact"))
         ev.corrected("torch", formula, lambda I=I, F=F: tuple(_torch_O(I, F).shape[1:]), kinds=("formula", "torch"))
+
+
+@claim(
+    "xu2020.no-bias",
+    location="whole note (the convolution O = I * F has no bias)",
+    statement="""The note's layer has no bias, so no bias gradient is given.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""With O_f = φ(I) F_f + 1 bᵀ (one bias per filter), ∂L/∂b = 1ᵀ ∂L/∂O_f: each output map's gradient summed
+    over its positions (and over the batch, for several images).""",
+)
+def _(ev):
+    ev.gap("the layer has no bias")
+    for I, F, G in _cases():
+        b = np.zeros(F.shape[0])
+        db = np.ones(_O_f(G).shape[0]) @ _O_f(G)
+        ev.corrected("explicit", db, reference_vjp("conv2d", G, "bias", x=I, weight=F, bias=b), kinds=("formula", "package"))
+        ev.corrected("fd", db, fd_gradient(lambda b_: float(np.sum(G * conv2d(I, F, b_))), b), kinds=("formula", "fd"))
+        ev.corrected("torch", db, lambda I=I, F=F, G=G: _torch_bias_grad(I, F, G), kinds=("formula", "torch"))
+
+
+def _torch_bias_grad(I, F, G):
+    import torch
+
+    bt = torch.zeros(F.shape[0], dtype=torch.float64, requires_grad=True)
+    out = torch.nn.functional.conv2d(torch.as_tensor(I)[None], torch.as_tensor(F), bt)[0]
+    (out * torch.as_tensor(G)).sum().backward()
+    return bt.grad.numpy()
