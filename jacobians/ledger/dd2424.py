@@ -1150,3 +1150,44 @@ def _(ev):
     is_label = [bool((y >= 0).all() and abs(y.sum() - 1.0) < 1e-12) for y in candidates]  # the slides' definition
     ev.written("formula", is_label, [True, False, False, True, False], kinds=("formula", "exact"))
     ev.written("explicit", [not x for x in is_label], [refused(y) for y in candidates], kinds=("formula", "package"))
+
+
+@claim(
+    "dd2424.loss-and-regulariser",
+    location="slide on training (cross-entropy over a mini-batch plus an L2 penalty, minimised by mini-batch gradient descent)",
+    statement="""Training minimises the mini-batch cross-entropy plus an L2 penalty on the parameters, but the slides give
+    the gradient of one example's loss only — not of the mini-batch mean, nor of the penalty.""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="completes",
+    kind="gap",
+    correction="""For J = (1/|B|) Σ_{x∈B} l(x) + λ Σ_i ‖F_i‖², ∂J/∂F_i = (1/|B|) Σ_x ∂l(x)/∂F_i + 2λ F_i (biases usually
+    not penalised).""",
+)
+def _(ev):
+    ev.gap("no gradient of the mini-batch mean or of the penalty")
+    lam = 0.03
+    _, F, b, W, b2, _ = _net_params(5)
+    r = rng(6)
+    batch = [(r.standard_normal(F.shape[1:2] + (6, 5)), np.eye(4)[k]) for k in (0, 2, 3)]
+
+    def J(F_):
+        return np.mean([_net(X, F_, b, W, b2, y)["loss"] for X, y in batch]) + lam * float(np.sum(F_ * F_))
+
+    # the slides' per-example chain: ∂l/∂vec(S_i) M_X^im for each filter, averaged, plus the penalty's 2λF
+    per_example = []
+    for X, y in batch:
+        g = _dl_dS(X, F, b, W, b2, y)
+        t = g.size // F.shape[0]
+        per_example.append(np.stack([(g[i * t : (i + 1) * t] @ _M_im_note(X, F.shape[2])).reshape(F.shape[1:]) for i in range(F.shape[0])]))
+    dJ = np.mean(per_example, axis=0) + 2 * lam * F
+    # the package's VJPs per example (softmax–CE, the FC layer, ReLU, the convolution's weight), averaged
+    pkg = []
+    for X, y in batch:
+        v = _net(X, F, b, W, b2, y)
+        ds = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["s"], y=y)
+        dH = reference_vjp("linear_wvec_b", ds, "h", h=v["H"].ravel(), weight=W, bias=b2)
+        dS = reference_vjp("relu", dH, "z", z=v["S"].ravel()).reshape(v["S"].shape)
+        pkg.append(reference_vjp("conv2d", dS, "weight", x=X, weight=F, bias=b))
+    ev.corrected("explicit", dJ, np.mean(pkg, axis=0) + 2 * lam * F, kinds=("formula", "package"))
+    ev.corrected("fd", dJ, fd_gradient(J, F), kinds=("formula", "fd"))
