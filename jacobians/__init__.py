@@ -73,8 +73,6 @@ _EXPORTS = {
     "MaxPoolSwitches": "ops.pooling",
     "max_pool2d_switches": "ops.pooling",
     "max_pool2d_jacobian_from_switches": "ops.pooling",
-    "vardhan2022_mask_column": "ops.pooling",
-    "vardhan2022_mask_column_corrected": "ops.pooling",
     # transposed convolution, adaptive / global pooling, upsampling (issue #13)
     "ConvTranspose2dGeometry": "ops.conv_transpose",
     "conv_transpose2d": "ops.conv_transpose",
@@ -111,15 +109,12 @@ _EXPORTS = {
     "cross_entropy_jacobian": "ops.softmax",
     "softmax_cross_entropy": "ops.softmax",
     "softmax_cross_entropy_grad": "ops.softmax",
-    "softmax_cross_entropy_grad_note004": "ops.softmax",
     "softmax_cross_entropy_grad_onehot": "ops.softmax",
     "soft_cross_entropy": "ops.softmax",
     "softmax_soft_cross_entropy": "ops.softmax",
     "frobenius_loss": "ops.softmax",
     "frobenius_loss_jacobian": "ops.softmax",
     # Kronecker forms (note 003)
-    "xu2020_filter_matrix": "ops.kron",
-    "xu2020_output_matrix": "ops.kron",
     "kron_filter_form": "ops.kron",
     "kron_patch_form": "ops.kron",
     # linear layers
@@ -127,7 +122,6 @@ _EXPORTS = {
     "linear_xw_b": "ops.linear",
     "linear_wvec_b": "ops.linear",
     "linear_wtb_b": "ops.linear",
-    "linear_wtb_b_row_jacobians": "ops.linear",
     # robustness: the torch-style linear layer and every linear-layer Jacobian builder at top level
     "linear": "ops.linear",
     "linear_input_jacobian": "ops.linear",
@@ -152,7 +146,6 @@ _EXPORTS = {
     "flatten_jacobian": "ops.reshape",
     "stack_jacobian": "ops.reshape",
     "select_jacobian": "ops.reshape",
-    "vardhan2022_channel_rows": "ops.reshape",
     # composition and the notes' networks
     "Chain": "chain",
     "Link": "chain",

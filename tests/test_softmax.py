@@ -16,12 +16,12 @@ from jacobians.ops.softmax import (
     softmax,
     softmax_cross_entropy,
     softmax_cross_entropy_grad,
-    softmax_cross_entropy_grad_note004,
     softmax_cross_entropy_grad_onehot,
     softmax_jacobian,
     softmax_soft_cross_entropy,
     softmax_soft_cross_entropy_grad,
 )
+from jacobians.ledger.dd2424_formulas import softmax_cross_entropy_grad_note004
 from jacobians.registry import get_operator
 
 RNG = np.random.default_rng(2024)
@@ -218,3 +218,10 @@ def test_registered_cases_against_torch_jacrev(name):
 def test_module_docstring_examples():
     result = doctest.testmod(softmax_module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 4 and result.failed == 0
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.5, 0.0])
+def test_a_label_whose_entries_do_not_sum_to_one_is_refused(scale):
+    """Both sides of the sum check matter: a one-hot scaled below 1 must be refused as surely as one scaled above."""
+    with pytest.raises(ValueError, match="probability vector"):
+        softmax_cross_entropy(np.zeros(3), scale * np.eye(3)[1])

@@ -870,7 +870,9 @@ def _jac_w(x, weight, bias=None, **p):
 
 
 def _jac_b(x, weight, bias=None, **p):
-    geom = _geometry(np.shape(x), np.shape(weight), **_conv_params(p))
+    # the forward's defaults, as conv2d has them (the reference routes call this with only the parameters given)
+    params = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, **_conv_params(p)}
+    geom = _geometry(np.shape(x), np.shape(weight), **params)
     return conv2d_bias_jacobian(geom.output_shape)
 
 

@@ -26,8 +26,8 @@ The reshape. Note 003 builds F_f as ``F.reshape(-1, FN)`` of the
 ``(FN, C, FH, FW)`` filter array. In NumPy's C order that reshape cuts the
 flat array into rows of FN consecutive entries, which mixes filters whenever
 FN > 1; the matrix whose columns are the filters is ``F.reshape(FN, -1).T``.
-Both are provided (:func:`xu2020_filter_matrix`), and tests/test_kron.py
-records which one satisfies φ(I) F_f = O_f.
+Both are note 003's formulas and live beside its claims
+(:mod:`jacobians.ledger.xu2020_formulas`); tests/test_kron.py records which one satisfies φ(I) F_f = O_f.
 
 The registered operator ``xu2020_kron`` is O_f = φ(I) F_f as a function of
 the image ``x`` and of ``f_f``; its explicit Jacobians are built from the two
@@ -51,8 +51,6 @@ from .conv2d import col2im, im2col, im2col_jacobian
 
 __all__ = [
     "COLUMN_MAJOR",
-    "xu2020_filter_matrix",
-    "xu2020_output_matrix",
     "kron_filter_form",
     "kron_patch_form",
     "xu2020_kron",
@@ -65,50 +63,6 @@ __all__ = [
 #: Column-major vec of matrices, the convention of the Kronecker identity.
 COLUMN_MAJOR = Convention(vec="col", name="column-major")
 
-_RESHAPES = ("corrected", "as_written")
-
-
-def xu2020_filter_matrix(weight, reshape: str = "corrected") -> np.ndarray:
-    """F_f, the filters as a ``(C·kh·kw, FN)`` matrix.
-
-    Parameters
-    ----------
-    weight : array (FN, C, kh, kw)
-    reshape : {"corrected", "as_written"}
-        ``"corrected"``: ``weight.reshape(FN, -1).T`` — column f is filter f
-        flattened in the order of φ(I)'s columns (c, a, b).
-        ``"as_written"``: note 003's ``weight.reshape(-1, FN)`` (NumPy C order),
-        which equals the corrected matrix only when FN = 1.
-
-    Examples
-    --------
-    >>> w = np.arange(8.).reshape(2, 1, 2, 2)
-    >>> xu2020_filter_matrix(w)
-    array([[0., 4.],
-           [1., 5.],
-           [2., 6.],
-           [3., 7.]])
-    >>> xu2020_filter_matrix(w, "as_written")
-    array([[0., 1.],
-           [2., 3.],
-           [4., 5.],
-           [6., 7.]])
-    """
-    weight = as_array(weight, "weight")
-    if weight.ndim != 4:
-        raise GeometryError(f"weight: must have shape (FN, C, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
-    if not isinstance(reshape, str) or reshape not in _RESHAPES:
-        raise ValueError(f"reshape: must be one of {_RESHAPES} (got {_short(reshape)})")
-    fn = weight.shape[0]
-    return weight.reshape(fn, -1).T if reshape == "corrected" else weight.reshape(-1, fn)
-
-
-def xu2020_output_matrix(y) -> np.ndarray:
-    """O_f, the ``(FN, OH, OW)`` output as a ``(OH·OW, FN)`` matrix (one column per channel)."""
-    y = as_array(y, "y")
-    if y.ndim != 3:
-        raise GeometryError(f"y: must have shape (FN, OH, OW) (got {y.ndim}-D shape {y.shape})")
-    return y.reshape(y.shape[0], -1).T
 
 
 def kron_filter_form(phi, n_filters: int, *, max_bytes=None) -> sp.csr_array:
@@ -191,7 +145,7 @@ def xu2020_kron(x, f_f, kernel_size, stride=1, padding=0, dilation=1) -> np.ndar
     Parameters
     ----------
     x : (C, H, W)
-    f_f : (C·kh·kw, FN), e.g. :func:`xu2020_filter_matrix` of a weight
+    f_f : (C·kh·kw, FN), e.g. ``weight.reshape(FN, -1).T`` of a weight
     kernel_size, stride, padding, dilation : as :func:`~jacobians.ops.conv2d.im2col`
     """
     x, f_f, k = _checked(x, f_f, kernel_size)

@@ -15,9 +15,10 @@ Pieces the notes use:
   note 001's column-major vec against the canonical row-major one;
 * ``transpose`` — for a matrix its Jacobian is a commutation matrix;
 * ``stack`` — DD2424's S = {S_1, …, S_n} with ∂vec(S)/∂vec(S_i) = (0; I_t; 0);
-  ``select`` is its adjoint (the row block (0 I_t 0));
-* :func:`vardhan2022_channel_rows` — note 001 §3.1.2's reshaping of the row
-  dJ/dB⁽²⁾ into a channels × (h·w) matrix, one row per channel.
+  ``select`` is its adjoint (the row block (0 I_t 0)).
+
+Note 001's reshaping of dJ/dB⁽²⁾ into channel rows is the note's own formula and lives in
+:mod:`jacobians.ledger.vardhan2022_formulas`.
 """
 from __future__ import annotations
 
@@ -51,7 +52,6 @@ __all__ = [
     "stack_jacobian",
     "select",
     "select_jacobian",
-    "vardhan2022_channel_rows",
 ]
 
 
@@ -350,21 +350,6 @@ def select_jacobian(x_shape, index: int) -> sp.csr_array:
     t = exact_size(x_shape[1:])
     _guard("select Jacobian", t, exact_size(x_shape))
     return selection_matrix(index * t + np.arange(t), exact_size(x_shape))
-
-
-def vardhan2022_channel_rows(dj_db, channels: int) -> np.ndarray:
-    """Note 001 §3.1.2: the row dJ/dB⁽²⁾ (1 × c·h·w) as a c × (h·w) matrix, row j = dJ/d vec(A_j).
-
-    B⁽²⁾ stacks vec(A_1), …, vec(A_c) (each column-major), so the reshape is a
-    plain C-order reshape of the row; its Jacobian is the identity.
-    """
-    row = as_array(dj_db, "dj_db")
-    channels = as_positive_int(channels, "channels")
-    if row.ndim > 2 or (row.ndim == 2 and row.shape[0] != 1) or row.size % channels:
-        raise GeometryError(
-            f"dj_db: must be a row of c*h*w entries divisible by channels = {channels} (got shape {row.shape})"
-        )
-    return row.reshape(channels, -1)
 
 
 # ---------------------------------------------------------------------------

@@ -58,7 +58,6 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_jacobian",
     "softmax_cross_entropy",
-    "softmax_cross_entropy_grad_note004",
     "softmax_cross_entropy_grad",
     "softmax_cross_entropy_grad_onehot",
     "softmax_cross_entropy_vjp",
@@ -243,17 +242,6 @@ def softmax_cross_entropy(s, y):
     return np.asarray(logsumexp(s) - logsumexp(s, b=y))
 
 
-def softmax_cross_entropy_grad_note004(s, y):
-    """Note 004's chained form ``∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − p pᵀ)``, with the C×C matrix formed.
-
-    Returns the row as a vector (C,).
-    """
-    s = _vector(s, "s")
-    y = _label(y, s)
-    p = softmax(s)
-    return (-y / (y @ p)) @ softmax_jacobian(s)
-
-
 def softmax_cross_entropy_grad(s, y):
     """∂l/∂s in closed form for any label: ``p − (y ∘ p)/(yᵀp)`` (C,)."""
     s = _vector(s, "s")
@@ -282,7 +270,10 @@ def _closed_form_vjp(g, s, y):
 
 
 def _sce_jacobian(s, y):
-    return sp.csr_array(softmax_cross_entropy_grad_note004(s, y)[None, :])
+    """The 1 × C Jacobian as the chain −yᵀ/(yᵀp) · ∂p/∂s, with the C × C softmax Jacobian formed."""
+    s = _vector(s, "s")
+    y = _label(y, s)
+    return sp.csr_array(((-y / (y @ softmax(s))) @ softmax_jacobian(s))[None, :])
 
 
 # ---------------------------------------------------------------------------
