@@ -75,6 +75,9 @@ BAD = [
     (["instance_norm", "--input", "2x3"], "--input: instance_norm needs NxCxS… with at least one spatial axis"),
     (["instance_norm", "--input", "2x3x1"], "--input: instance_norm needs more than 1 spatial element"),
     (["layer_norm", "--input", "2x3", "--symbolic", "--values", "ones"], "--symbolic: the same as --values symbolic"),
+    (["linear", "--input", "2x3", "--weight", "4x2"], "--weight: linear needs d_out x 3"),
+    (["linear", "--input", "2x3x1", "--weight", "4x1"], "--input: linear needs x of shape d_in or N x d_in"),
+    (["linear", "--input", "3"], "--weight: linear needs"),
 ]
 
 

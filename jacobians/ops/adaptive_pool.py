@@ -29,6 +29,7 @@ import numpy as np
 
 from ..geometry import GeometryError, as_positive_int
 from ..registry import Case, register
+from ._show_resample import adaptive_pool_show, global_pool_show
 from ._separable import check_grad, product_csr, separable_adjoint
 from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
@@ -459,6 +460,7 @@ register(
     torch_forward=_torch_adaptive_avg,
     reference=adaptive_avg_pool2d_reference,
     param_names=("output_size",),
+    show=adaptive_pool_show("adaptive_avg_pool2d", "avg"),
 )
 
 register(
@@ -472,6 +474,7 @@ register(
     torch_forward=_torch_adaptive_max,
     reference=adaptive_max_pool2d_reference,
     param_names=("output_size",),
+    show=adaptive_pool_show("adaptive_max_pool2d", "max"),
 )
 
 register(
@@ -484,4 +487,5 @@ register(
     affine_in=("x",),
     torch_forward=_torch_global_avg,
     reference=lambda x: adaptive_avg_pool2d_reference(x, 1),
+    show=global_pool_show("global_avg_pool2d"),
 )

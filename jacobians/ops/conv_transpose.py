@@ -59,6 +59,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_positive_int, as_shape
 from ..registry import Case, register
+from ._show_resample import conv_transpose_show
 from ._separable import AxisRuns, NdFrame, SeparableFrame, axis_runs
 from ._sparse import (
     Pattern,
@@ -880,6 +881,7 @@ register(
     torch_forward=_torch_conv_transpose2d,
     reference=conv_transpose2d_reference,
     param_names=_PARAMS,
+    show=conv_transpose_show("conv_transpose2d", 2),
 )
 
 
@@ -935,9 +937,9 @@ register(
     structural=("bias",),
     torch_forward=_torch_conv_transpose1d,
     reference=conv_transpose1d_reference,
-    # the `show` CLI's window flags are 2-D pairs (--stride 2 means (2, 2)); until it knows 1-D operators,
-    # conv_transpose1d's stride, padding and dilation are not offered to it (one-line refusal, defaults used)
     param_names=("output_padding", "groups"),
+    # `show` takes --stride/--padding/--dilation as one value per axis (one axis here), see _show_resample
+    show=conv_transpose_show("conv_transpose1d", 1),
 )
 
 
@@ -1360,4 +1362,5 @@ register(
     reference=conv_transpose3d_reference,
     # the show CLI's window flags are 2-D pairs: 3-D arguments are not offered to it yet
     param_names=("output_padding", "groups"),
+    show=conv_transpose_show("conv_transpose3d", 3),
 )

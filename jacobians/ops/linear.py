@@ -736,6 +736,16 @@ def _linear_forward(x, weight, bias=None):
     return linear(x, weight, bias)
 
 
+def _linear_setup(shape, options):
+    """F.linear: --input d_in or N x d_in, --weight d_out x d_in; the bias (d_out)."""
+    need_ndim("linear", shape, (1, 2), "x of shape d_in or N x d_in")
+    w = _need_weight("linear", options, 2, "d_out x d_in")
+    if w[1] != shape[-1]:
+        raise ValueError(f"--weight: linear needs d_out x {shape[-1]} (d_in = the last axis of --input {dims(shape)}), "
+                         f"got {dims(w)}")
+    return ShowSetup({"x": shape, "weight": w, "bias": (w[0],)})
+
+
 register(
     "linear",
     summary="PyTorch's F.linear y = x Wᵀ + b: ∂y/∂x = I_N ⊗ W, ∂y/∂vec W rows x[n], ∂y/∂b = 1_N ⊗ I",
@@ -755,4 +765,6 @@ register(
     structural=("bias",),
     torch_forward=_torch_linear,
     reference=_linear_reference,
+    show=_linear_show(_linear_setup, lambda s, p: (*s["x"][:-1], s["weight"][0]), lambda s: s["x"][-1], "d_in or N x d_in",
+                      {"x": "x", "weight": "W", "bias": "b"}, ("--input", "2x3", "--weight", "4x3")),
 )

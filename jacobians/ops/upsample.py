@@ -67,6 +67,7 @@ import numpy as np
 
 from ..geometry import GeometryError, as_pair
 from ..registry import Case, register
+from ._show_resample import interpolate_show
 from ._separable import axis_matrix, check_grad, product_csr, separable_adjoint
 from ._sparse import as_float_array, exact_size, resolve_dtype
 
@@ -532,4 +533,5 @@ register(
     torch_forward=_torch_interpolate,
     reference=interpolate_reference,
     param_names=_PARAMS,
+    show=interpolate_show(INTERPOLATE_MODES),
 )
