@@ -444,16 +444,24 @@ def _operator_link(name, spec, rule, value, kwargs, out_shape):
     size_out = exact_size(out_shape)
     face = spec.jacobian[rule.data]
     vjp_face = next(iter(spec.vjp[rule.data].values()))
-    return Link(name, build=lambda: _call_face(face, rule.data, value, kwargs, per_sample="diag", shape=(size_out, size_in)),
+    dtype = np.asarray(value).dtype
+
+    def build():
+        J = _call_face(face, rule.data, value, kwargs, per_sample="diag", shape=(size_out, size_in))
+        # the dtype rule (float32 kept) for every link, so the chain never mixes precisions
+        return J if J.dtype == dtype else sp.csr_array(J, dtype=dtype)
+
+    return Link(name, build=build,
                 vjp=lambda g: _call_vjp(vjp_face, g, rule.data, value, kwargs, out_shape),
                 in_size=size_in, out_size=size_out)
 
 
-def _scaled_identity(name, n, scale=1.0):
-    return Link(name, sp.csr_array((np.full(n, float(scale)), np.arange(n), np.arange(n + 1)), shape=(n, n)))
+def _scaled_identity(name, n, scale=1.0, dtype=np.float64):
+    # the value's dtype: chain.RowSelection.apply cannot gather float32 rows with float64 scales
+    return Link(name, sp.csr_array((np.full(n, scale, dtype=dtype), np.arange(n), np.arange(n + 1)), shape=(n, n)))
 
 
-def _cat_link(name, out_shape, dim, pieces, k):
+def _cat_link(name, out_shape, dim, pieces, k, dtype=np.float64):
     """∂cat/∂piece_k: the selection placing piece k's entries in the output."""
     pos = np.arange(exact_size(out_shape)).reshape(out_shape)
     start = sum(p[dim] for p in pieces[:k])
@@ -461,7 +469,7 @@ def _cat_link(name, out_shape, dim, pieces, k):
     idx[dim] = slice(start, start + pieces[k][dim])
     rows = pos[tuple(idx)].ravel()
     n_in = rows.size
-    J = sp.csr_array((np.ones(n_in), (rows, np.arange(n_in))), shape=(pos.size, n_in))
+    J = sp.csr_array((np.ones(n_in, dtype=dtype), (rows, np.arange(n_in))), shape=(pos.size, n_in))
     return Link(name, J)
 
 
@@ -647,7 +655,7 @@ def _structural_op(node, path, type_name, key, args, kwargs, flat_live, values, 
         for k, t in enumerate(tensors):
             if isinstance(t, torch.fx.Node) and t in flat_live:
                 inputs.append(t)
-                links.append(_cat_link(f"{path}[{k}]", out_shape, dim, pieces, k))
+                links.append(_cat_link(f"{path}[{k}]", out_shape, dim, pieces, k, _np(values[t]).dtype))
         return _Op(path, type_name, inputs, links)
     links, inputs = [], []
     positional = [a for a in node.args]
@@ -667,7 +675,7 @@ def _structural_op(node, path, type_name, key, args, kwargs, flat_live, values, 
                          "multiplies by something other than a Python number")
             scale = float(other[0])
         suffix = f"[{positional.index(a)}]" if len(flat_live) > 1 and a in positional else ""
-        links.append(_scaled_identity(path + suffix, out_size, scale))
+        links.append(_scaled_identity(path + suffix, out_size, scale, _np(values[a]).dtype))
         inputs.append(a)
     return _Op(path, type_name, inputs, links)
 
