@@ -28,6 +28,7 @@ COMMANDS = {
     "show": "show",
     "verify": "verify",
     "example": "example",
+    "diff": "diff",
 }
 
 

@@ -211,3 +211,16 @@ def test_memory_guard_refuses_the_full_product():
     tj = from_torch(model, torch.randn(1, 3, 16, 16, dtype=torch.float64))
     with pytest.raises(OperatorTooLargeError, match="max_bytes: chained Jacobian"):
         tj.jacobian(max_bytes=10_000)
+
+
+@needs("batch_norm")
+def test_training_mode_batch_norm_couples_samples_and_leaves_running_stats_alone():
+    model = _prepare(BasicBlock()).train()
+    x = torch.randn(3, 4, 5, 5, dtype=torch.float64)
+    before = model.bn1.running_mean.clone()
+    J = from_torch(model, x).jacobian().toarray()
+    assert torch.equal(model.bn1.running_mean, before)
+    torch.func.replace_all_batch_norm_modules_(model)  # jacrev cannot mutate the running statistics
+    ref = _jacrev(model, x)
+    assert float(np.abs(J - ref).max()) <= 1e-12 * max(1.0, float(np.abs(ref).max()))
+    assert np.abs(ref[:100, 100:]).max() > 0  # samples are coupled: off-diagonal blocks are not zero

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..ops._sparse import check_budget, exact_size
-from .coloring import _CHUNK, _csr, color_columns
+from .coloring import _csr, _row_chunks, color_columns
 
 __all__ = ["framework_jacobian", "CompressedJacobian", "decompress"]
 
@@ -38,13 +38,18 @@ class CompressedJacobian:
     matrix : the framework's Jacobian on the pattern, ``scipy.sparse.csr_array``.
     n_colors : number of probes (JVPs) used.
     outside : largest |value| the probes produced outside the pattern (0 when the
-        framework's Jacobian lives inside it).
+        framework's Jacobian lives inside it). An entry outside the pattern lands
+        either here (its row holds no column of its color) or is folded into the
+        stored entry of its row with that color; ``vjp_error`` sees both.
+    vjp_error : max |autograd VJP(g) − matrixᵀ g| for a random g (an independent
+        route through the framework's reverse mode).
     seconds : {"coloring", "probes", "decompress"} wall-clock times.
     """
 
     matrix: sp.csr_array
     n_colors: int
     outside: float
+    vjp_error: float = float("nan")
     seconds: dict = field(default_factory=dict)
 
 
@@ -58,8 +63,6 @@ def decompress(pattern, colors, compressed) -> tuple[sp.csr_array, float]:
     n_rows = P.shape[0]
     B = compressed.reshape(-1)
     data = np.empty(P.nnz, dtype=compressed.dtype)
-    from .coloring import _row_chunks
-
     for r0, r1 in _row_chunks(P.indptr):
         a, b = int(P.indptr[r0]), int(P.indptr[r1])
         rows = np.repeat(np.arange(r0, r1, dtype=np.int64), np.diff(P.indptr[r0 : r1 + 1]))
@@ -136,4 +139,11 @@ def framework_jacobian(fn, x, pattern, *, coloring="grid", framework=None, probe
     t3 = time.perf_counter()
     if not return_info:
         return matrix
-    return CompressedJacobian(matrix, n_colors, outside, {"coloring": t1 - t0, "probes": t2 - t1, "decompress": t3 - t2})
+    g = torch.from_numpy(np.random.default_rng(0).standard_normal(n_rows).astype(compressed.dtype))
+    xx = x.detach().clone().requires_grad_(True)
+    y = fn(xx)
+    y.backward(g.reshape(y.shape))
+    vjp_error = float(np.abs(xx.grad.numpy().ravel() - matrix.T @ g.numpy()).max()) if x.numel() else 0.0
+    t4 = time.perf_counter()
+    return CompressedJacobian(matrix, n_colors, outside, vjp_error,
+                              {"coloring": t1 - t0, "probes": t2 - t1, "decompress": t3 - t2, "vjp": t4 - t3})

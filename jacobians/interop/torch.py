@@ -284,8 +284,15 @@ def _record(gm, example):
             values[n] = out
             return out
 
-    with torch.no_grad():
-        Recorder(gm).run(example)
+    # a training-mode batch norm updates its running statistics: record without leaving a trace
+    saved = {name: b.detach().clone() for name, b in gm.named_buffers()}
+    try:
+        with torch.no_grad():
+            Recorder(gm).run(example)
+    finally:
+        with torch.no_grad():
+            for name, b in gm.named_buffers():
+                b.copy_(saved[name])
     return values
 
 
@@ -572,7 +579,7 @@ def from_torch(model, example_input) -> TorchJacobians:
     >>> tj = from_torch(net, x)
     >>> [link.name for link in tj.links]
     ['0', '1', '2', '3']
-    >>> ref = torch.func.jacrev(net)(x).reshape(3, 16).numpy()
+    >>> ref = torch.func.jacrev(net)(x).detach().reshape(3, 16).numpy()
     >>> bool(np.allclose(tj.jacobian().toarray(), ref))
     True
     """
