@@ -66,7 +66,13 @@ def _row_chunks(indptr: np.ndarray):
 
 
 def grid_spans(pattern, in_shape) -> tuple[int, ...]:
-    """Largest extent, along each axis of ``in_shape``, of the input coordinates one output row reads."""
+    """Largest extent, along each axis of ``in_shape``, of the input coordinates one output row reads.
+
+    One pass over the stored indices in chunks, in their own integer dtype
+    (int32 division is several times faster than int64), into reused buffers;
+    for the leading axis of a row-sorted pattern the extent comes from each
+    row's first and last index alone.
+    """
     P = _csr(pattern)
     in_shape = tuple(int(d) for d in in_shape)
     size = 1
@@ -74,21 +80,35 @@ def grid_spans(pattern, in_shape) -> tuple[int, ...]:
         size *= d
     if size != P.shape[1]:
         raise ValueError(f"in_shape: {in_shape} has {size} entries but the pattern has {P.shape[1]} columns")
-    strides = np.cumprod((1,) + in_shape[::-1][:-1])[::-1]
-    spans = np.zeros(len(in_shape), dtype=np.int64)
+    if P.nnz == 0:
+        return tuple(1 for _ in in_shape)
+    idx_t = P.indices.dtype.type
+    strides = [int(v) for v in np.cumprod((1,) + in_shape[::-1][:-1])[::-1]]
+    spans = [1] * len(in_shape)
     counts = np.diff(P.indptr)
+    sorted_rows = P.has_sorted_indices
+    buf = np.empty(min(_CHUNK, P.nnz) + 1, dtype=P.indices.dtype)
     for r0, r1 in _row_chunks(P.indptr):
         a, b = int(P.indptr[r0]), int(P.indptr[r1])
         if a == b:
             continue
-        cols = P.indices[a:b].astype(np.int64)
+        cols = P.indices[a:b]
         nonempty = counts[r0:r1] > 0
-        starts = (P.indptr[r0:r1][nonempty] - a).astype(np.int64)
+        starts = (P.indptr[r0:r1][nonempty] - a).astype(np.intp)
+        ends = (P.indptr[r0 + 1 : r1 + 1][nonempty] - a - 1).astype(np.intp)
         for ax, (dim, stride) in enumerate(zip(in_shape, strides)):
-            coord = (cols // int(stride)) % dim
-            extent = np.maximum.reduceat(coord, starts) - np.minimum.reduceat(coord, starts) + 1
+            if dim == 1:
+                continue
+            if ax == 0 and sorted_rows:  # leading axis: sorted indices give min and max directly
+                extent = cols[ends] // idx_t(stride) - cols[starts] // idx_t(stride) + 1
+            else:
+                coord = buf[: b - a]
+                np.floor_divide(cols, idx_t(stride), out=coord) if stride > 1 else np.copyto(coord, cols)
+                if ax > 0:
+                    np.remainder(coord, idx_t(dim), out=coord)
+                extent = np.maximum.reduceat(coord, starts) - np.minimum.reduceat(coord, starts) + 1
             spans[ax] = max(spans[ax], int(extent.max()))
-    return tuple(int(max(s, 1)) for s in spans)
+    return tuple(spans)
 
 
 def grid_coloring(pattern, in_shape) -> np.ndarray:

@@ -691,7 +691,7 @@ def _structural_op(node, path, type_name, key, args, kwargs, flat_live, values, 
 # probes for framework_jacobian
 # ---------------------------------------------------------------------------
 def jvp_probes(fn, x, colors: np.ndarray, n_colors: int, n_rows: int, *, probe_bytes: int) -> np.ndarray:
-    """(n_colors, n_rows) array: row k is the JVP of ``fn`` at ``x`` with tangent Σ_{color(c)=k} e_c.
+    """(n_rows, n_colors) array: column k is the JVP of ``fn`` at ``x`` with tangent Σ_{color(c)=k} e_c.
 
     Runs ``torch.func.vmap`` over ``torch.func.jvp`` in chunks of probes whose
     tangents and outputs take about ``probe_bytes``.
@@ -700,7 +700,8 @@ def jvp_probes(fn, x, colors: np.ndarray, n_colors: int, n_rows: int, *, probe_b
     per_probe = (x.numel() + n_rows) * itemsize * 2
     chunk = int(max(1, min(n_colors, probe_bytes // max(per_probe, 1))))
     colors_t = torch.from_numpy(colors.reshape(x.shape))
-    out = np.empty((n_colors, n_rows), dtype=np.dtype(str(x.dtype).replace("torch.", "")))
+    # probes are written as columns: decompression then gathers each row from one contiguous run
+    out = np.empty((n_rows, n_colors), dtype=np.dtype(str(x.dtype).replace("torch.", "")))
 
     def one(t):
         return torch.func.jvp(fn, (x,), (t,))[1]
@@ -714,5 +715,5 @@ def jvp_probes(fn, x, colors: np.ndarray, n_colors: int, n_rows: int, *, probe_b
             y = batched(tangents)
             if y.numel() != (k1 - k0) * n_rows:
                 raise ValueError(f"pattern: has {n_rows} rows but fn returns {y[0].numel()} entries")
-            out[k0:k1] = y.reshape(k1 - k0, n_rows).numpy()
+            out[:, k0:k1] = y.reshape(k1 - k0, n_rows).numpy().T
     return out
