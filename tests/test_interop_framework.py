@@ -193,3 +193,14 @@ def test_cli_diff_bad_input_is_one_line_exit_2(torch, capsys, argv, needle):
     code, out, err = _cli(argv, capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and needle in err
+
+
+def test_interop_docstring_examples(torch):
+    import doctest
+
+    from jacobians.interop import coloring, diff, framework
+    from jacobians.interop import torch as interop_torch
+
+    for module in (coloring, framework, diff, interop_torch):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
