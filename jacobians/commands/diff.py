@@ -49,7 +49,8 @@ def configure(parser):
     parser.add_argument("--padding", type=parse_padding, metavar="P|PHxPW|T,B,L,R")
     parser.add_argument("--dilation", type=parse_pair, metavar="D|DHxDW")
     parser.add_argument("--groups", type=parse_groups, metavar="G")
-    parser.add_argument("--framework", choices=("torch",), default="torch", help="the framework to diff (torch)")
+    parser.add_argument("--framework", choices=("torch", "jax"), default="torch",
+                        help="the framework to diff: torch (default) or jax (optional; conv2d, max_pool2d, activations)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="precision of both sides (default float32)")
     parser.add_argument("--tol", type=_tolerance, default=None, metavar="ABS",
                         help="absolute tolerance per entry (default 1e-5 (float32) or 1e-11 (float64) times max(1, max |J|))")
@@ -71,12 +72,13 @@ def _table(r, spy: str | None) -> str:
     lines = [
         f"{r.operator} w.r.t. {r.wrt}: y {shape(r.out_shape)} <- {r.wrt} {shape(r.in_shape)}; "
         f"Jacobian {r.shape[0]}x{r.shape[1]}, nnz {r.nnz}",
-        f"framework   torch, {r.n_colors} JVP probes (column coloring) in {r.seconds['framework']:.2f} s; "
+        f"framework   {r.framework}, {r.n_colors} JVP probes (column coloring) in {r.seconds['framework']:.2f} s; "
         f"ours built in {r.seconds['ours']:.2f} s",
         f"max error   {r.max_error:.3e}   (tolerance {r.tolerance:.1e} = rtol x max(1, max|J| = {r.scale:.3g}))",
         f"differing   {r.n_differing} of {r.nnz} stored entries",
         f"outside     {r.outside:.3e}   (largest framework value outside our pattern)",
-        f"vjp         {r.vjp_error:.3e}   (autograd with a random g vs J^T g; tolerance {r.vjp_tolerance:.1e})",
+        (f"vjp         not run: {r.vjp_note}" if r.vjp_note else
+         f"vjp         {r.vjp_error:.3e}   (the framework's reverse mode with a random g vs J^T g; tolerance {r.vjp_tolerance:.1e})"),
         f"verdict     {verdict}",
     ]
     if r.positions:
@@ -96,14 +98,27 @@ def run(args) -> int:
     from ..registry import get_operator
 
     spec = get_operator(args.operator)
-    if spec.torch_forward is None:
-        _fail(f"OPERATOR: {spec.name} has no torch counterpart; diff one of: {', '.join(torch_operators())}")
     if args.show < 0:
         _fail(f"--show: must be non-negative (got {args.show})")
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        _fail("--framework: torch is not installed (pip install 'jacobians[torch]')")
+    if args.framework == "torch":
+        if spec.torch_forward is None:
+            _fail(f"OPERATOR: {spec.name} has no torch counterpart; diff one of: {', '.join(torch_operators())}")
+        module, extra = "torch", "pip install 'jacobians[torch]'"
+    else:
+        module, extra = "jax", "pip install jax"
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        _fail(f"--framework: {module} is not installed ({extra})")
+    if args.framework == "jax":
+        from ..interop.diff import jax_operators
+
+        if spec.name not in jax_operators():
+            _fail(f"OPERATOR: {spec.name} has no JAX implementation here; --framework jax supports {', '.join(jax_operators())}")
+        if args.dtype == "float64":
+            import jax
+
+            jax.config.update("jax_enable_x64", True)
     problem = ADAPTERS.get(spec.name, _generic_problem)(spec, args)
     _check_memory(problem, args.max_memory)
     inputs = _fill_values(problem, "random", args.seed, 1)
@@ -114,7 +129,7 @@ def run(args) -> int:
     if ours.dtype != dtype:
         ours = ours.astype(dtype)
     report = diff_operator(spec, inputs, problem.params, problem.wrt, tol=args.tol, coloring=args.coloring,
-                           max_positions=args.show, seed=args.seed, ours=ours)
+                           max_positions=args.show, seed=args.seed, ours=ours, framework=args.framework)
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -1,4 +1,4 @@
-"""A framework's own Jacobian of a function, as scipy CSR, by column compression.
+"""A framework's own Jacobian of a function (PyTorch, or JAX when installed), as scipy CSR, by column compression.
 
 Given the sparsity pattern ``P`` (rows = outputs, columns = inputs) of the
 Jacobian of ``fn`` at ``x`` — our explicit operators supply exact ones — the
@@ -9,8 +9,9 @@ color's unit vectors as tangent gives, in output row r, exactly the entry
 gather; everything the probes put *outside* the pattern is reported as
 ``outside`` (a framework entry our pattern does not have cannot hide).
 
-The probes run batched: ``torch.func.vmap`` over ``torch.func.jvp``, in
-chunks whose tangents and outputs fit in ``probe_bytes``.
+The probes run batched: ``torch.func.vmap`` over ``torch.func.jvp`` (or
+``jax.vmap`` over ``jax.jvp``, jitted), in chunks whose tangents and outputs
+fit in ``probe_bytes``.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class CompressedJacobian:
         either here (its row holds no column of its color) or is folded into the
         stored entry of its row with that color; ``vjp_error`` sees both.
     vjp_error : max |autograd VJP(g) − matrixᵀ g| for a random g (an independent
-        route through the framework's reverse mode).
+        route through the framework's reverse mode; nan where the framework has none).
     seconds : {"coloring", "probes", "decompress"} wall-clock times.
     """
 
@@ -90,12 +91,14 @@ def framework_jacobian(fn, x, pattern, *, coloring="grid", framework=None, probe
     Parameters
     ----------
     fn : callable taking one tensor shaped like ``x`` and returning one tensor
-        (a PyTorch function; JAX is not supported yet).
-    x : ``torch.Tensor`` (or a numpy array, converted to one).
+        (a PyTorch function, or a JAX function when ``x`` is a JAX array or
+        ``framework="jax"``).
+    x : ``torch.Tensor`` or JAX array (a numpy array is converted for ``framework``).
     pattern : scipy.sparse matrix of shape (fn(x).numel(), x.numel()) — the
         positions where the Jacobian may be nonzero (e.g. our explicit Jacobian).
     coloring : "grid" (analytic, default), "greedy", "networkx", or an integer
         array of column colors (verified).
+    framework : "torch" or "jax"; default: "jax" for a JAX array, else "torch".
     probe_bytes : memory for one chunk of batched probes.
     return_info : also return a :class:`CompressedJacobian` with the number of
         probes, the mass outside the pattern and timings.
@@ -117,42 +120,55 @@ def framework_jacobian(fn, x, pattern, *, coloring="grid", framework=None, probe
     >>> info.n_colors, float(abs(info.matrix - ours).max()) < 1e-12, info.outside
     (9, True, 0.0)
     """
-    if framework not in (None, "torch"):
-        raise ValueError(f"framework: only 'torch' is supported (got {framework!r})")
-    import torch
+    if framework is None:
+        from .jax import is_jax_array
 
-    from .torch import jvp_probes
+        framework = "jax" if is_jax_array(x) else "torch"
+    if framework not in ("torch", "jax"):
+        raise ValueError(f"framework: must be 'torch' or 'jax' (got {framework!r})")
+    if framework == "jax":
+        from . import jax as backend
 
-    if not isinstance(x, torch.Tensor):
-        arr = np.asarray(x)
-        if arr.dtype.kind != "f":
-            raise TypeError(f"x: must be a floating tensor or array (got dtype {arr.dtype})")
-        x = torch.from_numpy(np.ascontiguousarray(arr))
-    if not x.is_floating_point():
-        raise TypeError(f"x: must be a floating tensor (got {x.dtype})")
+        x = backend.as_jax(x)
+        if np.dtype(x.dtype).kind != "f":
+            raise TypeError(f"x: must be a floating array (got dtype {x.dtype})")
+        n_in, in_shape, itemsize = int(x.size), tuple(x.shape), np.dtype(x.dtype).itemsize
+    else:
+        import torch
+
+        from . import torch as backend
+
+        if not isinstance(x, torch.Tensor):
+            arr = np.asarray(x)
+            if arr.dtype.kind != "f":
+                raise TypeError(f"x: must be a floating tensor or array (got dtype {arr.dtype})")
+            x = torch.from_numpy(np.ascontiguousarray(arr))
+        if not x.is_floating_point():
+            raise TypeError(f"x: must be a floating tensor (got {x.dtype})")
+        n_in, in_shape, itemsize = x.numel(), tuple(x.shape), x.element_size()
     P = _csr(pattern)
-    if P.shape[1] != x.numel():
-        raise ValueError(f"pattern: has {P.shape[1]} columns but x has {x.numel()} entries")
+    if P.shape[1] != n_in:
+        raise ValueError(f"pattern: has {P.shape[1]} columns but x has {n_in} entries")
     t0 = time.perf_counter()
-    colors = color_columns(P, tuple(x.shape), coloring)
+    colors = color_columns(P, in_shape, coloring)
     n_colors = int(colors.max()) + 1 if colors.size else 0
     t1 = time.perf_counter()
-    itemsize = torch.empty((), dtype=x.dtype).element_size()
     n_rows = P.shape[0]
     # the compressed matrix (n_colors × rows) and the result (nnz values) must fit
     check_budget("compressed Jacobian", exact_size((n_rows, n_colors)), (n_rows, n_colors), np.dtype(f"f{itemsize}"), max_bytes)
     check_budget("framework Jacobian", P.nnz, P.shape, np.dtype(f"f{itemsize}"), max_bytes)
-    compressed = jvp_probes(fn, x, colors, n_colors, n_rows, probe_bytes=probe_bytes)
+    compressed = backend.jvp_probes(fn, x, colors, n_colors, n_rows, probe_bytes=probe_bytes)
     t2 = time.perf_counter()
     matrix, outside = decompress(P, colors, compressed)
     t3 = time.perf_counter()
     if not return_info:
         return matrix
-    g = torch.from_numpy(np.random.default_rng(0).standard_normal(n_rows).astype(compressed.dtype))
-    xx = x.detach().clone().requires_grad_(True)
-    y = fn(xx)
-    y.backward(g.reshape(y.shape))
-    vjp_error = float(np.abs(xx.grad.numpy().ravel() - matrix.T @ g.numpy()).max()) if x.numel() else 0.0
+    g = np.random.default_rng(0).standard_normal(n_rows).astype(compressed.dtype)
+    try:
+        gx = backend.vjp(fn, x, g)
+        vjp_error = float(np.abs(gx - matrix.T @ g).max()) if n_in else 0.0
+    except NotImplementedError:  # the framework has no reverse mode for this function (JAX: dilated max pool)
+        vjp_error = float("nan")
     t4 = time.perf_counter()
     return CompressedJacobian(matrix, n_colors, outside, vjp_error,
                               {"coloring": t1 - t0, "probes": t2 - t1, "decompress": t3 - t2, "vjp": t4 - t3})

@@ -35,7 +35,7 @@ from ..chain import Chain, Link, fan_out
 from ..ops._sparse import check_budget, exact_size
 from ..registry import OPERATORS, load_all
 
-__all__ = ["from_torch", "TorchJacobians", "Rule", "TORCH_OPS", "UnsupportedModelError", "jvp_probes", "supported_names"]
+__all__ = ["from_torch", "TorchJacobians", "Rule", "TORCH_OPS", "UnsupportedModelError", "jvp_probes", "vjp", "supported_names"]
 
 
 class UnsupportedModelError(ValueError):
@@ -717,3 +717,11 @@ def jvp_probes(fn, x, colors: np.ndarray, n_colors: int, n_rows: int, *, probe_b
                 raise ValueError(f"pattern: has {n_rows} rows but fn returns {y[0].numel()} entries")
             out[:, k0:k1] = y.reshape(k1 - k0, n_rows).numpy().T
     return out
+
+
+def vjp(fn, x, g: np.ndarray) -> np.ndarray:
+    """``Jᵀg`` through torch autograd (the reverse-mode route)."""
+    xx = x.detach().clone().requires_grad_(True)
+    y = fn(xx)
+    y.backward(torch.from_numpy(np.ascontiguousarray(g)).reshape(y.shape))
+    return xx.grad.numpy().ravel()
