@@ -225,3 +225,31 @@ def test_training_mode_batch_norm_couples_samples_and_leaves_running_stats_alone
     ref = _jacrev(model, x)
     assert float(np.abs(J - ref).max()) <= 1e-12 * max(1.0, float(np.abs(ref).max()))
     assert np.abs(ref[:100, 100:]).max() > 0  # samples are coupled: off-diagonal blocks are not zero
+
+
+def test_an_operator_refusing_at_build_time_names_the_layer(monkeypatch):
+    import dataclasses
+
+    def refuse(z, **p):
+        raise ValueError("z: refused for this test")
+
+    spec = OPERATORS["relu"]
+    monkeypatch.setitem(OPERATORS, "relu", dataclasses.replace(spec, jacobian={"z": refuse}))
+    tj = from_torch(nn.Sequential(nn.Linear(3, 3), nn.ReLU()), torch.randn(2, 3))
+    with pytest.raises(UnsupportedModelError, match=r"^from_torch: 1 \(relu\): z: refused for this test$"):
+        tj.jacobian()
+
+
+def test_one_input_one_output_rules():
+    class Two(nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    class Pair(nn.Module):
+        def forward(self, a):
+            return a.relu(), a.tanh()
+
+    with pytest.raises(UnsupportedModelError, match="takes 2 inputs; exactly one is supported"):
+        from_torch(Two(), torch.randn(3))
+    with pytest.raises(UnsupportedModelError, match="exactly one tensor output"):
+        from_torch(Pair(), torch.randn(3))

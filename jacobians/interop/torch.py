@@ -160,7 +160,6 @@ def _softmax_read(m, args, kwargs):
 
 _IDENTITY = Rule("")
 _CONV_PARAMS = {"weight": ("weight", None), "bias": ("bias", None)}
-_SELF = lambda target, args, kwargs: {}  # noqa: E731
 
 #: module class / function / tensor-method name -> Rule.  One place to extend.
 TORCH_OPS: dict[Any, Rule] = {
@@ -224,7 +223,6 @@ _ADD = {operator.add, torch.add, operator.iadd, "add"}
 _SUB = {operator.sub, torch.sub, "sub"}
 _MUL = {operator.mul, torch.mul, "mul"}
 _CAT = {torch.cat}
-_DROPOUT = {nn.Dropout, F.dropout}
 
 
 def _key_name(key) -> str:
@@ -454,7 +452,10 @@ def _operator_link(name, spec, rule, value, kwargs, out_shape):
     dtype = np.asarray(value).dtype
 
     def build():
-        J = _call_face(face, rule.data, value, kwargs, per_sample="diag", shape=(size_out, size_in))
+        try:
+            J = _call_face(face, rule.data, value, kwargs, per_sample="diag", shape=(size_out, size_in))
+        except (ValueError, TypeError, NotImplementedError) as exc:  # name the layer, keep the operator's one line
+            raise UnsupportedModelError(f"from_torch: {name} ({spec.name}): {' '.join(str(exc).split())}") from None
         # the dtype rule (float32 kept) for every link, so the chain never mixes precisions
         return J if J.dtype == dtype else sp.csr_array(J, dtype=dtype)
 
@@ -622,7 +623,6 @@ def _op_for(node, modules, values, live) -> _Op:
     path, type_name, key, rule = _rule_for(node, modules)
     module = modules[node.target] if node.op == "call_module" else None
     out_shape = tuple(values[node].shape)
-    out_size = exact_size(out_shape)
     val = lambda a: torch.fx.node.map_arg(a, lambda n: values[n])  # noqa: E731
     args, kwargs = val(node.args), val(node.kwargs)
     flat_live = [a for a in node.all_input_nodes if a in live and isinstance(values.get(a), torch.Tensor)]
