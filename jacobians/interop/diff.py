@@ -156,7 +156,8 @@ def diff_operator(spec, inputs: dict, params: dict, wrt: str, *, tol: float | No
     def fn(t):
         return forward(**dict(tin, **{wrt: t}), **params)
 
-    info = framework_jacobian(fn, x, J, coloring=coloring, return_info=True, framework=framework)
+    # the VJP route below compares the framework's reverse mode with *our* matrix: no need for its own check
+    info = framework_jacobian(fn, x, J, coloring=coloring, return_info=True, framework=framework, check_vjp=False)
     t2 = time.perf_counter()
     theirs = info.matrix
     diff = np.abs(theirs.data - J.data.astype(theirs.dtype, copy=False))  # one temporary in the values' dtype
