@@ -44,12 +44,12 @@ def test_float64_without_x64_is_refused_with_one_line():
 
 @pytest.mark.parametrize("name", [n for n in sorted(JAX_FORWARDS) if n in OPERATORS])
 def test_diff_jax_agrees_on_registered_cases(name, x64):
-    """Every 4th registered case (JAX compiles each primitive per new shape: ~1 s per conv case here)."""
+    """Every 6th registered case, w.r.t. input and weight (JAX compiles each primitive per new shape: ~2 s a diff here)."""
     spec = OPERATORS[name]
     checked = 0
-    for case in list(spec.cases())[::4]:
+    for case in list(spec.cases())[::6]:
         for wrt in spec.jacobian:
-            if wrt in case.constant or case.inputs.get(wrt) is None:
+            if wrt in case.constant or case.inputs.get(wrt) is None or wrt == "bias":
                 continue
             report = diff_operator(spec, dict(case.inputs), dict(case.params), wrt, framework="jax")
             assert report.ok, (case.id, wrt, report.max_error, report.outside, report.vjp_error)
