@@ -51,7 +51,10 @@ def test_diff_jax_agrees_on_registered_cases(name, x64):
         for wrt in spec.jacobian:
             if wrt in case.constant or case.inputs.get(wrt) is None or wrt == "bias":
                 continue
-            report = diff_operator(spec, dict(case.inputs), dict(case.params), wrt, framework="jax")
+            try:
+                report = diff_operator(spec, dict(case.inputs), dict(case.params), wrt, framework="jax")
+            except NotImplementedError:  # an option the JAX implementation here lacks (e.g. ceil_mode)
+                continue
             assert report.ok, (case.id, wrt, report.max_error, report.outside, report.vjp_error)
             checked += 1
     assert checked and name in jax_operators()

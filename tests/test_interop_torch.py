@@ -119,6 +119,9 @@ MODELS = {
     "group_layer_norm": (lambda: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(), nn.Flatten(),
                                                nn.LayerNorm(64), nn.Linear(64, 5)), (3, 2, 4, 4), (16, 2, 4, 4),
                          ("group_norm", "layer_norm")),
+    "activations_softmax": (lambda: nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.LeakyReLU(0.1), nn.GELU(), nn.Flatten(),
+                                                  nn.Linear(48, 5), nn.Softmax(dim=1)), (3, 2, 4, 4), (16, 2, 4, 4),
+                            ("leaky_relu", "gelu", "softmax_dim")),
 }
 
 
@@ -195,16 +198,19 @@ def test_parameter_jacobian_matches_jacrev(module_path):
 
 
 def test_unsupported_module_names_path_type_and_supported_list():
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.ELU()))
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Sequential(nn.PixelShuffle(2)))
     with pytest.raises(UnsupportedModelError) as info:
         from_torch(model, torch.randn(1, 1, 5, 5))
     msg = str(info.value)
-    assert "\n" not in msg and "1.0 (ELU)" in msg and "nn.Conv2d" in msg and "supported:" in msg
+    assert "\n" not in msg and "1.0 (PixelShuffle)" in msg and "nn.Conv2d" in msg and "supported:" in msg
 
 
 def test_unsupported_configuration_and_training_dropout_are_one_line():
-    with pytest.raises(UnsupportedModelError, match=r"0 \(MaxPool2d\) uses ceil_mode=True"):
-        from_torch(nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), torch.randn(1, 1, 5, 5))
+    with pytest.raises(UnsupportedModelError, match=r"0 \(MaxPool2d\) uses return_indices=True"):
+        from_torch(nn.Sequential(nn.MaxPool2d(2, return_indices=True)), torch.randn(1, 1, 5, 5))
+    if "ceil_mode" not in __import__("inspect").signature(OPERATORS["max_pool2d"].forward).parameters:
+        with pytest.raises(UnsupportedModelError, match=r"0 \(MaxPool2d\) uses ceil_mode=True, which max_pool2d does not"):
+            from_torch(nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), torch.randn(1, 1, 5, 5))
     with pytest.raises(UnsupportedModelError, match=r"1 \(Dropout\) is in training mode"):
         from_torch(nn.Sequential(nn.ReLU(), nn.Dropout(0.5)).train(), torch.randn(1, 4))
     with pytest.raises(TypeError, match="example_input: must be a torch.Tensor"):

@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .show import ADAPTERS, _check_memory, _fail, _fill_values, _generic_problem, parse_bytes, parse_groups, parse_pair, \
-    parse_padding, parse_seed, parse_shape
+from . import show
+from .show import _fail, parse_bytes, parse_seed
 
 HELP = "diff a framework's Jacobian of an operator with ours, entry by entry"
 
@@ -40,15 +40,17 @@ def _tolerance(text: str) -> float:
 
 def configure(parser):
     parser.add_argument("operator", metavar="OPERATOR", help="a registered operator with a torch counterpart")
-    parser.add_argument("--input", type=parse_shape, metavar="CxHxW", help="shape of the operator's input")
-    shape = parser.add_mutually_exclusive_group()
-    shape.add_argument("--weight", type=parse_shape, metavar="OxCxKHxKW", help="weight shape (convolution, linear)")
-    shape.add_argument("--kernel", type=parse_pair, metavar="KHxKW", help="kernel size (window operators)")
+    # the operator's shapes and options are parsed by `show`'s problem builder (strings here)
+    parser.add_argument("--input", metavar="SHAPE", help="shape of the operator's input, e.g. CxHxW")
+    parser.add_argument("--weight", metavar="SHAPE", help="weight shape (convolution, linear)")
+    parser.add_argument("--kernel", metavar="K|KHxKW", help="kernel size (window operators)")
     parser.add_argument("--wrt", default="input", metavar="NAME", help="input (default), weight, bias, or an input name")
-    parser.add_argument("--stride", type=parse_pair, metavar="S|SHxSW")
-    parser.add_argument("--padding", type=parse_padding, metavar="P|PHxPW|T,B,L,R")
-    parser.add_argument("--dilation", type=parse_pair, metavar="D|DHxDW")
-    parser.add_argument("--groups", type=parse_groups, metavar="G")
+    parser.add_argument("--stride", metavar="S|SHxSW")
+    parser.add_argument("--padding", metavar="P|PHxPW|T,B,L,R")
+    parser.add_argument("--dilation", metavar="D|DHxDW")
+    parser.add_argument("--groups", metavar="G")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="any other option the operator declares (see `jacobians show OPERATOR --help-operator`)")
     parser.add_argument("--framework", choices=("torch", "jax"), default="torch",
                         help="the framework to diff: torch (default) or jax (optional; conv2d, max_pool2d, activations)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="precision of both sides (default float32)")
@@ -60,6 +62,38 @@ def configure(parser):
     parser.add_argument("--seed", type=parse_seed, default=0, metavar="N", help="seed of the random values (default 0)")
     parser.add_argument("--max-memory", type=parse_bytes, default=DEFAULT_MAX_MEMORY, metavar="BYTES",
                         help="refuse Jacobians larger than this (default 8G)")
+
+
+def _problem(spec, args):
+    """(problem, inputs with random values, names of constant inputs) through `show`'s problem builder.
+
+    Works with both forms of `show`: the one with per-operator ShowSpec metadata
+    (``build_problem``, options as strings, ``_fill_values`` -> (inputs, notes))
+    and the earlier one (adapters over parsed tuples, ``_fill_values`` -> inputs).
+    """
+    if hasattr(show, "build_problem"):
+        problem = show.build_problem(spec, args)
+    else:
+        if args.param:
+            _fail("--param: this version of `show` takes only --input, --weight, --kernel, --stride, --padding, --dilation, --groups")
+        parsed = argparse.Namespace(**vars(args))
+        parsers = {"input": show.parse_shape, "weight": show.parse_shape, "kernel": show.parse_pair, "stride": show.parse_pair,
+                   "padding": show.parse_padding, "dilation": show.parse_pair, "groups": show.parse_groups}
+        for name, parse in parsers.items():
+            raw = getattr(args, name)
+            if raw is not None:
+                try:
+                    setattr(parsed, name, parse(raw))
+                except argparse.ArgumentTypeError as exc:
+                    _fail(f"--{name}: {exc}")
+        if parsed.weight is not None and parsed.kernel is not None:
+            _fail("--kernel: give --weight or --kernel, not both")
+        problem = show.ADAPTERS.get(spec.name, show._generic_problem)(spec, parsed)
+    show._check_memory(problem, args.max_memory)
+    filled = show._fill_values(problem, "random", args.seed, 1)
+    inputs = filled[0] if isinstance(filled, tuple) else filled
+    constants = set(getattr(problem, "constants", None) or getattr(problem, "constant", ()) or ())
+    return problem, inputs, constants
 
 
 def _fmt_index(idx) -> str:
@@ -119,11 +153,9 @@ def run(args) -> int:
             import jax
 
             jax.config.update("jax_enable_x64", True)
-    problem = ADAPTERS.get(spec.name, _generic_problem)(spec, args)
-    _check_memory(problem, args.max_memory)
-    inputs = _fill_values(problem, "random", args.seed, 1)
+    problem, inputs, constants = _problem(spec, args)
     dtype = np.dtype(args.dtype)
-    inputs = {k: (np.asarray(v).astype(dtype) if np.asarray(v).dtype.kind == "f" and k not in problem.constant else v)
+    inputs = {k: (np.asarray(v).astype(dtype) if np.asarray(v).dtype.kind == "f" and k not in constants else v)
               for k, v in inputs.items()}
     ours = spec.jacobian[problem.wrt](**inputs, **problem.params)
     if ours.dtype != dtype:

@@ -91,8 +91,12 @@ def _conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y if batched else y[0]
 
 
-def _max_pool2d(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1):
+def _max_pool2d(x, kernel_size, stride=None, padding=0, pad_value=float("-inf"), ties="first", dilation=1,
+                ceil_mode=False, return_indices=False):
     from jax import lax
+
+    if ceil_mode or return_indices:
+        raise NotImplementedError("framework: the JAX max_pool2d here has no ceil_mode / return_indices")
 
     from ..geometry import as_padding
 

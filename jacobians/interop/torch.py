@@ -93,20 +93,14 @@ def _conv_transpose_read(m, args, kwargs):
     return p
 
 
-def _pool_common(m):
-    _refuse(bool(getattr(m, "ceil_mode", False)), "ceil_mode=True")
-    _refuse(bool(getattr(m, "return_indices", False)), "return_indices=True")
-
-
 def _maxpool_read(m, args, kwargs):
-    _pool_common(m)
-    return dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation)
+    _refuse(bool(getattr(m, "return_indices", False)), "return_indices=True")
+    return dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding, dilation=m.dilation, ceil_mode=bool(m.ceil_mode))
 
 
 def _avgpool_read(m, args, kwargs):
-    _pool_common(m)
-    _refuse(getattr(m, "divisor_override", None) is not None, "divisor_override")
-    return dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding, count_include_pad=bool(m.count_include_pad))
+    return dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding, count_include_pad=bool(m.count_include_pad),
+                ceil_mode=bool(m.ceil_mode), divisor_override=getattr(m, "divisor_override", None))
 
 
 def _bn_read(m, args, kwargs):
@@ -140,14 +134,12 @@ def _bind(names, defaults=None):
     return read
 
 
-def _fn_pool_read(names, drop=("ceil_mode", "return_indices")):
+def _fn_pool_read(names):
     bind = _bind(names)
 
     def read(target, args, kwargs):
         p = bind(target, args, kwargs)
-        for k in drop:
-            _refuse(bool(p.pop(k, False)), f"{k}=True")
-        _refuse(p.pop("divisor_override", None) is not None, "divisor_override")
+        _refuse(bool(p.pop("return_indices", False)), "return_indices=True")
         return p
 
     return read
@@ -172,11 +164,18 @@ TORCH_OPS: dict[Any, Rule] = {
     nn.ReLU: Rule("relu", data="z"),
     nn.Sigmoid: Rule("sigmoid", data="z"),
     nn.Tanh: Rule("tanh", data="z"),
-    nn.LeakyReLU: Rule("leaky_relu", lambda m, a, k: dict(negative_slope=m.negative_slope)),
-    nn.GELU: Rule("gelu", lambda m, a, k: dict(approximate=m.approximate)),
-    nn.Softmax: Rule("softmax", _softmax_read),
+    nn.LeakyReLU: Rule("leaky_relu", lambda m, a, k: dict(negative_slope=m.negative_slope), data="z"),
+    nn.GELU: Rule("gelu", lambda m, a, k: dict(approximate=m.approximate), data="z"),
+    nn.ELU: Rule("elu", lambda m, a, k: dict(alpha=m.alpha), data="z"),
+    nn.Softplus: Rule("softplus", lambda m, a, k: dict(beta=m.beta, threshold=m.threshold), data="z"),
+    nn.Softmax: Rule("softmax_dim", _softmax_read, data="s"),
+    nn.LogSoftmax: Rule("log_softmax", _softmax_read, data="s"),
+    nn.MaxPool1d: Rule("max_pool1d", _maxpool_read),
     nn.MaxPool2d: Rule("max_pool2d", _maxpool_read),
+    nn.MaxPool3d: Rule("max_pool3d", _maxpool_read),
+    nn.AvgPool1d: Rule("avg_pool1d", _avgpool_read),
     nn.AvgPool2d: Rule("avg_pool2d", _avgpool_read),
+    nn.AvgPool3d: Rule("avg_pool3d", _avgpool_read),
     nn.AdaptiveAvgPool2d: Rule("adaptive_avg_pool2d", lambda m, a, k: dict(output_size=m.output_size)),
     nn.Upsample: Rule("interpolate", lambda m, a, k: dict(size=m.size, scale_factor=m.scale_factor, mode=m.mode,
                                                           align_corners=m.align_corners)),
@@ -611,8 +610,10 @@ def from_torch(model, example_input) -> TorchJacobians:
     for node in gm.graph.nodes:
         if node is root or node not in live or node.op == "output":
             continue
-        if not isinstance(values[node], torch.Tensor):  # x.size(0) and the like: not on the differentiable path
-            continue
+        value = values[node]
+        if not isinstance(value, torch.Tensor) and not (isinstance(value, (tuple, list)) and
+                                                        any(isinstance(v, torch.Tensor) for v in value)):
+            continue  # x.size(0) and the like: not on the differentiable path
         ops[node] = _op_for(node, modules, values, live)
     if out_arg not in ops:
         raise UnsupportedModelError("from_torch: the model's output does not depend on its input through traced operations")
@@ -622,6 +623,13 @@ def from_torch(model, example_input) -> TorchJacobians:
 def _op_for(node, modules, values, live) -> _Op:
     path, type_name, key, rule = _rule_for(node, modules)
     module = modules[node.target] if node.op == "call_module" else None
+    if not isinstance(values[node], torch.Tensor):
+        if rule.operator:  # let the rule name the option that makes a tuple (return_indices=True)
+            try:
+                rule.read(module, list(node.args), dict(node.kwargs))
+            except UnsupportedModelError as exc:
+                _unsupported(path, type_name, f"uses {exc}, which from_torch does not support")
+        _refuse_with(path, type_name, True, "returns a tuple; one tensor per operation is supported")
     out_shape = tuple(values[node].shape)
     val = lambda a: torch.fx.node.map_arg(a, lambda n: values[n])  # noqa: E731
     args, kwargs = val(node.args), val(node.kwargs)
@@ -641,9 +649,30 @@ def _op_for(node, modules, values, live) -> _Op:
     if rule.operator == "reshape":
         kw = {"shape": out_shape}
     spec = OPERATORS[rule.operator]
+    kw = _fit_signature(spec, kw, path, type_name)
     x = _np(data)
     link = _operator_link(path, spec, rule, x, kw, out_shape)
     return _Op(path, type_name, flat_live, [link], rule, module, kw, x)
+
+
+#: option values that mean "off": an operator lacking the option computes the same thing
+_NEUTRAL = (False, None, 0, (0,), (0, 0), (0, 0, 0))
+
+
+def _fit_signature(spec, kw, path, type_name):
+    """Drop options the operator's forward does not take when they are off; refuse them (one line) when they are on."""
+    import inspect
+
+    params = inspect.signature(spec.forward).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kw
+    out = {}
+    for key, value in kw.items():
+        if key in params:
+            out[key] = value
+        elif not any(value is n or (type(value) is type(n) and value == n) for n in _NEUTRAL):
+            _unsupported(path, type_name, f"uses {key}={value!r}, which {spec.name} does not support")
+    return out
 
 
 def _refuse_with(path, type_name, cond, why):
