@@ -224,6 +224,15 @@ _EXPORTS = {
     "CompareResult": "compare",
     "MISTAKES": "compare",
     "candidate_from_text": "compare",
+    # interop
+    "from_torch": "interop.torch",
+    "TorchJacobians": "interop.torch",
+    "UnsupportedModelError": "interop.torch",
+    "framework_jacobian": "interop.framework",
+    "CompressedJacobian": "interop.framework",
+    "diff_operator": "interop.diff",
+    "DiffReport": "interop.diff",
+    "grid_coloring": "interop.coloring",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -138,9 +138,13 @@ class RowSelection:
             # position in A of every gathered entry: A.indptr[src] + (offset within the row)
             pos = np.repeat(A.indptr[src[chunk]].astype(np.int64) - (indptr[chunk].astype(np.int64) - out0), lens)
             pos += np.arange(out1 - out0, dtype=np.int64)
-            # mode="clip": positions are in range by construction, and "raise" would buffer `out`
-            np.take(A.indices, pos, out=indices[out0:out1], mode="clip")
-            np.take(A.data, pos, out=data[out0:out1], mode="clip")
+            # mode="clip": positions are in range by construction, and "raise" would buffer `out`;
+            # take writes into `out` only when the dtypes agree (float32 data under a float64 scale do not)
+            for src_arr, dst in ((A.indices, indices[out0:out1]), (A.data, data[out0:out1])):
+                if src_arr.dtype == dst.dtype:
+                    np.take(src_arr, pos, out=dst, mode="clip")
+                else:
+                    dst[...] = np.take(src_arr, pos, mode="clip")
             data[out0:out1] *= np.repeat(self.scale[chunk], lens)
             start = stop
         return csr_from_arrays(data, indices, indptr, shape, what="chained Jacobian (row gather)")
