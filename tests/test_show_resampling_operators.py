@@ -161,3 +161,35 @@ def test_pooling_and_interpolate_shapes_and_nnz_bounds_follow_the_builders():
         y = spec.forward(x, **setup.params)
         assert y.shape == show.out_shape(setup.shapes, setup.params)
         assert spec.jacobian["x"](x, **setup.params).nnz <= show.nnz(setup.shapes, setup.params, "x", y.shape)
+
+
+@pytest.mark.parametrize("wrt", ["x", "weight", "bias"])
+def test_conv_transpose3d_symbolic_entries_equal_the_numeric_jacobian(capsys, wrt):
+    """A builder that runs on symbols returns an object-dtype CSR: show turns it into sympy entries, each the
+    numeric Jacobian's entry once the symbols take the values (the bias, a constant 0/1, prints as numbers)."""
+    import argparse
+
+    import sympy
+
+    from jacobians.commands import show
+
+    parser = argparse.ArgumentParser()
+    show.configure(parser)
+    args = parser.parse_args(["conv_transpose3d", "--input", "2x2x1x2", "--weight", "2x1x2x1x2", "--stride", "2x1x1",
+                              "--groups", "2", "--wrt", wrt])
+    spec = get_operator("conv_transpose3d")
+    problem = show.build_problem(spec, args)
+    matrix = show._symbolic_matrix(problem, 1)
+    rc, out, err = run(capsys, *[a for a in ["conv_transpose3d", "--input", "2x2x1x2", "--weight", "2x1x2x1x2", "--stride",
+                                             "2x1x1", "--groups", "2", "--wrt", wrt, "--symbolic"]])
+    assert rc == 0 and "symbols 1-based" in out.splitlines()[0], err
+    rng = np.random.default_rng(12)
+    values = {name: rng.standard_normal(shape) for name, shape in problem.shapes.items()}
+    symbols = show._fill_values(problem, "symbolic", 0, 1)[0]
+    subs = {}
+    for name in problem.value_inputs:
+        for s, v in zip(np.ravel(symbols[name]), np.ravel(values[name])):
+            subs[s] = v
+    expected = spec.jacobian[wrt](**values, **problem.params).toarray()
+    got = np.array(sympy.Matrix(matrix).subs(subs).evalf(), dtype=np.float64) if not sp.issparse(matrix) else matrix.toarray()
+    np.testing.assert_allclose(got, expected, atol=1e-12)

@@ -791,6 +791,25 @@ def _require_matplotlib() -> None:
         _fail("--plot: needs matplotlib, which is not installed; install it with: pip install 'jacobians[plot]'")
 
 
+def _sympy_if_object(matrix):
+    """A scipy.sparse matrix of sympy entries (a builder run on symbols) as a sympy SparseMatrix; others unchanged."""
+    import scipy.sparse as sp
+
+    if not (sp.issparse(matrix) and matrix.dtype == object):
+        return matrix
+    import sympy
+
+    import numpy as np
+
+    if not hasattr(matrix, "indptr") or matrix.format != "csr":  # scipy converts no object-dtype matrix
+        raise TypeError("symbolic entries in a non-CSR matrix")
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    entries: dict = {}
+    for r, c, v in zip(rows.tolist(), matrix.indices.tolist(), matrix.data.tolist()):
+        entries[(r, c)] = entries.get((r, c), 0) + v
+    return sympy.SparseMatrix(matrix.shape[0], matrix.shape[1], {k: v for k, v in entries.items() if v != 0})
+
+
 def _symbolic_matrix(problem: Problem, base: int):
     """A sympy Jacobian: the explicit builder on symbols when it takes them, else sympy's diff of the symbolic face."""
     rows, cols, nnz_est, _ = problem.estimate
@@ -808,7 +827,7 @@ def _symbolic_matrix(problem: Problem, base: int):
             _fail(f"--values: symbolic matrices are limited to {SYMBOLIC_NNZ_LIMIT} nonzeros (this one has up to {nnz_est}); use random")
         inputs, _ = _fill_values(problem, "symbolic", 0, base)
         try:
-            return builder(**inputs, **problem.params)
+            return _sympy_if_object(builder(**inputs, **problem.params))
         except (TypeError, ValueError, AttributeError):
             pass  # numeric-only builder: differentiate the symbolic face instead
     from ..registry import SYMBOLIC
@@ -817,6 +836,9 @@ def _symbolic_matrix(problem: Problem, base: int):
         import symbolic.ops as symbolic_ops  # registers the symbolic faces
     except ImportError:  # pragma: no cover - symbolic ships with the package
         symbolic_ops = None
+    if (symbolic_ops is None or spec.name not in SYMBOLIC) and problem.affine and not problem.value_inputs:
+        inputs, _ = _fill_values(problem, "ones", 0, base)  # a constant operator (a bias): no value to name
+        return builder(**inputs, **problem.params)
     if symbolic_ops is None or spec.name not in SYMBOLIC:
         _fail(f"--values: {spec.name} has no symbolic face to differentiate; use random, ones or FILE.npy")
     if nnz_est > SYMPY_NNZ_LIMIT:
