@@ -332,13 +332,16 @@ def _fallback_show(spec):
 
     names = list(spec.jacobian)
     try:
+        parameters = inspect.signature(spec.forward).parameters.values()
+        accepted = [p.name for p in parameters]
         required = [
-            p.name for p in inspect.signature(spec.forward).parameters.values()
+            p.name for p in parameters
             if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         ]
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        required = None
-    if len(names) != 1 or required != names:
+        accepted, required = [], None
+    # one array input, and nothing else the forward requires (forwards with input= aliases default every argument)
+    if len(names) != 1 or names[0] not in accepted or required is None or not set(required) <= set(names):
         _fail(
             f"{spec.name}: declares no `show` metadata (register(..., show=ShowSpec(...)), see docs/developer.md), "
             "so show cannot derive its inputs from --input"
