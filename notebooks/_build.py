@@ -865,6 +865,65 @@ NORMALIZATION = [
         assert check_operator(right, case, use_torch=False).ok
         """
     ),
+    md(
+        """
+        ## The same wrong backward, handed to `jacobians.compare`
+
+        `jacobians.compare(candidate, "batch_norm", wrt="x", g=g, ...)` takes a claimed gradient Jᵀg
+        and measures it against every independent route (the explicit Jacobian, the textbook and the
+        staged backward, finite differences, torch when installed); without `g` the candidate is a
+        claimed Jacobian. Look at the per-route errors: the wrong backward is off by the same tens of
+        percent on every route, the right one by rounding only. With the all-ones g, `compare` too is fooled —
+        the upstream gradient must be generic.
+
+        Then `diagnose` searches its fixed catalogue of usual mistakes (transpose, vec order, scale,
+        sign, shift, …; docs/compare.md). Forgetting σ's dependence on x drops the −x̂x̂ᵀ/m term of each
+        block, which is none of them: the diagnosis is **empty** and only the differing entries are
+        shown. Nothing is guessed — a BN-specific mistake lies outside the catalogue.
+        """
+    ),
+    code(
+        """
+        g = rng.standard_normal(x.shape)
+        r_wrong = jac.compare(forgets_variance(g, x, gamma), "batch_norm", wrt="x", g=g, x=x, weight=gamma)
+        r_right = jac.compare(nm.batch_norm_vjp_input(g, x, gamma), "batch_norm", wrt="x", g=g, x=x, weight=gamma)
+        for label, r in [("forgets σ", r_wrong), ("right", r_right)]:
+            print(f"{label:10} holds={r.holds!s:5}  " + "  ".join(f"{k} {v:.1e}" for k, v in r.routes.items()))
+        assert r_wrong.holds is False and r_right.holds is True
+        assert {"explicit", "fd"} <= set(r_wrong.routes) and min(r_wrong.routes.values()) > 0.1
+        assert max(r_right.routes.values()) < 1e-8
+        # the all-ones upstream gradient: compare cannot tell either (sum(BN(x)) is constant)
+        assert jac.compare(forgets_variance(ones, x, gamma), "batch_norm", wrt="x", g=ones, x=x, weight=gamma).holds
+        print("diagnosis of the gradient:", r_wrong.diagnosis)
+        assert r_wrong.diagnosis == []
+        """
+    ),
+    md(
+        """
+        The explicit Jacobian the wrong backward implies, built one basis vector at a time (the backward
+        of e_k is Jᵀe_k, column k of Jᵀ, i.e. row k of J), compared as a matrix: the picture marks
+        with `X` the entries that differ — every entry within a channel block, none outside (both
+        are block diagonal, so the zeros agree).
+        """
+    ),
+    code(
+        """
+        J_wrong = np.stack([forgets_variance(e.reshape(x.shape), x, gamma).ravel() for e in np.eye(x.size)])
+        rJ = jac.compare(J_wrong, "batch_norm", wrt="x", x=x, weight=gamma)
+        print("holds", rJ.holds, " routes", {k: float(f"{v:.2e}") for k, v in rJ.routes.items()})
+        print(rJ.picture)
+        assert rJ.holds is False and min(rJ.routes.values()) > 0.1
+        assert rJ.diagnosis == [] and jac.diagnose(J_wrong, operator="batch_norm", wrt="x", x=x, weight=gamma) == []
+        # the differing entries are exactly the training-mode pattern (same channel), and the difference
+        # is the dropped term: per channel block, −(γ/σ)·x̂x̂ᵀ/m (up to the eps factor var/(var+eps))
+        diff = J_wrong - J_train.toarray()
+        same_channel = channel[:, None] == channel[None, :]
+        assert np.count_nonzero(np.abs(diff[~same_channel]) > 1e-12) == 0
+        assert np.count_nonzero(np.abs(diff[same_channel]) > 1e-12) == same_channel.sum()
+        J_right = np.stack([nm.batch_norm_vjp_input(e.reshape(x.shape), x, gamma).ravel() for e in np.eye(x.size)])
+        assert jac.compare(J_right, "batch_norm", wrt="x", x=x, weight=gamma).holds
+        """
+    ),
 ]
 
 
