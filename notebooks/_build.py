@@ -756,7 +756,8 @@ NORMALIZATION = [
         entries by channel makes it block diagonal. In evaluation mode (running statistics, constants)
         it is a diagonal. Each training-mode block is (γ/σ)(I − 11ᵀ/m − x̂x̂ᵀ/m): it annihilates the
         constant vector and (up to eps) the normalized input. Finally, a textbook backward that treats σ as
-        a constant passes the usual "sum of the output" gradient check but not the explicit Jacobian.
+        a constant passes the usual "sum of the output" gradient check but not the explicit Jacobian;
+        `jacobians.compare` rejects it on every route, and `diagnose` names no catalogue mistake for it.
         """
     ),
     SETUP,
