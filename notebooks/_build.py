@@ -756,7 +756,8 @@ NORMALIZATION = [
         entries by channel makes it block diagonal. In evaluation mode (running statistics, constants)
         it is a diagonal. Each training-mode block is (γ/σ)(I − 11ᵀ/m − x̂x̂ᵀ/m): it annihilates the
         constant vector and (up to eps) the normalized input. Finally, a textbook backward that treats σ as
-        a constant passes the usual "sum of the output" gradient check but not the explicit Jacobian.
+        a constant passes the usual "sum of the output" gradient check but not the explicit Jacobian;
+        `jacobians.compare` rejects it on every route, and `diagnose` names no catalogue mistake for it.
         """
     ),
     SETUP,
@@ -863,6 +864,65 @@ NORMALIZATION = [
         print(*report.failures, sep="\\n")
         assert [r.route for r in report.failures] == ["vjp:forgets_variance"]
         assert check_operator(right, case, use_torch=False).ok
+        """
+    ),
+    md(
+        """
+        ## The same wrong backward, handed to `jacobians.compare`
+
+        `jacobians.compare(candidate, "batch_norm", wrt="x", g=g, ...)` takes a claimed gradient Jᵀg
+        and measures it against every independent route (the explicit Jacobian, the textbook and the
+        staged backward, finite differences, torch when installed); without `g` the candidate is a
+        claimed Jacobian. Look at the per-route errors: the wrong backward is off by the same tens of
+        percent on every route, the right one by rounding only. With the all-ones g, `compare` too is fooled —
+        the upstream gradient must be generic.
+
+        Then `diagnose` searches its fixed catalogue of usual mistakes (transpose, vec order, scale,
+        sign, shift, …; docs/compare.md). Forgetting σ's dependence on x drops the −x̂x̂ᵀ/m term of each
+        block, which is none of them: the diagnosis is **empty** and only the differing entries are
+        shown. Nothing is guessed — a BN-specific mistake lies outside the catalogue.
+        """
+    ),
+    code(
+        """
+        g = rng.standard_normal(x.shape)
+        r_wrong = jac.compare(forgets_variance(g, x, gamma), "batch_norm", wrt="x", g=g, x=x, weight=gamma)
+        r_right = jac.compare(nm.batch_norm_vjp_input(g, x, gamma), "batch_norm", wrt="x", g=g, x=x, weight=gamma)
+        for label, r in [("forgets σ", r_wrong), ("right", r_right)]:
+            print(f"{label:10} holds={r.holds!s:5}  " + "  ".join(f"{k} {v:.1e}" for k, v in r.routes.items()))
+        assert r_wrong.holds is False and r_right.holds is True
+        assert {"explicit", "fd"} <= set(r_wrong.routes) and min(r_wrong.routes.values()) > 0.1
+        assert max(r_right.routes.values()) < 1e-8
+        # the all-ones upstream gradient: compare cannot tell either (sum(BN(x)) is constant)
+        assert jac.compare(forgets_variance(ones, x, gamma), "batch_norm", wrt="x", g=ones, x=x, weight=gamma).holds
+        print("diagnosis of the gradient:", r_wrong.diagnosis)
+        assert r_wrong.diagnosis == []
+        """
+    ),
+    md(
+        """
+        The explicit Jacobian the wrong backward implies, built one basis vector at a time (the backward
+        of e_k is Jᵀe_k, column k of Jᵀ, i.e. row k of J), compared as a matrix: the picture marks
+        with `X` the entries that differ — every entry within a channel block, none outside (both
+        are block diagonal, so the zeros agree).
+        """
+    ),
+    code(
+        """
+        J_wrong = np.stack([forgets_variance(e.reshape(x.shape), x, gamma).ravel() for e in np.eye(x.size)])
+        rJ = jac.compare(J_wrong, "batch_norm", wrt="x", x=x, weight=gamma)
+        print("holds", rJ.holds, " routes", {k: float(f"{v:.2e}") for k, v in rJ.routes.items()})
+        print(rJ.picture)
+        assert rJ.holds is False and min(rJ.routes.values()) > 0.1
+        assert rJ.diagnosis == [] and jac.diagnose(J_wrong, operator="batch_norm", wrt="x", x=x, weight=gamma) == []
+        # the differing entries are exactly the training-mode pattern (same channel), and the difference
+        # is the dropped term: per channel block, −(γ/σ)·x̂x̂ᵀ/m (up to the eps factor var/(var+eps))
+        diff = J_wrong - J_train.toarray()
+        same_channel = channel[:, None] == channel[None, :]
+        assert np.count_nonzero(np.abs(diff[~same_channel]) > 1e-12) == 0
+        assert np.count_nonzero(np.abs(diff[same_channel]) > 1e-12) == same_channel.sum()
+        J_right = np.stack([nm.batch_norm_vjp_input(e.reshape(x.shape), x, gamma).ravel() for e in np.eye(x.size)])
+        assert jac.compare(J_right, "batch_norm", wrt="x", x=x, weight=gamma).holds
         """
     ),
 ]
@@ -996,6 +1056,213 @@ LENET = [
     ),
 ]
 
+# ---------------------------------------------------------------------------
+TRANSPOSED = [
+    md(
+        """
+        # 8. Transposed convolution and pooling's edge rules
+
+        **What to look at:** the transposed convolution's input Jacobian is *exactly* the transpose of
+        conv2d's M_F^filter for the matching geometry — the same entries, only moved — so the two spy
+        plots are mirror images across the diagonal. `output_padding` only appends output rows (the old
+        rows are kept verbatim). For pooling, `ceil_mode` adds a partial last window — unless that window
+        would start in the right padding, which PyTorch drops — and `divisor_override` rescales average
+        pooling's entries without changing its pattern. Last, d2l's 2×2-input, 3×3-kernel, stride-2
+        transposed convolution printed symbolically. (Issue #13; see docs/transposed_and_upsampling.md
+        and docs/convolution_nd.md.)
+        """
+    ),
+    SETUP,
+    code(
+        """
+        rng = np.random.default_rng(0)
+        C_in, C_out, H, W, k, s, p = 2, 3, 4, 4, 3, 2, 1
+        weight = rng.standard_normal((C_in, C_out, k, k))     # transposed-conv weight: (C_in, C_out, kh, kw)
+        T0 = jac.conv_transpose2d_input_jacobian(weight, (C_in, H, W), stride=s, padding=p)
+        OH = (H - 1) * s - 2 * p + (k - 1) + 1                # 7: the transposed conv's output size
+        # the matching convolution: conv2d on a (C_out, OH, OW) input, the same array read as a conv2d
+        # weight (C_out' = C_in, C_in' = C_out), the same stride and padding; its output is (C_in, H, W)
+        M = jac.conv2d_input_jacobian(weight, (C_out, OH, OH), stride=s, padding=p)
+        assert T0.shape == (C_out * OH * OH, C_in * H * W) and M.shape == T0.shape[::-1]
+        D = (T0 - M.T).tocsr()
+        assert D.nnz == 0 or np.abs(D.data).max() == 0         # exactly: not a single ulp differs
+        assert T0.nnz == M.nnz
+
+        fig, axes = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [3, 1.4]})
+        S.spy(M, ax=axes[0], blocks=(H * W, OH * OH), title=rf"conv2d $M_F^{{filter}}$ {M.shape}, stride {s}, nnz {M.nnz}")
+        S.spy(T0, ax=axes[1], blocks=(OH * OH, H * W), title=rf"conv_transpose2d $\\partial y/\\partial x$ {T0.shape}")
+        plt.tight_layout();
+        """
+    ),
+    md(
+        """
+        The left matrix has one row per conv2d output (C_in·H·W = 32) and one column per conv2d input
+        (C_out·7·7 = 147); the right one is its transpose. This is why a transposed convolution's
+        input gradient is a plain strided conv2d of g (`conv_transpose2d_vjp_input_conv2d`).
+
+        ## `output_padding` appends rows
+
+        With `output_padding=1` the output is 8×8 instead of 7×7. Per spatial axis, the taps are the
+        pairs (input index i, kernel index a) whose output position i·s − p + a lands in [0, OH); the
+        nnz is C_in·C_out·T_h·T_w. Counted here from that formula and compared with the builder's
+        stored entries; the 7×7 part of the new Jacobian is the old one.
+        """
+    ),
+    code(
+        """
+        def taps(n_in, n_out):   # pairs (i, a) with 0 <= i*s - p + a < n_out
+            return sum(0 <= i * s - p + a < n_out for i in range(n_in) for a in range(k))
+
+        T1 = jac.conv_transpose2d_input_jacobian(weight, (C_in, H, W), stride=s, padding=p, output_padding=1)
+        for op, T in [(0, T0), (1, T1)]:
+            n_out = OH + op
+            want = C_in * C_out * taps(H, n_out) * taps(W, n_out)
+            print(f"output_padding={op}: shape {T.shape}, nnz {T.nnz}  (formula {C_in}·{C_out}·{taps(H, n_out)}·{taps(W, n_out)} = {want})")
+            assert T.shape == (C_out * n_out * n_out, C_in * H * W) and T.nnz == want
+
+        # the rows of output_padding=0 are kept verbatim: output (o, i, j) with i, j < 7
+        o, i, j = np.unravel_index(np.arange(T1.shape[0]), (C_out, OH + 1, OH + 1))
+        old = (i < OH) & (j < OH)
+        assert (T1[np.flatnonzero(old)] != T0).nnz == 0
+        print("new rows:", np.count_nonzero(~old), " of which nonzero:", np.count_nonzero(np.diff(T1.indptr)[~old]))
+        # and the identity still holds: conv2d on the 8×8 input has the same 4×4 output
+        assert (T1 != jac.conv2d_input_jacobian(weight, (C_out, OH + 1, OH + 1), stride=s, padding=p).T).nnz == 0
+
+        fig, axes = plt.subplots(1, 2, figsize=(8, 6))
+        S.spy(T0, ax=axes[0], title=f"output_padding 0: {T0.shape}, nnz {T0.nnz}")
+        S.spy(T1[np.argsort(~old, kind="stable")], ax=axes[1], title=f"output_padding 1: {T1.shape}, nnz {T1.nnz}")
+        axes[1].axhline(np.count_nonzero(old) - 0.5, color="r", lw=1)
+        plt.tight_layout();
+        """
+    ),
+    md(
+        """
+        Right: the rows of the 8×8 output sorted so that the old 7×7 positions come first — above the red
+        line it is the left matrix again; below it, the 15 new positions per channel, read by the kernel
+        taps that the crop p = 1 had cut off at the bottom/right.
+
+        ## `ceil_mode`: a partial last window, unless it starts in the padding
+
+        Pooling's output size per axis is ⌊(n + 2p − k)/s⌋ + 1, or ⌈…⌉ + 1 with `ceil_mode`; PyTorch then
+        drops a last window that would *start* in the right padding (or beyond): if (O − 1)·s ≥ n + p,
+        O −= 1. A 5×5 input, 2×2 windows, stride 2: without padding `ceil_mode` adds a row and column of
+        half windows (the 5th row/column of the input is finally read); with padding 1 the ceil rule
+        would give 4 windows per axis, but the 4th starts at 6 = n + p and is dropped.
+        """
+    ),
+    code(
+        """
+        def pool_size(n, k, s, p, ceil):
+            q, r = divmod(n + 2 * p - k, s)
+            out = q + 1 + (1 if ceil and r else 0)
+            if ceil and (out - 1) * s >= n + p:
+                out -= 1
+            return out
+
+        x5 = rng.permutation(25).astype(float).reshape(1, 5, 5)   # distinct values: no ties
+        rows = {}
+        for p5 in (0, 1):
+            for ceil in (False, True):
+                o5 = pool_size(5, 2, 2, p5, ceil)
+                Jmax = jac.max_pool2d_jacobian(x5, 2, 2, p5, ceil_mode=ceil)
+                Javg = jac.avg_pool2d_jacobian((1, 5, 5), 2, 2, p5, ceil_mode=ceil)
+                rows[p5, ceil] = (Jmax, Javg)
+                # max: one 1 per output; avg: each window's in-input entries (overflow is neither summed nor counted)
+                sizes = [min(i * 2 - p5 + 2, 5) - max(i * 2 - p5, 0) for i in range(o5)]
+                print(f"padding {p5}, ceil_mode={ceil!s:5}: output {o5}×{o5}, max nnz {Jmax.nnz}, avg nnz {Javg.nnz}"
+                      f"  (window sizes per axis {sizes})")
+                assert Jmax.shape == Javg.shape == (o5 * o5, 25)
+                assert Jmax.nnz == o5 * o5 and Javg.nnz == sum(sizes) ** 2
+        assert pool_size(5, 2, 2, 1, True) == 3 and -(-(5 + 2 - 2) // 2) + 1 == 4   # the dropped 4th window
+
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+        S.spy(rows[0, False][1], ax=axes[0], title="avg, floor: 4×25")
+        S.spy(rows[0, True][1], ax=axes[1], title="avg, ceil_mode: 9×25 (partial windows)")
+        S.spy(rows[0, True][0], ax=axes[2], title="max, ceil_mode: 9×25")
+        plt.tight_layout();
+        """
+    ),
+    md(
+        """
+        With `count_include_pad=True` (the default) a padded window still divides by its size *within
+        the padded input* but not the overflow past it: the partial window in the last row reads 2
+        entries and divides by 2. `divisor_override=d` replaces every divisor with d: same pattern,
+        every entry 1/d.
+        """
+    ),
+    code(
+        """
+        J_ceil = rows[0, True][1]
+        J_over = jac.avg_pool2d_jacobian((1, 5, 5), 2, 2, 0, ceil_mode=True, divisor_override=3)
+        counts = np.diff(J_ceil.indptr)                          # entries per window: 4, 2 or 1
+        assert np.allclose(J_ceil.sum(axis=1), 1)                # each window averages what it reads
+        assert np.allclose(J_ceil.max(axis=1).toarray().ravel(), 1 / counts)
+        assert (J_over != 0).astype(int).sum() == J_ceil.nnz and ((J_over != 0) != (J_ceil != 0)).nnz == 0
+        assert np.allclose(J_over.data, 1 / 3)
+        print("windows read", counts.reshape(3, 3).tolist(), "→ row sums with divisor_override=3:",
+              np.round(J_over.sum(axis=1).reshape(3, 3), 3).tolist())
+        """
+    ),
+    md(
+        """
+        The same Jacobians from PyTorch's own `max_pool2d` / `avg_pool2d` by autograd (`torch.autograd.functional.jacobian`),
+        an independent route: if torch is not installed this check says so and is skipped.
+        """
+    ),
+    code(
+        """
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            print("torch is not installed: the torch comparison is skipped")
+        else:
+            import torch
+            import torch.nn.functional as F
+            from torch.autograd.functional import jacobian as torch_jacobian
+
+            xt = torch.tensor(x5[None])
+            for (p5, ceil), (Jmax, Javg) in rows.items():
+                for name, J, f in [
+                    ("max", Jmax, lambda t: F.max_pool2d(t, 2, 2, p5, ceil_mode=ceil)),
+                    ("avg", Javg, lambda t: F.avg_pool2d(t, 2, 2, p5, ceil_mode=ceil)),
+                ]:
+                    Jt = torch_jacobian(f, xt).reshape(-1, 25).numpy()
+                    assert Jt.shape == J.shape and np.array_equal(Jt, J.toarray()), (name, p5, ceil)
+            f_over = lambda t: F.avg_pool2d(t, 2, 2, 0, ceil_mode=True, divisor_override=3)
+            assert np.allclose(torch_jacobian(f_over, xt).reshape(-1, 25).numpy(), J_over.toarray(), rtol=0, atol=1e-15)
+            print(f"torch {torch.__version__}: all {2 * len(rows) + 1} pooling Jacobians agree")
+        """
+    ),
+    md(
+        """
+        ## d2l's transposed convolution, symbolically
+
+        A 2×2 input X, a 3×3 kernel K, stride 2 (d2l §14.10): each input entry stamps K onto the 5×5
+        output at (2i, 2j), so the 25×4 Jacobian has K in each column, shifted; output (3, 3) (row 13,
+        1-based) is where all four stamps overlap. The sympy route differentiates the symbolic forward;
+        it is compared with the numeric CSR builder at K = 1…9, exactly.
+        """
+    ),
+    code(
+        """
+        import sympy
+        from symbolic import resampling as rs
+        from symbolic.printing import render
+        from symbolic.tensors import symbol_tensor
+
+        Jsym = rs.d2l_transposed_conv_matrix(kernel=3, stride=2)
+        print(render(Jsym, "pretty", full=True))
+        K = symbol_tensor("K", (3, 3))
+        assert Jsym.shape == (25, 4)
+        assert list(Jsym.row(12)) == [K[2, 2], K[2, 0], K[0, 2], K[0, 0]]   # the overlap
+        kv = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+        at_ints = np.array(Jsym.xreplace({sym: sympy.Integer(int(v)) for sym, v in zip(K.ravel(), kv.ravel())}).tolist(),
+                           dtype=float)
+        assert np.array_equal(at_ints, jac.conv_transpose2d_input_jacobian(kv, (1, 2, 2), stride=2).toarray())
+        """
+    ),
+]
+
 
 #: notebook -> modules it needs; tests/test_notebooks.py skips it when one is missing
 REQUIRES = {"07_lenet_from_torch.ipynb": ["torch"]}
@@ -1008,6 +1275,7 @@ NOTEBOOKS = {
     "05_check_your_own_derivation.ipynb": OWN,
     "06_normalization.ipynb": NORMALIZATION,
     "07_lenet_from_torch.ipynb": LENET,
+    "08_transposed_convolution_and_pooling_edges.ipynb": TRANSPOSED,
 }
 
 
