@@ -408,8 +408,8 @@ MALFORMED_DIMS = ["", "0", "-1", "a", "1.5", "1e3", "3 3", "+2", "0x1", "３", "
     option=st.sampled_from(["--input", "--weight", "--kernel", "--stride", "--dilation", "--padding"]),
 )
 def test_malformed_shapes_sweep_in_process(capsys, dims, bad, position, option):
-    if option == "--padding" and bad == "0":
-        bad = "-1"  # zero padding is valid
+    if option == "--padding" and bad in ("0", "0x1"):
+        bad = "-1"  # zero padding is valid, and 2N values (e.g. 0x1x1x1) are per-side padding, as the geometry reads them
     dims = list(dims)
     dims.insert(min(position, len(dims)), bad)
     text = "x".join(dims)
