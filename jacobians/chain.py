@@ -229,7 +229,9 @@ class Link:
         from .ops._sparse import csr_from_arrays
 
         data = part.data.astype(np.result_type(part.dtype, selection.scale.dtype), copy=False)
-        data *= np.repeat(selection.scale[keep], np.diff(part.indptr))
+        scale = selection.scale[keep]
+        if not np.all(scale == 1):  # masks and switches select with scale 1: nothing to write
+            data *= np.repeat(scale, np.diff(part.indptr))
         if keep.all():
             indptr = part.indptr
         else:  # dropped rows (scale 0) become empty rows: one indptr pass, data and indices reused
