@@ -88,6 +88,38 @@ def _diagonal(values: np.ndarray, what: str):
     return mat
 
 
+#: entries per pass of :func:`_diagonal_from` (its temporaries stay in cache)
+_DIAG_CHUNK = 1 << 16
+
+
+def _diagonal_from(z, derivative, dtype, what: str):
+    """diag(derivative(vec(z))) with CSR arrays written directly: indptr = indices = arange,
+    data computed chunk by chunk into place (peak ≈ the result; no dia detour, no full-size temporary)."""
+    from ._sparse import check_budget, csr_from_arrays
+
+    flat = _numeric(z).ravel()
+    n = int(flat.size)
+    dtype = np.dtype(dtype or np.float64)
+    check_budget(what, n, (n, n), dtype)
+    idx = index_dtype_for(n)
+    data = np.empty(n, dtype=dtype)
+    for start in range(0, n, _DIAG_CHUNK):
+        data[start : start + _DIAG_CHUNK] = derivative(flat[start : start + _DIAG_CHUNK])
+    return csr_from_arrays(data, np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)
+
+
+def _sigmoid_derivative(z):
+    from scipy.special import expit
+
+    s = expit(z)
+    return s * (1.0 - s)
+
+
+def _tanh_derivative(z):
+    t = np.tanh(z)
+    return 1.0 - t * t
+
+
 # ---------------------------------------------------------------------------
 # ReLU
 # ---------------------------------------------------------------------------
@@ -168,8 +200,7 @@ def sigmoid_jacobian(z, *, dtype=None):
     array([[0.25, 0.  ],
            [0.  , 0.25]])
     """
-    s = sigmoid(z)
-    return _diagonal((s * (1.0 - s)).astype(dtype or np.float64), "sigmoid_jacobian")
+    return _diagonal_from(z, _sigmoid_derivative, dtype, "sigmoid_jacobian")
 
 
 def sigmoid_vjp(g, z):
@@ -193,8 +224,7 @@ def tanh_jacobian(z, *, dtype=None):
     array([[1., 0.],
            [0., 1.]])
     """
-    t = tanh(z)
-    return _diagonal((1.0 - t * t).astype(dtype or np.float64), "tanh_jacobian")
+    return _diagonal_from(z, _tanh_derivative, dtype, "tanh_jacobian")
 
 
 def tanh_vjp(g, z):
