@@ -27,7 +27,9 @@ Columns: nnz, median wall time of ``--repeats`` builds (each after warming a
 buffer of the CSR's size), CSR bytes, "of BW" = (CSR bytes / time) / the
 fresh-page write bandwidth (np.empty + fill of 1 GiB, the higher median of the
 runs at start and end), "fill" = the median time of a same-size fresh fill
-interleaved with the builds / the median build time (robust to the machine's
+interleaved with the builds / the median build time, "io BW" = (bytes of the
+inputs read + CSR bytes) / time / bandwidth — the relevant bound where the
+input is larger than the Jacobian (pooling, losses) (fill is robust to the machine's
 load drifting during the run; below ~32 MB a fill reuses malloc's heap, so small
 rows read high on it), "peak/CSR" = tracemalloc's peak during one build over
 the CSR bytes (1.00 = nothing but the result). Targets (issue #16): of BW (or
@@ -164,7 +166,7 @@ def main(argv=None) -> int:
     print(f"# fresh-page write bandwidth (np.empty + fill, 1 GiB, median of 7): {bw0['median'] / 1e9:.2f} GB/s "
           f"(min {bw0['min'] / 1e9:.2f}, max {bw0['max'] / 1e9:.2f})")
     header = (f"{'operator':<27}{'wrt':<7}{'size':<34}{'nnz':>13}{'time':>10}{'CSR':>11}"
-              f"{'of BW':>7}{'fill':>6}{'peak/CSR':>9}  verdict")
+              f"{'of BW':>7}{'io BW':>7}{'fill':>6}{'peak/CSR':>9}  verdict")
     rows, notes = [], []
     lines = [header, "-" * len(header)]
     print(header, flush=True)
@@ -197,13 +199,15 @@ def main(argv=None) -> int:
             t = statistics.median(timing["times"])
             fill = statistics.median(timing["fill_times"]) / t
             frac = nbytes / t / bw0["median"]
-            v = verdict(name, frac, fill, peak / nbytes, nbytes)
+            in_bytes = sum(int(np.asarray(v).nbytes) for v in inputs.values())
+            io = (in_bytes + nbytes) / t / bw0["median"]
+            v = verdict(name, max(frac, io), fill, peak / nbytes, nbytes)
             line = (f"{name:<27}{wrt:<7}{label:<34}{nnz:>13,}{fmt_time(t):>10}{fmt_bytes(nbytes):>11}"
-                    f"{100 * frac:>6.0f}%{100 * fill:>5.0f}%{peak / nbytes:>9.2f}  {v}")
+                    f"{100 * frac:>6.0f}%{100 * io:>6.0f}%{100 * fill:>5.0f}%{peak / nbytes:>9.2f}  {v}")
             print(line, flush=True)
             lines.append(line)
             rows.append({"operator": name, "wrt": wrt, "size": label, "nnz": nnz, "time": t, "times": timing["times"],
-                         "csr_bytes": nbytes, "of_bw": frac, "fill": fill, "peak_over_csr": peak / nbytes, "verdict": v})
+                         "csr_bytes": nbytes, "of_bw": frac, "io_bw": io, "fill": fill, "peak_over_csr": peak / nbytes, "verdict": v})
             gc.collect()
     bw1 = fresh_write_bandwidth(GIB, repeats=7)
     load = os.getloadavg()
