@@ -103,6 +103,7 @@ def _diagonal_from(z, derivative, dtype, what: str):
     check_budget(what, n, (n, n), dtype)
     idx = index_dtype_for(n)
     data = np.empty(n, dtype=dtype)
+    derivative(flat[:0])  # parameters are validated even when z is empty
     for start in range(0, n, _DIAG_CHUNK):
         data[start : start + _DIAG_CHUNK] = derivative(flat[start : start + _DIAG_CHUNK])
     return csr_from_arrays(data, np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)
@@ -250,8 +251,9 @@ def _real(value, name, *, positive=False, nonzero=False) -> float:
     return v
 
 
-def _diag_of(values, z, dtype, what):
-    return diagonal_csr(values, dtype=resolve_dtype(dtype, z), what=what)
+def _diag_of(derivative, z, dtype, what):
+    """diag(derivative(z)) written chunk by chunk (:func:`_diagonal_from`: peak ≈ the result)."""
+    return _diagonal_from(z, derivative, resolve_dtype(dtype, z), what)
 
 
 def leaky_relu(z, negative_slope=0.01):
@@ -282,7 +284,7 @@ def leaky_relu_jacobian(z, negative_slope=0.01, *, dtype=None):
            [0. , 0. , 0.1]])
     """
     z = _numeric(z)
-    return _diag_of(_leaky_relu_derivative(z, negative_slope), z, dtype, "leaky_relu_jacobian")
+    return _diag_of(lambda c: _leaky_relu_derivative(c, negative_slope), z, dtype, "leaky_relu_jacobian")
 
 
 def leaky_relu_vjp(g, z, negative_slope=0.01):
@@ -320,7 +322,7 @@ def elu_jacobian(z, alpha=1.0, *, dtype=None):
            [0., 2.]])
     """
     z = _numeric(z)
-    return _diag_of(_elu_derivative(z, alpha), z, dtype, "elu_jacobian")
+    return _diag_of(lambda c: _elu_derivative(c, alpha), z, dtype, "elu_jacobian")
 
 
 def elu_vjp(g, z, alpha=1.0):
@@ -373,7 +375,7 @@ def gelu_jacobian(z, approximate="none", *, dtype=None):
     array([[0.5]])
     """
     z = _numeric(z)
-    return _diag_of(_gelu_derivative(z, approximate), z, dtype, "gelu_jacobian")
+    return _diag_of(lambda c: _gelu_derivative(c, approximate), z, dtype, "gelu_jacobian")
 
 
 def gelu_vjp(g, z, approximate="none"):
@@ -418,7 +420,7 @@ def softplus_jacobian(z, beta=1.0, threshold=20.0, *, dtype=None):
            [0. , 1. ]])
     """
     z = _numeric(z)
-    return _diag_of(_softplus_derivative(z, beta, threshold), z, dtype, "softplus_jacobian")
+    return _diag_of(lambda c: _softplus_derivative(c, beta, threshold), z, dtype, "softplus_jacobian")
 
 
 def softplus_vjp(g, z, beta=1.0, threshold=20.0):
