@@ -14,14 +14,16 @@ a new operator shows up here as "no setup" until one is written):
   feature map (pooling: the stem's 3×3 / stride 2 / padding 1 max pool, and a
   2×2 average pool);
 * 2-D convolution (64, 56², 64) 3×3 padding 1, with conv1d / conv3d at the same
-  channel count and about the same nnz (1-D: length 3136, kernel 9; 3-D: 16³·…);
+  channel count and about the same nnz (1-D: length 3136, kernel 9; 3-D: (32, 8, 28², 32) 3×3×3);
 * normalization on (32, 64, 28, 28) where the Jacobian is a diagonal (batch
   norm in evaluation mode is not a registered face; the registered batch / group /
   instance norm Jacobians have a dense block per channel or group): the dense-block
   ones at (8, 16, 14, 14), the largest that fits comfortably next to other work
   — at (32, 64, 28, 28) training-mode batch norm alone would be 4·10¹⁰ nonzeros
   (450 GiB), which the memory guard refuses (shown in the notes);
-* linear layers at 2048 → 1000 on a batch of 64, softmax / losses on (256, 1000).
+* linear layers at 2048 → 1000 on a batch of 8 (the notes' literal Kronecker forms through
+  scipy.sparse.kron: a batch of 64 is a 1.5 GB kron plus a commutation SpGEMM), softmax /
+  losses on (256, 1000).
 
 Columns: nnz, median wall time of ``--repeats`` builds (each after warming a
 buffer of the CSR's size), CSR bytes, "of BW" = (CSR bytes / time) / the
@@ -87,8 +89,8 @@ def _setups():
                    lambda r: ({"x": _n(r, 64, 56, 56), "weight": _n(r, 64, 64, 3, 3), "bias": _n(r, 64)}, conv))
     s["conv1d"] = ("x 64x3136 w 64x64x9 p4",
                    lambda r: ({"x": _n(r, 64, 3136), "weight": _n(r, 64, 64, 9), "bias": _n(r, 64)}, {**conv, "padding": 4}))
-    s["conv3d"] = ("x 32x16x28x28 w 32x32x3x3x3 p1",
-                   lambda r: ({"x": _n(r, 32, 16, 28, 28), "weight": _n(r, 32, 32, 3, 3, 3), "bias": _n(r, 32)}, conv))
+    s["conv3d"] = ("x 32x8x28x28 w 32x32x3x3x3 p1",
+                   lambda r: ({"x": _n(r, 32, 8, 28, 28), "weight": _n(r, 32, 32, 3, 3, 3), "bias": _n(r, 32)}, conv))
     s["im2col"] = ("x 64x56x56 k3 p1", lambda r: ({"x": _n(r, 64, 56, 56)}, {"kernel_size": (3, 3), "stride": 1, "padding": 1, "dilation": 1}))
     s["xu2020_kron"] = ("x 16x28x28 f_f 144x16 k3",
                         lambda r: ({"x": _n(r, 16, 28, 28), "f_f": _n(r, 144, 16)},
@@ -123,9 +125,9 @@ def _setups():
     s["vec"] = ("x 7168x112 matlab", lambda r: ({"x": _n(r, 7168, 112)}, {"convention": "vardhan2022"}))
     s["convert_vec"] = ("v 802816 (7168x112)", lambda r: ({"v": _n(r, 802816)},
                                                            {"shape": (7168, 112), "source": "canonical", "target": "vardhan2022"}))
-    lin = lambda r: ({"x": _n(r, 64, 2048), "weight": _n(r, 1000, 2048)}, {})  # noqa: E731
-    s["linear_xwt"] = ("x 64x2048 W 1000x2048", lin)
-    s["linear_xw_b"] = ("x 64x2048 W 2048x1000", lambda r: ({"x": _n(r, 64, 2048), "weight": _n(r, 2048, 1000), "bias": _n(r, 1000)}, {}))
+    lin = lambda r: ({"x": _n(r, 8, 2048), "weight": _n(r, 1000, 2048)}, {})  # noqa: E731
+    s["linear_xwt"] = ("x 8x2048 W 1000x2048", lin)
+    s["linear_xw_b"] = ("x 8x2048 W 2048x1000", lambda r: ({"x": _n(r, 8, 2048), "weight": _n(r, 2048, 1000), "bias": _n(r, 1000)}, {}))
     s["linear_wvec_b"] = ("h 64x7x7 W 1000x3136", lambda r: ({"h": _n(r, 64, 7, 7), "weight": _n(r, 1000, 3136), "bias": _n(r, 1000)}, {}))
     s["linear_wtb_b"] = ("b 2048 W 2048x1000", lambda r: ({"b_vec": _n(r, 2048), "weight": _n(r, 2048, 1000), "bias": _n(r, 1000)}, {}))
     return s
