@@ -153,7 +153,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated operator names")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
+    parser.add_argument("--render", default=None, metavar="JSON", help="print the table of an earlier run's JSON and exit")
     args = parser.parse_args(argv)
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return 0
 
     from jacobians.ops._sparse import OperatorTooLargeError
     from jacobians.registry import load_all
@@ -216,9 +220,32 @@ def main(argv=None) -> int:
     tail = (f"# fresh-page write bandwidth again at the end: {bw1['median'] / 1e9:.2f} GB/s; "
             f"load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}; 'of BW' uses the start's median")
     print(tail)
+    result = {"bandwidth": [bw0, bw1], "rows": rows, "header": [f"# load average at the end {load[0]:.1f}"]}
     if args.json:
-        Path(args.json).write_text(json.dumps({"bandwidth": [bw0, bw1], "rows": rows}, indent=1))
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    print()
+    print(render(result))
     return 0
+
+
+def render(result) -> str:
+    """The table again, "of BW" and "io BW" against the higher of the start and end bandwidth medians."""
+    bw = max(b["median"] for b in result["bandwidth"])
+    out = [f"# bandwidth limit used: {bw / 1e9:.2f} GB/s (higher of the medians at start and end: "
+           + ", ".join(f"{b['median'] / 1e9:.2f}" for b in result["bandwidth"]) + " GB/s)",
+           f"{'operator':<27}{'wrt':<7}{'size':<34}{'nnz':>13}{'time':>10}{'CSR':>11}"
+           f"{'of BW':>7}{'io BW':>7}{'fill':>6}{'peak/CSR':>9}  verdict"]
+    for r in result["rows"]:
+        if "time" not in r:
+            out.append(f"{r['operator']:<27}{r['wrt']:<7}{r.get('size', ''):<34}  {r['status']}")
+            continue
+        frac = r["csr_bytes"] / r["time"] / bw
+        io = frac * (r["io_bw"] / r["of_bw"]) if r["of_bw"] else 0.0
+        v = verdict(r["operator"], max(frac, io), r["fill"], r["peak_over_csr"], r["csr_bytes"])
+        out.append(f"{r['operator']:<27}{r['wrt']:<7}{r['size']:<34}{r['nnz']:>13,}{fmt_time(r['time']):>10}"
+                   f"{fmt_bytes(r['csr_bytes']):>11}{100 * frac:>6.0f}%{100 * io:>6.0f}%{100 * r['fill']:>5.0f}%"
+                   f"{r['peak_over_csr']:>9.2f}  {v}")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
