@@ -218,7 +218,8 @@ def main(argv=None) -> int:
     bw1 = fresh_write_bandwidth(GIB, repeats=7)
     load = os.getloadavg()
     tail = (f"# fresh-page write bandwidth again at the end: {bw1['median'] / 1e9:.2f} GB/s; "
-            f"load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}; 'of BW' uses the start's median")
+            f"load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} (the rows above: 'of BW' against the start's median; "
+            f"the final table below: against the higher of the two)")
     print(tail)
     result = {"bandwidth": [bw0, bw1], "rows": rows, "header": [f"# load average at the end {load[0]:.1f}"]}
     if args.json:
