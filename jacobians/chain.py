@@ -300,6 +300,7 @@ class Chain:
         """J_n ⋯ J_1, multiplied from the input side (row selections by gathering; see the module docstring)."""
         product = None  # accumulated J_k ⋯ J_1 (None: nothing general yet)
         pending = None  # composed run of row selections applied after ``product``
+        looked = {}  # index -> matrix built while looking ahead (a nested Chain is not rebuilt)
         k = 0
         while k < len(self.links):
             link = self.links[k]
@@ -308,7 +309,8 @@ class Chain:
                 # a builder followed by row selections: build only the rows they keep
                 run, end = None, k
                 while end < len(self.links):
-                    following = RowSelection.from_matrix(self.links[end].jacobian())
+                    looked[end] = self.links[end].jacobian()
+                    following = RowSelection.from_matrix(looked[end])
                     if following is None:
                         break
                     run = following if run is None else following.after(run)
@@ -321,7 +323,7 @@ class Chain:
                     product = rows if product is None else sp.csr_array(rows @ product)
                     k = end
                     continue
-            matrix = link.jacobian()
+            matrix = looked.pop(k - 1) if (k - 1) in looked else link.jacobian()
             selection = RowSelection.from_matrix(matrix)
             if selection is not None:
                 pending = selection if pending is None else selection.after(pending)

@@ -92,3 +92,29 @@ def test_rows_link_after_a_general_product_and_without_selection():
 def test_link_rows_must_be_callable():
     with pytest.raises(ValueError, match="rows must be a callable"):
         Link("conv", build=lambda: None, rows=3, in_size=1, out_size=1)
+
+
+def test_a_nested_chain_after_a_rows_link_is_built_once():
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((2, 1, 3, 3))
+    full = conv2d_input_jacobian(w, (1, 5, 5), padding=1)
+    general = sp.random_array((6, 50), density=0.3, format="csr", rng=rng)
+    calls = []
+
+    def build():
+        calls.append(1)
+        return general
+
+    nested = Chain([Link("g", build=build, in_size=50, out_size=6)])
+    product = nested.jacobian
+
+    def counted():  # a Chain recomputes its product on every call: count the calls
+        calls.append(2)
+        return product()
+
+    nested.jacobian = counted
+    conv = Link("conv", build=lambda: full, rows=lambda r: conv2d_input_rows(w, (1, 5, 5), r, padding=1),
+                in_size=25, out_size=50)
+    got = Chain([conv, nested]).jacobian()
+    np.testing.assert_allclose(got.toarray(), (general @ full).toarray(), rtol=1e-13, atol=1e-13)
+    assert calls.count(2) == 1 and calls.count(1) == 1
