@@ -143,21 +143,47 @@ class RowSelection:
             # position in A of every gathered entry: A.indptr[src] + (offset within the row)
             pos = np.repeat(A.indptr[src[chunk]].astype(np.int64) - (indptr[chunk].astype(np.int64) - out0), lens)
             pos += np.arange(out1 - out0, dtype=np.int64)
-            # mode="clip": positions are in range by construction, and "raise" would buffer `out`
-            np.take(A.indices, pos, out=indices[out0:out1], mode="clip")
-            np.take(A.data, pos, out=data[out0:out1], mode="clip")
+            # mode="clip": positions are in range by construction, and "raise" would buffer `out`;
+            # take writes into `out` only when the dtypes agree (float32 data under a float64 scale do not)
+            for src_arr, dst in ((A.indices, indices[out0:out1]), (A.data, data[out0:out1])):
+                if src_arr.dtype == dst.dtype:
+                    np.take(src_arr, pos, out=dst, mode="clip")
+                else:
+                    dst[...] = np.take(src_arr, pos, mode="clip")
             data[out0:out1] *= np.repeat(self.scale[chunk], lens)
             start = stop
         return csr_from_arrays(data, indices, indptr, shape, what="chained Jacobian (row gather)")
 
 
-def _as_sparse(matrix, name):
+def _as_sparse(matrix, name, param="matrix"):
     if sp.issparse(matrix):
+        if np.iscomplexobj(matrix.data) or matrix.dtype.kind not in "biuf":
+            raise TypeError(f"{param}: link {name!r} must be a real matrix (got dtype {matrix.dtype})")
         return sp.csr_array(matrix)
-    arr = np.asarray(matrix)
+    try:
+        arr = np.asarray(matrix)
+    except ValueError:  # ragged nested lists
+        raise ValueError(f"{param}: link {name!r} must be a 2-D matrix (got ragged rows)") from None
     if arr.dtype == object or arr.ndim != 2:
-        raise ValueError(f"link {name!r}: Jacobian must be a 2-D matrix (got shape {arr.shape})")
-    return sp.csr_array(arr.astype(np.float64))
+        raise ValueError(f"{param}: link {name!r} must be a 2-D matrix (got shape {arr.shape})")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{param}: link {name!r} must be a real matrix (got dtype {arr.dtype})")
+    return sp.csr_array(arr if arr.dtype.kind == "f" else arr.astype(np.float64))
+
+
+def _sequence(items, name: str) -> list:
+    if isinstance(items, (str, bytes, dict, np.ndarray)) or not hasattr(items, "__iter__"):
+        raise TypeError(f"{name}: must be a list of Links, Chains or matrices (got {type(items).__name__})")
+    return list(items)
+
+
+def _gradient(g) -> np.ndarray:
+    from .ops._sparse import as_float_array
+
+    g = as_float_array(g, "g")
+    if g.dtype == object:
+        raise TypeError("g: must be a numeric array")
+    return g.astype(np.float64, copy=False).ravel()
 
 
 class Link:
@@ -182,8 +208,9 @@ class Link:
         self.name = str(name)
         if (matrix is None) == (build is None):
             raise ValueError(f"link {self.name!r}: give exactly one of matrix or build")
-        if rows is not None and not callable(rows):
-            raise ValueError(f"link {self.name!r}: rows must be a callable rows(r) -> csr (got {type(rows).__name__})")
+        for what, fn in (("build", build), ("vjp", vjp), ("rows", rows)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{what}: must be a callable (got {type(fn).__name__})")
         self._rows = rows
         self._matrix = None if matrix is None else _as_sparse(matrix, self.name)
         self._build = build
@@ -192,8 +219,11 @@ class Link:
             out_size = self._matrix.shape[0] if out_size is None else out_size
             in_size = self._matrix.shape[1] if in_size is None else in_size
         if in_size is None or out_size is None:
-            raise ValueError(f"link {self.name!r}: in_size and out_size are required with build")
-        self.in_size, self.out_size = int(in_size), int(out_size)
+            raise ValueError(f"build: link {self.name!r} needs in_size and out_size")
+        from .geometry import as_positive_int
+
+        self.in_size = as_positive_int(in_size, "in_size", allow_zero=True)
+        self.out_size = as_positive_int(out_size, "out_size", allow_zero=True)
         if self._matrix is not None and self._matrix.shape != (self.out_size, self.in_size):
             raise ValueError(
                 f"link {self.name!r}: matrix has shape {self._matrix.shape}, declared (out, in) = "
@@ -243,7 +273,7 @@ class Link:
                                what=f"rows of {self.name} selected")
 
     def vjp(self, g) -> np.ndarray:
-        g = np.asarray(g, dtype=np.float64).ravel()
+        g = _gradient(g)
         if g.size != self.out_size:
             raise ValueError(f"link {self.name!r}: upstream gradient has {g.size} entries, expected {self.out_size}")
         out = self.jacobian().T @ g if self._vjp is None else np.asarray(self._vjp(g), dtype=np.float64).ravel()
@@ -279,7 +309,7 @@ class Chain:
 
     def __init__(self, links: Sequence, name: str = "chain"):
         self.name = str(name)
-        self.links = [as_link(item, f"{self.name}[{k}]") for k, item in enumerate(links)]
+        self.links = [as_link(item, f"{self.name}[{k}]") for k, item in enumerate(_sequence(links, "links"))]
         if not self.links:
             raise ValueError(f"chain {self.name!r}: needs at least one link")
         for prev, nxt in zip(self.links, self.links[1:]):
@@ -338,7 +368,7 @@ class Chain:
 
     def vjp(self, g) -> np.ndarray:
         """J_1ᵀ(⋯(J_nᵀ g)): each link's own VJP, in reverse order, no product formed."""
-        g = np.asarray(g, dtype=np.float64).ravel()
+        g = _gradient(g)
         if g.size != self.out_size:
             raise ValueError(f"chain {self.name!r}: upstream gradient has {g.size} entries, expected {self.out_size}")
         for link in reversed(self.links):
@@ -381,7 +411,7 @@ def fan_out(name: str, branches: Sequence) -> Link:
     space (e.g. branch i: X⁽¹⁾ → S_i⁽²⁾ → its block of vec(S⁽²⁾)). The VJP
     accumulates the branches' VJPs.
     """
-    items = [as_link(b, f"{name}[{k}]") for k, b in enumerate(branches)]
+    items = [as_link(b, f"{name}[{k}]") for k, b in enumerate(_sequence(branches, "branches"))]
     if not items:
         raise ValueError(f"fan_out {name!r}: needs at least one branch")
     for b in items[1:]:
@@ -395,15 +425,24 @@ def fan_out(name: str, branches: Sequence) -> Link:
 
 def fan_out_gradient(rows: Sequence, jacobians: Sequence) -> np.ndarray:
     """Σ_i rows[i] · jacobians[i]: the literal fan-out sum of row gradients times Jacobians."""
+    for name, seq in (("rows", rows), ("jacobians", jacobians)):
+        if isinstance(seq, (str, bytes, dict, np.ndarray)) or not hasattr(seq, "__len__"):
+            raise TypeError(f"{name}: must be a list (got {type(seq).__name__})")
     if len(rows) != len(jacobians) or not rows:
-        raise ValueError(f"fan_out_gradient: need as many rows as Jacobians, at least one (got {len(rows)} and {len(jacobians)})")
+        raise ValueError(f"rows: need as many rows as Jacobians, at least one (got {len(rows)} and {len(jacobians)})")
     total = None
     for k, (row, jac) in enumerate(zip(rows, jacobians)):
-        row = np.asarray(row, dtype=np.float64).ravel()
+        from .ops._sparse import as_float_array
+
+        row = as_float_array(row, f"rows[{k}]")
+        if row.dtype == object:
+            raise TypeError(f"rows[{k}]: must be numeric")
+        row = row.astype(np.float64).ravel()
+        jac = _as_sparse(jac, f"term {k}", param=f"jacobians[{k}]")
         if jac.shape[0] != row.size:
-            raise ValueError(f"fan_out_gradient: term {k} has a row of {row.size} entries but a Jacobian with {jac.shape[0]} rows")
+            raise ValueError(f"rows[{k}]: has {row.size} entries but jacobians[{k}] has {jac.shape[0]} rows")
         term = np.asarray(jac.T @ row).ravel()
         if total is not None and term.size != total.size:
-            raise ValueError(f"fan_out_gradient: term {k} has {term.size} columns, term 0 has {total.size}")
+            raise ValueError(f"jacobians[{k}]: has {term.size} columns, jacobians[0] has {total.size}")
         total = term if total is None else total + term
     return total

@@ -36,6 +36,7 @@ COMMANDS = {
     "verify": "verify",
     "example": "example",
     "compare": "compare",
+    "diff": "diff",
 }
 
 

@@ -85,7 +85,11 @@ class Convention:
 
     def permutation(self, shape) -> sp.csr_array:
         """Sparse 0/1 ``P`` with ``P @ vec_canonical(T) == vec_this(T)`` for ``T.shape == shape``."""
-        return _permutation(tuple(int(s) for s in shape), self.vec, self.channels)
+        from .geometry import as_items, as_positive_int
+
+        items = as_items(shape, "shape", "a tuple of non-negative integers")
+        dims = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(items))
+        return _permutation(dims, self.vec, self.channels)
 
     def vectorize(self, tensor) -> np.ndarray:
         """vec of a canonical-shaped tensor in this convention."""
@@ -119,35 +123,43 @@ def axis_order(ndim: int, vec_order: str = "row", channels: str = "first") -> tu
 
 @lru_cache(maxsize=256)
 def _permutation(shape: tuple[int, ...], vec_order: str, channels: str) -> sp.csr_array:
-    n = int(np.prod(shape, dtype=np.int64))
+    from .geometry import as_positive_int
+    from .ops._sparse import check_budget, csr_from_arrays, exact_size
+
+    shape = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(shape))
+    n = exact_size(shape)
+    check_budget("convention permutation", n, (n, n))
     order = axis_order(len(shape), vec_order, channels)
     # Position k of the convention's vec holds canonical entry source[k].
     source = np.arange(n).reshape(shape).transpose(order).ravel()
     index_dtype = np.int32 if n < 2**31 else np.int64
-    mat = sp.csr_array(
-        (np.ones(n, dtype=np.float64), source.astype(index_dtype), np.arange(n + 1, dtype=index_dtype)),
-        shape=(n, n),
-    )
-    return mat
+    return csr_from_arrays(np.ones(n, dtype=np.float64), source.astype(index_dtype),
+                           np.arange(n + 1, dtype=index_dtype), (n, n), what="convention permutation")
 
 
 def vec(tensor, convention: Convention | None = None) -> np.ndarray:
     """vec(T) in ``convention`` (canonical C order when None)."""
-    arr = np.asarray(tensor)
+    from .ops._sparse import as_array
+
+    arr = as_array(tensor, "tensor")
     if convention is None:
         return arr.ravel()
-    return arr.transpose(convention.axis_order(arr.ndim)).ravel()
+    return arr.transpose(get_convention(convention).axis_order(arr.ndim)).ravel()
 
 
 def unvec(vector, shape, convention: Convention | None = None) -> np.ndarray:
     """The canonical-shaped tensor whose vec (in ``convention``) is ``vector``."""
-    vector = np.asarray(vector).ravel()
-    shape = tuple(shape)
-    if vector.size != int(np.prod(shape, dtype=np.int64)):
-        raise ValueError(f"vector: has {vector.size} entries but shape {shape} needs {int(np.prod(shape))}")
+    from .geometry import as_items, as_positive_int
+    from .ops._sparse import as_array, exact_size
+
+    vector = as_array(vector, "vector").ravel()
+    items = as_items(shape, "shape", "a tuple of non-negative integers")
+    shape = tuple(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(items))
+    if vector.size != exact_size(shape):
+        raise ValueError(f"vector: has {vector.size} entries but shape {shape} needs {exact_size(shape)}")
     if convention is None:
         return vector.reshape(shape)
-    order = convention.axis_order(len(shape))
+    order = get_convention(convention).axis_order(len(shape))
     permuted = vector.reshape(tuple(shape[a] for a in order))
     return permuted.transpose(np.argsort(order))
 
@@ -161,12 +173,16 @@ def commutation_matrix(m: int, n: int) -> sp.csr_array:
     """
     from .geometry import as_positive_int
 
+    from .ops._sparse import check_budget, csr_from_arrays, index_dtype_for
+
     m = as_positive_int(m, "m")
     n = as_positive_int(n, "n")
-    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    rows = (i * n + j).ravel()
-    cols = (j * m + i).ravel()
-    return sp.csr_array((np.ones(m * n), (rows, cols)), shape=(m * n, m * n))
+    check_budget("commutation matrix", m * n, (m * n, m * n))
+    # row i·n + j (rows in order, one 1 each) has its 1 in column j·m + i
+    idx = index_dtype_for(m * n)
+    cols = (np.arange(n, dtype=idx)[None, :] * idx.type(m) + np.arange(m, dtype=idx)[:, None]).ravel()
+    return csr_from_arrays(np.ones(m * n), cols, np.arange(m * n + 1, dtype=idx), (m * n, m * n),
+                           what="commutation_matrix")
 
 
 CANONICAL = Convention(name="canonical")
@@ -199,6 +215,11 @@ def get_convention(name_or_convention) -> Convention:
         return name_or_convention
     if name_or_convention is None:
         return CANONICAL
+    if not isinstance(name_or_convention, str):
+        raise ValueError(
+            f"convention: must be a preset name or a Convention (got {type(name_or_convention).__name__}); "
+            f"presets: {', '.join(PRESETS)}"
+        )
     try:
         return PRESETS[name_or_convention]
     except KeyError:

@@ -11,6 +11,20 @@ Output size (per spatial axis)::
 
 which is note 001's formula (Vardhan 2022) when dilation = 1 and the padding
 is symmetric.
+
+Rules every geometry number obeys (checked on exact Python integers, before
+any array is allocated; a violation is one GeometryError line naming the
+parameter):
+
+* shape entries, kernel sizes, stride, dilation and groups are positive
+  integers, padding a non-negative integer; an integral float (``3.0``) is
+  accepted, a non-integral one (``2.7``), a bool or a string is refused;
+* every one of them is at most ``MAX_GEOMETRY_INT = 2**31 − 1`` (so index
+  arithmetic such as ``i·stride − pad + a·dilation`` fits in int64 and
+  ``stride=10**20`` is refused with one line instead of overflowing);
+* ``padding="valid"`` is 0; ``padding="same"`` (convolution only, stride 1)
+  pads ``d·(k − 1)`` in total per axis, ``⌊d·(k − 1)/2⌋`` before and the rest
+  after — the extra row / column goes to the bottom / right, as PyTorch does.
 """
 from __future__ import annotations
 
@@ -30,11 +44,17 @@ __all__ = [
     "as_padding_nd",
     "same_padding_nd",
     "pool_output_size",
+    "as_items",
     "as_pair",
     "as_padding",
     "as_shape",
     "output_size",
+    "MAX_GEOMETRY_INT",
+    "same_padding",
 ]
+
+#: Largest shape entry, kernel size, stride, padding, dilation or groups accepted.
+MAX_GEOMETRY_INT = 2**31 - 1
 
 
 class GeometryError(ValueError):
@@ -51,30 +71,62 @@ def _is_integer(value) -> bool:
 
 def as_positive_int(value, name: str, *, allow_zero: bool = False) -> int:
     """Return ``value`` as a Python int, or raise GeometryError naming ``name``."""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
         value = int(value)
     if not _is_integer(value):
-        raise GeometryError(f"{name}: must be an integer (got {value!r})")
+        raise GeometryError(f"{name}: must be an integer (got {_short(value)})")
     value = int(value)
     lowest = 0 if allow_zero else 1
     if value < lowest:
         rule = "a non-negative integer" if allow_zero else "a positive integer"
         raise GeometryError(f"{name}: must be {rule} (got {value})")
+    if value > MAX_GEOMETRY_INT:
+        raise GeometryError(f"{name}: must be at most 2**31 - 1 = {MAX_GEOMETRY_INT} (got {value})")
     return value
+
+
+def _short(value, limit: int = 60) -> str:
+    """repr of a value, cut to ``limit`` characters (error messages stay one short line)."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_items(value, name: str, what: str) -> tuple:
+    """A sequence as a tuple; strings, mappings, None and non-iterables refused with one line naming ``name``."""
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        raise GeometryError(f"{name}: must be {what} (got {_short(value)})")
+    try:
+        return tuple(value)
+    except TypeError:
+        raise GeometryError(f"{name}: must be {what} (got {_short(value)})") from None
+
+
+def same_padding(kernel: tuple[int, int], dilation: tuple[int, int], stride: tuple[int, int]):
+    """PyTorch's ``padding="same"``: (top, bottom, left, right) with the odd extra row/column at the end.
+
+    Examples
+    --------
+    >>> same_padding((4, 3), (1, 2), (1, 1))
+    (1, 2, 2, 2)
+    """
+    if tuple(stride) != (1, 1):
+        raise GeometryError(f"padding: 'same' is only supported with stride 1, as in PyTorch (got stride {tuple(stride)})")
+    out = []
+    for k, d in zip(kernel, dilation):
+        total = d * (k - 1)
+        out += [total // 2, total - total // 2]
+    return tuple(out)
 
 
 def as_pair(value, name: str, *, allow_zero: bool = False) -> tuple[int, int]:
     """An int or a pair ``(for_height, for_width)`` -> a pair of validated ints."""
-    if _is_integer(value) or isinstance(value, float):
+    if _is_integer(value) or isinstance(value, (float, np.floating)):
         v = as_positive_int(value, name, allow_zero=allow_zero)
         return (v, v)
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be an integer or a pair of integers (got {value!r})") from None
+    items = as_items(value, name, "an integer or a pair of integers")
     if len(items) != 2:
         raise GeometryError(
-            f"{name}: must be an integer or a pair (height, width) (got {len(items)} values: {value!r})"
+            f"{name}: must be an integer or a pair (height, width) (got {len(items)} values: {_short(value)})"
         )
     return (
         as_positive_int(items[0], f"{name}[0] (height)", allow_zero=allow_zero),
@@ -90,13 +142,16 @@ def as_padding(value, name: str = "padding") -> tuple[int, int, int, int]:
     notes) pads only the top and left side of the upstream gradient, which
     needs the per-side form.
     """
-    if _is_integer(value) or isinstance(value, float):
+    if isinstance(value, str):
+        if value == "valid":
+            return (0, 0, 0, 0)
+        raise GeometryError(
+            f"{name}: a string must be 'valid' (or 'same' for a convolution with stride 1) (got {_short(value)})"
+        )
+    if _is_integer(value) or isinstance(value, (float, np.floating)):
         p = as_positive_int(value, name, allow_zero=True)
         return (p, p, p, p)
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be an int, a pair or (top, bottom, left, right) (got {value!r})") from None
+    items = as_items(value, name, "an int, a pair or (top, bottom, left, right)")
     if len(items) == 2:
         ph = as_positive_int(items[0], f"{name}[0] (height)", allow_zero=True)
         pw = as_positive_int(items[1], f"{name}[1] (width)", allow_zero=True)
@@ -113,19 +168,35 @@ def as_padding(value, name: str = "padding") -> tuple[int, int, int, int]:
 
 def as_shape(value, name: str, ndim: int | tuple[int, ...]) -> tuple[int, ...]:
     """A shape tuple of positive ints with ``ndim`` entries (or one of several ndims)."""
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be a tuple of positive integers (got {value!r})") from None
+    items = as_items(value, name, "a tuple of positive integers")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if len(items) not in allowed:
         want = " or ".join(str(n) for n in allowed)
-        raise GeometryError(f"{name}: must have {want} entries (got {len(items)}: {value!r})")
+        raise GeometryError(f"{name}: must have {want} entries (got {len(items)}: {_short(value)})")
     return tuple(as_positive_int(v, f"{name}[{i}]", allow_zero=False) for i, v in enumerate(items))
 
 
 def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int) -> int:
-    """floor((size + pads - dilation*(kernel-1) - 1) / stride) + 1, without validation."""
+    """floor((size + pads - dilation*(kernel-1) - 1) / stride) + 1.
+
+    Every argument is validated (positive integers; pads non-negative); a
+    dilated window larger than the padded size is refused (it has no position).
+
+    Examples
+    --------
+    >>> output_size(5, 3, 2, 1, 1, 1)
+    3
+    """
+    size, kernel, stride, dilation = (
+        as_positive_int(v, n) for v, n in ((size, "size"), (kernel, "kernel"), (stride, "stride"), (dilation, "dilation"))
+    )
+    pad_before = as_positive_int(pad_before, "pad_before", allow_zero=True)
+    pad_after = as_positive_int(pad_after, "pad_after", allow_zero=True)
+    _check_window_fits("axis", size, kernel, (pad_before, pad_after), dilation, "kernel")
+    return _output_size(size, kernel, stride, pad_before, pad_after, dilation)
+
+
+def _output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int) -> int:
     return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -191,15 +262,18 @@ class Conv2dGeometry(_Grouped):
         c_in, h, w = as_shape(input_shape, "input_shape", 3)
         c_out, c_in_g, kh, kw = as_shape(weight_shape, "weight_shape", 4)
         groups = _check_groups(c_in, c_out, c_in_g, groups)
+        stride, dilation = as_pair(stride, "stride"), as_pair(dilation, "dilation")
+        if isinstance(padding, str) and padding == "same":
+            padding = same_padding((kh, kw), dilation, stride)
         geom = cls(
             in_channels=c_in,
             height=h,
             width=w,
             out_channels=c_out,
             kernel=(kh, kw),
-            stride=as_pair(stride, "stride"),
+            stride=stride,
             padding=as_padding(padding),
-            dilation=as_pair(dilation, "dilation"),
+            dilation=dilation,
             groups=groups,
         )
         _check_window_fits("height", h, kh, geom.padding[:2], geom.dilation[0], "kernel_size")
@@ -219,8 +293,8 @@ class Conv2dGeometry(_Grouped):
     def out_hw(self) -> tuple[int, int]:
         pt, pb, pl, pr = self.padding
         return (
-            output_size(self.height, self.kernel[0], self.stride[0], pt, pb, self.dilation[0]),
-            output_size(self.width, self.kernel[1], self.stride[1], pl, pr, self.dilation[1]),
+            _output_size(self.height, self.kernel[0], self.stride[0], pt, pb, self.dilation[0]),
+            _output_size(self.width, self.kernel[1], self.stride[1], pl, pr, self.dilation[1]),
         )
 
     @property
@@ -413,7 +487,7 @@ class ConvNdGeometry(_Grouped):
 
     @classmethod
     def from_shapes(cls, input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> "ConvNdGeometry":
-        """Validate and build from ``input_shape`` (C_in, *spatial) and ``weight_shape`` (C_out, C_in/groups, *kernel).
+        """Validate and build from ``input_shape`` ``(C_in, *spatial)`` and ``weight_shape`` ``(C_out, C_in/groups, *kernel)``.
 
         ``padding`` may also be ``"valid"`` (none) or ``"same"`` (PyTorch's rule, stride 1).
         """

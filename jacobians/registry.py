@@ -63,7 +63,11 @@ Fixed signatures (``inputs`` are the operator's arrays by name, e.g.
 
     reference(**inputs, **params)               -> y   (independent forward)
 
-``g`` is always the upstream gradient, shaped like ``y``. All faces work in
+``g`` is always the upstream gradient, shaped like ``y``. Every input is a
+required parameter of the registered ``forward`` (callers inspect its
+signature); where the public function also takes PyTorch's ``input=`` (so its
+first parameter has a default), a thin wrapper with the inputs required is
+registered instead. All faces work in
 the canonical convention (see :mod:`jacobians.conventions`).
 
 ``reference`` is a second forward written independently of ``forward`` —
@@ -257,6 +261,8 @@ def load_all() -> dict[str, OpSpec]:
 def get_operator(name: str) -> OpSpec:
     """The registered operator ``name``; an unknown name lists the known ones."""
     load_all()
+    if not isinstance(name, str):
+        raise KeyError(f"operator: must be a name (str) (got {type(name).__name__}); registered: {', '.join(sorted(OPERATORS))}")
     try:
         return OPERATORS[name]
     except KeyError:

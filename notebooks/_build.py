@@ -868,6 +868,138 @@ NORMALIZATION = [
 ]
 
 
+# ---------------------------------------------------------------------------
+LENET = [
+    md(
+        """
+        # 7. LeNet-5 from PyTorch, layer by layer
+
+        **What to look at:** a real `torch.nn.Module` traced with `torch.fx` into a chain of
+        explicit sparse Jacobians, one per layer, each named by its module path. The
+        convolutions are banded (M_F^filter), tanh is diagonal, average pooling is a
+        sparse 1/4 stencil, the linear layers are dense blocks. The first conv–pool stage
+        chained is again sparse: each of its outputs reads a 6×6 patch of the image
+        (5×5 kernel, then 2×2 pooling). Everything is checked against `torch.func.jacrev`
+        and autograd. This notebook needs PyTorch (`pip install torch==2.13.0`); the test
+        skips it without.
+        """
+    ),
+    SETUP,
+    code(
+        """
+        import torch
+        import torch.nn as nn
+
+        class LeNet5(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.features = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
+                                              nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2))
+                self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(400, 120), nn.Tanh(),
+                                                nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
+
+            def forward(self, x):
+                return self.classifier(self.features(x))
+
+        torch.manual_seed(0)
+        net = LeNet5().double().eval()
+        x = torch.randn(1, 1, 28, 28, dtype=torch.float64)
+        tj = jac.from_torch(net, x)
+        print(tj)
+        print(tj.format_stats())
+        """
+    ),
+    md(
+        """
+        ## Every layer's Jacobian
+
+        Rows are the layer's outputs, columns its inputs (numerator layout, PyTorch's
+        C-order vec). Titles give the shape and the number of stored entries.
+        """
+    ),
+    code(
+        """
+        fig, axes = plt.subplots(3, 4, figsize=(16, 11))
+        for ax, link in zip(axes.ravel(), tj.links):
+            J = link.jacobian()
+            S.spy(J, ax=ax, title=f"{link.name}: {J.shape[0]}×{J.shape[1]}, nnz {J.nnz}")
+        plt.tight_layout()
+        nnz = {link.name: link.jacobian().nnz for link in tj.links}
+        assert nnz["features.1"] == 6 * 28 * 28                   # tanh: diagonal
+        assert nnz["features.2"] == 6 * 14 * 14 * 4               # 2×2 average: four 1/4 per output
+        assert nnz["classifier.1"] == 120 * 400                   # linear: dense
+        """
+    ),
+    md(
+        """
+        ## The first conv–pool stage, chained
+
+        `Chain(links[:3])` multiplies conv → tanh → pool in numerator layout. Each row of
+        the product is one pooled output; it reads the union of four 5×5 windows, a 6×6
+        patch of the (padded) image — fewer at the border.
+        """
+    ),
+    code(
+        """
+        stage = jac.Chain(tj.links[:3], name="conv1-tanh-pool")
+        J1 = stage.jacobian()
+        ref = torch.func.jacrev(net.features[:3])(x).detach().reshape(J1.shape[0], -1).numpy()
+        err = np.abs(J1.toarray() - ref).max()
+        rows = S.row_counts(J1)
+        print(f"stage Jacobian {J1.shape[0]}×{J1.shape[1]}, nnz {J1.nnz} (density {S.density(J1):.4f}); "
+              f"entries per row: max {rows.max()}, min {rows.min()}; max |ours − jacrev| = {err:.1e}")
+        assert err < 1e-13 and rows.max() == 36
+        fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+        S.spy(J1, ax=axes[0], title=f"∂ pool1 / ∂ image: nnz {J1.nnz}")
+        axes[1].imshow(np.abs(J1[[7 * 14 + 7]].toarray()).reshape(28, 28), cmap="gray_r")
+        axes[1].set_title("|row| of one pooled output (channel 0, position (7, 7)): a 6×6 patch")
+        plt.tight_layout()
+        """
+    ),
+    md(
+        """
+        ## The whole network, and backprop without the product
+
+        The full chained Jacobian (10 × 784) against `jacrev`, and the reverse-order VJP
+        — each layer's own VJP, no matrix multiplied — against autograd.
+        """
+    ),
+    code(
+        """
+        J = tj.jacobian()
+        ref = torch.func.jacrev(net)(x).detach().reshape(10, -1).numpy()
+        g = np.random.default_rng(1).standard_normal(tj.out_shape)
+        xx = x.clone().requires_grad_(True)
+        net(xx).backward(torch.from_numpy(g))
+        print(f"chained: max |ours − jacrev| = {np.abs(J.toarray() - ref).max():.1e}; "
+              f"VJP: max |ours − autograd| = {np.abs(tj.vjp(g) - xx.grad.numpy()).max():.1e}")
+        assert np.allclose(J.toarray(), ref, atol=1e-13) and np.allclose(tj.vjp(g), xx.grad.numpy(), atol=1e-13)
+        """
+    ),
+    md(
+        """
+        ## W.r.t. a layer's weights
+
+        The Jacobian of the logits w.r.t. the second convolution's 16×6×5×5 weights: the
+        downstream chain (∂logits/∂conv2-output) times that layer's M_X^im.
+        """
+    ),
+    code(
+        """
+        Jw = tj.parameter_jacobian("features.3", "weight")
+        w0 = net.features[3].weight
+        ref = torch.func.jacrev(lambda w: torch.func.functional_call(net, {"features.3.weight": w}, (x,)))(w0)
+        ref = ref.detach().reshape(Jw.shape[0], -1).numpy()
+        print(f"∂logits/∂W2: {Jw.shape[0]}×{Jw.shape[1]}, max |ours − jacrev| = {np.abs(Jw.toarray() - ref).max():.1e}")
+        assert np.allclose(Jw.toarray(), ref, atol=1e-13)
+        """
+    ),
+]
+
+
+#: notebook -> modules it needs; tests/test_notebooks.py skips it when one is missing
+REQUIRES = {"07_lenet_from_torch.ipynb": ["torch"]}
+
 NOTEBOOKS = {
     "01_convolution_jacobians.ipynb": CONV,
     "02_pooling_masks.ipynb": POOL,
@@ -875,6 +1007,7 @@ NOTEBOOKS = {
     "04_conventions_and_kronecker.ipynb": CONVENTIONS,
     "05_check_your_own_derivation.ipynb": OWN,
     "06_normalization.ipynb": NORMALIZATION,
+    "07_lenet_from_torch.ipynb": LENET,
 }
 
 
@@ -885,6 +1018,8 @@ def build(directory=HERE):
             cell["id"] = f"{pathlib.Path(name).stem[:2]}-{i:02d}"
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
+        if name in REQUIRES:
+            nb.metadata["jacobians"] = {"requires": REQUIRES[name]}
         nbformat.validate(nb)
         nbformat.write(nb, str(pathlib.Path(directory) / name))
 

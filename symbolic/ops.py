@@ -663,3 +663,4 @@ _register_all()
 
 from symbolic import normalization as _normalization  # noqa: E402,F401  (issue #14's symbolic faces register on import)
 from symbolic import activation as _activation, combine as _combine, losses as _losses  # noqa: E402,F401
+from symbolic import resampling  # noqa: E402,F401  (transposed conv, upsampling, adaptive pooling)

@@ -90,7 +90,7 @@ def test_rows_link_after_a_general_product_and_without_selection():
 
 
 def test_link_rows_must_be_callable():
-    with pytest.raises(ValueError, match="rows must be a callable"):
+    with pytest.raises(TypeError, match="^rows: must be a callable"):
         Link("conv", build=lambda: None, rows=3, in_size=1, out_size=1)
 
 

@@ -70,3 +70,12 @@ def test_conv_relu_maxpool_chain_equals_scipy():
     mats = [conv2d_input_jacobian(w, x.shape, padding=1), relu_jacobian(s), max_pool2d_jacobian(a, 2)]
     got = Chain([Link(n, m) for n, m in zip("crp", mats)]).jacobian()
     np.testing.assert_allclose(got.toarray(), _scipy_product(mats), rtol=1e-14, atol=1e-14)
+
+
+def test_gather_mixes_float32_matrices_with_float64_selections():
+    """A float32 product under a float64 selection (found by from_torch on float32 models)."""
+    rng = np.random.default_rng(9)
+    general = sp.random_array((6, 5), density=0.6, format="csr", rng=rng).astype(np.float32)
+    sel = _selection(rng, 4, 6)
+    got = Chain([Link("g", general), Link("s", sel)]).jacobian()
+    np.testing.assert_allclose(got.toarray(), (sel @ general.astype(np.float64)).toarray(), rtol=1e-6, atol=1e-7)

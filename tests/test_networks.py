@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from jacobians.chain import Chain
+from jacobians.ledger.vardhan2022_formulas import vardhan2022_channel_rows
 from jacobians.conventions import get_convention
 from jacobians.geometry import GeometryError
 from jacobians.networks import (
@@ -141,7 +142,7 @@ def test_vardhan_numerator_layout_results(name):
     assert np.allclose(dj_dw.T, _explicit(name)["W3"], rtol=0, atol=1e-14)
     # §3.1.5: dJ/db⁽²⁾ = (dJ/d_vZ⁽²⁾ 1)ᵀ with dJ/d_vZ⁽²⁾ reshaped to c × (h·w), one row per channel
     dj_dvz2 = chains["b2"].links[1].jacobian().toarray()
-    rows = rs.vardhan2022_channel_rows(dj_dvz2, f["Z2"].shape[0])
+    rows = vardhan2022_channel_rows(dj_dvz2, f["Z2"].shape[0])
     assert np.allclose(rows @ np.ones(rows.shape[1]), _explicit(name)["b2"], rtol=0, atol=1e-14)
     # §3.1.5: dJ/d_vK_{:,i} = (dJ/d_vZ) · d_vZ_j/d_vK_{j,i}, the same matrix for every j:
     # row j is the column-major vec of the gradient of K_{j,i}

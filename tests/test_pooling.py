@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from jacobians.conventions import PRESETS
+from jacobians.ledger.vardhan2022_formulas import vardhan2022_mask_column, vardhan2022_mask_column_corrected
 from jacobians.geometry import GeometryError
 from jacobians.ops import pooling
 from jacobians.ops.conv2d import conv2d, conv2d_input_jacobian
@@ -26,8 +27,6 @@ from jacobians.ops.pooling import (
     max_pool2d_switches,
     max_pool2d_vjp_col2im,
     max_pool2d_vjp_switches,
-    vardhan2022_mask_column,
-    vardhan2022_mask_column_corrected,
 )
 from jacobians.registry import get_operator
 

@@ -163,7 +163,87 @@ def test_reference_route_catches_a_bug_shared_by_all_other_faces():
     assert [r.route for r in report.failures] == ["reference"]
 
 
-@pytest.mark.xfail(reason="references for the first release's operators are being added (issue #11 item 6)", strict=False)
 def test_every_registered_operator_has_an_independent_reference():
     missing = sorted(name for name, spec in load_all().items() if spec.reference is None)
     assert not missing, f"operators without an independent reference forward: {missing}"
+
+
+def test_references_do_not_call_the_package_forwards():
+    import ast
+    import inspect
+
+    from jacobians.ops import _references
+
+    tree = ast.parse(inspect.getsource(_references))
+    imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for a in node.names}
+    assert imported <= {"annotations", "get_convention"}, imported  # only the preset lookup (its fields, not its vec code)
+
+
+def _perturbed(forward):
+    """The forward with a bug every other face would share: output entries reversed (or scaled when alone)."""
+
+    def wrong(**kw):
+        y = np.array(forward(**kw), dtype=np.float64)
+        flat = y.reshape(-1)
+        if flat.size > 1 and not np.all(flat == flat[0]):
+            return flat[::-1].reshape(y.shape)
+        return y * 1.001 + 1e-3
+
+    return wrong
+
+
+@pytest.mark.parametrize("name", sorted(load_all()))
+def test_reference_route_fails_when_the_forward_is_wrong(name):
+    import dataclasses
+
+    spec = load_all()[name]
+    case = next(iter(c for c in spec.cases() if np.asarray(spec.forward(**c.inputs, **c.params)).size > 1), None)
+    case = case or next(iter(spec.cases()))
+    broken = dataclasses.replace(spec, forward=_perturbed(spec.forward), jacobian={}, vjp={})
+    report = check_operator(broken, case, use_torch=False)
+    assert [r.route for r in report.failures] == ["reference"], report
+    # and the unbroken operator passes the same route
+    assert check_operator(dataclasses.replace(spec, jacobian={}, vjp={}), case, use_torch=False).ok
+
+
+def test_reference_catches_padding_sides_swapped_in_the_shared_geometry(monkeypatch):
+    """Issue #11's planted bug: a geometry bug shared by the forward, the Jacobian and the VJPs.
+
+    Swapping the top/bottom and left/right padding inside Conv2dGeometry moves every
+    face the same way; only the independent reference (and torch) can see it.
+    """
+    import jacobians.geometry as geometry
+    from jacobians.registry import get_operator
+
+    spec = get_operator("conv2d")
+    case = next(c for c in spec.cases() if c.params["padding"] == (0, 1, 2, 0))
+    assert check_operator(spec, case, use_torch=False).ok
+    original = geometry.as_padding
+
+    def swapped(value, name="padding"):
+        top, bottom, left, right = original(value, name)
+        return (bottom, top, right, left)
+
+    monkeypatch.setattr(geometry, "as_padding", swapped)
+    report = check_operator(spec, case, use_torch=False)
+    failed = {r.route for r in report.failures}
+    assert "reference" in failed, report
+    # probe, finite differences and the rot180 VJP agree with the bug: they share the geometry
+    assert not failed & {"probe", "fd", "vjp:rot180", "dot:rot180"}, failed
+
+
+def test_registered_forwards_require_their_inputs():
+    """The registry contract forward(**inputs, **params): every input is a required parameter.
+
+    The public conv2d, relu, … take PyTorch's ``input=`` too (so their first parameter has a
+    default); callers that inspect the registered forward's signature must still see the inputs
+    as required.
+    """
+    import inspect
+
+    for name, spec in load_all().items():
+        params = inspect.signature(spec.forward).parameters
+        required = [p for p, v in params.items() if v.default is inspect.Parameter.empty]
+        for wrt in spec.jacobian:
+            if wrt != "bias":
+                assert wrt in required, f"{name}: input {wrt!r} is not a required parameter of the registered forward"

@@ -15,7 +15,7 @@ import pytest
 import sympy
 from sympy import Max, Symbol
 
-from jacobians.ops.pooling import vardhan2022_mask_column
+from jacobians.ledger.vardhan2022_formulas import vardhan2022_mask_column
 from symbolic import ops as sym_ops
 from symbolic.examples import APPENDIX_B_POINT, EXAMPLES, get_example, unfold_positions
 from symbolic.ops import differing_entries, vec_column

@@ -66,11 +66,11 @@ import pytest  # noqa: E402
 
 
 def test_table_has_a_header_a_legend_and_the_correction_under_each_erratum(capsys):
-    assert main(["verify", "--claim", "dd2424.softmax-ce-gradient"]) == 0
+    assert main(["verify", "--claim", "dd2424.filter-grad-sum"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split() == ["claim", "verdict", "check"] and set(lines[1]) <= {"-", " "}
-    assert f"correction: {CLAIMS['dd2424.softmax-ce-gradient'].correction}" in out
+    assert CLAIMS["dd2424.filter-grad-sum"].correction and f"correction: {CLAIMS['dd2424.filter-grad-sum'].correction}" in out
     assert "routes:" in out and "fd          central finite differences" in out
     assert "1 claim in" in out and "1 claims" not in out
 
@@ -189,10 +189,17 @@ def test_verify_help_says_files_are_run_as_python(capsys):
 
 
 def test_bundled_erratum_is_diagnosed_by_the_same_machinery(capsys):
-    """dd2424's printed diag(p − ppᵀ), read as diag(p − p²): the catalogue names it softmax-diag."""
-    assert main(["verify", "--claim", "dd2424.softmax-ce-gradient", "--format", "json"]) == 0
-    item = json.loads(capsys.readouterr().out)[0]
-    assert [(d["route"], d["name"]) for d in item["diagnosis"]] == [("fd", "softmax-diag")]
+    """The ledger's errata explained by the catalogue: note 004's plane sum (sum-vs-stack), note 001's window slip (shift).
+
+    (Note 004's diag(p − ppᵀ) is judged on its plausible reading — a moved parenthesis of the
+    extraction — so it holds and has nothing to diagnose; its literal reading is in ``reading``.)
+    """
     assert main(["verify", "--claim", "dd2424.filter-grad-sum", "--format", "json"]) == 0
     item = json.loads(capsys.readouterr().out)[0]
     assert [d["name"] for d in item["diagnosis"]] == ["sum-vs-stack"]
+    assert main(["verify", "--claim", "vardhan2022.appA-rep1-windows", "--format", "json"]) == 0
+    item = json.loads(capsys.readouterr().out)[0]
+    assert [d["name"] for d in item["diagnosis"]] == ["shift"]
+    assert main(["verify", "--claim", "dd2424.softmax-ce-gradient", "--format", "json"]) == 0
+    item = json.loads(capsys.readouterr().out)[0]
+    assert item["kind"] == "extraction" and "ppᵀ" in item["reading"] and item["diagnosis"] == []

@@ -184,30 +184,40 @@ def load_matrix(path: str, option: str = "--matrix"):
 # ---------------------------------------------------------------------------
 # run
 # ---------------------------------------------------------------------------
+def _raw(value) -> str | None:
+    """A parsed option value back in show's command-line form (``2``, ``2x1``, ``T,B,L,R``)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return (",".join if len(value) == 4 else "x".join)(map(str, value))
+    return str(value)
+
+
 def _problem(spec, args):
-    """Shapes and parameters through `show`'s problem builders; values from the .npy files given."""
+    """Shapes and parameters through `show`'s problem builder; values from the .npy files given."""
     import numpy as np
 
-    from .show import ADAPTERS, _generic_problem, _primary
+    from .show import DEDICATED, build_problem
 
     files = {}
-    ns = argparse.Namespace(**vars(args))
+    ns = argparse.Namespace(**{name: None for name in DEDICATED})
+    ns.param, ns.wrt, ns.max_memory = [], args.wrt, 4 * 2**30
     for option in ("input", "weight"):
         value = getattr(args, option)
         if value is None:
-            setattr(ns, option, None)
             continue
         kind, payload = value
         if kind == "file":
             arr = load_npy(payload, f"--{option}")
             files[option] = arr
-            setattr(ns, option, tuple(arr.shape) if arr.ndim else (1,))
-        else:
-            setattr(ns, option, payload)
-    ns.max_memory = 4 * 2**30
-    problem = ADAPTERS.get(spec.name, _generic_problem)(spec, ns)
-    inputs = dict(problem.inputs)
-    names = {"input": _primary(spec), "weight": "weight"}
+            payload = tuple(arr.shape) if arr.ndim else (1,)
+        setattr(ns, option, "x".join(map(str, payload)))
+    for option in ("kernel", "stride", "padding", "dilation", "groups"):
+        setattr(ns, option, _raw(getattr(args, option, None)))
+    problem = build_problem(spec, ns)
+    inputs = {name: np.zeros(shape) for name, shape in problem.shapes.items()}
+    inputs.update(problem.constants)
+    names = {"input": problem.show.input_name or next(iter(spec.jacobian)), "weight": "weight"}
     for option, arr in files.items():
         name = names[option]
         if name in inputs and tuple(inputs[name].shape) != tuple(arr.shape):
@@ -235,8 +245,9 @@ def run(args) -> int:
     for option in ("stride", "padding", "dilation"):
         # a Jacobian compared densely has at most COMPARE_LIMIT entries, so no feasible geometry needs more
         value = getattr(args, option)
-        if value is not None and max(value) > 2**20:
-            raise ValueError(f"--{option}: {max(value)} is larger than any geometry compare handles (at most {2**20})")
+        top = None if value is None else max(value) if isinstance(value, tuple) else value
+        if top is not None and top > 2**20:
+            raise ValueError(f"--{option}: {top} is larger than any geometry compare handles (at most {2**20})")
     try:
         problem, inputs, given = _problem(spec, args)
     except OverflowError:  # a size beyond any index type

@@ -16,17 +16,12 @@ from ..claims import (  # noqa: F401  (re-exported for the note modules)
     KINDS,
     ROUTE_KINDS,
     ROUTE_TOL,
-    TORCH_ROUTES,
     VERDICTS,
     Claim,
     ClaimResult,
     Evidence,
-    _error,
-    _perturbed,
-    _torch_ok,
     claim,
     run_claims,
-    tol_for,
     verdict_from,
 )
 from ..claims import select as _select

@@ -106,13 +106,16 @@ def torch_conv2d_grads(x, w, g, stride=1, padding=0):
 # geometries
 # ---------------------------------------------------------------------------
 #: (N, C_in, H, W, C_out, kh, kw, stride, padding) — non-square, multi-channel;
-#: the strided and padded ones are used only where a claim allows them.
+#: the strided and padded ones are used only where a claim allows them. Among the strided ones the remainder
+#: (H + pads − (kh − 1) − 1) mod s is non-zero in H only, in W only (twice) and in both — the case where the
+#: rot180 route must add the rows/columns the forward never reached.
 CONV_GEOMETRIES = (
     dict(n=1, c_in=1, h=6, w=6, c_out=1, kh=3, kw=3, stride=1, padding=0),
     dict(n=2, c_in=3, h=5, w=7, c_out=2, kh=2, kw=3, stride=1, padding=0),
     dict(n=1, c_in=2, h=6, w=5, c_out=3, kh=3, kw=2, stride=1, padding=0),
-    dict(n=2, c_in=2, h=7, w=8, c_out=3, kh=3, kw=2, stride=2, padding=0),
-    dict(n=1, c_in=3, h=8, w=7, c_out=2, kh=2, kw=3, stride=3, padding=0),
+    dict(n=2, c_in=2, h=8, w=8, c_out=3, kh=3, kw=2, stride=2, padding=0),  # remainder (H − kh) mod s = 1, W: 0
+    dict(n=1, c_in=3, h=8, w=7, c_out=2, kh=2, kw=3, stride=3, padding=0),  # remainder H: 0, W: 1
+    dict(n=1, c_in=2, h=9, w=8, c_out=2, kh=2, kw=3, stride=3, padding=0),  # remainder H: 1, W: 2
     dict(n=1, c_in=2, h=6, w=7, c_out=2, kh=3, kw=3, stride=2, padding=(1, 0, 2, 1)),
     dict(n=2, c_in=1, h=5, w=6, c_out=2, kh=2, kw=2, stride=1, padding=1),
 )
@@ -168,7 +171,7 @@ def dilate(d, s):
 # ---------------------------------------------------------------------------
 def explicit_conv_grads(x, w, delta, stride=1, padding=0):
     """(∂L/∂x, ∂L/∂w, ∂L/∂b) as Jᵀδ with the explicit sparse Jacobians, summed over the batch."""
-    from ..ops.conv2d import conv2d_bias_jacobian, conv2d_input_jacobian, conv2d_weight_jacobian
+    from .. import conv2d_bias_jacobian, conv2d_input_jacobian, conv2d_weight_jacobian
 
     dx = np.empty_like(np.asarray(x, dtype=np.float64))
     dw = np.zeros(w.shape)
@@ -180,3 +183,43 @@ def explicit_conv_grads(x, w, delta, stride=1, padding=0):
         dw += (conv2d_weight_jacobian(x[n], w.shape, stride=stride, padding=padding).T @ d).reshape(w.shape)
         db += conv2d_bias_jacobian(delta[n].shape).T @ d
     return dx, dw, db
+
+
+def fd_conv_forward(x, w, b=None, stride=1, padding=0):
+    """conv(x, w) + b rebuilt from finite differences: the layer is linear in w, so J_fd(w) · vec(w) is its bias-free output.
+
+    ``J_fd`` is the central-difference Jacobian of the package's registered forward w.r.t. the weight (route ``fd`` of
+    :func:`jacobians.claims.reference_jacobian`), one sample at a time; ``x`` is (N, C, H, W) or (C, H, W). A route of
+    kind ``fd``: it uses the forward only, never a builder or a VJP.
+    """
+    from ..claims import reference_jacobian
+
+    x = np.asarray(x, dtype=np.float64)
+    batched = x.ndim == 4
+    xs = x if batched else x[None]
+    out = []
+    for xn in xs:
+        J = reference_jacobian("conv2d", "weight", route="fd", x=xn, weight=w, stride=stride, padding=padding)
+        y = J @ np.asarray(w, dtype=np.float64).ravel()
+        out.append(y.reshape(w.shape[0], -1))
+    pt, pb, pl, pr = pad_sides(padding)
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    oh = (xs.shape[2] + pt + pb - w.shape[2]) // sh + 1
+    ow = (xs.shape[3] + pl + pr - w.shape[3]) // sw + 1
+    y = np.stack(out).reshape(xs.shape[0], w.shape[0], oh, ow)
+    if b is not None:
+        y = y + np.asarray(b)[None, :, None, None]
+    return y if batched else y[0]
+
+
+def coded_tensor(channels, rows, cols):
+    """(C, H, W) array whose entry [c, i, j] is the integer code 100·(c+1) + 10·(i+1) + (j+1) (1-based c, i, j)."""
+    c, i, j = np.meshgrid(np.arange(1, channels + 1), np.arange(1, rows + 1), np.arange(1, cols + 1), indexing="ij")
+    return (100 * c + 10 * i + j).astype(np.float64)
+
+
+def preset_order(preset: str, tensor) -> list:
+    """The integer codes of ``tensor`` listed in the order of the package's convention ``preset`` (its vec)."""
+    from .. import get_convention, vec
+
+    return [int(v) for v in vec(tensor, get_convention(preset))]

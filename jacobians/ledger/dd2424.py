@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import claim
-from ._tools import fd_gradient, fd_gradient_wrt, fd_jacobian, rng, symbol_matrix, torch_conv2d, torch_grad, torch_jacobian
+from .. import conv2d, conv2d_input_jacobian, conv2d_weight_jacobian, im2col
+from ..claims import claim, reference_jacobian, reference_vjp
+from ._tools import fd_conv_forward, fd_gradient, fd_gradient_wrt, fd_jacobian, rng, symbol_matrix, torch_conv2d, torch_grad, torch_jacobian
 
 CONV = "planes stacked, row-major vec within a plane (canonical C order); 1-based; numerator layout"
 
@@ -27,23 +28,36 @@ CONV = "planes stacked, row-major vec within a plane (canonical C order); 1-base
 # ---------------------------------------------------------------------------
 def _conv(X, F):
     """S = X * F for one filter F (C, f, f) over X (C, H, W): a single response map."""
-    from ..ops.conv2d import conv2d
-
     return conv2d(X, F[None])[0]
 
 
 def _M_im(X, f):
     """M_X^im of one filter: ∂vec(S)/∂vec(F) for S = X * F, F of shape (C, f, f)."""
-    from ..ops.conv2d import conv2d_weight_jacobian
-
     return conv2d_weight_jacobian(X, (1, X.shape[0], f, f)).toarray()
 
 
 def _M_filter(F, in_shape):
     """M_F^filter: ∂vec(S)/∂vec(X) for S = X * F, one filter F of shape (C, f, f)."""
-    from ..ops.conv2d import conv2d_input_jacobian
-
     return conv2d_input_jacobian(F[None], in_shape).toarray()
+
+
+def _M_im_note(X, f):
+    """M_X^im as the slides build it: row (l, m) is the f×f chunk of X under S_lm, plane by plane, each row by row."""
+    C, h, w = X.shape
+    return np.array([X[:, l : l + f, m : m + f].ravel() for l in range(h - f + 1) for m in range(w - f + 1)])
+
+
+def _M_filter_note(F, in_shape):
+    """M_F^filter as the slides build it: row (l, m) holds F_kij at the column of X_{k, l+i, m+j}, zeros elsewhere."""
+    C, h, w = in_shape
+    f = F.shape[-1]
+    rows = []
+    for l in range(h - f + 1):
+        for m in range(w - f + 1):
+            row = np.zeros((C, h, w))
+            row[:, l : l + f, m : m + f] = F
+            rows.append(row.ravel())
+    return np.array(rows)
 
 
 def _codes(h, w, base=10):
@@ -124,8 +138,6 @@ def _softmax(s):
 
 def _net(X, F, b, W, b2, y):
     """All intermediate values of the slides' network."""
-    from ..ops.conv2d import conv2d
-
     S = conv2d(X, F, b)
     H = np.maximum(0.0, S)
     s = W @ H.ravel() + b2
@@ -201,14 +213,12 @@ def _torch_net_grad(wrt, X, F, b, W, b2, y):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     X = np.zeros((3, 32, 32))
     for n_f, want in ((1, (1, 28, 28)), (4, (4, 28, 28))):
         F = np.zeros((n_f, 3, 5, 5))
-        ev.written("shape", (n_f, 32 - 5 + 1, 32 - 5 + 1), want)
-        ev.written("explicit", conv2d(X, F).shape, want)
-        ev.written("torch", lambda: torch_conv2d(X[None], F)[0].shape, want)
+        ev.written("shape", (n_f, 32 - 5 + 1, 32 - 5 + 1), want, kinds=("formula", "exact"))
+        ev.written("explicit", conv2d(X, F).shape, want, kinds=("package", "formula"))
+        ev.written("torch", lambda: torch_conv2d(X[None], F)[0].shape, want, kinds=("formula", "torch"))
 
 
 @claim(
@@ -225,11 +235,15 @@ def _(ev):
         X, F, b, W, b2, y = _net_params(k, **sz)
         v = _net(X, F, b, W, b2, y)
         C, h, w, f, n_f, classes = (sz[key] for key in ("C", "h", "w", "f", "n_f", "classes"))
-        ev.written("shape", v["S"].shape, (n_f, h - f + 1, w - f + 1))
-        ev.written("shape", v["H"].shape, (n_f, h - f + 1, w - f + 1))
-        ev.written("explicit", (W @ v["H"].ravel()).shape, (classes,))  # W must accept vec(H)
-        ev.written("shape", W.shape, (classes, (h - f + 1) * (w - f + 1) * n_f))
-        ev.written("explicit", (v["s"].shape, v["p"].shape, b2.shape), ((classes,),) * 3)
+        stated_S = (n_f, h - f + 1, w - f + 1)
+        ev.written("explicit", stated_S, v["S"].shape, kinds=("formula", "package"))  # S from the package's conv2d
+        ev.written("explicit", stated_S, v["H"].shape, kinds=("formula", "package"))
+        # counted: filter positions that fit, per filter
+        fits = (sum(1 for l in range(h) if l + f <= h), sum(1 for m in range(w) if m + f <= w))
+        ev.written("shape", stated_S, (n_f, *fits), kinds=("formula", "exact"))
+        # W must take vec(H) (package-made) to the C scores: its stated column count is vec(H)'s length
+        ev.written("explicit", (h - f + 1) * (w - f + 1) * n_f, v["H"].size, kinds=("formula", "package"))
+        ev.written("shape", (h - f + 1) * (w - f + 1) * n_f, fits[0] * fits[1] * n_f, kinds=("formula", "exact"))
 
 
 # ---------------------------------------------------------------------------
@@ -238,13 +252,16 @@ def _(ev):
 @claim(
     "dd2424.softmax-ce-gradient",
     location="slide 'Computational Graph for our simple network' (∂l/∂s 'from previous lectures')",
-    statement="""For l = −log(yᵀp), p = softmax(s): ∂l/∂s = −yᵀ/(yᵀp) · diag(p − ppᵀ). As printed, p − ppᵀ mixes a
-    C×1 vector and a C×C matrix; read as diag of the diagonal, it keeps only the diagonal p∘(1−p) of the softmax
-    Jacobian and gives a wrong gradient.""",
+    statement="""For l = −log(yᵀp), p = softmax(s): ∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − ppᵀ), which is (p − y)ᵀ for a
+    one-hot y.""",
     convention=CONV + "; ∂l/∂s is a 1×C row",
-    routes=("explicit", "fd", "torch"),
-    expected="holds-corrected",
-    correction="""∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − ppᵀ), which equals (p − y)ᵀ for a one-hot y.""",
+    routes=("explicit", "vjp", "fd", "formula", "torch"),
+    expected="holds",
+    kind="extraction",
+    reading="""Printed 'diag(p − ppᵀ)': literally the diagonal matrix of a C×1 vector minus a C×C matrix, which is not
+    defined; its nearest defined reading, diag of the diagonal p∘(1 − p), keeps only the softmax Jacobian's diagonal and
+    gives a wrong gradient (checked below: error > 0.1). A closing parenthesis moved one symbol to the right
+    (diag(p) − ppᵀ) is the softmax Jacobian of the same lecture series, so the text is judged damaged.""",
 )
 def _(ev):
     r = rng(11)
@@ -254,24 +271,21 @@ def _(ev):
             y = np.zeros(C)
             y[(k * 2 + 1) % C] = 1.0
             p = _softmax(s)
-            jac_softmax = fd_jacobian(_softmax, s)
-            printed = -(y / (y @ p)) @ np.diag(p - p * p)  # diag of the diagonal of p − ppᵀ
-            fixed = -(y / (y @ p)) @ (np.diag(p) - np.outer(p, p))
+            plausible = -(y / (y @ p)) @ (np.diag(p) - np.outer(p, p))
             grad_fd = fd_gradient(lambda s_: -np.log(y @ _softmax(s_)), s)
-            context = {"operator": "softmax_cross_entropy", "wrt": "s", "g": np.array(1.0), "s": s, "y": y}
-            ev.both("fd", printed, fixed, grad_fd, diagnose_with=context)  # a failure is diagnosed by the catalogue
-            from ..ops.softmax import softmax_jacobian
-
-            ev.corrected("explicit", fixed, -(y / (y @ p)) @ softmax_jacobian(s))
-            ev.corrected("fd", fixed, -(y / (y @ p)) @ jac_softmax, tol=1e-6)
-            ev.corrected("explicit", fixed, p - y)
+            ev.written("fd", plausible, grad_fd, kinds=("formula", "fd"))
+            ev.written("explicit", plausible, reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=s, y=y), kinds=("formula", "package"))
+            ev.written("formula", plausible, p - y, kinds=("formula", "formula"))
+            ev.written("vjp", plausible, reference_vjp("softmax_cross_entropy", np.array(1.0), "s", route="vjp:softmax_vjp", s=s, y=y), kinds=("formula", "package"))
+            literal_diagonal = -(y / (y @ p)) @ np.diag(p - p * p)  # the literal text's only defined reading
+            assert np.abs(literal_diagonal - grad_fd).max() > 0.1, "the literal reading would not be wrong here"
 
             def t_loss(st, y=y):
                 import torch
 
                 return -torch.log(torch.as_tensor(y) @ torch.softmax(st, 0))
 
-            ev.corrected("torch", fixed, lambda: torch_grad(t_loss, s))
+            ev.written("torch", plausible, lambda: torch_grad(t_loss, s), kinds=("formula", "torch"))
 
 
 @claim(
@@ -279,7 +293,7 @@ def _(ev):
     location="slide 'Computational Graph for our simple network', ∂l/∂vec(H)",
     statement="""∂l/∂vec(H) = ∂l/∂s · W for s = W vec(H) + b.""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -287,8 +301,11 @@ def _(ev):
         v = _net(X, F, b, W, b2, y)
         dl_ds = v["p"] - y
         dl_dH = dl_ds @ W
-        ev.written("fd", dl_dH, fd_gradient(lambda Hv: _head_loss("H", Hv, W, b2, y), v["H"].ravel()))
-        ev.written("torch", dl_dH, lambda: torch_grad(lambda Ht: _torch_head_loss("H", Ht, W, b2, y), v["H"].ravel()))
+        ev.written("fd", dl_dH, fd_gradient(lambda Hv: _head_loss("H", Hv, W, b2, y), v["H"].ravel()), kinds=("formula", "fd"))
+        # the package's VJPs: softmax–cross-entropy, then s = W vec(H) + b (note 004's linear layer)
+        dl_ds_pkg = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["s"], y=y)
+        ev.written("explicit", dl_dH, reference_vjp("linear_wvec_b", dl_ds_pkg, "h", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
+        ev.written("torch", dl_dH, lambda: torch_grad(lambda Ht: _torch_head_loss("H", Ht, W, b2, y), v["H"].ravel()), kinds=("formula", "torch"))
 
 
 @claim(
@@ -296,7 +313,7 @@ def _(ev):
     location="slide 'Computational Graph for our simple network', ∂l/∂vec(S)",
     statement="""∂l/∂vec(S) = ∂l/∂vec(H) · diag(Ind(vec(S) > 0)) for H = max(0, S).""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -304,8 +321,9 @@ def _(ev):
         v = _net(X, F, b, W, b2, y)
         dl_dH = (v["p"] - y) @ W
         dl_dS = dl_dH @ np.diag((v["S"].ravel() > 0).astype(float))
-        ev.written("fd", dl_dS, fd_gradient(lambda Sv: _head_loss("S", Sv, W, b2, y), v["S"].ravel()))
-        ev.written("torch", dl_dS, lambda: torch_grad(lambda St: _torch_head_loss("S", St, W, b2, y), v["S"].ravel()))
+        ev.written("fd", dl_dS, fd_gradient(lambda Sv: _head_loss("S", Sv, W, b2, y), v["S"].ravel()), kinds=("formula", "fd"))
+        ev.written("explicit", dl_dS, reference_vjp("relu", dl_dH, "z", z=v["S"].ravel()), kinds=("formula", "package"))
+        ev.written("torch", dl_dS, lambda: torch_grad(lambda St: _torch_head_loss("S", St, W, b2, y), v["S"].ravel()), kinds=("formula", "torch"))
 
 
 def _dl_dS(X, F, b, W, b2, y):
@@ -326,7 +344,7 @@ def _stack_jacobian(i, n_f, t):
     statement="""vec(S) stacks vec(S_1), vec(S_2), vec(S_3), so ∂vec(S)/∂vec(S_i) is the 3t×t block column with I_t in
     block i and t×t zero blocks elsewhere, t = (w−f+1)(h−f+1).""",
     convention=CONV,
-    routes=("structure", "shape"),
+    routes=("structure", "explicit"),
     expected="holds",
 )
 def _(ev):
@@ -342,8 +360,9 @@ def _(ev):
                 return T.ravel()
 
             J_fd = np.rint(fd_jacobian(stack_with, S[i].ravel()))
-            ev.written("structure", _stack_jacobian(i, n_f, t), J_fd)
-            ev.written("shape", _stack_jacobian(i, n_f, t).shape, (3 * t, t))
+            ev.written("structure", _stack_jacobian(i, n_f, t), J_fd, kinds=("formula", "fd"))
+            pkg = reference_jacobian("stack", f"s{i + 1}", s1=S[0], s2=S[1], s3=S[2]).toarray()
+            ev.written("explicit", _stack_jacobian(i, n_f, t), pkg, kinds=("formula", "package"))
 
 
 @claim(
@@ -351,20 +370,23 @@ def _(ev):
     location="slides 'Computational Graph…: From reading the computational graph' (∂l/∂vec(F_i))",
     statement="""∂l/∂vec(F_i) = ∂l/∂vec(S_i) ∂vec(S_i)/∂vec(F_i) = ∂l/∂vec(S) ∂vec(S)/∂vec(S_i) ∂vec(S_i)/∂vec(F_i), i = 1, 2, 3.""",
     convention=CONV,
-    routes=("explicit", "fd", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
     for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y)
         n_f, t = F.shape[0], g.size // F.shape[0]
-        M = _M_im(X, F.shape[2])
+        M = _M_im_note(X, F.shape[2])
         for i in range(n_f):
             via_S = g @ _stack_jacobian(i, n_f, t) @ M
             via_Si = g[i * t : (i + 1) * t] @ M
-            ev.written("explicit", via_S, via_Si)
-            ev.written("fd", via_S, _fd_filter_grad(i, X, F, b, W, b2, y).ravel())
-            ev.written("torch", via_S, lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel())
+            ev.written("formula", via_S, via_Si, kinds=("formula", "formula"))
+            # the package's weight VJP of filter i's response map
+            S_shape = (1, X.shape[1] - F.shape[2] + 1, X.shape[2] - F.shape[3] + 1)
+            ev.written("explicit", via_S, reference_vjp("conv2d", g[i * t : (i + 1) * t].reshape(S_shape), "weight", x=X, weight=F[i : i + 1]).ravel(), kinds=("formula", "package"))
+            ev.written("fd", via_S, _fd_filter_grad(i, X, F, b, W, b2, y).ravel(), kinds=("formula", "fd"))
+            ev.written("torch", via_S, lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel(), kinds=("formula", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -380,9 +402,9 @@ def _(ev):
 )
 def _(ev):
     for C, h, w, f in ((3, 6, 5, 3), (3, 7, 9, 2), (3, 32, 32, 5)):
-        M = _M_im(np.ones((C, h, w)), f)
-        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * f * f))
-        ev.written("explicit", M.shape[0], _conv(np.ones((C, h, w)), np.ones((C, f, f))).size)
+        M = _M_im_note(np.ones((C, h, w)), f)
+        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * f * f), kinds=("formula", "exact"))
+        ev.written("explicit", M.shape[0], _conv(np.ones((C, h, w)), np.ones((C, f, f))).size, kinds=("formula", "package"))
 
 
 _IM_ROWS = """
@@ -408,10 +430,10 @@ _IM_ROW_INDEX = [0, 1, 2, 3, 4, 15]  # rows S11, S12, S13, S14, S21 and S44
 )
 def _(ev):
     M = _M_im(_codes(6, 6)[None], 3)
-    ev.written("explicit", M.shape, (16, 9))
-    ev.written("explicit", M[_IM_ROW_INDEX], np.array(_rows(_IM_ROWS)))
+    ev.written("explicit", M.shape, (16, 9), kinds=("package", "exact"))
+    ev.written("explicit", M[_IM_ROW_INDEX], np.array(_rows(_IM_ROWS)), kinds=("package", "formula"))
     X, F, M_sym = _sym_M_im()
-    ev.written("symbolic", M_sym.extract(_IM_ROW_INDEX, list(range(9))), _sym_rows(_IM_ROWS))
+    ev.written("symbolic", M_sym.extract(_IM_ROW_INDEX, list(range(9))), _sym_rows(_IM_ROWS), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -420,7 +442,7 @@ def _(ev):
     statement="""Each entry of the response map is S_lm = Σ_k Σ_i Σ_j X_{k,i+l−1,j+m−1} F_{kij} (sum over planes k and
     taps i, j; 1-based).""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -436,9 +458,10 @@ def _(ev):
                 for l in range(1, h - f + 2)
             ]
         )
-        ev.written("explicit", S, _conv(X, F))
-        ev.written("formula", S, (_M_im(X, f) @ F.ravel()).reshape(S.shape))
-        ev.written("torch", S, lambda: torch_conv2d(X[None], F[None])[0, 0])
+        ev.written("explicit", S, _conv(X, F), kinds=("formula", "package"))
+        ev.written("formula", S, (_M_im_note(X, f) @ F.ravel()).reshape(S.shape), kinds=("formula", "formula"))
+        ev.written("fd", S, fd_conv_forward(X, F[None])[0], kinds=("formula", "fd"))
+        ev.written("torch", S, lambda: torch_conv2d(X[None], F[None])[0, 0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -446,19 +469,17 @@ def _(ev):
     location="slide 'Simple Example' (vec(S) = M_X^im vec(F))",
     statement="""With row-major vec, vec(S) = M_X^im vec(F): the convolution is a matrix–vector product with the filter.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import im2col
-
     r = rng(6)
     for C, h, w, f in ((1, 6, 6, 3), (3, 6, 5, 3), (4, 6, 6, 3)):
         X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
-        prod = _M_im(X, f) @ F.ravel()
-        ev.written("explicit", prod, _conv(X, F).ravel())
-        ev.written("explicit", prod, im2col(X, f) @ F.ravel())
-        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel())
+        prod = _M_im_note(X, f) @ F.ravel()  # the slides' M_X^im, built from its rows
+        ev.written("explicit", prod, _conv(X, F).ravel(), kinds=("formula", "package"))
+        ev.written("fd", prod, fd_conv_forward(X, F[None]).ravel(), kinds=("formula", "fd"))
+        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -467,18 +488,18 @@ def _(ev):
     statement="""For X = {X1, …, X4} (6×6×4) and F1 (3×3×4), vec(S1) = M_X^im vec(F1) with
     M_X^im = (M_X1^im M_X2^im M_X3^im M_X4^im), one 16×9 block per plane: 16×36 in all.""",
     convention=CONV,
-    routes=("explicit", "shape"),
+    routes=("explicit", "fd", "shape"),
     expected="holds",
 )
 def _(ev):
     r = rng(7)
     for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
         X = r.standard_normal((C, h, w))
-        M = _M_im(X, f)
-        blocks = np.hstack([_M_im(X[j : j + 1], f) for j in range(C)])
-        ev.written("explicit", M, blocks)
-        ev.written("shape", M.shape, ((h - f + 1) * (w - f + 1), C * f * f))
-    ev.written("shape", _M_im(np.ones((4, 6, 6)), 3).shape, (16, 36))
+        # the slides' blocks, one per plane, each built from that plane's chunks
+        blocks = np.hstack([_M_im_note(X[j : j + 1], f) for j in range(C)])
+        ev.written("explicit", blocks, _M_im(X, f), kinds=("formula", "package"))
+        ev.written("fd", blocks, reference_jacobian("conv2d", "weight", route="fd", x=X, weight=np.zeros((1, C, f, f))), kinds=("formula", "fd"))
+    ev.written("shape", (16, 36), _M_im(np.ones((4, 6, 6)), 3).shape, kinds=("formula", "package"))
 
 
 @claim(
@@ -493,16 +514,16 @@ def _(ev):
     r = rng(8)
     for C, h, w, f in ((3, 6, 5, 3), (3, 4, 7, 2)):
         X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
-        M = _M_im(X, f)
-        ev.written("fd", M, fd_jacobian(lambda F_: _conv(X, F_), F))
+        M = _M_im_note(X, f)
+        ev.written("fd", M, fd_jacobian(lambda F_: _conv(X, F_), F), kinds=("formula", "fd"))
 
         def t_fn(Ft):
             import torch
 
             return torch.nn.functional.conv2d(torch.as_tensor(X)[None], Ft[None])[0, 0]
 
-        ev.written("torch", M, lambda: torch_jacobian(t_fn, F))
-        ev.written("explicit", M @ F.ravel(), _conv(X, F).ravel())
+        ev.written("torch", M, lambda: torch_jacobian(t_fn, F), kinds=("formula", "torch"))
+        ev.written("explicit", M @ F.ravel(), _conv(X, F).ravel(), kinds=("formula", "package"))
 
 
 def _one_layer_dl_dS1(seed, C=3, h=6, w=5, f=3):
@@ -524,28 +545,32 @@ def _fd_one_filter_grad(X, G1, f):
     statement="""∂l/∂vec(F_1) = ∂l/∂vec(S) (I_t; 0; 0) M_X^im = (∂l/∂vec(S_1) ∂l/∂vec(S_2) ∂l/∂vec(S_3)) ·
     [[M_X1^im M_X2^im M_X3^im]; [0 0 0]; [0 0 0]], i.e. ∂l/∂vec(S_1) M_X^im.""",
     convention=CONV,
-    routes=("explicit", "fd"),
+    routes=("formula", "explicit", "fd"),
     expected="holds",
 )
 def _(ev):
     for seed, (C, h, w, f) in enumerate(((3, 6, 5, 3), (3, 5, 7, 2))):
         X, g, t = _one_layer_dl_dS1(seed, C, h, w, f)
-        M = _M_im(X, f)
+        M = _M_im_note(X, f)
         line1 = g @ _stack_jacobian(0, 3, t) @ M
-        blocks = np.block([[_M_im(X[j : j + 1], f) for j in range(C)], [np.zeros((2 * t, C * f * f))]])
+        blocks = np.block([[_M_im_note(X[j : j + 1], f) for j in range(C)], [np.zeros((2 * t, C * f * f))]])
         line2 = g @ blocks
-        ev.written("explicit", line1, line2)
-        ev.written("fd", line1, _fd_one_filter_grad(X, g[:t].reshape(h - f + 1, w - f + 1), f).ravel())
+        ev.written("formula", line1, line2, kinds=("formula", "formula"))
+        ev.written("explicit", line1, reference_vjp("conv2d", g[:t].reshape(1, h - f + 1, w - f + 1), "weight", x=X, weight=np.zeros((1, C, f, f))).ravel(), kinds=("formula", "package"))
+        ev.written("fd", line1, _fd_one_filter_grad(X, g[:t].reshape(h - f + 1, w - f + 1), f).ravel(), kinds=("formula", "fd"))
 
 
 @claim(
     "dd2424.filter-grad-sum",
-    location="slide 'Gradient of the loss w.r.t. vec(F_i)', last line (Σ_{i=1}^{3} ∂l/∂vec(S_1) M_Xi^im)",
+    location="""slide 'Gradient of the loss w.r.t. vec(F_i)', last line (Σ_{i=1}^{3} ∂l/∂vec(S_1) M_Xi^im), restated on
+    'Back to Gradient of the loss w.r.t. F_i' (counted once, here)""",
     statement="""The last line writes ∂l/∂vec(F_1) as the sum Σ_i ∂l/∂vec(S_1) M_Xi^im over the three planes. That sum
-    is a 1×f² row (the plane contributions added up), whereas ∂l/∂vec(F_1) is 1×3f².""",
+    is a 1×f² row whose value is the true gradient with its three plane blocks added together, whereas ∂l/∂vec(F_1) is
+    1×3f² (the blocks side by side).""",
     convention=CONV,
-    routes=("explicit", "fd"),
+    routes=("explicit", "fd", "plane-sum"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""∂l/∂vec(F_1) = (∂l/∂vec(S_1) M_X1^im, ∂l/∂vec(S_1) M_X2^im, ∂l/∂vec(S_1) M_X3^im): the plane
     contributions are concatenated, not summed.""",
 )
@@ -553,10 +578,13 @@ def _(ev):
     for seed, (C, h, w, f) in enumerate(((3, 6, 5, 3), (3, 5, 7, 2))):
         X, g, t = _one_layer_dl_dS1(seed, C, h, w, f)
         g1 = g[:t]
-        parts = [g1 @ _M_im(X[j : j + 1], f) for j in range(C)]
-        true = g1 @ _M_im(X, f)
-        ev.both("explicit", sum(parts), np.concatenate(parts), true)
-        ev.corrected("fd", np.concatenate(parts), _fd_one_filter_grad(X, g1.reshape(h - f + 1, w - f + 1), f).ravel())
+        parts = [g1 @ _M_im_note(X[j : j + 1], f) for j in range(C)]
+        true = g1 @ _M_im_note(X, f)
+        ev.both("explicit", sum(parts), np.concatenate(parts), true, kinds=("formula", "package"))
+        fd_true = _fd_one_filter_grad(X, g1.reshape(h - f + 1, w - f + 1), f).ravel()
+        ev.both("fd", sum(parts), np.concatenate(parts), fd_true, kinds=("formula", "fd"))
+        # by value, the printed sum is the true gradient with its C plane blocks added together
+        ev.written("plane-sum", sum(parts), fd_true.reshape(C, -1).sum(axis=0), kinds=("formula", "fd"), tol=1e-6)
 
 
 @claim(
@@ -565,21 +593,22 @@ def _(ev):
     statement="""∂l/∂F_i (f×f×3) is obtained by reshaping the 1×3f² row ∂l/∂vec(F_i) — undoing the slides' vec (planes
     stacked, each plane row by row).""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
     for X, F, b, W, b2, y in _net_cases():
         g = _dl_dS(X, F, b, W, b2, y)
         n_f, t = F.shape[0], g.size // F.shape[0]
-        M = _M_im(X, F.shape[2])
+        M = _M_im_note(X, F.shape[2])  # the slides' M_X^im, from its rows
         rows = [g[i * t : (i + 1) * t] @ M for i in range(n_f)]
-        reshaped = np.stack([r_.reshape(F.shape[1:]) for r_ in rows])
-        from ..conventions import get_convention, unvec
-
-        conv = get_convention("dd2424")
-        ev.written("explicit", reshaped, np.stack([unvec(r_, F.shape[1:], conv) for r_ in rows]))
-        ev.written("torch", reshaped, lambda: _torch_net_grad("F", X, F, b, W, b2, y))
+        # Option 1: undo the slides' vec — planes stacked, each plane row by row — one entry at a time
+        C, f = F.shape[1], F.shape[2]
+        reshaped = np.stack([[[[r_[k * f * f + a * f + c] for c in range(f)] for a in range(f)] for k in range(C)] for r_ in rows])
+        # the package's weight VJP of the convolution (∂l/∂S from the slides' chain, then Jᵀ g)
+        ev.written("explicit", reshaped, reference_vjp("conv2d", g.reshape(n_f, -1).reshape(n_f, *_net(X, F, b, W, b2, y)["S"].shape[1:]), "weight", x=X, weight=F), kinds=("formula", "package"))
+        ev.written("fd", reshaped, np.stack([_fd_filter_grad(i, X, F, b, W, b2, y) for i in range(n_f)]), kinds=("formula", "fd"))
+        ev.written("torch", reshaped, lambda: _torch_net_grad("F", X, F, b, W, b2, y), kinds=("formula", "torch"))
 
 
 @claim(
@@ -593,12 +622,12 @@ def _(ev):
 )
 def _(ev):
     Xc = _codes(6, 6)
-    M = _M_im(Xc[None], 3)
+    M = _M_im_note(Xc[None], 3)
     for a in range(3):
         for b in range(3):
-            ev.written("index", M[:, a * 3 + b], Xc[a : a + 4, b : b + 4].ravel())
+            ev.written("index", M[:, a * 3 + b], Xc[a : a + 4, b : b + 4].ravel(), kinds=("formula", "exact"))
     X, F, M_sym = _sym_M_im()
-    ev.written("symbolic", M_sym[:, 8].T, X[2:6, 2:6].reshape(1, 16))
+    ev.written("symbolic", M_sym[:, 8].T, X[2:6, 2:6].reshape(1, 16), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -616,37 +645,12 @@ def _(ev):
     X, F, M_sym = _sym_M_im()
     G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
     v = G.reshape(1, 16) * M_sym
-    ev.written("symbolic", v.reshape(3, 3), _sym_S(X, G))
+    ev.written("symbolic", v.reshape(3, 3), _sym_S(X, G), kinds=("formula", "sympy"))
     r = rng(9)
     for h, w, f in ((6, 6, 3), (5, 7, 2)):
         Xn = r.standard_normal((1, h, w))
         Gn = r.standard_normal((h - f + 1, w - f + 1))
-        ev.written("explicit", (Gn.ravel() @ _M_im(Xn, f)).reshape(f, f), _conv(Xn, Gn[None]))
-
-
-@claim(
-    "dd2424.filter-grad-vec-sum",
-    location="slide 'Back to Gradient of the loss w.r.t. F_i' (∂l/∂vec(F_i) = Σ_j ∂l/∂vec(S_i) M_Xj^im)",
-    statement="""∂l/∂vec(F_i) is written as the sum over planes Σ_{j=1}^{3} ∂l/∂vec(S_i) M_Xj^im (a 1×f² row).""",
-    convention=CONV,
-    routes=("explicit", "torch"),
-    expected="holds-corrected",
-    correction="""∂l/∂vec(F_i) = (∂l/∂vec(S_i) M_X1^im, ∂l/∂vec(S_i) M_X2^im, ∂l/∂vec(S_i) M_X3^im) (concatenation over planes).""",
-)
-def _(ev):
-    for X, F, b, W, b2, y in _net_cases():
-        g = _dl_dS(X, F, b, W, b2, y)
-        n_f, t, f = F.shape[0], g.size // F.shape[0], F.shape[2]
-        for i in range(n_f):
-            gi = g[i * t : (i + 1) * t]
-            parts = [gi @ _M_im(X[j : j + 1], f) for j in range(X.shape[0])]
-            true = gi @ _M_im(X, f)
-            ev.both("explicit", sum(parts), np.concatenate(parts), true)
-            ev.corrected(
-                "torch",
-                np.concatenate(parts),
-                lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i].ravel(),
-            )
+        ev.written("explicit", (Gn.ravel() @ _M_im_note(Xn, f)).reshape(f, f), _conv(Xn, Gn[None]), kinds=("formula", "package"))
 
 
 @claim(
@@ -657,6 +661,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""∂l/∂F_i = {X_1 * ∂l/∂S_i, X_2 * ∂l/∂S_i, X_3 * ∂l/∂S_i}: plane j of the gradient is X_j * ∂l/∂S_i
     (stacked, not summed).""",
 )
@@ -666,10 +671,10 @@ def _(ev):
         for i in range(F.shape[0]):
             Gi = g[i].reshape(X.shape[1] - F.shape[2] + 1, X.shape[2] - F.shape[3] + 1)
             planes = [_conv(X[j : j + 1], Gi[None]) for j in range(X.shape[0])]
-            true = (g[i] @ _M_im(X, F.shape[2])).reshape(F.shape[1:])
-            ev.both("explicit", sum(planes), np.stack(planes), true)
-            ev.corrected("fd", np.stack(planes), _fd_filter_grad(i, X, F, b, W, b2, y))
-            ev.corrected("torch", np.stack(planes), lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i])
+            true = (g[i] @ _M_im_note(X, F.shape[2])).reshape(F.shape[1:])
+            ev.both("explicit", sum(planes), np.stack(planes), true, kinds=("package", "formula"))
+            ev.corrected("fd", np.stack(planes), _fd_filter_grad(i, X, F, b, W, b2, y), kinds=("package", "fd"))
+            ev.corrected("torch", np.stack(planes), lambda: _torch_net_grad("F", X, F, b, W, b2, y)[i], kinds=("package", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -695,8 +700,6 @@ def _two_layer_cases():
 
 def _fd_two_layer_grad(X1, F2, G):
     """∂l/∂X^(1) for l = ⟨G, X^(1) * F_2⟩ by central differences of the package's conv2d forward."""
-    from ..ops.conv2d import conv2d
-
     return fd_gradient(lambda X_: float(np.sum(G * conv2d(X_, F2))), X1)
 
 
@@ -719,13 +722,11 @@ def _torch_two_layer_grad(X1, F2, G):
 )
 def _(ev):
     for X1, F2, G in _two_layer_cases():
-        jacs = [fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1) for i in range(3)]
+        jacs = [_M_filter_note(F2[i], X1.shape) for i in range(3)]  # ∂vec(S_i)/∂vec(X): the slides' M_F^filter
         fanout = sum(G[i].ravel() @ jacs[i] for i in range(3))
-        ev.written("fd", fanout, _fd_two_layer_grad(X1, F2, G).ravel())
-        from ..ops.conv2d import conv2d_input_jacobian
-
-        ev.written("explicit", fanout, conv2d_input_jacobian(F2, X1.shape).T @ G.ravel(), tol=1e-6)
-        ev.written("torch", fanout, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), tol=1e-6)
+        ev.written("fd", fanout, _fd_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "fd"))
+        ev.written("explicit", fanout, conv2d_input_jacobian(F2, X1.shape).T @ G.ravel(), kinds=("formula", "package"))
+        ev.written("torch", fanout, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -739,12 +740,12 @@ def _(ev):
 )
 def _(ev):
     for C, h, w, f in ((3, 7, 6, 3), (3, 5, 8, 2), (3, 6, 6, 3)):
-        M = _M_filter(np.ones((C, f, f)), (C, h, w))
-        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * w * h))
+        M = _M_filter_note(np.ones((C, f, f)), (C, h, w))
+        ev.written("shape", M.shape, ((w - f + 1) * (h - f + 1), 3 * w * h), kinds=("formula", "exact"))
         hp, wp = h - f + 1, w - f + 1
-        M2 = _M_filter(np.ones((C, f, f)), (C, hp, wp))
-        ev.written("shape", M2.shape, ((wp - f + 1) * (hp - f + 1), 3 * wp * hp))
-        ev.written("explicit", (M.shape[0], M2.shape[0]), (_conv(np.ones((C, h, w)), np.ones((C, f, f))).size, _conv(np.ones((C, hp, wp)), np.ones((C, f, f))).size))
+        M2 = _M_filter_note(np.ones((C, f, f)), (C, hp, wp))
+        ev.written("shape", M2.shape, ((wp - f + 1) * (hp - f + 1), 3 * wp * hp), kinds=("formula", "exact"))
+        ev.written("explicit", (M.shape[0], M2.shape[0]), (_conv(np.ones((C, h, w)), np.ones((C, f, f))).size, _conv(np.ones((C, hp, wp)), np.ones((C, f, f))).size), kinds=("formula", "package"))
 
 
 _FILTER_ROWS = """
@@ -760,27 +761,31 @@ F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0
     "dd2424.filter-matrix-example",
     location="slides 'Writing convolution as a matrix multiplication' (rows of M_F^filter for S11 … S14, S21)",
     statement="""For the 6×6 image and 3×3 filter, the rows of M_F^filter (16×36) for S11, S12, S13, S14, S21 begin
-    (F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0 …), shifted one place per step along a row of S and six
-    places (one row of X) from S14 to S21; the rest of each row is zero.""",
+    (F11 F12 F13 0 0 0 F21 F22 F23 0 0 0 F31 F32 F33 0 0 0 …), shifted one place per step along a row of S and three
+    places from S14 to S21 (F11 moves from the column of X14 to that of X21: to the start of the next row of X, six
+    places after S11); the rest of each row is zero.""",
     convention=CONV,
-    routes=("explicit", "symbolic"),
+    routes=("explicit", "symbolic", "index"),
     expected="holds",
 )
 def _(ev):
     import sympy
 
     M = _M_filter(_codes(3, 3)[None], (1, 6, 6))
-    ev.written("explicit", M.shape, (16, 36))
+    ev.written("explicit", M.shape, (16, 36), kinds=("package", "exact"))
     rows = _rows(_FILTER_ROWS)
     for r_, printed in enumerate(rows):
         full = np.zeros(36)
         full[: len(printed)] = printed
-        ev.written("explicit", M[r_], full)
+        ev.written("explicit", M[r_], full, kinds=("package", "formula"))
+    # where F11 sits in the rows S11, S12, S13, S14, S21 (1-based columns) and the steps between them
+    f11_columns = [int(np.flatnonzero(M[r_] == 11)[0]) + 1 for r_ in (0, 1, 2, 3, 4)]
+    ev.written("index", np.diff(f11_columns), [1, 1, 1, 3], kinds=("package", "formula"))
     X, F, M_sym = _sym_M_filter()
     for r_, row in enumerate(_FILTER_ROWS.strip().splitlines()):
         n = len(row.split())
-        ev.written("symbolic", M_sym[r_, :n], _sym_rows(row))
-        ev.written("symbolic", M_sym[r_, n:], sympy.zeros(1, 36 - n))
+        ev.written("symbolic", M_sym[r_, :n], _sym_rows(row), kinds=("formula", "sympy"))
+        ev.written("symbolic", M_sym[r_, n:], sympy.zeros(1, 36 - n), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -788,16 +793,17 @@ def _(ev):
     location="slide 'Simple Example' (vec(S) = M_F^filter vec(X))",
     statement="""With row-major vec, vec(S) = M_F^filter vec(X): the convolution is a matrix–vector product with the image.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
     r = rng(12)
     for C, h, w, f in ((1, 6, 6, 3), (3, 7, 6, 3), (4, 6, 6, 3)):
         X, F = r.standard_normal((C, h, w)), r.standard_normal((C, f, f))
-        prod = _M_filter(F, X.shape) @ X.ravel()
-        ev.written("explicit", prod, _conv(X, F).ravel())
-        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel())
+        prod = _M_filter_note(F, X.shape) @ X.ravel()  # the slides' M_F^filter, from its rows
+        ev.written("explicit", prod, _conv(X, F).ravel(), kinds=("formula", "package"))
+        ev.written("fd", prod, fd_conv_forward(X, F[None]).ravel(), kinds=("formula", "fd"))
+        ev.written("torch", prod, lambda: torch_conv2d(X[None], F[None]).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -806,18 +812,18 @@ def _(ev):
     statement="""For X (6×6×4) and F_1 = {F_11, …, F_14} (3×3×4), vec(S_1) = M_F1^filter vec(X) with
     M_F1^filter = (M_F11^filter M_F12^filter M_F13^filter M_F14^filter), one 16×36 block per plane: 16×144.""",
     convention=CONV,
-    routes=("explicit", "shape"),
+    routes=("explicit", "fd", "shape"),
     expected="holds",
 )
 def _(ev):
     r = rng(13)
     for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
         F = r.standard_normal((C, f, f))
-        M = _M_filter(F, (C, h, w))
-        blocks = np.hstack([_M_filter(F[j : j + 1], (1, h, w)) for j in range(C)])
-        ev.written("explicit", M, blocks)
-        ev.written("shape", M.shape, ((h - f + 1) * (w - f + 1), C * h * w))
-    ev.written("shape", _M_filter(np.ones((4, 3, 3)), (4, 6, 6)).shape, (16, 144))
+        M = _M_filter_note(F, (C, h, w))
+        blocks = np.hstack([_M_filter_note(F[j : j + 1], (1, h, w)) for j in range(C)])
+        ev.written("explicit", blocks, _M_filter(F, (C, h, w)), kinds=("formula", "package"))
+        ev.written("fd", blocks, reference_jacobian("conv2d", "x", route="fd", x=np.zeros((C, h, w)), weight=F[None]), kinds=("formula", "fd"))
+    ev.written("shape", (16, 144), _M_filter(np.ones((4, 3, 3)), (4, 6, 6)).shape, kinds=("formula", "package"))
 
 
 @claim(
@@ -831,16 +837,16 @@ def _(ev):
 def _(ev):
     for X1, F2, G in _two_layer_cases():
         for i in range(3):
-            M = _M_filter(F2[i], X1.shape)
-            ev.written("fd", M, fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1))
+            M = _M_filter_note(F2[i], X1.shape)
+            ev.written("fd", M, fd_jacobian(lambda X_, i=i: _conv(X_, F2[i]), X1), kinds=("formula", "fd"))
 
             def t_fn(Xt, i=i):
                 import torch
 
                 return torch.nn.functional.conv2d(Xt[None], torch.as_tensor(F2[i : i + 1]))[0, 0]
 
-            ev.written("torch", M, lambda: torch_jacobian(t_fn, X1))
-            ev.written("explicit", M @ X1.ravel(), _conv(X1, F2[i]).ravel())
+            ev.written("torch", M, lambda: torch_jacobian(t_fn, X1), kinds=("formula", "torch"))
+            ev.written("explicit", M @ X1.ravel(), _conv(X1, F2[i]).ravel(), kinds=("formula", "package"))
 
 
 @claim(
@@ -852,13 +858,11 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_vjp_input_im2col
-
     for X1, F2, G in _two_layer_cases():
-        total = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
-        ev.written("explicit", total, conv2d_vjp_input_im2col(G, X1, F2).ravel())
-        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G).ravel())
-        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G).ravel())
+        total = sum(G[i].ravel() @ _M_filter_note(F2[i], X1.shape) for i in range(3))
+        ev.written("explicit", total, reference_vjp("conv2d", G, "x", route="vjp:im2col", x=X1, weight=F2).ravel(), kinds=("formula", "package"))
+        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "fd"))
+        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G).ravel(), kinds=("formula", "torch"))
 
 
 @claim(
@@ -866,17 +870,18 @@ def _(ev):
     location="slide 'Gradient of the loss w.r.t. X^(1)', Option 1",
     statement="""∂l/∂X^(1) (w'×h'×3) is obtained by reshaping the 1×3w'h' row ∂l/∂vec(X^(1)), undoing the slides' vec.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, unvec
-
-    conv = get_convention("dd2424")
     for X1, F2, G in _two_layer_cases():
-        row = sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))
-        ev.written("explicit", row.reshape(X1.shape), unvec(row, X1.shape, conv))
-        ev.written("torch", row.reshape(X1.shape), lambda: _torch_two_layer_grad(X1, F2, G))
+        row = sum(G[i].ravel() @ _M_filter_note(F2[i], X1.shape) for i in range(3))  # the slides' rows
+        C, h, w = X1.shape
+        # Option 1: undo the slides' vec (planes stacked, each row by row), entry by entry
+        reshaped = np.array([[[row[k * h * w + a * w + c] for c in range(w)] for a in range(h)] for k in range(C)])
+        ev.written("explicit", reshaped, reference_vjp("conv2d", G, "x", x=X1, weight=F2), kinds=("formula", "package"))
+        ev.written("fd", reshaped, _fd_two_layer_grad(X1, F2, G), kinds=("formula", "fd"))
+        ev.written("torch", reshaped, lambda: _torch_two_layer_grad(X1, F2, G), kinds=("formula", "torch"))
 
 
 _V_FORMULAS = """
@@ -914,14 +919,14 @@ def _(ev):
     g = sympy.Matrix(1, 16, lambda i, j: sympy.Symbol(f"g{j + 1}"))
     v = g * M_sym
     printed = [_sum_products(line) for line in _V_FORMULAS.strip().splitlines()]
-    ev.written("symbolic", sympy.Matrix([v[k] for k in range(15)]), sympy.Matrix(printed))
+    ev.written("symbolic", sympy.Matrix([v[k] for k in range(15)]), sympy.Matrix(printed), kinds=("formula", "sympy"))
     # numerically: each g_k ↦ a random value, each F_ij ↦ a random value; evaluate both sides
     r = rng(14)
     gv, Fv = r.standard_normal(16), r.standard_normal((3, 3))
-    vv = gv @ _M_filter(Fv[None], (1, 6, 6))
+    vv = gv @ _M_filter(Fv[None], (1, 6, 6))  # the package's M_F^filter
     subs = {sympy.Symbol(f"g{k + 1}"): gv[k] for k in range(16)}
     subs.update({F[i, j]: Fv[i, j] for i in range(3) for j in range(3)})
-    ev.written("explicit", np.array([float(e.xreplace(subs)) for e in printed]), vv[:15])
+    ev.written("explicit", np.array([float(e.xreplace(subs)) for e in printed]), vv[:15], kinds=("formula", "package"))
 
 
 def _zero_pad(G, p):
@@ -945,24 +950,24 @@ def _(ev):
     for h, w, f in ((6, 6, 3), (7, 5, 3), (5, 6, 2)):
         F = r.standard_normal((f, f))
         G = r.standard_normal((h - f + 1, w - f + 1))
-        V = (G.ravel() @ _M_filter(F[None], (1, h, w))).reshape(h, w)
+        V = (G.ravel() @ _M_filter_note(F[None], (1, h, w))).reshape(h, w)
         Gz = _zero_pad(G, f - 1)
         rot = np.rot90(F, 2)
-        ev.written("explicit", _conv(Gz[None], rot[None]), V)
+        ev.written("explicit", _conv(Gz[None], rot[None]), V, kinds=("package", "formula"))
 
         def t_fn(Xt, F=F):
             import torch
 
             return torch.nn.functional.conv2d(Xt[None, None], torch.as_tensor(F)[None, None])[0, 0]
 
-        ev.written("torch", _conv(Gz[None], rot[None]), lambda: torch_jacobian(t_fn, np.zeros((h, w))).T.dot(G.ravel()).reshape(h, w))
+        ev.written("torch", _conv(Gz[None], rot[None]), lambda: torch_jacobian(t_fn, np.zeros((h, w))).T.dot(G.ravel()).reshape(h, w), kinds=("package", "torch"))
     X, Fs, M_sym = _sym_M_filter()
     printed_rot = _sym_rows("F33 F32 F31\nF23 F22 F21\nF13 F12 F11")
-    ev.written("symbolic", sympy.Matrix(np.rot90(np.array(Fs.tolist(), dtype=object), 2).tolist()), printed_rot)
+    ev.written("symbolic", sympy.Matrix(np.rot90(np.array(Fs.tolist(), dtype=object), 2).tolist()), printed_rot, kinds=("formula", "sympy"))
     G = sympy.Matrix(4, 4, lambda i, j: sympy.Symbol(f"g{4 * i + j + 1}"))
     Gz = sympy.zeros(8, 8)
     Gz[2:6, 2:6] = G
-    ev.written("symbolic", _sym_S(Gz, printed_rot), (G.reshape(1, 16) * M_sym).reshape(6, 6))
+    ev.written("symbolic", _sym_S(Gz, printed_rot), (G.reshape(1, 16) * M_sym).reshape(6, 6), kinds=("formula", "sympy"))
 
 
 @claim(
@@ -971,7 +976,7 @@ def _(ev):
     statement="""For X (6×6×4), F = {F_1, …, F_4} (3×3×4), S = X * F (4×4) and vᵀ = gᵀ M_F^filter (16×144):
     V = {G_zero-pad * F_1^rot180, …, G_zero-pad * F_4^rot180}, one plane per plane of F.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -979,11 +984,12 @@ def _(ev):
     for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
         F = r.standard_normal((C, f, f))
         G = r.standard_normal((h - f + 1, w - f + 1))
-        V = (G.ravel() @ _M_filter(F, (C, h, w))).reshape(C, h, w)
+        V = (G.ravel() @ _M_filter_note(F, (C, h, w))).reshape(C, h, w)
         Gz = _zero_pad(G, f - 1)
         planes = np.stack([_conv(Gz[None], np.rot90(F[j], 2)[None]) for j in range(C)])
-        ev.written("explicit", planes, V)
-        ev.written("torch", planes, lambda: _torch_two_layer_grad(np.zeros((C, h, w)), F[None], G[None]))
+        ev.written("explicit", planes, V, kinds=("formula", "package"))
+        ev.written("fd", planes, _fd_two_layer_grad(np.zeros((C, h, w)), F[None], G[None]), kinds=("formula", "fd"))
+        ev.written("torch", planes, lambda: _torch_two_layer_grad(np.zeros((C, h, w)), F[None], G[None]), kinds=("formula", "torch"))
 
 
 @claim(
@@ -1001,9 +1007,9 @@ def _(ev):
         total = sum(
             np.stack([_conv(_zero_pad(G[i], f - 1)[None], np.rot90(F2[i, j], 2)[None]) for j in range(C)]) for i in range(3)
         )
-        ev.written("explicit", total, (sum(G[i].ravel() @ _M_filter(F2[i], X1.shape) for i in range(3))).reshape(X1.shape))
-        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G))
-        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G))
+        ev.written("explicit", total, (sum(G[i].ravel() @ _M_filter_note(F2[i], X1.shape) for i in range(3))).reshape(X1.shape), kinds=("package", "formula"))
+        ev.written("fd", total, _fd_two_layer_grad(X1, F2, G), kinds=("package", "fd"))
+        ev.written("torch", total, lambda: _torch_two_layer_grad(X1, F2, G), kinds=("package", "torch"))
 
 
 @claim(
@@ -1012,8 +1018,9 @@ def _(ev):
     statement="""The slides derive the gradient w.r.t. the filters F_i but not w.r.t. the filter biases b_i or the
     fully-connected W and b (the biases are 'omitted for clarity').""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="completes",
+    kind="gap",
     correction="""∂l/∂b_i = Σ over the entries of ∂l/∂S_i (= ∂l/∂vec(S_i) 1); ∂l/∂W = (∂l/∂s)ᵀ vec(H)ᵀ (C × t·n_F) and
     ∂l/∂b = (∂l/∂s)ᵀ = p − y.""",
 )
@@ -1023,11 +1030,17 @@ def _(ev):
         g = _dl_dS(X, F, b, W, b2, y).reshape(F.shape[0], -1)
         db = g.sum(axis=1)
         dW = np.outer(v["p"] - y, v["H"].ravel())
-        ev.corrected("fd", db, _fd_net_grad("b", X, F, b, W, b2, y))
-        ev.corrected("fd", dW, _fd_net_grad("W", X, F, b, W, b2, y))
-        ev.corrected("fd", v["p"] - y, _fd_net_grad("b2", X, F, b, W, b2, y))
-        ev.corrected("torch", db, lambda: _torch_net_grad("b", X, F, b, W, b2, y))
-        ev.corrected("torch", dW, lambda: _torch_net_grad("W", X, F, b, W, b2, y))
+        ev.corrected("fd", db, _fd_net_grad("b", X, F, b, W, b2, y), kinds=("formula", "fd"))
+        ev.corrected("fd", dW, _fd_net_grad("W", X, F, b, W, b2, y), kinds=("formula", "fd"))
+        ev.corrected("fd", v["p"] - y, _fd_net_grad("b2", X, F, b, W, b2, y), kinds=("formula", "fd"))
+        # the package's VJPs from the loss down: softmax–cross-entropy, the FC layer, ReLU, the conv bias
+        ds = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["s"], y=y)
+        ev.corrected("explicit", dW, reference_vjp("linear_wvec_b", ds, "weight", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
+        ev.corrected("explicit", v["p"] - y, reference_vjp("linear_wvec_b", ds, "bias", h=v["H"].ravel(), weight=W, bias=b2), kinds=("formula", "package"))
+        dS = reference_vjp("relu", reference_vjp("linear_wvec_b", ds, "h", h=v["H"].ravel(), weight=W, bias=b2), "z", z=v["S"].ravel())
+        ev.corrected("explicit", db, reference_vjp("conv2d", dS.reshape(v["S"].shape), "bias", x=X, weight=F, bias=b), kinds=("formula", "package"))
+        ev.corrected("torch", db, lambda: _torch_net_grad("b", X, F, b, W, b2, y), kinds=("formula", "torch"))
+        ev.corrected("torch", dW, lambda: _torch_net_grad("W", X, F, b, W, b2, y), kinds=("formula", "torch"))
 
 
 @claim(
@@ -1036,12 +1049,10 @@ def _(ev):
     statement="""The filter's depth must equal the image's: each output is the dot product of F with an f×f×3 chunk of X,
     so a 5×5×3 filter cannot be applied to a 32×32×4 image.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "formula", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     def rejects(fn):
         try:
             fn()
@@ -1051,12 +1062,132 @@ def _(ev):
 
     X = np.zeros((4, 8, 8))
     F = np.zeros((1, 3, 5, 5))
-    ev.written("explicit", rejects(lambda: conv2d(X, F)), True)
-    ev.written("explicit", _conv(np.zeros((3, 8, 8)), np.zeros((3, 5, 5))).shape, (4, 4))
+    ev.written("explicit", rejects(lambda: conv2d(X, F)), True, kinds=("package", "exact"))
+    ev.written("explicit", _conv(np.zeros((3, 8, 8)), np.zeros((3, 5, 5))).shape, (4, 4), kinds=("package", "exact"))
+    # the slides' dot product of F with an f×f×d chunk of X is undefined when the depths differ
+    ev.written("formula", rejects(lambda: np.dot(F[0].ravel(), X[:, :5, :5].ravel())), True, kinds=("formula", "exact"))
 
     def t_fn():
         import torch
 
         return rejects(lambda: torch.nn.functional.conv2d(torch.zeros(1, 4, 8, 8), torch.zeros(1, 3, 5, 5)))
 
-    ev.written("torch", t_fn, True)
+    ev.written("torch", t_fn, True, kinds=("torch", "exact"))
+
+
+@claim(
+    "dd2424.preset-order",
+    location="slides 'Simple Example' (vec(F) = (F11, F12, F13, F21, …)ᵀ) and 'Multiple planes' (planes stacked)",
+    statement="""The slides' vec walks a plane row by row — F11, F12, F13, F21, F22, F23, F31, F32, F33 — and stacks the
+    planes (plane 1 first). The package's preset ``dd2424`` orders (C, H, W) arrays this way.""",
+    convention=CONV,
+    routes=("index", "loops"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    F = coded_tensor(2, 3, 3)
+    listed = [11, 12, 13, 21, 22, 23, 31, 32, 33]
+    ev.written("index", [100 + v for v in listed] + [200 + v for v in listed], preset_order("dd2424", F), kinds=("exact", "package"))
+    loops = [int(F[k, i, j]) for k in range(2) for i in range(3) for j in range(3)]
+    ev.written("loops", loops, preset_order("dd2424", F), kinds=("formula", "package"))
+
+
+@claim(
+    "dd2424.two-layer-network-gradients",
+    location="slides 'Two convolutional layers' (X → S⁽¹⁾ → X⁽¹⁾ → S⁽²⁾ → H → s → p → l), back-propagated to F⁽¹⁾ and X",
+    statement="""Back-propagating through the two-layer network with the slides' own pieces — (p − y)ᵀ, W, the ReLU masks
+    diag(Ind(vec(S) > 0)), the fan-out sum Σ_i ∂l/∂vec(S_i⁽²⁾) M_{F_2i}^filter into X⁽¹⁾, then M_X^im for F⁽¹⁾ and
+    M_F^filter for X — gives the gradients of l w.r.t. the first layer's filters and the image.""",
+    convention=CONV,
+    routes=("explicit", "vjp", "fd"),
+    expected="holds",
+)
+def _(ev):
+    from .. import DD2424TwoConvNet
+
+    for seed in (0, 1):
+        net = DD2424TwoConvNet.sample(seed, hw=(7, 6), f=2, n1=2, n2=3, classes=3)
+        v, f = net.values, net.forward()
+        p = _softmax(f["s"])
+        dS2 = ((p - v["y"]) @ v["W"]) * (f["S2"].ravel() > 0)  # ∂l/∂vec(S⁽²⁾), the slides' row
+        t2 = f["S2"][0].size
+        dX1 = sum(dS2[i * t2 : (i + 1) * t2] @ _M_filter_note(v["F2"][i], f["X1"].shape) for i in range(v["F2"].shape[0]))
+        dS1 = dX1 * (f["S1"].ravel() > 0)
+        t1 = f["S1"][0].size
+        k = v["F1"].shape[-1]
+        dF1 = np.stack([(dS1[i * t1 : (i + 1) * t1] @ _M_im_note(v["X"], k)).reshape(v["F1"].shape[1:]) for i in range(v["F1"].shape[0])])
+        dX = sum(dS1[i * t1 : (i + 1) * t1] @ _M_filter_note(v["F1"][i], v["X"].shape) for i in range(v["F1"].shape[0])).reshape(v["X"].shape)
+        ex = net.explicit_gradients()  # the package's chained sparse Jacobians (with its fan-out link)
+        ev.written("explicit", np.concatenate([dF1.ravel(), dX.ravel()]), np.concatenate([ex["F1"].ravel(), ex["X"].ravel()]), kinds=("formula", "package"))
+        # the same chains applied backwards (their fan-out link accumulates the branches' VJPs)
+        chains = net.explicit_chains()
+        by_vjp = np.concatenate([chains["F1"].vjp(np.ones(1)), chains["X"].vjp(np.ones(1))])
+        ev.written("vjp", np.concatenate([dF1.ravel(), dX.ravel()]), by_vjp, kinds=("formula", "package"))
+        fd = net.finite_difference_gradients(["F1", "X"])
+        ev.written("fd", np.concatenate([dF1.ravel(), dX.ravel()]), np.concatenate([fd["F1"].ravel(), fd["X"].ravel()]), kinds=("formula", "fd"), tol=1e-6)
+
+
+@claim(
+    "dd2424.label-one-hot",
+    location="slides 'How do we produce final probs…' (y is the one-hot ground-truth label, l = −log(yᵀp))",
+    statement="""The loss l = −log(yᵀp) is the cross-entropy of a label y that is a one-hot (more generally a probability)
+    vector: yᵀ1 = 1 and y ≥ 0. A y whose entries do not sum to 1 (0.5 e_k, 1.5 e_k) is not such a label.""",
+    convention=CONV,
+    routes=("explicit", "formula"),
+    expected="holds",
+)
+def _(ev):
+    def refused(y):
+        try:
+            reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=np.zeros(3), y=y)
+        except ValueError:
+            return True
+        return False
+
+    candidates = [np.eye(3)[1], 0.5 * np.eye(3)[1], 1.5 * np.eye(3)[1], np.array([0.2, 0.3, 0.5]), np.array([-0.5, 1.0, 0.5])]
+    is_label = [bool((y >= 0).all() and abs(y.sum() - 1.0) < 1e-12) for y in candidates]  # the slides' definition
+    ev.written("formula", is_label, [True, False, False, True, False], kinds=("formula", "exact"))
+    ev.written("explicit", [not x for x in is_label], [refused(y) for y in candidates], kinds=("formula", "package"))
+
+
+@claim(
+    "dd2424.loss-and-regulariser",
+    location="slide on training (cross-entropy over a mini-batch plus an L2 penalty, minimised by mini-batch gradient descent)",
+    statement="""Training minimises the mini-batch cross-entropy plus an L2 penalty on the parameters, but the slides give
+    the gradient of one example's loss only — not of the mini-batch mean, nor of the penalty.""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="completes",
+    kind="gap",
+    correction="""For J = (1/|B|) Σ_{x∈B} l(x) + λ Σ_i ‖F_i‖², ∂J/∂F_i = (1/|B|) Σ_x ∂l(x)/∂F_i + 2λ F_i (biases usually
+    not penalised).""",
+)
+def _(ev):
+    ev.gap("no gradient of the mini-batch mean or of the penalty")
+    lam = 0.03
+    _, F, b, W, b2, _ = _net_params(5)
+    r = rng(6)
+    batch = [(r.standard_normal(F.shape[1:2] + (6, 5)), np.eye(4)[k]) for k in (0, 2, 3)]
+
+    def J(F_):
+        return np.mean([_net(X, F_, b, W, b2, y)["loss"] for X, y in batch]) + lam * float(np.sum(F_ * F_))
+
+    # the slides' per-example chain: ∂l/∂vec(S_i) M_X^im for each filter, averaged, plus the penalty's 2λF
+    per_example = []
+    for X, y in batch:
+        g = _dl_dS(X, F, b, W, b2, y)
+        t = g.size // F.shape[0]
+        per_example.append(np.stack([(g[i * t : (i + 1) * t] @ _M_im_note(X, F.shape[2])).reshape(F.shape[1:]) for i in range(F.shape[0])]))
+    dJ = np.mean(per_example, axis=0) + 2 * lam * F
+    # the package's VJPs per example (softmax–CE, the FC layer, ReLU, the convolution's weight), averaged
+    pkg = []
+    for X, y in batch:
+        v = _net(X, F, b, W, b2, y)
+        ds = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["s"], y=y)
+        dH = reference_vjp("linear_wvec_b", ds, "h", h=v["H"].ravel(), weight=W, bias=b2)
+        dS = reference_vjp("relu", dH, "z", z=v["S"].ravel()).reshape(v["S"].shape)
+        pkg.append(reference_vjp("conv2d", dS, "weight", x=X, weight=F, bias=b))
+    ev.corrected("explicit", dJ, np.mean(pkg, axis=0) + 2 * lam * F, kinds=("formula", "package"))
+    ev.corrected("fd", dJ, fd_gradient(J, F), kinds=("formula", "fd"))

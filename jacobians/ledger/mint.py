@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import claim
+from .. import conv2d, linear_xw_b
+from ..claims import claim, reference_vjp
 from ._tools import (
     conv_cases,
+    fd_conv_forward,
     corr_loops,
     dilate,
     explicit_conv_grads,
     fd_gradient,
     fd_gradient_wrt,
+    fd_jacobian,
     geometries,
     pad_sides,
     rng,
@@ -82,16 +85,17 @@ def _torch_linear_grads(x, W, b, g):
     statement="""A linear layer maps x (N × M_in) with W (M_in × M_out) and b (M_out) to z = x·W + b
     (N × M_out), entrywise z[n,m] = Σ_k x[n,k] w[k,m] + b[m].""",
     convention=LIN,
-    routes=("formula", "shape", "torch"),
+    routes=("formula", "shape", "package", "torch"),
     expected="holds",
 )
 def _(ev):
     for n, mi, mo, x, W, b, _g in _linear_cases():
         z = x @ W + b
         loops = np.array([[sum(x[i, k] * W[k, m] for k in range(mi)) + b[m] for m in range(mo)] for i in range(n)])
-        ev.written("formula", loops, z)
-        ev.written("shape", z.shape, (n, mo))
-        ev.written("torch", loops, lambda: _torch_linear(x, W, b))
+        ev.written("formula", loops, z, kinds=("formula", "formula"))
+        ev.written("shape", z.shape, (n, mo), kinds=("formula", "exact"))
+        ev.written("package", loops, linear_xw_b(x, W, b), kinds=("formula", "package"))
+        ev.written("torch", loops, lambda: _torch_linear(x, W, b), kinds=("formula", "torch"))
 
 
 @claim(
@@ -100,17 +104,18 @@ def _(ev):
     statement="""∂L/∂w[i,j] = Σ_n Σ_m ∂L/∂z[n,m] ∂z[n,m]/∂w[i,j]; only m = j survives, so
     ∂L/∂w[i,j] = ⟨column j of ∂L/∂z, column i of x⟩.""",
     convention=LIN,
-    routes=("formula", "fd", "torch"),
+    routes=("formula", "fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         entry = np.array([[g[:, j] @ x[:, i] for j in range(mo)] for i in range(mi)])
-        ev.written("fd", entry, _fd_linear_grad("W", x, W, b, g))
+        ev.written("fd", entry, _fd_linear_grad("W", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("explicit", entry, reference_vjp("linear_xw_b", g, "weight", x=x, weight=W, bias=b), kinds=("formula", "package"))
         # the double sum before collapsing, with ∂z[n,m]/∂w[i,j] = x[n,i]·[m = j]
         full = np.einsum("nm,ni,mj->ij", g, x, np.eye(mo))
-        ev.written("formula", entry, full)
-        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[1])
+        ev.written("formula", entry, full, kinds=("formula", "formula"))
+        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -125,10 +130,9 @@ def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         dW = x.T @ g
         # explicit Jacobian of vec_C(z) w.r.t. vec_C(W): z = x W → x ⊗ I (row-major vec)
-        J = np.kron(x, np.eye(mo))
-        ev.written("explicit", dW, (J.T @ g.ravel()).reshape(mi, mo))
-        ev.written("fd", dW, _fd_linear_grad("W", x, W, b, g))
-        ev.written("torch", dW, lambda: _torch_linear_grads(x, W, b, g)[1])
+        ev.written("explicit", dW, reference_vjp("linear_xw_b", g, "weight", x=x, weight=W, bias=b), kinds=("formula", "package"))
+        ev.written("fd", dW, _fd_linear_grad("W", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("torch", dW, lambda: _torch_linear_grads(x, W, b, g)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -142,10 +146,9 @@ def _(ev):
 def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         db = g.sum(axis=0)
-        J = np.tile(np.eye(mo), (n, 1))  # ∂vec_C(z)/∂b
-        ev.written("explicit", db, J.T @ g.ravel())
-        ev.written("fd", db, _fd_linear_grad("b", x, W, b, g))
-        ev.written("torch", db, lambda: _torch_linear_grads(x, W, b, g)[2])
+        ev.written("explicit", db, reference_vjp("linear_xw_b", g, "bias", x=x, weight=W, bias=b), kinds=("formula", "package"))
+        ev.written("fd", db, _fd_linear_grad("b", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("torch", db, lambda: _torch_linear_grads(x, W, b, g)[2], kinds=("formula", "torch"))
 
 
 @claim(
@@ -153,15 +156,16 @@ def _(ev):
     location="§2.3*, elementwise ∂L/∂x[n,j]",
     statement="""∂L/∂x[n,j] = Σ_m ∂L/∂z[n,m] w[j,m] = ⟨row n of ∂L/∂z, row j of W⟩.""",
     convention=LIN,
-    routes=("formula", "fd", "torch"),
+    routes=("formula", "fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         entry = np.array([[sum(g[i, m] * W[j, m] for m in range(mo)) for j in range(mi)] for i in range(n)])
-        ev.written("formula", entry, np.einsum("nm,jm->nj", g, W))
-        ev.written("fd", entry, _fd_linear_grad("x", x, W, b, g))
-        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[0])
+        ev.written("formula", entry, np.einsum("nm,jm->nj", g, W), kinds=("formula", "formula"))
+        ev.written("fd", entry, _fd_linear_grad("x", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("explicit", entry, reference_vjp("linear_xw_b", g, "x", x=x, weight=W, bias=b), kinds=("formula", "package"))
+        ev.written("torch", entry, lambda: _torch_linear_grads(x, W, b, g)[0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -175,11 +179,10 @@ def _(ev):
 def _(ev):
     for n, mi, mo, x, W, b, g in _linear_cases():
         dx = g @ W.T
-        J = np.kron(np.eye(n), W.T)  # ∂vec_C(z)/∂vec_C(x)
-        ev.written("explicit", dx, (J.T @ g.ravel()).reshape(n, mi))
-        ev.written("shape", dx.shape, (n, mi))
-        ev.written("fd", dx, _fd_linear_grad("x", x, W, b, g))
-        ev.written("torch", dx, lambda: _torch_linear_grads(x, W, b, g)[0])
+        ev.written("explicit", dx, reference_vjp("linear_xw_b", g, "x", x=x, weight=W, bias=b), kinds=("formula", "package"))
+        ev.written("shape", dx.shape, (n, mi), kinds=("formula", "exact"))
+        ev.written("fd", dx, _fd_linear_grad("x", x, W, b, g), kinds=("formula", "fd"))
+        ev.written("torch", dx, lambda: _torch_linear_grads(x, W, b, g)[0], kinds=("formula", "torch"))
 
 
 # ---------------------------------------------------------------------------
@@ -200,18 +203,31 @@ def _fd_conv_grad(wrt, x, w, delta, stride=1, padding=0):
     statement="""With X of shape (N, C_in, H, W) and K of shape (C_out, C_in, F, F), the output Z has shape
     (N, C_out, H', W'): one output channel per kernel, the batch kept.""",
     convention=CONV,
-    routes=("shape", "explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d, conv2d_input_jacobian
-
     for g, x, w, b, delta in conv_cases(geometries()):
+        stated = (x.shape[0], w.shape[0])  # (N, C_out): the batch kept, one output channel per kernel
         z = conv2d(x, w, b, stride=g["stride"], padding=g["padding"])
-        ev.written("shape", z.shape[:2], (x.shape[0], w.shape[0]))
-        rows = conv2d_input_jacobian(w, x.shape[1:], stride=g["stride"], padding=g["padding"]).shape[0]
-        ev.written("explicit", rows % w.shape[0], 0)
-        ev.written("torch", z.shape, lambda: torch_conv2d(x, w, b, g["stride"], g["padding"]).shape)
+        ev.written("explicit", stated, z.shape[:2], kinds=("formula", "package"))
+        # by perturbation of the loop forward: perturbing sample n moves only output sample n, kernel c only channel c;
+        # the shape's leading axes are then the numbers of distinct output planes that respond
+        base = corr_loops(x, w, g["stride"], g["padding"])
+        samples, channels = set(), set()
+        for n in range(x.shape[0]):
+            x2 = x.copy()
+            x2[n] += 1.0
+            hit = np.flatnonzero(np.abs(corr_loops(x2, w, g["stride"], g["padding"]) - base).sum(axis=(1, 2, 3)) > 1e-9)
+            samples |= {(n, int(h)) for h in hit}
+        for c in range(w.shape[0]):
+            w2 = w.copy()
+            w2[c] += 1.0
+            hit = np.flatnonzero(np.abs(corr_loops(x, w2, g["stride"], g["padding"]) - base).sum(axis=(0, 2, 3)) > 1e-9)
+            channels |= {(c, int(h)) for h in hit}
+        one_to_one = all(a == b_ for a, b_ in samples | channels)
+        ev.written("fd", stated, (len(samples), len(channels)) if one_to_one else (-1, -1), kinds=("formula", "fd"))
+        ev.written("torch", stated, lambda: torch_conv2d(x, w, b, g["stride"], g["padding"]).shape[:2], kinds=("formula", "torch"))
 
 
 @claim(
@@ -220,18 +236,18 @@ def _(ev):
     statement="""With unit stride and no padding, z[n,c,h,w] = Σ_{c'} Σ_{i<F} Σ_{j<F} x[n,c',h+i,w+j] k[c,c',i,j]. §3.0 defines
     Z = X * K + b and §3.1.2 differentiates w.r.t. b, but this elementwise formula has no bias term.""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("formula", "explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="gap",
     correction="z[n,c,h,w] = Σ_{c',i,j} x[n,c',h+i,w+j] k[c,c',i,j] + b[c].",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     for g, x, w, b, _d in conv_cases(geometries(stride=1, padding=0)):
         printed = corr_loops(x, w)
         fixed = printed + b[None, :, None, None]
-        ev.both("explicit", printed, fixed, conv2d(x, w, b))
-        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b))
+        ev.both("explicit", printed, fixed, conv2d(x, w, b), kinds=("formula", "package"))
+        ev.both("fd", printed, fixed, fd_conv_forward(x, w, b), kinds=("formula", "fd"))
+        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b), kinds=("formula", "torch"))
         # the sum written out term by term for one output entry
         n, c, h, ww = 0, w.shape[0] - 1, fixed.shape[2] - 1, fixed.shape[3] - 1
         term = sum(
@@ -240,7 +256,7 @@ def _(ev):
             for i in range(w.shape[2])
             for j in range(w.shape[3])
         )
-        ev.corrected("formula", term + b[c], fixed[n, c, h, ww])
+        ev.corrected("formula", term + b[c], fixed[n, c, h, ww], kinds=("formula", "formula"))
 
 
 @claim(
@@ -258,10 +274,10 @@ def _(ev):
         H, W = delta.shape[2:]
         if min(H, W) < F:
             continue
-        naive = corr_loops(delta, _rot_swap(w))
-        ev.written("shape", naive.shape[2:], (H - F + 1, W - F + 1))
-        ev.written("explicit", x.shape[2:], (H + F - 1, W + F - 1))
-        ev.written("explicit", bool(naive.shape[2:] != x.shape[2:]), True)
+        stated = (H - F + 1, W - F + 1)  # a valid correlation of δ with k̂
+        ev.written("explicit", stated, conv2d(delta[0], _rot_swap(w)).shape[1:], kinds=("formula", "package"))
+        ev.written("shape", stated, (sum(1 for i in range(H) if i + F <= H), sum(1 for j in range(W) if j + F <= W)), kinds=("formula", "exact"))
+        ev.written("shape", (H + F - 1, W + F - 1), x.shape[2:], kinds=("formula", "exact"))  # what ∂L/∂x needs
 
 
 @claim(
@@ -276,9 +292,9 @@ def _(ev):
     for g, x, w, b, delta in conv_cases(geometries(stride=1, padding=0)):
         H, W = delta.shape[2:]
         dk = np.einsum("nchw,ndhwij->cdij", delta, _windows(x, w.shape[2], w.shape[3], H, W))
-        ev.written("explicit", dk, explicit_conv_grads(x, w, delta)[1])
-        ev.written("fd", dk, _fd_conv_grad("w", x, w, delta))
-        ev.written("torch", dk, lambda: torch_conv2d_grads(x, w, delta)[1])
+        ev.written("explicit", dk, explicit_conv_grads(x, w, delta)[1], kinds=("formula", "package"))
+        ev.written("fd", dk, _fd_conv_grad("w", x, w, delta), kinds=("formula", "fd"))
+        ev.written("torch", dk, lambda: torch_conv2d_grads(x, w, delta)[1], kinds=("formula", "torch"))
 
 
 def _windows(x, kh, kw, H, W, step=1):
@@ -304,8 +320,9 @@ def _corr_swapped(xt, dt):
     correlated with the kernel δ̃ (out C_out, in N, size H'×W'). The display's left-hand side is printed
     with indices (i, i) although the right-hand side depends on (i, j).""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="slip",
     correction="""Left-hand side ∂L/∂k[c,c',i,j] (second tap index j, not i); the correlation of x̃ with δ̃
     gives result[c',c,i,j], transposed to (c, c', i, j).""",
 )
@@ -317,9 +334,10 @@ def _(ev):
         # as printed: ∂L/∂k[c,c',i,i] equals the right-hand side for every (i, j)
         kh, kw = w.shape[2:]
         lhs_printed = np.stack([np.stack([true[:, :, i, min(i, kw - 1)] for j in range(kw)], -1) for i in range(kh)], -2)
-        ev.written("explicit", lhs_printed, rhs)
-        ev.corrected("explicit", rhs, true)
-        ev.corrected("torch", rhs, lambda: torch_conv2d_grads(x, w, delta)[1])
+        ev.written("explicit", lhs_printed, rhs, kinds=("package", "formula"))
+        ev.corrected("explicit", rhs, true, kinds=("formula", "package"))
+        ev.corrected("fd", rhs, _fd_conv_grad("w", x, w, delta), kinds=("formula", "fd"))
+        ev.corrected("torch", rhs, lambda: torch_conv2d_grads(x, w, delta)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -331,13 +349,13 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
+    from .. import conv2d
 
     for g, x, w, b, delta in conv_cases(geometries(padding=0)):
         db = delta.sum(axis=(0, 2, 3))
-        ev.written("explicit", db, explicit_conv_grads(x, w, delta, g["stride"])[2])
-        ev.written("fd", db, fd_gradient(lambda b_: float(np.sum(delta * conv2d(x, w, b_, stride=g["stride"]))), b))
-        ev.written("torch", db, lambda: torch_conv2d_grads(x, w, delta, g["stride"])[2])
+        ev.written("explicit", db, explicit_conv_grads(x, w, delta, g["stride"])[2], kinds=("formula", "package"))
+        ev.written("fd", db, fd_gradient(lambda b_: float(np.sum(delta * conv2d(x, w, b_, stride=g["stride"]))), b), kinds=("formula", "fd"))
+        ev.written("torch", db, lambda: torch_conv2d_grads(x, w, delta, g["stride"])[2], kinds=("formula", "torch"))
 
 
 def _indicator(h, hp, w, wp, F):
@@ -354,7 +372,7 @@ def _indicator(h, hp, w, wp, F):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     for g, x, w, b, delta in conv_cases(geometries(stride=1, padding=0)):
         if g["kh"] != g["kw"]:
@@ -367,10 +385,18 @@ def _(ev):
             [[[[_indicator(h, hp, ww, wp, F) for ww in range(Wi)] for h in range(Hi)] for wp in range(W)] for hp in range(H)]
         )  # (H, W, Hi, Wi)
         support = (J != 0).any(axis=(0, 3))
-        ev.written("structure", ind, support)
-        restricted = np.einsum("nopq,opqchw,pqhw->nchw", delta, J, ind)
-        ev.written("explicit", restricted, explicit_conv_grads(x, w, delta)[0])
-        ev.written("fd", restricted, _fd_conv_grad("x", x, w, delta))
+        ev.written("structure", ind, support, kinds=("formula", "package"))
+        # the note's derivative ∂z[n,c',h',w']/∂x[n,c,h,w] = k[c',c,h−h',w−w'] (0 outside the kernel), by loops
+        J_note = np.zeros((C_out, H, W, C_in, Hi, Wi))
+        for hp in range(H):
+            for wp in range(W):
+                for h in range(Hi):
+                    for ww in range(Wi):
+                        if 0 <= h - hp < F and 0 <= ww - wp < F:
+                            J_note[:, hp, wp, :, h, ww] = w[:, :, h - hp, ww - wp]
+        restricted = np.einsum("nopq,opqchw,pqhw->nchw", delta, J_note, ind)
+        ev.written("explicit", restricted, explicit_conv_grads(x, w, delta)[0], kinds=("formula", "package"))
+        ev.written("fd", restricted, _fd_conv_grad("x", x, w, delta), kinds=("formula", "fd"))
 
 
 def _input_grad_window(delta, w, in_hw):
@@ -409,9 +435,9 @@ def _square(gs):
 def _(ev):
     for g, x, w, b, delta in conv_cases(_square(geometries(stride=1, padding=0))):
         dx = _input_grad_window(delta, w, x.shape[2:])
-        ev.written("explicit", dx, explicit_conv_grads(x, w, delta)[0])
-        ev.written("fd", dx, _fd_conv_grad("x", x, w, delta))
-        ev.written("torch", dx, lambda: torch_conv2d_grads(x, w, delta)[0])
+        ev.written("explicit", dx, explicit_conv_grads(x, w, delta)[0], kinds=("formula", "package"))
+        ev.written("fd", dx, _fd_conv_grad("x", x, w, delta), kinds=("formula", "fd"))
+        ev.written("torch", dx, lambda: torch_conv2d_grads(x, w, delta)[0], kinds=("formula", "torch"))
 
 
 def _rot_swap(w):
@@ -425,7 +451,7 @@ def _rot_swap(w):
     statement="""k[c',c,F−1−i,F−1−j] = k̂[c,c',i,j], where k̂ is the kernel rotated by 180° with its output and
     input channels exchanged.""",
     convention=CONV,
-    routes=("index", "numpy"),
+    routes=("index", "numpy", "explicit", "fd"),
     expected="holds",
 )
 def _(ev):
@@ -437,8 +463,24 @@ def _(ev):
                 for i in range(F):
                     for j in range(F):
                         by_index[c, cp, i, j] = w[cp, c, F - 1 - i, F - 1 - j]
-        ev.written("index", by_index, _rot_swap(w))
-        ev.written("numpy", by_index, w[:, :, ::-1, ::-1].swapaxes(0, 1))
+        ev.written("index", by_index, _rot_swap(w), kinds=("formula", "formula"))
+        ev.written("numpy", by_index, w[:, :, ::-1, ::-1].swapaxes(0, 1), kinds=("formula", "formula"))
+        # correlating an impulse at the centre of a (2F−1)² image of channel c with the kernel returns
+        # y[c', a, b] = k[c', c, F−1−a, F−1−b] = k̂[c, c', a, b]: the package's forward rotates the kernel for us
+        impulse_responses = []
+        for c in range(C_in):
+            img = np.zeros((C_in, 2 * F - 1, 2 * F - 1))
+            img[c, F - 1, F - 1] = 1.0
+            impulse_responses.append(conv2d(img, w))
+        ev.written("explicit", by_index, np.stack(impulse_responses), kinds=("formula", "package"))
+        # the same impulse responses from finite differences of the loop correlation (linear in the image)
+        fd_responses = []
+        for c in range(C_in):
+            J = fd_jacobian(lambda img: corr_loops(img[None], w)[0], np.zeros((C_in, 2 * F - 1, 2 * F - 1)))
+            e = np.zeros((C_in, 2 * F - 1, 2 * F - 1))
+            e[c, F - 1, F - 1] = 1.0
+            fd_responses.append((J @ e.ravel()).reshape(C_out, F, F))
+        ev.written("fd", by_index, np.stack(fd_responses), kinds=("formula", "fd"))
 
 
 @claim(
@@ -450,6 +492,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""Pad ∂L/∂z with F−1 zeros on all four sides (a "full" correlation); then
     ∂L/∂x[n,c,h,w] = Σ_{c',i,j} δ̈[n,c',h+i,w+j] k̂[c,c',i,j].""",
 )
@@ -461,33 +504,31 @@ def _(ev):
         all_sides = np.pad(delta, ((0, 0), (0, 0), (F - 1, F - 1), (F - 1, F - 1)))
         as_written = corr_loops(top_left, _rot_swap(w))
         corrected = corr_loops(all_sides, _rot_swap(w))
-        ev.both("explicit", as_written, corrected, true)
-        ev.corrected("fd", corrected, _fd_conv_grad("x", x, w, delta))
-        ev.corrected("torch", corrected, lambda: torch_conv2d_grads(x, w, delta)[0])
+        ev.both("explicit", as_written, corrected, true, kinds=("formula", "package"))
+        ev.corrected("fd", corrected, _fd_conv_grad("x", x, w, delta), kinds=("formula", "fd"))
+        ev.corrected("torch", corrected, lambda: torch_conv2d_grads(x, w, delta)[0], kinds=("formula", "torch"))
 
 
 @claim(
     "mint.stride-forward",
     location="§3.2.1, forward with stride S",
-    statement="""With stride S and no padding, z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] (again without the bias
-    of §3.0's Z = X * K + b).""",
+    statement="""With stride S and no padding, the correlation part of the layer is
+    z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] (the bias b[c] is left out here as in §3.1; that omission is
+    counted once, at mint.conv-forward-unit-stride).""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
-    expected="holds-corrected",
-    correction="z[n,c,h,w] = Σ_{c',i,j} x[n,c',hS+i,wS+j] k[c,c',i,j] + b[c].",
+    routes=("formula", "explicit", "fd", "torch"),
+    expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     for g, x, w, b, _d in conv_cases(geometries(padding=0)):
         S = g["stride"]
         H = (x.shape[2] - w.shape[2]) // S + 1
         W = (x.shape[3] - w.shape[3]) // S + 1
         printed = np.einsum("ndhwij,cdij->nchw", _windows(x, w.shape[2], w.shape[3], H, W, S), w)
-        fixed = printed + b[None, :, None, None]
-        ev.both("explicit", printed, fixed, conv2d(x, w, b, stride=S))
-        ev.corrected("torch", fixed, lambda: torch_conv2d(x, w, b, S))
-        ev.corrected("formula", fixed, corr_loops(x, w, S) + b[None, :, None, None])
+        ev.written("explicit", printed, conv2d(x, w, stride=S), kinds=("formula", "package"))
+        ev.written("fd", printed, fd_conv_forward(x, w, stride=S), kinds=("formula", "fd"))
+        ev.written("torch", printed, lambda: torch_conv2d(x, w, None, S), kinds=("formula", "torch"))
+        ev.written("formula", printed, corr_loops(x, w, S), kinds=("formula", "formula"))
 
 
 @claim(
@@ -498,6 +539,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="slip",
     correction="∂L/∂k[c,c',i,j] = Σ_{n,h,w} δ[n,c,h,w] x[n,c',hS+i,wS+j].",
 )
 def _(ev):
@@ -513,9 +555,9 @@ def _(ev):
                         jj = h * S + j
                         if jj < x.shape[3]:
                             printed[:, :, i, j] += delta[:, :, h, ww].T @ x[:, :, h * S + i, jj]
-        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
-        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S))
-        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
+        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1], kinds=("formula", "package"))
+        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S), kinds=("formula", "fd"))
+        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1], kinds=("formula", "torch"))
 
 
 @claim(
@@ -527,6 +569,7 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "fd", "torch"),
     expected="holds-corrected",
+    kind="slip",
     correction="""Sum h, w over the dilated map: h ≤ (H'−1)S, w ≤ (W'−1)S; equivalently ∂L/∂k is the correlation of
     the batch-swapped x̃ with the batch-swapped δ̌ as kernel, cut to F × F.""",
 )
@@ -537,10 +580,10 @@ def _(ev):
         Hd, Wd = dd.shape[2:]
         printed = np.einsum("nchw,ndhwij->cdij", dd[:, :, :H, :W], _windows(x, kh, kw, H, W))
         fixed = corr_loops(x.transpose(1, 0, 2, 3), dd.transpose(1, 0, 2, 3))[:, :, :kh, :kw].transpose(1, 0, 2, 3)
-        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1])
-        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S))
-        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1])
-        ev.corrected("explicit", np.einsum("nchw,ndhwij->cdij", dd, _windows(x, kh, kw, Hd, Wd)), fixed)
+        ev.both("explicit", printed, fixed, explicit_conv_grads(x, w, delta, S)[1], kinds=("formula", "package"))
+        ev.corrected("fd", fixed, _fd_conv_grad("w", x, w, delta, S), kinds=("formula", "fd"))
+        ev.corrected("torch", fixed, lambda: torch_conv2d_grads(x, w, delta, S)[1], kinds=("formula", "torch"))
+        ev.corrected("explicit", np.einsum("nchw,ndhwij->cdij", dd, _windows(x, kh, kw, Hd, Wd)), fixed, kinds=("formula", "formula"))
 
 
 def _input_grad_strided(delta, w, in_hw, S, padding=0):
@@ -564,21 +607,20 @@ def _input_grad_strided(delta, w, in_hw, S, padding=0):
     convention=CONV,
     routes=("explicit", "rot180", "fd", "torch"),
     expected="completes",
+    kind="gap",
     correction="""Insert S−1 zeros between the rows and columns of δ, pad F−1 zeros on every side plus
     (H−F) mod S extra rows at the bottom and (W−F) mod S extra columns at the right (input positions the
     forward never reached), and correlate with k̂ (rotated 180°, channels exchanged):
     ∂L/∂x = corr(pad(dilate_S(δ)), k̂). Implemented as jacobians.ops.conv2d.conv2d_vjp_input_rot180.""",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_vjp_input_rot180
-
     for g, x, w, b, delta in conv_cases(geometries(stride=">1", padding=0)):
         S = g["stride"]
         dx = _input_grad_strided(delta, w, x.shape[2:], S)
-        ev.corrected("explicit", dx, explicit_conv_grads(x, w, delta, S)[0])
-        ev.corrected("rot180", dx, conv2d_vjp_input_rot180(delta, x, w, stride=S))
-        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S))
-        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S)[0])
+        ev.corrected("explicit", dx, explicit_conv_grads(x, w, delta, S)[0], kinds=("formula", "package"))
+        ev.corrected("rot180", dx, reference_vjp("conv2d", delta, "x", route="vjp:rot180", x=x, weight=w, stride=S), kinds=("formula", "package"))
+        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S), kinds=("formula", "fd"))
+        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S)[0], kinds=("formula", "torch"))
 
 
 @claim(
@@ -586,8 +628,9 @@ def _(ev):
     location="§3.0 announces (F, S, P); padding P is never treated",
     statement="""The note's gradients assume no padding although §3.0 lists padding among the hyper-parameters.""",
     convention=CONV,
-    routes=("explicit", "fd", "torch"),
+    routes=("explicit", "fd", "vjp:im2col", "vjp:rot180", "fd:forward", "torch"),
     expected="completes",
+    kind="gap",
     correction="""With zero padding P (any per-side amounts): the kernel and bias gradients are the unpadded
     formulas applied to the padded input; the input gradient is the full correlation of the (dilated) δ
     with k̂ computed over the padded input and then cropped by the padding.""",
@@ -601,9 +644,86 @@ def _(ev):
         kh, kw = w.shape[2:]
         dk = np.einsum("nchw,ndhwij->cdij", delta, _windows(xp, kh, kw, *delta.shape[2:], S))
         ex = explicit_conv_grads(x, w, delta, S, P)
-        ev.corrected("explicit", dx, ex[0])
-        ev.corrected("explicit", dk, ex[1])
-        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S, P))
-        ev.corrected("fd", dk, _fd_conv_grad("w", x, w, delta, S, P))
-        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0])
-        ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1])
+        ev.corrected("explicit", dx, ex[0], kinds=("formula", "package"))
+        ev.corrected("explicit", dk, ex[1], kinds=("formula", "package"))
+        ev.corrected("fd", dx, _fd_conv_grad("x", x, w, delta, S, P), kinds=("formula", "fd"))
+        ev.corrected("fd", dk, _fd_conv_grad("w", x, w, delta, S, P), kinds=("formula", "fd"))
+        # the package's two VJP routes (col2im fold; full correlation with the rotated kernel, then cropped) and
+        # differences of the package's forward, all with the per-side padding
+        for route in ("vjp:im2col", "vjp:rot180"):
+            ev.corrected(route, dx, reference_vjp("conv2d", delta, "x", route=route, x=x, weight=w, stride=S, padding=P), kinds=("formula", "package"))
+            ev.corrected(route, dk, reference_vjp("conv2d", delta, "weight", route=route, x=x, weight=w, stride=S, padding=P), kinds=("formula", "package"))
+        ev.corrected("fd:forward", dx, reference_vjp("conv2d", delta, "x", route="fd", x=x, weight=w, stride=S, padding=P), kinds=("formula", "fd"))
+        ev.corrected("fd:forward", dk, reference_vjp("conv2d", delta, "weight", route="fd", x=x, weight=w, stride=S, padding=P), kinds=("formula", "fd"))
+        ev.corrected("torch", dx, lambda: torch_conv2d_grads(x, w, delta, S, P)[0], kinds=("formula", "torch"))
+        ev.corrected("torch", dk, lambda: torch_conv2d_grads(x, w, delta, S, P)[1], kinds=("formula", "torch"))
+
+
+@claim(
+    "mint.preset-order",
+    location="§1 and §3.0 (maps N, C, H, W; elementwise sums over c', i, j with 0-based indices)",
+    statement="""The note stores maps as N × C × H × W arrays indexed x[n, c, h, w] (0-based), last index fastest, which is the
+    package's preset ``mint`` (row-major, channels first): for one 2 × 2 × 3 map the order is x[0,0,0], x[0,0,1],
+    x[0,0,2], x[0,1,0], …, x[1,1,2].""",
+    convention=CONV,
+    routes=("index", "loops"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    x = coded_tensor(2, 2, 3)  # [c, h, w] ↦ 100(c+1) + 10(h+1) + (w+1)
+    listed = [111, 112, 113, 121, 122, 123, 211, 212, 213, 221, 222, 223]
+    ev.written("index", listed, preset_order("mint", x), kinds=("exact", "package"))
+    loops = [int(x[c, h, w]) for c in range(2) for h in range(2) for w in range(3)]  # the note's index nesting
+    ev.written("loops", loops, preset_order("mint", x), kinds=("formula", "package"))
+
+
+@claim(
+    "mint.activation-step",
+    location="§1 (x^{l+1} = σ(z^l)) and §2 (the linear layer's gradients start from ∂L/∂z)",
+    statement="""The note's layers apply an activation x^{l+1} = σ(z^l), but it never writes the step from ∂L/∂x^{l+1} to
+    ∂L/∂z^l that the linear layer's formulas need.""",
+    convention=LIN,
+    routes=("fd", "explicit", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="∂L/∂z = ∂L/∂x^{l+1} ⊙ σ′(z) (elementwise), e.g. σ′ = σ(1 − σ) for the sigmoid, 1 − tanh² for tanh.",
+)
+def _(ev):
+    ev.gap("the activation step is not written")
+    for n, mi, mo, x, W, b, g in _linear_cases():
+        z = x @ W + b
+        for name, f, df in (("sigmoid", lambda v: 1 / (1 + np.exp(-v)), lambda v: np.exp(-v) / (1 + np.exp(-v)) ** 2), ("tanh", np.tanh, lambda v: 1 - np.tanh(v) ** 2)):
+            step = g * df(z)
+            ev.corrected("fd", step, fd_gradient(lambda z_, f=f: float(np.sum(g * f(z_))), z), kinds=("formula", "fd"))
+            ev.corrected("explicit", step, reference_vjp(name, g, "z", z=z), kinds=("formula", "package"))
+
+            def t_fn(z=z, g=g, name=name):
+                import torch
+
+                zt = torch.tensor(z, requires_grad=True)
+                (torch.as_tensor(g) * getattr(torch, name)(zt)).sum().backward()
+                return zt.grad.numpy()
+
+            ev.corrected("torch", step, t_fn, kinds=("formula", "torch"))
+
+
+@claim(
+    "mint.conv-output-size",
+    location="§3.0 (Z = X * K + b with hyper-parameters F, S, P; the output size H′ × W′ is used but not given)",
+    statement="""The note uses the output size H′ × W′ throughout without giving it in terms of H, W, F, S and P.""",
+    convention=CONV,
+    routes=("explicit", "index", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="H′ = ⌊(H + 2P − F)/S⌋ + 1 and W′ = ⌊(W + 2P − F)/S⌋ + 1 (per-side padding: H + P_top + P_bottom − F).",
+)
+def _(ev):
+    ev.gap("the output size is not given")
+    for H, W, F, S, P in ((7, 6, 3, 1, 0), (8, 7, 3, 2, 1), (9, 8, 2, 3, 0), (6, 9, 3, 2, 2)):
+        formula = ((H + 2 * P - F) // S + 1, (W + 2 * P - F) // S + 1)
+        ev.corrected("explicit", formula, conv2d(np.zeros((1, H, W)), np.zeros((1, 1, F, F)), stride=S, padding=P).shape[1:], kinds=("formula", "package"))
+        counted = (len(range(0, H + 2 * P - F + 1, S)), len(range(0, W + 2 * P - F + 1, S)))  # window starts that fit
+        ev.corrected("index", formula, counted, kinds=("formula", "exact"))
+        ev.corrected("torch", formula, lambda H=H, W=W, F=F, S=S, P=P: tuple(torch_conv2d(np.zeros((1, 1, H, W)), np.zeros((1, 1, F, F)), None, S, P).shape[2:]), kinds=("formula", "torch"))

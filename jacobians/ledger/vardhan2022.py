@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import claim
+from .. import avg_pool2d, conv2d, im2col, max_pool2d
+from ..claims import claim, reference_jacobian, reference_vjp
 from ._tools import corr_loops, fd_gradient, fd_jacobian, rng, symbol_matrix, torch_grad, torch_jacobian
 
 CONV = "column-major vec per channel, channels stacked as rows; numerator layout; 1-based; symmetric padding"
@@ -267,9 +268,45 @@ def torch_and_explicit(record, p, cfg, name, got):
 
     ``record`` is ``ev.written`` or ``ev.corrected``; the two routes stay independent of each other.
     """
-    record("torch", got, lambda: torch_net_grad(p, cfg, name))
+    record("torch", got, lambda: torch_net_grad(p, cfg, name), kinds=("formula", "torch"))
     if explicit_grads(p) is not None:
-        record("explicit", got, explicit_grads(p)[name])
+        record("explicit", got, explicit_grads(p)[name], kinds=("formula", "package"))
+
+
+def _pkg_grad_wrt(p, cfg, name):
+    """dJ/d(intermediate ``name``) as rows (one per channel) by the package's VJPs, chained from the loss down.
+
+    Softmax–cross-entropy, the FC layer Wᵀ B + b, the channel-stacked column-major flatten, average pooling, the sigmoid
+    and the convolutions are each the package's registered operator (``reference_vjp``: the explicit route, the col2im
+    route for pooling and the rot180 route for the convolutions, whose strides here differ between the axes); nothing
+    of the note's backward pass (:func:`_backward_note`) is reused — only the forward values.
+    """
+    v = forward(p, cfg)
+    g = reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=v["Z3"], y=p["y"])
+    if name == "Z3":
+        return g
+    g = reference_vjp("linear_wtb_b", g, "b_vec", b_vec=v["B2"], weight=p["W3"], bias=p["b3"])
+    if name == "B2":
+        return g
+    g = reference_vjp("vec", g, "x", x=v["A2"], convention="vardhan2022")
+    down = (
+        ("A2", lambda g: reference_vjp("avg_pool2d", g, "x", route="vjp:col2im", x=v["I2"], kernel_size=cfg["pool2"], stride=cfg["pstride2"], padding=cfg["ppad2"])),
+        ("I2", lambda g: reference_vjp("sigmoid", g, "z", z=v["Z2"])),
+        ("Z2", lambda g: reference_vjp("conv2d", g, "x", route="vjp:rot180", x=v["A1"], weight=p["K2"], bias=p["b2"], stride=cfg["stride2"], padding=cfg["pad2"])),
+        ("A1", lambda g: reference_vjp("avg_pool2d", g, "x", route="vjp:col2im", x=v["I1"], kernel_size=cfg["pool1"], stride=cfg["pstride1"], padding=cfg["ppad1"])),
+        ("I1", lambda g: reference_vjp("sigmoid", g, "z", route="vjp:elementwise", z=v["Z1"])),
+        ("Z1", lambda g: reference_vjp("conv2d", g, "x", route="vjp:rot180", x=p["A0"], weight=p["K1"], bias=p["b1"], stride=cfg["stride1"], padding=cfg["pad1"])),
+    )
+    for stage, step in down:
+        if stage == name:
+            return rows_of(g)
+        g = step(g)
+    return rows_of(g)  # A0
+
+
+def rows_to_tensor(rows, shape):
+    """The note's c × hw rows (row j = vecF(channel j)) → the (c, h, w) tensor."""
+    return np.stack([unvecF(r_, shape[1:]) for r_ in rows])
 
 
 def rows_to_kernel(rows, kshape):
@@ -303,7 +340,7 @@ def _nets():
     :class:`jacobians.networks.Vardhan2022Net`, whose chained explicit sparse Jacobians give the
     ``explicit`` route of the gradient claims."""
     if not _NETS:
-        from ..networks import Vardhan2022Net
+        from .. import Vardhan2022Net
 
         _NETS.extend(net_params(s, **o) for s, o in zip(_SEEDS, _OVERRIDES))
         net = Vardhan2022Net.sample(3)
@@ -326,6 +363,30 @@ def explicit_grads(p):
     return _EXPLICIT_GRADS[id(p)]
 
 
+def _conv_entry_loops(A, K, b, pad, stride):
+    """Z[j, r, c] = b_j + Σ_{i, u, w} K[j, i, u, w] · Ã_i[r·h_s + u, c·w_s + w] over the zero-padded Ã, entry by entry."""
+    Ap = np.pad(A, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    hk, wk = K.shape[2:]
+    hz, wz = out_size(A.shape[1], hk, pad[0], stride[0]), out_size(A.shape[2], wk, pad[1], stride[1])
+    Z = np.zeros((K.shape[0], hz, wz))
+    for j in range(K.shape[0]):
+        for r_ in range(hz):
+            for c in range(wz):
+                Z[j, r_, c] = b[j] + sum(
+                    K[j, i, u, w] * Ap[i, r_ * stride[0] + u, c * stride[1] + w] for i in range(A.shape[0]) for u in range(hk) for w in range(wk)
+                )
+    return Z
+
+
+def _fd_linear_conv(A, K, b, pad, stride):
+    """Z as J_fd · vec(K) + b: the layer is affine in K, so its finite-difference Jacobian w.r.t. K reproduces it."""
+    from ..claims import reference_jacobian
+
+    J = reference_jacobian("conv2d", "weight", route="fd", x=A, weight=K, stride=stride, padding=pad)
+    Z0 = conv2d(A, np.zeros_like(K), b, stride=stride, padding=pad)
+    return (J @ K.ravel()).reshape(Z0.shape) + Z0
+
+
 # ---------------------------------------------------------------------------
 # §2 forward and sizes
 # ---------------------------------------------------------------------------
@@ -335,23 +396,24 @@ def explicit_grads(p):
     statement="""Output channel j of a convolutional layer is the sum over input channels i of A_i * K_{j,i} (with the
     layer's padding and stride) plus b_j times the all-ones matrix.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "loops", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d
-
     for p, cfg in _nets():
         for A, K, b, pad, st in ((p["A0"], p["K1"], p["b1"], cfg["pad1"], cfg["stride1"]), (forward(p, cfg)["A1"], p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])):
             Z = conv_layer(A, K, b, pad, st)
-            ev.written("explicit", Z, conv2d(A, K, b, stride=st, padding=pad))
+            ev.written("explicit", Z, conv2d(A, K, b, stride=st, padding=pad), kinds=("formula", "package"))
+            # the same sum written as one loop over every output entry, input channel and kernel tap
+            ev.written("loops", Z, _conv_entry_loops(A, K, b, pad, st), kinds=("formula", "formula"))
+            ev.written("fd", Z, lambda A=A, K=K, b=b, pad=pad, st=st: _fd_linear_conv(A, K, b, pad, st), kinds=("formula", "fd"))
 
             def t_fn(A=A, K=K, b=b, pad=pad, st=st):
                 import torch
 
                 return torch.nn.functional.conv2d(torch.as_tensor(A)[None], torch.as_tensor(K), torch.as_tensor(b), stride=st, padding=pad)[0].numpy()
 
-            ev.written("torch", Z, t_fn)
+            ev.written("torch", Z, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -360,24 +422,26 @@ def _(ev):
     statement="""An h_a × w_a input, an h_k × w_k kernel, stride (h_s, w_s) and padding (h_p, w_p) give
     h_z = ⌊(h_a + 2h_p − h_k)/h_s + 1⌋ and w_z = ⌊(w_a + 2w_p − w_k)/w_s + 1⌋.""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("package", "index", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..geometry import output_size
+    from .. import output_size
 
     cases = [(n, k, p_, s) for n in range(3, 9) for k in range(1, 4) for p_ in range(0, 2) for s in range(1, 4) if n + 2 * p_ >= k]
     few = cases[::7]  # torch is slow per call: a spread-out subset
     note = np.array([out_size(n, k, p_, s) for n, k, p_, s in cases])
-    ev.written("formula", note, np.array([output_size(n, k, s, p_, p_, 1) for n, k, p_, s in cases]))
-    ev.written("explicit", note, np.array([corr2(np.zeros((n, 1)), np.zeros((k, 1)), (p_, 0), (s, 1)).shape[0] for n, k, p_, s in cases]))
+    ev.written("package", note, np.array([output_size(n, k, s, p_, p_, 1) for n, k, p_, s in cases]), kinds=("formula", "package"))
+    # window positions counted one by one: start 0, s, 2s, … while the window still fits in the padded length
+    counted = np.array([sum(1 for start in range(0, n + 2 * p_, s) if start + k <= n + 2 * p_) for n, k, p_, s in cases])
+    ev.written("index", note, counted, kinds=("formula", "exact"))
 
     def t_sizes():
         import torch
 
         return np.array([torch.nn.functional.conv2d(torch.zeros(1, 1, n, 1), torch.zeros(1, 1, k, 1), stride=(s, 1), padding=(p_, 0)).shape[2] for n, k, p_, s in few])
 
-    ev.written("torch", np.array([out_size(n, k, p_, s) for n, k, p_, s in few]), t_sizes)
+    ev.written("torch", np.array([out_size(n, k, p_, s) for n, k, p_, s in few]), t_sizes, kinds=("formula", "torch"))
 
 
 @claim(
@@ -395,10 +459,10 @@ def _(ev):
         grads = dict(K1=rows_to_kernel(d["K1"], cfg["k1"]), b1=d["b1"], K2=rows_to_kernel(d["K2"], cfg["k2"]), b2=d["b2"])
         before = loss_with(p, cfg)
         for name, g in grads.items():
-            ev.written("shape", g.shape, p[name].shape)
+            ev.written("shape", g.shape, p[name].shape, kinds=("formula", "exact"))
             after = loss_with(p, cfg, **{name: p[name] - 1e-3 * g})
             # first order: J(θ − αg) ≈ J(θ) − α|g|²; the step must decrease J by about that much
-            ev.written("descent", (before - after) / (1e-3 * float(np.sum(g * g))), 1.0, tol=1e-2)
+            ev.written("descent", (before - after) / (1e-3 * float(np.sum(g * g))), 1.0, tol=1e-2, kinds=("formula", "fd"))
 
 
 @claim(
@@ -418,12 +482,12 @@ def _(ev):
         A = r.standard_normal((n, m))  # dy = tr(A dX) with X m × n
         X = r.standard_normal((m, n))
         grad = fd_gradient(lambda X_: np.trace(A @ X_), X)
-        ev.written("fd", A, grad.T)
+        ev.written("fd", A, grad.T, kinds=("formula", "fd"))
     Xs = symbol_matrix("x", 2, 3)
     As = symbol_matrix("a", 3, 2)
     y = (As * Xs).trace()
     dydX = sympy.Matrix(3, 2, lambda i, j: sympy.diff(y, Xs[j, i]))  # numerator layout: n × m
-    ev.written("symbolic", As, dydX)
+    ev.written("symbolic", As, dydX, kinds=("formula", "sympy"))
 
 
 @claim(
@@ -432,19 +496,22 @@ def _(ev):
     statement="""_vA stacks the columns of an m × n matrix into an mn × 1 vector; for an m × n × c tensor it is the mn × c
     matrix whose column j is _vA_j.""",
     convention=CONV,
-    routes=("numpy", "convention"),
+    routes=("numpy", "convention", "index"),
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     conv = get_convention("vardhan2022")
     r = rng(22)
     for c, m, n in ((1, 3, 4), (3, 2, 5)):
         T = r.standard_normal((c, m, n))
         by_columns = np.stack([np.concatenate([T[j][:, k] for k in range(n)]) for j in range(c)], axis=1)
-        ev.written("numpy", by_columns, np.stack([vecF(T[j]) for j in range(c)], axis=1))
-        ev.written("convention", by_columns, vec(T, conv).reshape(c, m * n).T)
+        ev.written("numpy", by_columns, np.stack([vecF(T[j]) for j in range(c)], axis=1), kinds=("formula", "formula"))
+        ev.written("convention", by_columns, vec(T, conv).reshape(c, m * n).T, kinds=("formula", "package"))
+        # the note's literal list for a 3 × 4 matrix: a11, a21, a31, a12, …, a34 (integers ij stand for a_ij)
+        codes = np.array([[10 * i + j for j in range(1, 5)] for i in range(1, 4)])
+        ev.written("index", np.concatenate([codes[:, k] for k in range(4)]), [11, 21, 31, 12, 22, 32, 13, 23, 33, 14, 24, 34], kinds=("formula", "exact"))
 
 
 # ---------------------------------------------------------------------------
@@ -456,7 +523,7 @@ def _(ev):
     statement="""dJ/dZ^[3] is the row dJ/dA^[3] (entries ∂J/∂a_k) times the n×n Jacobian dA^[3]/dZ^[3] whose (r, c) entry
     is ∂a_r/∂z_c (numerator layout).""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -464,9 +531,10 @@ def _(ev):
         v, d = backward_note(p, cfg)
         J_act = fd_jacobian(softmax, v["Z3"])
         dJ_dA3 = fd_gradient(lambda a: -float(p["y"] @ np.log(a)), v["A3"])
-        ev.written("fd", d["Z3"], dJ_dA3 @ J_act, tol=1e-6)
-        ev.written("fd", d["Z3"], fd_gradient(lambda z: -float(p["y"] @ np.log(softmax(z))), v["Z3"]))
-        ev.written("torch", d["Z3"], lambda: torch_grad(lambda z: -(__import__("torch").as_tensor(p["y"]) @ __import__("torch").log_softmax(z, 0)), v["Z3"]))
+        ev.written("fd", d["Z3"], dJ_dA3 @ J_act, tol=1e-6, kinds=("formula", "fd"))
+        ev.written("fd", d["Z3"], fd_gradient(lambda z: -float(p["y"] @ np.log(softmax(z))), v["Z3"]), kinds=("formula", "fd"))
+        ev.written("torch", d["Z3"], lambda: torch_grad(lambda z: -(__import__("torch").as_tensor(p["y"]) @ __import__("torch").log_softmax(z, 0)), v["Z3"]), kinds=("formula", "torch"))
+        ev.written("explicit", d["Z3"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z3"), kinds=("formula", "package"))
 
 
 @claim(
@@ -487,12 +555,12 @@ def _(ev):
         line1 = np.trace(g[None] @ dW.T @ B[:, None])  # tr(dJ/dZ · dWᵀ B)
         line2 = np.trace(B[None] @ dW @ g[:, None])  # tr(Bᵀ dW (dJ/dZ)ᵀ)
         line3 = np.trace(g[:, None] @ B[None] @ dW)  # tr((dJ/dZ)ᵀ Bᵀ dW)
-        ev.written("trace", np.array([line1, line2]), np.array([line3, line3]))
+        ev.written("trace", np.array([line1, line2]), np.array([line3, line3]), kinds=("formula", "formula"))
         h = 1e-6  # the differential itself: directional derivative of J along dW
         dJ = (loss_with(p, cfg, W3=p["W3"] + h * dW) - loss_with(p, cfg, W3=p["W3"] - h * dW)) / (2 * h)
-        ev.written("fd", line3, dJ)
+        ev.written("fd", line3, dJ, kinds=("formula", "fd"))
         dJdW = np.outer(g, B)
-        ev.written("fd", dJdW.T, fd_param_grad(p, cfg, "W3"))
+        ev.written("fd", dJdW.T, fd_param_grad(p, cfg, "W3"), kinds=("formula", "fd"))
         torch_and_explicit(ev.written, p, cfg, "W3", dJdW.T)
 
 
@@ -507,7 +575,7 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["b3"], fd_param_grad(p, cfg, "b3"))
+        ev.written("fd", d["b3"], fd_param_grad(p, cfg, "b3"), kinds=("formula", "fd"))
         torch_and_explicit(ev.written, p, cfg, "b3", d["b3"])
 
 
@@ -522,8 +590,8 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["B2"], fd_gradient(lambda B: loss_from(p, cfg, "B2", B), v["B2"]))
-        ev.written("explicit", d["B2"].shape, v["B2"].shape)
+        ev.written("fd", d["B2"], fd_gradient(lambda B: loss_from(p, cfg, "B2", B), v["B2"]), kinds=("formula", "fd"))
+        ev.written("explicit", d["B2"], _pkg_grad_wrt(p, cfg, "B2"), kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
@@ -538,15 +606,15 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     for p, cfg in _nets():
         v = forward(p, cfg)
         A2 = v["A2"]
         c, h, w = A2.shape
         listed = np.array([A2[j, r_, s] for j in range(c) for s in range(w) for r_ in range(h)])
-        ev.written("index", v["B2"], listed)
-        ev.written("convention", v["B2"], vec(A2, get_convention("vardhan2022")))
+        ev.written("index", v["B2"], listed, kinds=("formula", "exact"))
+        ev.written("convention", v["B2"], vec(A2, get_convention("vardhan2022")), kinds=("formula", "package"))
 
 
 @claim(
@@ -555,14 +623,15 @@ def _(ev):
     statement="""Reshaping the row dJ/dB^[2] into a c^[2] × h_a^[2] w_a^[2] matrix (row by row) gives the matrix whose row j is
     dJ/d_vA_j^[2].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["A2"], rows_of(fd_gradient(lambda A2: loss_from(p, cfg, "A2", A2), v["A2"])))
-        ev.written("torch", d["A2"], lambda: _torch_grad_wrt(p, cfg, "A2", v["A2"]))
+        ev.written("fd", d["A2"], rows_of(fd_gradient(lambda A2: loss_from(p, cfg, "A2", A2), v["A2"])), kinds=("formula", "fd"))
+        ev.written("torch", d["A2"], lambda: _torch_grad_wrt(p, cfg, "A2", v["A2"]), kinds=("formula", "torch"))
+        ev.written("explicit", d["A2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A2"), kinds=("formula", "package"))
 
 
 def _pool_case(seed, c=2, h=5, w=7, window=(2, 3), pad=(1, 0), stride=(2, 2)):
@@ -585,7 +654,7 @@ def _torch_avg(I, window, pad, stride):
     statement="""Average pooling with a h_l × w_l window, padding and stride is the correlation of I_j with P, the h_l × w_l
     matrix of entries 1/(h_l w_l), with the same padding and stride (padding zeros count in the mean).""",
     convention=CONV,
-    routes=("formula", "torch"),
+    routes=("formula", "package", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -599,8 +668,12 @@ def _(ev):
                 for j in range(I.shape[0])
             ]
         )
-        ev.written("formula", A, means)
-        ev.written("torch", A, lambda: _torch_avg(I, window, pad, stride))
+        ev.written("formula", A, means, kinds=("formula", "formula"))
+        ev.written("package", A, avg_pool2d(I, window, stride=stride, padding=pad), kinds=("formula", "package"))
+        # pooling is linear in I: the finite-difference Jacobian of the package's forward applied to I reproduces it
+        J_fd = reference_jacobian("avg_pool2d", "x", route="fd", x=I, kernel_size=window, stride=stride, padding=pad)
+        ev.written("fd", A, (J_fd @ I.ravel()).reshape(A.shape), kinds=("formula", "fd"))
+        ev.written("torch", A, lambda: _torch_avg(I, window, pad, stride), kinds=("formula", "torch"))
 
 
 @claim(
@@ -618,14 +691,14 @@ def _(ev):
         h, w = I.shape[1:]
         M = avg_pool_jacobian((h, w), window, pad, stride)  # columns vec(E_pq * P)
         A = avg_pool(I, window, pad, stride)
-        ev.written("shape", M.shape, (A.shape[1] * A.shape[2], h * w))
-        from ..ops.pooling import avg_pool2d_jacobian
+        ev.written("shape", M.shape, (A.shape[1] * A.shape[2], h * w), kinds=("formula", "exact"))
+        from .. import avg_pool2d_jacobian
 
         Jc = avg_pool2d_jacobian((1, h, w), window, stride=stride, padding=pad, count_include_pad=True)
-        ev.written("explicit", M, _perm_jac(Jc, (1, *A.shape[1:]), (1, h, w)))
+        ev.written("explicit", M, _perm_jac(Jc, (1, *A.shape[1:]), (1, h, w)), kinds=("formula", "package"))
         for j in range(I.shape[0]):
             J_fd = fd_jacobian(lambda x, j=j: vecF(avg_pool(unvecF(x, (h, w))[None], window, pad, stride)[0]), vecF(I[j]))
-            ev.written("fd", M, J_fd)
+            ev.written("fd", M, J_fd, kinds=("formula", "fd"))
 
         def t_fn(I=I, window=window, pad=pad, stride=stride, h=h, w=w):
             import torch
@@ -637,7 +710,7 @@ def _(ev):
 
             return torch_jacobian(f, vecF(I[-1]))
 
-        ev.written("torch", M, t_fn)
+        ev.written("torch", M, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -646,14 +719,15 @@ def _(ev):
     statement="""For average pooling, dJ/d_vI^[2] (c × h_z w_z, rows = channels) is the product of dJ/d_vA^[2] (c × h_a w_a) with
     the single shared Jacobian d_vA^[2]/d_vI^[2].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["I2"], rows_of(fd_gradient(lambda I2: loss_from(p, cfg, "I2", I2), v["I2"])))
-        ev.written("torch", d["I2"], lambda: _torch_grad_wrt(p, cfg, "I2", v["I2"]))
+        ev.written("fd", d["I2"], rows_of(fd_gradient(lambda I2: loss_from(p, cfg, "I2", I2), v["I2"])), kinds=("formula", "fd"))
+        ev.written("torch", d["I2"], lambda: _torch_grad_wrt(p, cfg, "I2", v["I2"]), kinds=("formula", "torch"))
+        ev.written("explicit", d["I2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "I2"), kinds=("formula", "package"))
 
 
 @claim(
@@ -662,8 +736,9 @@ def _(ev):
     statement="""The note says the activation Jacobian depends on the data and must be computed per channel, but never
     gives it.""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="completes",
+    kind="gap",
     correction="""For an elementwise activation f, d_vI_j/d_vZ_j = diag(f′(_vZ_j)) (for the sigmoid, diag(I_j ∘ (1 − I_j))
     column-major), so row j of dJ/d_vZ is (row j of dJ/d_vI) ∘ f′(_vZ_j)ᵀ; the rows are stacked over channels.""",
 )
@@ -672,9 +747,10 @@ def _(ev):
         v, d = backward_note(p, cfg)
         for j in range(cfg["c2"]):
             diag = np.diag(vecF(v["I2"][j] * (1 - v["I2"][j])))
-            ev.corrected("fd", diag, fd_jacobian(lambda z: sigmoid(z), vecF(v["Z2"][j])))
-        ev.corrected("fd", d["Z2"], rows_of(fd_gradient(lambda Z2: loss_from(p, cfg, "Z2", Z2), v["Z2"])))
-        ev.corrected("torch", d["Z2"], lambda: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]))
+            ev.corrected("fd", diag, fd_jacobian(lambda z: sigmoid(z), vecF(v["Z2"][j])), kinds=("formula", "fd"))
+        ev.corrected("fd", d["Z2"], rows_of(fd_gradient(lambda Z2: loss_from(p, cfg, "Z2", Z2), v["Z2"])), kinds=("formula", "fd"))
+        ev.corrected("torch", d["Z2"], lambda: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), kinds=("formula", "torch"))
+        ev.corrected("explicit", d["Z2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z2"), kinds=("formula", "package"))
 
 
 @claim(
@@ -683,7 +759,7 @@ def _(ev):
     statement="""Because the activation Jacobian depends on each channel's data, dJ/d_vZ_j^[2] = dJ/d_vI_j^[2] · d_vI_j^[2]/d_vZ_j^[2]
     is computed channel by channel, and the rows are stacked into dJ/d_vZ^[2].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
@@ -692,8 +768,9 @@ def _(ev):
         per_channel = np.stack(
             [d["I2"][j] @ fd_jacobian(sigmoid, vecF(v["Z2"][j])) for j in range(cfg["c2"])]
         )  # each channel's own Jacobian
-        ev.written("fd", per_channel, d["Z2"], tol=1e-6)
-        ev.written("torch", per_channel, lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), tol=1e-6)
+        ev.written("fd", per_channel, d["Z2"], tol=1e-6, kinds=("formula", "fd"))
+        ev.written("torch", per_channel, lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z2", v["Z2"]), tol=1e-6, kinds=("formula", "torch"))
+        ev.written("explicit", d["Z2"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z2"), kinds=("formula", "package"))
 
 
 @claim(
@@ -702,22 +779,24 @@ def _(ev):
     statement="""Layer 1 repeats §3.1.3–3.1.4: dJ/d_vI^[1] = dJ/d_vA^[1] · d_vA^[1]/d_vI^[1] (pooling) and
     dJ/d_vZ^[1] = dJ/d_vI^[1] · d_vI^[1]/d_vZ^[1] (activation, per channel).""",
     convention=CONV,
-    routes=("torch", "fd"),
+    routes=("torch", "fd", "explicit"),
     expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("torch", d["I1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "I1", v["I1"]))
-        ev.written("torch", d["Z1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z1", v["Z1"]))
-        ev.written("fd", d["Z1"], rows_of(fd_gradient(lambda Z1: loss_from(p, cfg, "Z1", Z1), v["Z1"])))
+        ev.written("torch", d["I1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "I1", v["I1"]), kinds=("formula", "torch"))
+        ev.written("explicit", d["I1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "I1"), kinds=("formula", "package"))
+        ev.written("torch", d["Z1"], lambda p=p, cfg=cfg, v=v: _torch_grad_wrt(p, cfg, "Z1", v["Z1"]), kinds=("formula", "torch"))
+        ev.written("fd", d["Z1"], rows_of(fd_gradient(lambda Z1: loss_from(p, cfg, "Z1", Z1), v["Z1"])), kinds=("formula", "fd"))
+        ev.written("explicit", d["Z1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "Z1"), kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
 # §3.1.5 – 3.2 convolution gradients
 # ---------------------------------------------------------------------------
 def _perm_jac(J, out_shape, in_shape):
-    from ..conventions import get_convention
+    from .. import get_convention
 
     return get_convention("vardhan2022").jacobian(J, out_shape, in_shape).toarray()
 
@@ -732,74 +811,107 @@ def _perm_jac(J, out_shape, in_shape):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_weight_jacobian
+    from .. import conv2d_weight_jacobian
 
     r = rng(24)
     for (h, w), k, pad, st in (((3, 4), (2, 2), (1, 1), (1, 2)), ((5, 6), (2, 3), (0, 1), (2, 1)), ((6, 5), (3, 3), (1, 0), (1, 1))):
         A = r.standard_normal((h, w))
         M = kernel_jacobian(A, k, pad, st)
         Z = corr2(A, np.zeros(k), pad, st)
-        ev.written("shape", M.shape, (Z.size, k[0] * k[1]))
+        ev.written("shape", M.shape, (Z.size, k[0] * k[1]), kinds=("formula", "exact"))
         J = conv2d_weight_jacobian(A[None], (1, 1, *k), stride=st, padding=pad)
-        ev.written("explicit", M, _perm_jac(J, (1, *Z.shape), (1, 1, *k)))
-        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(A, unvecF(x, k), pad, st)), np.zeros(k[0] * k[1])))
+        ev.written("explicit", M, _perm_jac(J, (1, *Z.shape), (1, 1, *k)), kinds=("formula", "package"))
+        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(A, unvecF(x, k), pad, st)), np.zeros(k[0] * k[1])), kinds=("formula", "fd"))
 
 
 @claim(
     "vardhan2022.kernel-grad-all-j",
-    location="§3.1.5, 'depends only on the entries of i-th channel of A^[2]' and dJ/d_vK_{:,i} = dJ/d_vZ^[2] d_vZ^[2]/d_vK_{j,i}",
-    statement="""The kernel Jacobian is the same for every kernel j, so dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] · d_vZ_j^[2]/d_vK_{j,i}^[2]
-    (rows = kernels) for any j; the text says this Jacobian depends only on channel i of A^[2].""",
+    location="§3.1.5, dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] · d_vZ_j^[2]/d_vK_{j,i}^[2] 'for any j', repeated for 1 ≤ i ≤ c^[1]",
+    statement="""The kernel Jacobian d_vZ_j/d_vK_{j,i} is the same for every kernel j, so for each input channel i,
+    dJ/d_vK_{:,i}^[2] = dJ/d_vZ^[2] · d_vZ_j^[2]/d_vK_{j,i}^[2] (one row per kernel j) with the Jacobian of any j.""",
     convention=CONV,
-    routes=("explicit", "torch"),
-    expected="holds-corrected",
-    correction="""The Jacobian depends only on channel i of the layer's input A^[1] (not A^[2]):
-    d_vZ_j^[2]/d_vK_{j,i}^[2] = [vec(A_i^[1] * E_pq)]_{p,q}.""",
+    routes=("explicit", "fd", "torch"),
+    expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        from ..ops.conv2d import conv2d_weight_jacobian
-
         memo = []
 
-        def torch_rows():
+        def torch_rows(p=p, cfg=cfg):
             if not memo:
                 memo.append(np.stack([rows_of(g) for g in torch_net_grad(p, cfg, "K2")]))
             return memo[0]
 
+        fd_rows = np.stack([rows_of(g) for g in fd_param_grad(p, cfg, "K2")])  # (c2, c1, hk·wk)
         hz, wz = v["Z2"].shape[1:]
-        for i in range(cfg["c1"]):
+        kh, kw = cfg["k2"]
+        c1, c2 = cfg["c1"], cfg["c2"]
+        # the package's Jacobian of the whole layer w.r.t. all of K2, in the note's vec order per channel block
+        J_all = reference_jacobian("conv2d", "weight", x=v["A1"], weight=p["K2"], stride=cfg["stride2"], padding=cfg["pad2"]).toarray()
+        J_all = J_all.reshape(c2, hz, wz, c2, c1, kh, kw)
+        for i in range(c1):
+            note_jac = kernel_jacobian(v["A1"][i], cfg["k2"], cfg["pad2"], cfg["stride2"])  # the note's columns vec(A_i * E_pq)
+            rows = d["Z2"] @ note_jac  # row j: dJ/d_vK_{j,i}
+            for j in range(c2):  # "any j": the package's block for kernel j, re-ordered column-major on both sides
+                block = J_all[j, :, :, j, i].transpose(1, 0, 2, 3).reshape(hz * wz, kh, kw).transpose(0, 2, 1).reshape(hz * wz, -1)
+                ev.written("explicit", rows, d["Z2"] @ block, kinds=("formula", "package"))
+            ev.written("fd", rows, fd_rows[:, i], kinds=("formula", "fd"))
+            ev.written("torch", rows, lambda i=i: torch_rows()[:, i], kinds=("formula", "torch"))
+
+
+@claim(
+    "vardhan2022.kernel-jacobian-input-channel",
+    location="§3.1.5, 'depends only on the entries of i-th channel of A^[2]'",
+    statement="""The kernel Jacobian d_vZ_j^[2]/d_vK_{j,i}^[2] depends only on channel i of A^[2] (read literally: its columns
+    are vec(A_i^[2] * E_pq), built from the pooled output of layer 2).""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="holds-corrected",
+    kind="slip",
+    correction="""It depends only on channel i of the layer's input A^[1]: d_vZ_j^[2]/d_vK_{j,i}^[2] = [vec(A_i^[1] * E_pq)]_{p,q}.""",
+)
+def _(ev):
+    for p, cfg in _nets():
+        v, d = backward_note(p, cfg)
+        hz, wz = v["Z2"].shape[1:]
+        for i in range(min(cfg["c1"], cfg["c2"])):  # channels i that exist in both A^[1] and A^[2]
             A1_i = v["A1"][i]
             explicit = _perm_jac(
-                conv2d_weight_jacobian(A1_i[None], (1, 1, *cfg["k2"]), stride=cfg["stride2"], padding=cfg["pad2"]),
+                reference_jacobian("conv2d", "weight", x=A1_i[None], weight=np.zeros((1, 1, *cfg["k2"])), stride=cfg["stride2"], padding=cfg["pad2"]),
                 (1, hz, wz),
                 (1, 1, *cfg["k2"]),
             )
-            as_written = kernel_jacobian(v["A2"][min(i, cfg["c2"] - 1)], cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A^[2]
-            corrected = kernel_jacobian(A1_i, cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A^[1]
-            ev.both("explicit", as_written, corrected, explicit)
-            ev.corrected("torch", d["Z2"] @ corrected, lambda i=i: torch_rows()[:, i])
+            as_written = kernel_jacobian(v["A2"][i], cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A_i^[2], literally
+            corrected = kernel_jacobian(A1_i, cfg["k2"], cfg["pad2"], cfg["stride2"])  # from A_i^[1]
+            ev.both("explicit", as_written, corrected, explicit, kinds=("formula", "package"))
+            fd = fd_jacobian(lambda kv, A1_i=A1_i: vecF(corr2(A1_i, unvecF(kv, cfg["k2"]), cfg["pad2"], cfg["stride2"])), np.zeros(int(np.prod(cfg["k2"]))))
+            ev.both("fd", as_written, corrected, fd, kinds=("formula", "fd"))
 
 
 @claim(
     "vardhan2022.bias-grad",
     location="§3.1.5 Derivative w.r.t. b^[2] (row [dJ/d_vZ_1 1 … dJ/d_vZ_{c^[1]} 1])",
     statement="""d_vZ_j/db_j = 1, so dJ/db_j^[2] = dJ/d_vZ_j^[2] 1 and dJ/db^[2] = (dJ/d_vZ^[2] 1)ᵀ; the expanded row is printed
-    with entries j = 1 … c^[1].""",
+    with entries j = 1 … c^[1]. Read literally on a layer with c^[1] < c^[2] (where every printed entry exists), the row is
+    the first c^[1] entries of the true gradient and omits the biases c^[1] + 1 … c^[2]; with c^[1] > c^[2] its last entries
+    name output channels that do not exist.""",
     convention=CONV,
-    routes=("fd", "torch", "explicit"),
+    routes=("fd", "package", "torch", "explicit"),
     expected="holds-corrected",
+    kind="slip",
     correction="The row runs over the layer's output channels j = 1 … c^[2] (last entry dJ/d_vZ_{c^[2]}^[2] 1).",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        written = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(min(cfg["c1"], cfg["c2"]))])
-        if cfg["c1"] > cfg["c2"]:
-            written = np.concatenate([written, np.zeros(cfg["c1"] - cfg["c2"])])  # channels c^[2]+1 … c^[1] do not exist
+        truth = fd_param_grad(p, cfg, "b2")
+        if cfg["c1"] <= cfg["c2"]:  # the printed row can be evaluated entry by entry
+            written = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(cfg["c1"])])
+            ev.written("fd", written, truth, kinds=("formula", "fd"))
         fixed = np.array([d["Z2"][j] @ np.ones(d["Z2"].shape[1]) for j in range(cfg["c2"])])
-        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "b2"))
+        ev.corrected("fd", fixed, truth, kinds=("formula", "fd"))
+        ev.corrected("package", fixed, lambda p=p, cfg=cfg: reference_vjp("conv2d", rows_to_tensor(_pkg_grad_wrt(p, cfg, "Z2"), forward(p, cfg)["Z2"].shape), "bias", x=forward(p, cfg)["A1"], weight=p["K2"], bias=p["b2"], stride=cfg["stride2"], padding=cfg["pad2"]), kinds=("formula", "package"))
         torch_and_explicit(ev.corrected, p, cfg, "b2", fixed)
 
 
@@ -808,14 +920,15 @@ def _(ev):
     location="§3.1.5 Derivative w.r.t. A^[1], dJ/d_vA_i^[1] = Σ_j dJ/d_vZ_j^[2] d_vZ_j^[2]/d_vA_i^[1]",
     statement="""Each channel A_i^[1] feeds every kernel, so dJ/d_vA_i^[1] is the sum over j of dJ/d_vZ_j^[2] d_vZ_j^[2]/d_vA_i^[1].""",
     convention=CONV,
-    routes=("fd", "torch"),
+    routes=("fd", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["A1"], rows_of(fd_gradient(lambda A1: loss_from(p, cfg, "A1", A1), v["A1"])))
-        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
+        ev.written("fd", d["A1"], rows_of(fd_gradient(lambda A1: loss_from(p, cfg, "A1", A1), v["A1"])), kinds=("formula", "fd"))
+        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]), kinds=("formula", "torch"))
+        ev.written("explicit", d["A1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A1"), kinds=("formula", "package"))
 
 
 @claim(
@@ -826,10 +939,11 @@ def _(ev):
     convention=CONV,
     routes=("explicit", "shape"),
     expected="holds-corrected",
+    kind="slip",
     correction="d_vZ_j^[2]/d_vA_i^[1], of size h_z^[2] w_z^[2] × h_a^[1] w_a^[1] (the layer's input is A^[1]).",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     for p, cfg in _nets():
         v = forward(p, cfg)
@@ -838,10 +952,10 @@ def _(ev):
             for i in range(cfg["c1"]):
                 M = input_jacobian(A1.shape[1:], p["K2"][j, i], cfg["pad2"], cfg["stride2"])
                 Jc = conv2d_input_jacobian(p["K2"][j : j + 1, i : i + 1], (1, *A1.shape[1:]), stride=cfg["stride2"], padding=cfg["pad2"])
-                ev.corrected("explicit", M, _perm_jac(Jc, (1, *v["Z2"].shape[1:]), (1, *A1.shape[1:])))
+                ev.corrected("explicit", M, _perm_jac(Jc, (1, *v["Z2"].shape[1:]), (1, *A1.shape[1:])), kinds=("formula", "package"))
         hz, wz = v["Z2"].shape[1:]
-        ev.written("shape", M.shape, (hz * wz, v["A2"].shape[1] * v["A2"].shape[2]))
-        ev.corrected("shape", M.shape, (hz * wz, A1.shape[1] * A1.shape[2]))
+        ev.written("shape", M.shape, (hz * wz, v["A2"].shape[1] * v["A2"].shape[2]), kinds=("formula", "exact"))
+        ev.corrected("shape", M.shape, (hz * wz, A1.shape[1] * A1.shape[2]), kinds=("formula", "exact"))
 
 
 @claim(
@@ -849,14 +963,15 @@ def _(ev):
     location="§3.1.5, dJ/d_vA^[1] = (dJ/d_vA_1^[1]; …; dJ/d_vA_c^[1]) (c^[1] × h_a^[1] w_a^[1])",
     statement="""dJ/d_vA^[1] is the c^[1] × h_a^[1] w_a^[1] matrix whose row i is dJ/d_vA_i^[1].""",
     convention=CONV,
-    routes=("shape", "torch"),
+    routes=("shape", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("shape", d["A1"].shape, (cfg["c1"], v["A1"].shape[1] * v["A1"].shape[2]))
-        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]))
+        ev.written("shape", d["A1"].shape, (cfg["c1"], v["A1"].shape[1] * v["A1"].shape[2]), kinds=("formula", "exact"))
+        ev.written("torch", d["A1"], lambda: _torch_grad_wrt(p, cfg, "A1", v["A1"]), kinds=("formula", "torch"))
+        ev.written("explicit", d["A1"], lambda p=p, cfg=cfg: _pkg_grad_wrt(p, cfg, "A1"), kinds=("formula", "package"))
 
 
 @claim(
@@ -866,6 +981,7 @@ def _(ev):
     convention=CONV,
     routes=("fd", "torch", "explicit"),
     expected="holds-corrected",
+    kind="slip",
     correction="""dJ/d_vK_{:,i}^[1] = dJ/d_vZ^[1] d_vZ_j^[1]/d_vK_{j,i}^[1] for 1 ≤ i ≤ c^[0], with columns vec(A_i^[0] * E_pq).""",
 )
 def _(ev):
@@ -873,7 +989,7 @@ def _(ev):
         v, d = backward_note(p, cfg)
         written = rows_to_kernel(d["K2"], cfg["k2"])  # the printed (layer-2) formula
         fixed = rows_to_kernel(d["K1"], cfg["k1"])
-        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "K1"))
+        ev.both("fd", written, fixed, fd_param_grad(p, cfg, "K1"), kinds=("formula", "fd"))
         torch_and_explicit(ev.corrected, p, cfg, "K1", fixed)
 
 
@@ -888,7 +1004,7 @@ def _(ev):
 def _(ev):
     for p, cfg in _nets():
         v, d = backward_note(p, cfg)
-        ev.written("fd", d["b1"], fd_param_grad(p, cfg, "b1"))
+        ev.written("fd", d["b1"], fd_param_grad(p, cfg, "b1"), kinds=("formula", "fd"))
         torch_and_explicit(ev.written, p, cfg, "b1", d["b1"])
 
 
@@ -900,6 +1016,7 @@ def _(ev):
     convention=CONV,
     routes=("fd", "torch", "explicit"),
     expected="holds-corrected",
+    kind="slip",
     correction="""∇_{b^[l]} J = (dJ/db^[l])ᵀ = dJ/d_vZ^[l] 1 (the bias line differentiates Z^[2] instead of J); the kernel
     line holds, the row dJ/d_vK_{j,i} reshaped column-major to h_k × w_k.""",
 )
@@ -908,17 +1025,17 @@ def _(ev):
         v, d = backward_note(p, cfg)
         # kernel line: the transpose/reshape of the numerator-layout row is the gradient
         fd_K2 = fd_param_grad(p, cfg, "K2")
-        ev.corrected("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
-        ev.written("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2)
+        ev.corrected("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2, kinds=("formula", "fd"))
+        ev.written("fd", rows_to_kernel(d["K2"], cfg["k2"]), fd_K2, kinds=("formula", "fd"))
         # bias line as printed: (d_vZ^[2]/d_vb^[2])ᵀ — a c × (c·h_z w_z) 0/1 matrix, not the gradient
         hzwz = d["Z2"].shape[1]
         dZ_db = np.kron(np.eye(cfg["c2"]), np.ones((hzwz, 1)))
         truth = fd_param_grad(p, cfg, "b2")
-        ev.written("fd", dZ_db.T, truth)
-        ev.corrected("fd", d["b2"], truth)
-        ev.corrected("torch", d["b2"], lambda: torch_net_grad(p, cfg, "b2"))
+        ev.written("fd", dZ_db.T, truth, kinds=("formula", "fd"))
+        ev.corrected("fd", d["b2"], truth, kinds=("formula", "fd"))
+        ev.corrected("torch", d["b2"], lambda: torch_net_grad(p, cfg, "b2"), kinds=("formula", "torch"))
         if explicit_grads(p) is not None:
-            ev.corrected("explicit", rows_to_kernel(d["K2"], cfg["k2"]), explicit_grads(p)["K2"])
+            ev.corrected("explicit", rows_to_kernel(d["K2"], cfg["k2"]), explicit_grads(p)["K2"], kinds=("formula", "package"))
 
 
 # ---------------------------------------------------------------------------
@@ -978,19 +1095,22 @@ _APPA_NUMERIC = dict(A=rng(31).standard_normal((3, 4)), B=rng(32).standard_norma
     location="App. A, A (3×4) * β (2×2), padding (1, 1), stride (1, 2) → Z (4×3)",
     statement="""A 3×4 input, a 2×2 kernel, padding (1, 1) and stride (1, 2) give a 4×3 output.""",
     convention=CONV,
-    routes=("formula", "explicit", "torch"),
+    routes=("formula", "explicit", "index", "torch"),
     expected="holds",
 )
 def _(ev):
-    ev.written("formula", (out_size(3, 2, 1, 1), out_size(4, 2, 1, 2)), (4, 3))
-    ev.written("explicit", corr2(np.zeros((3, 4)), np.zeros((2, 2)), (1, 1), (1, 2)).shape, (4, 3))
+    printed = (4, 3)
+    ev.written("formula", printed, (out_size(3, 2, 1, 1), out_size(4, 2, 1, 2)), kinds=("formula", "formula"))
+    ev.written("explicit", printed, conv2d(np.zeros((1, 3, 4)), np.zeros((1, 1, 2, 2)), stride=(1, 2), padding=1).shape[1:], kinds=("formula", "package"))
+    # the windows of rep.1, counted: row starts 0, 1, 2, 3 in the 5-row padded input; column starts 0, 2, 4 in 6 columns
+    ev.written("index", printed, (sum(1 for r_ in range(5) if r_ + 2 <= 5), sum(1 for c in range(0, 6, 2) if c + 2 <= 6)), kinds=("formula", "exact"))
 
     def t_fn():
         import torch
 
         return tuple(torch.nn.functional.conv2d(torch.zeros(1, 1, 3, 4), torch.zeros(1, 1, 2, 2), stride=(1, 2), padding=(1, 1)).shape[2:])
 
-    ev.written("torch", t_fn, (4, 3))
+    ev.written("torch", printed, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -998,14 +1118,17 @@ def _(ev):
     location="App. A, the padded 5×6 input",
     statement="""Padding (1, 1) frames the 3×4 A with one row of zeros above and below and one column left and right (5×6).""",
     convention=CONV,
-    routes=("symbolic", "numpy"),
+    routes=("symbolic", "package"),
     expected="holds",
 )
 def _(ev):
     A, _B = _appA_symbols()
     printed = _names("0 0 0 0 0 0; 0 a11 a12 a13 a14 0; 0 a21 a22 a23 a24 0; 0 a31 a32 a33 a34 0; 0 0 0 0 0 0")
-    ev.written("symbolic", _padded(A), printed)
-    ev.written("numpy", np.pad(np.ones((3, 4)), 1).shape, (5, 6))
+    ev.written("symbolic", printed, _padded(A), kinds=("formula", "sympy"))
+    # numerically, with a_ij coded as 10 i + j: the package's im2col with padding 1 and one 5 × 6 window is the padded input
+    codes = np.array([[10.0 * i + j for j in range(1, 5)] for i in range(1, 4)])
+    printed_codes = np.array([[float(str(e)[1:]) if str(e) != "0" else 0.0 for e in printed.row(r_)] for r_ in range(5)])
+    ev.written("package", printed_codes, im2col(codes[None], (5, 6), padding=1).reshape(5, 6), kinds=("formula", "package"))
 
 
 _REP1 = [
@@ -1024,6 +1147,7 @@ _REP1 = [
     convention=CONV,
     routes=("symbolic", "index"),
     expected="holds-corrected",
+    kind="slip",
     correction="Window (4, 1) is rows 4–5, columns 1–2 of the padded input: ((0, a31); (0, 0)).",
 )
 def _(ev):
@@ -1034,11 +1158,11 @@ def _(ev):
         for q in range(3):
             printed = _names(_REP1[p][q])
             fixed = _names("0 a31; 0 0") if (p, q) == (3, 0) else printed
-            ev.both("symbolic", printed, fixed, windows[p][q])
+            ev.both("symbolic", printed, fixed, windows[p][q], kinds=("formula", "sympy"))
     # numerically with integer codes a_ij = 10i + j: window (4, 1) contains a31 = 31 in its top-right corner
     codes = np.pad(np.array([[10 * i + j for j in range(1, 5)] for i in range(1, 4)], float), 1)
-    ev.written("index", codes[3:5, 0:2], np.array([[0, 0], [0, 31.0]]))
-    ev.corrected("index", np.array([[0, 31.0], [0, 0]]), codes[3:5, 0:2])
+    ev.written("index", codes[3:5, 0:2], np.array([[0, 0], [0, 31.0]]), kinds=("formula", "exact"))
+    ev.corrected("index", np.array([[0, 31.0], [0, 0]]), codes[3:5, 0:2], kinds=("formula", "exact"))
 
 
 _REP2 = [
@@ -1073,11 +1197,11 @@ def _rep2_matrix():
 def _(ev):
     A, B = _appA_symbols()
     Z = _sym_corr(_padded(A), B)
-    ev.written("symbolic", _rep2_matrix(), Z)
+    ev.written("symbolic", _rep2_matrix(), Z, kinds=("formula", "sympy"))
     An, Bn = _APPA_NUMERIC["A"], _APPA_NUMERIC["B"]
     subs = {A[i, j]: An[i, j] for i in range(3) for j in range(4)}
     subs.update({B[i, j]: Bn[i, j] for i in range(2) for j in range(2)})
-    ev.written("explicit", np.array(_rep2_matrix().xreplace(subs).tolist(), float), corr2(An, Bn, (1, 1), (1, 2)))
+    ev.written("explicit", np.array(_rep2_matrix().xreplace(subs).tolist(), float), conv2d(An[None], Bn[None, None], stride=(1, 2), padding=1)[0], kinds=("formula", "package"))
 
 
 @claim(
@@ -1091,15 +1215,15 @@ def _(ev):
 def _(ev):
     import sympy
 
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     A, B = _appA_symbols()
     listed_A = [sympy.Symbol(f"a{i}{j}") for j in range(1, 5) for i in range(1, 4)]
-    ev.written("symbolic", sympy.Matrix(list(A.T)), sympy.Matrix(listed_A))
-    ev.written("symbolic", sympy.Matrix(list(B.T)), sympy.Matrix([sympy.Symbol(n) for n in ("beta11", "beta21", "beta12", "beta22")]))
+    ev.written("symbolic", sympy.Matrix(list(A.T)), sympy.Matrix(listed_A), kinds=("formula", "sympy"))
+    ev.written("symbolic", sympy.Matrix(list(B.T)), sympy.Matrix([sympy.Symbol(n) for n in ("beta11", "beta21", "beta12", "beta22")]), kinds=("formula", "sympy"))
     conv = get_convention("vardhan2022")
     codes = np.array([[10 * i + j for j in range(1, 4)] for i in range(1, 5)], float)  # z_pq ↦ 10p + q
-    ev.written("convention", vec(codes, conv), np.array([11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43], float))
+    ev.written("convention", vec(codes, conv), np.array([11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43], float), kinds=("package", "formula"))
 
 
 def _sym_jac(Z, var_matrix):
@@ -1120,15 +1244,15 @@ def _sym_jac(Z, var_matrix):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_weight_jacobian
+    from .. import conv2d_weight_jacobian
 
     A, B = _appA_symbols()
     J = _sym_jac(_sym_corr(_padded(A), B), B)
-    ev.written("symbolic", J.shape, (12, 4))
+    ev.written("symbolic", J.shape, (12, 4), kinds=("formula", "sympy"))
     An = _APPA_NUMERIC["A"]
     Jn = _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, 4, 3), (1, 1, 2, 2))
     subs = {A[i, j]: An[i, j] for i in range(3) for j in range(4)}
-    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn)
+    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn, kinds=("formula", "package"))
 
 
 @claim(
@@ -1144,12 +1268,12 @@ def _(ev):
 
     A, B = _appA_symbols()
     Z = _sym_corr(_padded(A), B)
-    ev.written("symbolic", sympy.diff(Z[2, 1], B[1, 0]), A[2, 1])
+    ev.written("symbolic", sympy.diff(Z[2, 1], B[1, 0]), A[2, 1], kinds=("formula", "sympy"))
     window = _names("a22 a23; a32 a33")
-    ev.written("symbolic", _sym_corr(window, _names("0 0; 1 0"), (1, 1))[0, 0], A[2, 1])
+    ev.written("symbolic", _sym_corr(window, _names("0 0; 1 0"), (1, 1))[0, 0], A[2, 1], kinds=("formula", "sympy"))
     An = _APPA_NUMERIC["A"]
-    Jn = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
-    ev.written("explicit", Jn[1 * 4 + 2, 1], An[2, 1])  # row z32 (column-major: q=2 → 4 + p=3 → index 6), column β21
+    Jn = _perm_jac(reference_jacobian("conv2d", "weight", x=An[None], weight=np.zeros((1, 1, 2, 2)), stride=(1, 2), padding=1), (1, 4, 3), (1, 1, 2, 2))
+    ev.written("explicit", An[2, 1], Jn[1 * 4 + 2, 1], kinds=("formula", "package"))  # row z32 (column-major: q=2 → 4 + p=3 → index 6), column β21
 
 
 @claim(
@@ -1158,16 +1282,18 @@ def _(ev):
     statement="""dZ/dβ_rs = A * E_rs (same padding and stride), so d_vZ/d_vβ has columns vec(A * E_11), vec(A * E_21),
     vec(A * E_12), vec(A * E_22).""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("explicit", "fd", "torch"),
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_weight_jacobian
+    from .. import conv2d_weight_jacobian
 
     for An in (_APPA_NUMERIC["A"], rng(33).standard_normal((5, 6))):
         M = kernel_jacobian(An, (2, 2), (1, 1), (1, 2))
         Z = corr2(An, np.zeros((2, 2)), (1, 1), (1, 2))
-        ev.written("explicit", M, _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, *Z.shape), (1, 1, 2, 2)))
+        ev.written("explicit", M, _perm_jac(conv2d_weight_jacobian(An[None], (1, 1, 2, 2), stride=(1, 2), padding=1), (1, *Z.shape), (1, 1, 2, 2)), kinds=("formula", "package"))
+        # differences of the forward Z = A * β in the note's column-major vecs
+        ev.written("fd", M, fd_jacobian(lambda bv, An=An: vecF(corr2(An, unvecF(bv, (2, 2)), (1, 1), (1, 2))), np.zeros(4)), kinds=("formula", "fd"))
 
         def t_fn(An=An):
             import torch
@@ -1178,7 +1304,7 @@ def _(ev):
 
             return torch_jacobian(f, np.zeros(4))
 
-        ev.written("torch", M, t_fn)
+        ev.written("torch", M, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -1190,15 +1316,15 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     A, B = _appA_symbols()
     J = _sym_jac(_sym_corr(_padded(A), B), A)
-    ev.written("symbolic", J.shape, (12, 12))
+    ev.written("symbolic", J.shape, (12, 12), kinds=("formula", "sympy"))
     Bn = _APPA_NUMERIC["B"]
     Jn = _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, 3, 4), stride=(1, 2), padding=1), (1, 4, 3), (1, 3, 4))
     subs = {B[i, j]: Bn[i, j] for i in range(2) for j in range(2)}
-    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn)
+    ev.written("explicit", np.array(J.xreplace(subs).tolist(), float), Jn, kinds=("formula", "package"))
 
 
 @claim(
@@ -1209,6 +1335,7 @@ def _(ev):
     convention=CONV,
     routes=("symbolic", "explicit"),
     expected="holds-corrected",
+    kind="slip",
     correction="∂(a22β11 + a23β12 + a32β21 + a33β22)/∂a23 = β12.",
 )
 def _(ev):
@@ -1218,12 +1345,12 @@ def _(ev):
     Z = _sym_corr(_padded(A), B)
     printed = _sum_of("a22 b11 + a23 A12 + a32 b21 + a33 b22")
     fixed = _sum_of("a22 b11 + a23 b12 + a32 b21 + a33 b22")
-    ev.both("symbolic", printed, fixed, Z[2, 1])
-    ev.corrected("symbolic", sympy.diff(fixed, A[1, 2]), B[0, 1])
-    ev.corrected("symbolic", _sym_corr(_names("0 1; 0 0"), B, (1, 1))[0, 0], B[0, 1])
+    ev.both("symbolic", printed, fixed, Z[2, 1], kinds=("formula", "sympy"))
+    ev.corrected("symbolic", sympy.diff(fixed, A[1, 2]), B[0, 1], kinds=("formula", "sympy"))
+    ev.corrected("symbolic", _sym_corr(_names("0 1; 0 0"), B, (1, 1))[0, 0], B[0, 1], kinds=("formula", "sympy"))
     Bn = _APPA_NUMERIC["B"]
-    Jn = input_jacobian((3, 4), Bn, (1, 1), (1, 2))
-    ev.corrected("explicit", Jn[6, 2 * 3 + 1], Bn[0, 1])  # row z32, column A23 (column-major: (3−1)·3 + 2)
+    Jn = _perm_jac(reference_jacobian("conv2d", "x", x=np.zeros((1, 3, 4)), weight=Bn[None, None], stride=(1, 2), padding=1), (1, 4, 3), (1, 3, 4))
+    ev.corrected("explicit", Bn[0, 1], Jn[6, 2 * 3 + 1], kinds=("formula", "package"))  # row z32, column A23 (column-major: (3−1)·3 + 2)
 
 
 @claim(
@@ -1236,17 +1363,17 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..ops.conv2d import conv2d_input_jacobian
+    from .. import conv2d_input_jacobian
 
     printed = _names("0 0 0 0; 0 0 1 0; 0 0 0 0")
     import sympy
 
-    ev.written("symbolic", printed, sympy.Matrix(onehot((3, 4), 1, 2).astype(int).tolist()))
+    ev.written("symbolic", printed, sympy.Matrix(onehot((3, 4), 1, 2).astype(int).tolist()), kinds=("formula", "sympy"))
     for Bn, shape in ((_APPA_NUMERIC["B"], (3, 4)), (rng(34).standard_normal((2, 2)), (5, 4))):
         M = input_jacobian(shape, Bn, (1, 1), (1, 2))
         Z = corr2(np.zeros(shape), Bn, (1, 1), (1, 2))
-        ev.written("explicit", M, _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, *shape), stride=(1, 2), padding=1), (1, *Z.shape), (1, *shape)))
-        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(unvecF(x, shape), Bn, (1, 1), (1, 2))), np.zeros(shape[0] * shape[1])))
+        ev.written("explicit", M, _perm_jac(conv2d_input_jacobian(Bn[None, None], (1, *shape), stride=(1, 2), padding=1), (1, *Z.shape), (1, *shape)), kinds=("formula", "package"))
+        ev.written("fd", M, fd_jacobian(lambda x: vecF(corr2(unvecF(x, shape), Bn, (1, 1), (1, 2))), np.zeros(shape[0] * shape[1])), kinds=("formula", "fd"))
 
 
 # ---------------------------------------------------------------------------
@@ -1289,6 +1416,42 @@ def mask_from_switches(I_shape, window, pad, stride, sw):
     return M
 
 
+def switch_positions(I_shape, window, pad, stride, sw):
+    """eqs. b-2.1 – b-2.3 applied to every switch: the 1-based (r_i, c_i) of each winner in I's coordinates, (p, q) order.
+
+    No bounds check: a winner in the padding gets a row or column ≤ 0 or > h_i, w_i, as the formulas give it.
+    """
+    hl, wl = window
+    ha, wa = sw.shape
+    out = {}
+    for q in range(1, wa + 1):
+        for p in range(1, ha + 1):
+            i_pq = int(sw[p - 1, q - 1])
+            c_b = int(np.ceil(i_pq / hl))  # b-2.1
+            r_b = i_pq - (c_b - 1) * hl
+            r_top = 1 + stride[0] * (p - 1) - pad[0]  # b-2.2
+            c_top = 1 + stride[1] * (q - 1) - pad[1]
+            out[(p, q)] = (r_b + r_top - 1, c_b + c_top - 1)  # b-2.3
+    return out
+
+
+def mask_literal(I_shape, window, pad, stride, sw):
+    """The note's mask exactly as App. B writes it: row (p, q) gets its 1 at column j = (c_i − 1) h_i + r_i.
+
+    No guard for a winner in the padding (the note has none): when j is a valid column (1 ≤ j ≤ h_i w_i) the 1 goes
+    there even if (r_i, c_i) lies outside I — a real but wrong entry; a j outside 1 … h_i w_i names no column and the
+    row stays empty.
+    """
+    h_i, w_i = I_shape
+    ha, wa = sw.shape
+    M = np.zeros((ha * wa, h_i * w_i))
+    for (p, q), (r_i, c_i) in switch_positions(I_shape, window, pad, stride, sw).items():
+        j = (c_i - 1) * h_i + r_i
+        if 1 <= j <= h_i * w_i:
+            M[(q - 1) * ha + (p - 1), j - 1] = 1.0
+    return M
+
+
 _MAXPOOL_CASES = (
     ((3, 4), (3, 2), (1, 1), (1, 2)),  # the note's example
     ((5, 6), (2, 3), (1, 0), (2, 2)),
@@ -1299,7 +1462,7 @@ _MAXPOOL_CASES = (
 
 def _explicit_maxpool_jac(I, window, pad, stride):
     """The package's max-pooling mask (zero padding in the max, column-major tie rule) in the note's column-major vec."""
-    from ..ops.pooling import max_pool2d_jacobian
+    from .. import max_pool2d_jacobian
 
     J = max_pool2d_jacobian(I[None], window, stride=stride, padding=pad, pad_value=0.0, ties="first-colmajor")
     A, _ = maxpool_note(I, window, pad, stride)
@@ -1329,14 +1492,19 @@ def _torch_maxpool_jac(I, window, pad, stride):
     statement="""Pooling a 3×4 input with a 3×2 window, padding (1, 1) and stride (1, 2) gives 3×3;
     h_a = ⌊(h_i + 2 h_p − h_l)/h_s + 1⌋, w_a likewise.""",
     convention=CONV,
-    routes=("formula", "explicit"),
+    routes=("index", "explicit"),
     expected="holds",
 )
 def _(ev):
-    ev.written("formula", (out_size(3, 3, 1, 1), out_size(4, 2, 1, 2)), (3, 3))
-    for shape, window, pad, stride in _MAXPOOL_CASES:
-        A, _ = maxpool_note(np.zeros(shape), window, pad, stride)
-        ev.written("explicit", A.shape, (out_size(shape[0], window[0], pad[0], stride[0]), out_size(shape[1], window[1], pad[1], stride[1])))
+    def counted(n, k, p_, s_):  # window starts 0, s, 2s, … that still fit in the padded length
+        return sum(1 for start in range(0, n + 2 * p_, s_) if start + k <= n + 2 * p_)
+
+    ev.written("index", (3, 3), (counted(3, 3, 1, 1), counted(4, 2, 1, 2)), kinds=("formula", "exact"))
+    for shape, window, pad, stride in ((shape, window, pad, stride) for shape, window, pad, stride in _MAXPOOL_CASES):
+        by_formula = (out_size(shape[0], window[0], pad[0], stride[0]), out_size(shape[1], window[1], pad[1], stride[1]))
+        ev.written("index", by_formula, (counted(shape[0], window[0], pad[0], stride[0]), counted(shape[1], window[1], pad[1], stride[1])), kinds=("formula", "exact"))
+        pkg = max_pool2d(np.zeros((1, *shape)), window, stride=stride, padding=pad, pad_value=0.0).shape[1:]
+        ev.written("explicit", by_formula, pkg, kinds=("formula", "package"))
 
 
 @claim(
@@ -1344,8 +1512,9 @@ def _(ev):
     location="App. B, definition of Ω (an h_l × w_l window) and its display with entries Ω_11 … Ω_{h_a w_a}",
     statement="""Ω is the h_l × w_l pooling window, but the displayed matrix runs its indices to h_a and w_a (the output size).""",
     convention=CONV,
-    routes=("shape", "index"),
+    routes=("shape", "index", "explicit"),
     expected="holds-corrected",
+    kind="slip",
     correction="Ω = (Ω_rs) with 1 ≤ r ≤ h_l, 1 ≤ s ≤ w_l (as in _vΩ, whose entries run to h_l, w_l).",
 )
 def _(ev):
@@ -1353,8 +1522,11 @@ def _(ev):
     A, _ = maxpool_note(np.zeros(shape), window, pad, stride)
     I = symbol_matrix("I", 3, 4)
     windows = [_padded(I)[p : p + 3, 2 * q : 2 * q + 2].shape for p in range(3) for q in range(3)]  # rep.1
-    ev.both("shape", [A.shape] * 9, [window] * 9, windows)  # displayed (h_a, w_a) vs (h_l, w_l)
-    ev.corrected("index", window[0] * window[1], len(list(_padded(I)[1:4, 0:2].T)))  # _vΩ of window (2, 1): 6 entries
+    ev.both("shape", [A.shape] * 9, [window] * 9, windows, kinds=("formula", "sympy"))  # displayed (h_a, w_a) vs (h_l, w_l)
+    ev.corrected("index", window[0] * window[1], len(list(_padded(I)[1:4, 0:2].T)), kinds=("formula", "sympy"))  # _vΩ of window (2, 1): 6 entries
+    # the package's patches of the same pooling geometry: one column per window entry
+    phi = im2col(np.zeros((1, *shape)), window, stride=stride, padding=pad)
+    ev.both("explicit", A.size, window[0] * window[1], phi.shape[1], kinds=("formula", "package"))
 
 
 _REP2B = [
@@ -1370,7 +1542,7 @@ _REP2B = [
     statement="""The nine windows of the zero-padded 3×4 input and the sets whose maxima they give, e.g.
     A11 = max{0, I11, I21}, A22 = max{I12, I22, I32, I13, I23, I33}, A32 = max{0, I22, I23, I32, I33}.""",
     convention=CONV,
-    routes=("symbolic", "explicit"),
+    routes=("symbolic", "explicit", "numpy"),
     expected="holds",
 )
 def _(ev):
@@ -1381,12 +1553,13 @@ def _(ev):
             win = Ip[p : p + 3, 2 * q : 2 * q + 2]
             got = sorted({str(e) for e in win})
             printed = sorted(set(_REP2B[p][q].split()))
-            ev.written("symbolic", got == printed, True)
+            ev.written("symbolic", got == printed, True, kinds=("formula", "sympy"))
     r = rng(35)
     In = r.standard_normal((3, 4))
     A, _ = maxpool_note(In, (3, 2), (1, 1), (1, 2))
     sets = [[max(0.0 if t == "0" else In[int(t[1]) - 1, int(t[2]) - 1] for t in _REP2B[p][q].split()) for q in range(3)] for p in range(3)]
-    ev.written("explicit", A, np.array(sets))
+    ev.written("explicit", np.array(sets), max_pool2d(In[None], (3, 2), stride=(1, 2), padding=(1, 1), pad_value=0.0)[0], kinds=("formula", "package"))
+    ev.written("numpy", np.array(sets), A, kinds=("formula", "formula"))
 
 
 @claim(
@@ -1395,13 +1568,19 @@ def _(ev):
     statement="""With zero padding inside the max, an output can be 0 although every real input in its window is negative —
     unlike frameworks that pad with −∞.""",
     convention=CONV,
-    routes=("explicit", "torch"),
+    routes=("index", "explicit", "torch"),
     expected="holds",
 )
 def _(ev):
     I = -np.abs(rng(36).standard_normal((3, 4))) - 0.1
     A, _ = maxpool_note(I, (3, 2), (1, 1), (1, 2))
-    ev.written("explicit", int(np.sum(A == 0)), 8)  # every window but A22 reaches into the padding
+    # every window that reaches into the padding (counted from rep.1's window positions) outputs the padding's 0
+    reaching = sum(1 for p_ in range(3) for q in range(3) if p_ * 1 < 1 or p_ * 1 + 3 > 4 or q * 2 < 1 or q * 2 + 2 > 5)
+    ev.written("index", int(np.sum(A == 0)), reaching, kinds=("formula", "exact"))
+    ev.written("explicit", A, max_pool2d(I[None], (3, 2), stride=(1, 2), padding=(1, 1), pad_value=0.0)[0], kinds=("formula", "package"))
+    # frameworks pad with −∞ (the package's default): the max is then over the real entries of each window only
+    real_max = np.array([[I[max(p_ - 1, 0) : p_ + 2, max(2 * q - 1, 0) : 2 * q + 1].max() for q in range(3)] for p_ in range(3)])
+    ev.written("explicit", real_max, max_pool2d(I[None], (3, 2), stride=(1, 2), padding=(1, 1))[0], kinds=("formula", "package"))
 
     def t_fn():
         import torch
@@ -1409,7 +1588,7 @@ def _(ev):
         Ip = torch.nn.functional.pad(torch.as_tensor(I)[None, None], (1, 1, 1, 1))
         return torch.nn.functional.max_pool2d(Ip, (3, 2), (1, 2))[0, 0].numpy()
 
-    ev.written("torch", A, t_fn)
+    ev.written("torch", A, t_fn, kinds=("formula", "torch"))
 
 
 @claim(
@@ -1421,14 +1600,14 @@ def _(ev):
     expected="holds",
 )
 def _(ev):
-    from ..conventions import get_convention, vec
+    from .. import get_convention, vec
 
     conv = get_convention("vardhan2022")
     for h, w in ((3, 4), (3, 3), (3, 2)):
         codes = np.array([[10 * i + j for j in range(1, w + 1)] for i in range(1, h + 1)], float)
         listed = np.array([10 * i + j for j in range(1, w + 1) for i in range(1, h + 1)], float)
-        ev.written("index", vecF(codes), listed)
-        ev.written("convention", vec(codes, conv), listed)
+        ev.written("index", vecF(codes), listed, kinds=("formula", "exact"))
+        ev.written("convention", vec(codes, conv), listed, kinds=("package", "formula"))
 
 
 @claim(
@@ -1445,10 +1624,10 @@ def _(ev):
 
     I = symbol_matrix("I", 3, 4)
     win = _padded(I)[1:4, 0:2]
-    ev.written("symbolic", sympy.Matrix(list(win.T)), sympy.Matrix([0, 0, 0, I[0, 0], I[1, 0], I[2, 0]]))
+    ev.written("symbolic", sympy.Matrix(list(win.T)), sympy.Matrix([0, 0, 0, I[0, 0], I[1, 0], I[2, 0]]), kinds=("formula", "sympy"))
     In = np.array([[-1.0, 0.2, 0.3, 0.1], [2.0, -0.5, 0.4, 0.2], [0.5, 0.1, -0.3, 0.6]])  # I21 the largest in window (2, 1)
     _, sw = maxpool_note(In, (3, 2), (1, 1), (1, 2))
-    ev.written("explicit", int(sw[1, 0]), 5)
+    ev.written("explicit", int(sw[1, 0]), 5, kinds=("formula", "exact"))
 
 
 @claim(
@@ -1463,9 +1642,9 @@ def _(ev):
     shape, window, pad, stride = _MAXPOOL_CASES[0]
     I = rng(37).standard_normal(shape)
     J = _maxpool_fd_jac(I, window, pad, stride)
-    ev.written("shape", J.shape, (9, 12))
-    ev.written("torch", J, lambda: _torch_maxpool_jac(I, window, pad, stride))
-    ev.written("fd", J.sum(axis=1), np.ones(9) - vecF(maxpool_note(I, window, pad, stride)[0] == 0))
+    ev.written("shape", J.shape, (9, 12), kinds=("formula", "exact"))
+    ev.written("torch", J, lambda: _torch_maxpool_jac(I, window, pad, stride), kinds=("formula", "torch"))
+    ev.written("fd", J.sum(axis=1), np.ones(9) - vecF(maxpool_note(I, window, pad, stride)[0] == 0), kinds=("formula", "fd"))
 
 
 @claim(
@@ -1476,6 +1655,7 @@ def _(ev):
     convention=CONV,
     routes=("fd", "torch", "explicit"),
     expected="holds-corrected",
+    kind="erratum",
     correction="""Row pq has a single 1, at I_kl (1 ≤ k ≤ h_i, 1 ≤ l ≤ w_i), when the stored max is a real entry, and is all
     zero when the max is a padding zero.""",
 )
@@ -1486,12 +1666,12 @@ def _(ev):
             I = sign * np.abs(r.standard_normal(shape)) + sign * 0.05
             J = _maxpool_fd_jac(I, window, pad, stride)
             ones = np.rint(J).sum(axis=1)
-            ev.written("fd", ones, np.ones(J.shape[0]))
+            ev.written("fd", ones, np.ones(J.shape[0]), kinds=("formula", "fd"))
             A, sw = maxpool_note(I, window, pad, stride)
             padding_won = vecF(A == 0.0).astype(float)
-            ev.corrected("fd", ones, 1.0 - padding_won)
-            ev.corrected("torch", lambda I=I, window=window, pad=pad, stride=stride: np.rint(_torch_maxpool_jac(I, window, pad, stride)).sum(axis=1), 1.0 - padding_won)
-            ev.corrected("explicit", _explicit_maxpool_jac(I, window, pad, stride).sum(axis=1), 1.0 - padding_won)
+            ev.corrected("fd", ones, 1.0 - padding_won, kinds=("formula", "fd"))
+            ev.corrected("torch", lambda I=I, window=window, pad=pad, stride=stride: np.rint(_torch_maxpool_jac(I, window, pad, stride)).sum(axis=1), 1.0 - padding_won, kinds=("formula", "torch"))
+            ev.corrected("explicit", _explicit_maxpool_jac(I, window, pad, stride).sum(axis=1), 1.0 - padding_won, kinds=("package", "formula"))
 
 
 @claim(
@@ -1500,10 +1680,12 @@ def _(ev):
     statement="""From the 1-based index i_pq in the column-major vec of an h_l × w_l window: column c_b = ⌈i_pq/h_l⌉ and
     row r_b = i_pq − (c_b − 1) h_l within the block.""",
     convention=CONV,
-    routes=("index", "numpy"),
+    routes=("index", "convention", "numpy"),
     expected="holds",
 )
 def _(ev):
+    from .. import get_convention, vec
+
     for hl, wl in ((3, 2), (2, 3), (4, 4), (1, 5)):
         got, want = [], []
         for i in range(1, hl * wl + 1):
@@ -1511,20 +1693,32 @@ def _(ev):
             got.append((i - (c_b - 1) * hl, c_b))
             r0, c0 = np.unravel_index(i - 1, (hl, wl), order="F")
             want.append((r0 + 1, c0 + 1))
-        ev.written("index", np.array(got), np.array(want))
-    ev.written("numpy", (5 - (int(np.ceil(5 / 3)) - 1) * 3, int(np.ceil(5 / 3))), (2, 2))  # the example i21 = 5 → (2, 2)
+        ev.written("index", np.array(got), np.array(want), kinds=("formula", "formula"))
+        # the package's column-major vec (note 001's preset) of a window of codes 10 r + c, read back entry by entry
+        window_codes = np.array([[[10 * (r_ + 1) + c + 1 for c in range(wl)] for r_ in range(hl)]])
+        listed = vec(window_codes, get_convention("vardhan2022"))
+        ev.written("convention", np.array(got), np.array([(int(code) // 10, int(code) % 10) for code in listed]), kinds=("formula", "package"))
+    ev.written("numpy", (5 - (int(np.ceil(5 / 3)) - 1) * 3, int(np.ceil(5 / 3))), (2, 2), kinds=("formula", "exact"))  # the example i21 = 5 → (2, 2)
 
 
-def _mask_check(ev, route_form="written"):
+def _mask_inputs():
+    """(shape, window, pad, stride, I): each pooling case with mixed-sign and with all-negative input (padding wins)."""
     r = rng(39)
     for shape, window, pad, stride in _MAXPOOL_CASES:
         for sign in (1.0, -1.0):
-            I = sign * r.standard_normal(shape)
-            A, sw = maxpool_note(I, window, pad, stride)
-            M = mask_from_switches(shape, window, pad, stride, sw)
-            getattr(ev, route_form)("fd", M, _maxpool_fd_jac(I, window, pad, stride))
-            getattr(ev, route_form)("torch", M, lambda I=I, window=window, pad=pad, stride=stride: _torch_maxpool_jac(I, window, pad, stride))
-            getattr(ev, route_form)("explicit", M, _explicit_maxpool_jac(I, window, pad, stride))
+            yield shape, window, pad, stride, sign * (np.abs(r.standard_normal(shape)) + 0.05) if sign < 0 else r.standard_normal(shape)
+
+
+def _mask_check(ev, route_form="written", build=None):
+    """Compare the mask built by ``build`` (default: with the inside-I guard) with fd, torch and the package."""
+    build = build or mask_from_switches
+    record = getattr(ev, route_form)
+    for shape, window, pad, stride, I in _mask_inputs():
+        A, sw = maxpool_note(I, window, pad, stride)
+        M = build(shape, window, pad, stride, sw)
+        record("fd", M, _maxpool_fd_jac(I, window, pad, stride), kinds=("formula", "fd"))
+        record("torch", M, lambda I=I, window=window, pad=pad, stride=stride: _torch_maxpool_jac(I, window, pad, stride), kinds=("formula", "torch"))
+        record("explicit", M, _explicit_maxpool_jac(I, window, pad, stride), kinds=("formula", "package"))
 
 
 @claim(
@@ -1544,57 +1738,215 @@ def _(ev):
             for q in range(1, wa + 1):
                 r_top, c_top = 1 + stride[0] * (p - 1) - pad[0], 1 + stride[1] * (q - 1) - pad[1]
                 # the padded-array position of the block's top-left equals the note's (r, c) shifted by the padding
-                ev.written("index", Ip[r_top - 1 + pad[0], c_top - 1 + pad[1]], Ip[(p - 1) * stride[0], (q - 1) * stride[1]])
+                ev.written("index", Ip[r_top - 1 + pad[0], c_top - 1 + pad[1]], Ip[(p - 1) * stride[0], (q - 1) * stride[1]], kinds=("formula", "exact"))
     _mask_check(ev)
 
 
 @claim(
     "vardhan2022.appB-eq-b2-3",
     location="App. B, eq. b-2.3 (r_i = r_b + r_top − 1, c_i = c_b + c_top − 1; 'assigned to Z_pq')",
-    statement="""The winning entry sits at r_i = r_b + r_top − 1, c_i = c_b + c_top − 1 of I (the text says Z_pq for A_pq).""",
+    statement="""The winner of window (p, q) sits at row r_i = r_b + r_top − 1 and column c_i = c_b + c_top − 1 in I's 1-based
+    coordinates — inside I, or in the padding frame (row or column 0 or h_i + 1 …) when a padding zero wins. (The text names
+    the target Z_pq where App. B's output is A_pq; no value depends on that label.)""",
     convention=CONV,
-    routes=("fd", "torch", "explicit"),
+    routes=("explicit", "fd"),
     expected="holds",
 )
 def _(ev):
-    _mask_check(ev)
+    from .. import max_pool2d_switches
+
+    for shape, window, pad, stride, I in _mask_inputs():
+        A, sw = maxpool_note(I, window, pad, stride)
+        note = switch_positions(shape, window, pad, stride, sw)
+        keys = sorted(note)
+        # the package's switches (zero padding in the max, first maximum in the column-major window vec)
+        S = max_pool2d_switches(I[None], window, stride=stride, padding=pad, pad_value=0.0, ties="first-colmajor")
+        kh, kw = window
+        pkg = [(int(S.tap[0, p - 1, q - 1]) // kw + 1 + stride[0] * (p - 1) - pad[0], int(S.tap[0, p - 1, q - 1]) % kw + 1 + stride[1] * (q - 1) - pad[1]) for p, q in keys]
+        ev.written("explicit", [note[k] for k in keys], pkg, kinds=("formula", "package"))
+        # differences: a winner inside I is the one input entry its output moves with; a padding winner moves with none
+        J = _maxpool_fd_jac(I, window, pad, stride)
+        ha = A.shape[0]
+        by_fd = []
+        for p, q in keys:
+            row = J[(q - 1) * ha + (p - 1)]
+            k = int(np.argmax(np.abs(row)))
+            by_fd.append((k % shape[0] + 1, k // shape[0] + 1) if abs(row[k]) > 0.5 else (0, 0))  # (0, 0): padding
+        inside = [note[k] if 1 <= note[k][0] <= shape[0] and 1 <= note[k][1] <= shape[1] else (0, 0) for k in keys]
+        ev.written("fd", inside, by_fd, kinds=("formula", "fd"))
 
 
 @claim(
     "vardhan2022.appB-linear-index",
     location="App. B, the 1 of row A_pq at column j = (c_i − 1) h_i + r_i",
-    statement="""The row of eq. b-1 for A_pq has its 1 at column j = (c_i − 1) h_i + r_i (the column-major position of I_{r_i c_i}),
-    provided the winner is a real entry.""",
+    statement="""Row A_pq of eq. b-1 has its 1 at column j = (c_i − 1) h_i + r_i. The note applies this to every switch, with no
+    exception for a winner in the padding, which its own zero padding allows. Read literally (all-negative input), j then
+    names a real but wrong entry of I (e.g. in the note's 3 × 4 example A12 → (0, 2) → j = 3, the place of I31; A32 → (4, 2)
+    → j = 7, I13; A13 → (0, 4) → j = 9, I33) or no column at all (A11 → j = −3, A23 → j = 13).""",
     convention=CONV,
     routes=("fd", "torch", "explicit", "index"),
-    expected="holds",
+    expected="holds-corrected",
+    kind="erratum",
+    correction="""Compute j = (c_i − 1) h_i + r_i only when 1 ≤ r_i ≤ h_i and 1 ≤ c_i ≤ w_i (the column-major place of I_{r_i c_i});
+    when the winner is a padding zero the row is all zero.""",
 )
 def _(ev):
-    _mask_check(ev)
+    _mask_check(ev, "written", build=mask_literal)
+    _mask_check(ev, "corrected")
+    # the column-major place of I_{r c}, by listing vec(I) entry by entry, for the in-range case
     for h_i, w_i in ((3, 4), (5, 2)):
         codes = np.arange(h_i * w_i).reshape(h_i, w_i)
         position = {int(code): k + 1 for k, code in enumerate(vecF(codes))}  # 1-based place of each entry in _vI
         j = np.array([(c - 1) * h_i + r_ for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)])
-        ev.written("index", j, np.array([position[int(codes[r_ - 1, c - 1])] for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)]))
+        ev.corrected("index", j, np.array([position[int(codes[r_ - 1, c - 1])] for r_ in range(1, h_i + 1) for c in range(1, w_i + 1)]), kinds=("formula", "formula"))
+    # the audit's worked case: the note's 3 × 4 example, all-negative input, first-maximum switches
+    I = -np.abs(rng(36).standard_normal((3, 4))) - 0.1
+    _, sw = maxpool_note(I, (3, 2), (1, 1), (1, 2))
+    pos = switch_positions((3, 4), (3, 2), (1, 1), (1, 2), sw)
+    literal_j = {k: (c - 1) * 3 + r_ for k, (r_, c) in pos.items()}
+    printed = {(1, 1): -3, (2, 1): -2, (3, 1): -1, (1, 2): 3, (3, 2): 7, (1, 3): 9, (2, 3): 13, (3, 3): 13}
+    ev.written("index", [literal_j[k] for k in sorted(printed)], [printed[k] for k in sorted(printed)], kinds=("formula", "exact"))
 
 
 @claim(
     "vardhan2022.maxpool-mask-per-channel",
     location="§3.1.3 Max-pooling ('a mask, which is essentially the matrix d_vA^[l]/d_vI^[l]') with dJ/d_vI = dJ/d_vA · d_vA/d_vI",
-    statement="""The switches give 'the' mask d_vA^[l]/d_vI^[l], used like the average-pooling Jacobian in
-    dJ/d_vI = dJ/d_vA · d_vA/d_vI (one matrix for all channels).""",
+    statement="""For max pooling the note says only that the switches give 'a mask', the matrix d_vA^[l]/d_vI^[l], and does not
+    say that, unlike average pooling's shared Jacobian, each channel needs its own.""",
     convention=CONV,
-    routes=("fd", "torch"),
-    expected="holds-corrected",
+    routes=("fd", "explicit", "torch"),
+    expected="completes",
+    kind="gap",
     correction="""Max pooling has one mask per channel, built from that channel's switches: row j of dJ/d_vI is
     (row j of dJ/d_vA) · M_j with M_j = d_vA_j/d_vI_j.""",
 )
 def _(ev):
+    ev.gap("the note does not say whose switches build the mask when the layer has several channels")
     r = rng(40)
     for shape, window, pad, stride in _MAXPOOL_CASES:
         I = r.standard_normal((2, *shape))
         masks = [mask_from_switches(shape, window, pad, stride, maxpool_note(I[c], window, pad, stride)[1]) for c in range(2)]
         G = r.standard_normal((2, masks[0].shape[0]))  # dJ/d_vA, rows = channels
-        truth = np.stack([G[c] @ _maxpool_fd_jac(I[c], window, pad, stride) for c in range(2)])
-        ev.both("fd", G @ masks[0], np.stack([G[c] @ masks[c] for c in range(2)]), truth)
-        ev.corrected("torch", np.stack([G[c] @ masks[c] for c in range(2)]), lambda I=I, G=G, window=window, pad=pad, stride=stride: np.stack([G[c] @ _torch_maxpool_jac(I[c], window, pad, stride) for c in range(2)]))
+        per_channel = np.stack([G[c] @ masks[c] for c in range(2)])
+        ev.corrected("fd", per_channel, np.stack([G[c] @ _maxpool_fd_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "fd"))
+        ev.corrected("torch", per_channel, lambda I=I, G=G, window=window, pad=pad, stride=stride: np.stack([G[c] @ _torch_maxpool_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "torch"))
+        ev.corrected("explicit", per_channel, np.stack([G[c] @ _explicit_maxpool_jac(I[c], window, pad, stride) for c in range(2)]), kinds=("formula", "package"))
+        # one channel's mask used for both is wrong whenever the channels' switches differ
+        assert np.abs(G @ masks[0] - per_channel).max() > 0 or np.array_equal(masks[0], masks[1])
+
+@claim(
+    "vardhan2022.preset-order",
+    location="§3.1 (_vA stacks columns; an m × n × c tensor is the mn × c matrix of channel vecs) and App. A's lists",
+    statement="""The note's vec of a 3 × 4 matrix lists a11, a21, a31, a12, a22, a32, a13, a23, a33, a14, a24, a34, and a
+    c-channel tensor is flattened channel block after channel block (B = [vec A_1; vec A_2; …]). The package's preset
+    ``vardhan2022`` orders (C, H, W) arrays this way.""",
+    convention=CONV,
+    routes=("index", "loops"),
+    expected="holds",
+)
+def _(ev):
+    from ._tools import coded_tensor, preset_order
+
+    A = coded_tensor(2, 3, 4)
+    listed = [11, 21, 31, 12, 22, 32, 13, 23, 33, 14, 24, 34]
+    ev.written("index", [100 + v for v in listed] + [200 + v for v in listed], preset_order("vardhan2022", A), kinds=("exact", "package"))
+    # the note's flatten, by loops: channel blocks, each stacking its columns
+    loops = [int(A[c, i, j]) for c in range(2) for j in range(4) for i in range(3)]
+    ev.written("loops", loops, preset_order("vardhan2022", A), kinds=("formula", "package"))
+
+
+@claim(
+    "vardhan2022.maxpool-ties",
+    location="§3.1.3 and App. B (the switch i_pq is 'the' position of the maximum)",
+    statement="""The note does not say which entry is the switch when several entries of a window tie for the maximum.""",
+    convention=CONV,
+    routes=("index", "loops", "explicit", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""Take the first maximum in the note's own scan, the window stacked column by column (i_pq is the smallest
+    index of a maximum in vec_col of the window). PyTorch takes the first maximum in row-major order instead; the two differ
+    on ties between real entries (window [[0, 2], [2, 0]]: column-major picks (2, 1), PyTorch (1, 2)).""",
+)
+def _(ev):
+    from .. import max_pool2d_switches
+
+    ev.gap("no tie rule is stated")
+    windows = [np.array([[0.0, 2.0], [2.0, 0.0]]), np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([[3.0, -1.0], [0.5, 3.0]])]
+    # the stated example: in [[0, 2], [2, 0]] the column-major scan meets (2, 1) first, the row-major one (1, 2)
+    first_col = np.unravel_index(int(np.argmax(vecF(windows[0]))), (2, 2), order="F")
+    first_row = np.unravel_index(int(np.argmax(windows[0].ravel())), (2, 2))
+    ev.corrected("index", [tuple(int(v) + 1 for v in first_col), tuple(int(v) + 1 for v in first_row)], [(2, 1), (1, 2)], kinds=("formula", "exact"))
+    for W in windows:
+        colmajor = int(np.argmax(vecF(W))) + 1  # the note's scan: 1-based place in the column-stacked window
+        r0, c0 = np.unravel_index(colmajor - 1, W.shape, order="F")
+        S = max_pool2d_switches(W[None], 2, ties="first-colmajor")
+        tap = int(S.tap[0, 0, 0])
+        ev.corrected("explicit", (int(r0), int(c0)), (tap // 2, tap % 2), kinds=("formula", "package"))
+        rowmajor = [(i, j) for i in range(2) for j in range(2) if W[i, j] == W.max()][0]  # PyTorch's scan, by loops
+        S_row = max_pool2d_switches(W[None], 2, ties="first")
+        ev.corrected("loops", rowmajor, (int(S_row.tap[0, 0, 0]) // 2, int(S_row.tap[0, 0, 0]) % 2), kinds=("formula", "package"))
+
+        def t_fn(W=W):
+            import torch
+
+            _, idx = torch.nn.functional.max_pool2d(torch.as_tensor(W)[None, None], 2, return_indices=True)
+            return divmod(int(idx.ravel()[0]), 2)
+
+        ev.corrected("torch", rowmajor, t_fn, kinds=("formula", "torch"))
+
+
+def _forward_max(p, cfg):
+    """The note's forward with max pooling (App. B: zero padding inside the max) in place of average pooling."""
+    v = {"Z1": conv_layer(p["A0"], p["K1"], p["b1"], cfg["pad1"], cfg["stride1"])}
+    v["I1"] = sigmoid(v["Z1"])
+    pool1 = [maxpool_note(I, cfg["pool1"], cfg["ppad1"], cfg["pstride1"]) for I in v["I1"]]
+    v["A1"], v["sw1"] = np.stack([a for a, _ in pool1]), [s_ for _, s_ in pool1]
+    v["Z2"] = conv_layer(v["A1"], p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])
+    v["I2"] = sigmoid(v["Z2"])
+    pool2 = [maxpool_note(I, cfg["pool2"], cfg["ppad2"], cfg["pstride2"]) for I in v["I2"]]
+    v["A2"], v["sw2"] = np.stack([a for a, _ in pool2]), [s_ for _, s_ in pool2]
+    v["B2"] = np.concatenate([vecF(a) for a in v["A2"]])
+    v["Z3"] = p["W3"].T @ v["B2"] + p["b3"]
+    v["A3"] = softmax(v["Z3"])
+    return v
+
+
+def _backward_max(p, cfg):
+    """§3.1's chain with each channel's App. B mask M_j = d_vA_j/d_vI_j for the pooling steps (rows = channels)."""
+    v = _forward_max(p, cfg)
+    a3 = v["A3"]
+    dZ3 = -(p["y"] / a3) @ (np.diag(a3) - np.outer(a3, a3))
+    dA2 = (dZ3 @ p["W3"].T).reshape(cfg["c2"], -1)
+    masks2 = [mask_from_switches(v["I2"].shape[1:], cfg["pool2"], cfg["ppad2"], cfg["pstride2"], s_) for s_ in v["sw2"]]
+    dZ2 = _through_sigmoid(np.stack([dA2[j] @ masks2[j] for j in range(cfg["c2"])]), v["I2"])
+    dK2 = _kernel_rows(dZ2, v["A1"], cfg["k2"], cfg["pad2"], cfg["stride2"])
+    dA1 = np.stack(
+        [sum(dZ2[j] @ input_jacobian(v["A1"].shape[1:], p["K2"][j, i], cfg["pad2"], cfg["stride2"]) for j in range(cfg["c2"])) for i in range(cfg["c1"])]
+    )
+    masks1 = [mask_from_switches(v["I1"].shape[1:], cfg["pool1"], cfg["ppad1"], cfg["pstride1"], s_) for s_ in v["sw1"]]
+    dZ1 = _through_sigmoid(np.stack([dA1[j] @ masks1[j] for j in range(cfg["c1"])]), v["I1"])
+    dK1 = _kernel_rows(dZ1, p["A0"], cfg["k1"], cfg["pad1"], cfg["stride1"])
+    return rows_to_kernel(dK1, cfg["k1"]), rows_to_kernel(dK2, cfg["k2"])
+
+
+@claim(
+    "vardhan2022.maxpool-network-chain",
+    location="§3.1.3 ('max-pooling … a mask') with the §3.1 chain and App. B's mask, through the whole network",
+    statement="""With max pooling in both pooling layers, the §3.1 chain — each pooling step multiplied by the channel's
+    App. B mask built from its switches (zero padding inside the max, first maximum in the column-stacked window) —
+    gives the kernel gradients of both convolutional layers.""",
+    convention=CONV,
+    routes=("explicit", "fd"),
+    expected="holds",
+)
+def _(ev):
+    from .. import Vardhan2022Net
+
+    for seed in (1, 4):
+        net = Vardhan2022Net.sample(seed, pooling="max")
+        p = {k: np.asarray(v_) for k, v_ in net.values.items()}
+        dK1, dK2 = _backward_max(p, _NETWORK_CFG)
+        ex = net.explicit_gradients()
+        ev.written("explicit", np.concatenate([dK1.ravel(), dK2.ravel()]), np.concatenate([ex["K1"].ravel(), ex["K2"].ravel()]), kinds=("formula", "package"))
+        fd = net.finite_difference_gradients(["K1", "K2"])
+        ev.written("fd", np.concatenate([dK1.ravel(), dK2.ravel()]), np.concatenate([fd["K1"].ravel(), fd["K2"].ravel()]), kinds=("formula", "fd"), tol=1e-6)

@@ -58,6 +58,10 @@ __all__ = [
     "vstack_csr",
     "FLOAT_DTYPES",
     "diagonal_csr",
+    "split_batch_shape",
+    "torch_input",
+    "as_array",
+    "check_dense",
 ]
 
 #: value dtypes a numeric builder may return
@@ -80,6 +84,12 @@ def exact_size(shape) -> int:
     return n
 
 
+def _short(value) -> str:
+    from ..geometry import _short as short
+
+    return short(value)
+
+
 def resolve_dtype(dtype=None, *arrays, name: str = "dtype"):
     """The value dtype of a builder's result (see the module docstring's rule).
 
@@ -98,7 +108,7 @@ def resolve_dtype(dtype=None, *arrays, name: str = "dtype"):
         try:
             dt = np.dtype(dtype)
         except TypeError:
-            raise TypeError(f"{name}: must be a floating dtype, float32 or float64 (got {dtype!r})") from None
+            raise TypeError(f"{name}: must be a floating dtype, float32 or float64 (got {_short(dtype)})") from None
         if dt == object:
             return dt
         if dt not in FLOAT_DTYPES:
@@ -188,6 +198,54 @@ def check_budget(what: str, nnz: int, shape: tuple[int, int], value_dtype=np.flo
         )
 
 
+def split_batch_shape(shape, name: str, rule: str, sample_ndim: int = 3):
+    """``(C, …)`` -> ``(None, shape)``; ``(N, C, …)`` -> ``(N, shape[1:])``; anything else one GeometryError line.
+
+    Entries are validated as positive integers at most 2³¹ − 1 (integral
+    floats accepted), so later size arithmetic runs on exact Python ints.
+    """
+    from ..geometry import as_shape
+
+    dims = as_shape(shape, name, (sample_ndim, sample_ndim + 1))
+    if len(dims) == sample_ndim:
+        return None, dims
+    return dims[0], dims[1:]
+
+
+def as_array(values, name: str) -> np.ndarray:
+    """``np.asarray`` with one clear line for ragged nested sequences (numpy's own error names no parameter)."""
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}: must be a rectangular array (got ragged nested sequences)") from None
+
+
+def torch_input(x, input, name: str = "x"):
+    """Accept PyTorch's keyword ``input=`` as well as the positional ``x`` (exactly one of them)."""
+    if input is not None:
+        if x is not None:
+            raise TypeError(f"{name}: given twice (positionally as {name} and as input=); give one")
+        return input
+    if x is None:
+        raise TypeError(f"{name}: missing (the input array; PyTorch's keyword input= works too)")
+    return x
+
+
+def check_dense(what: str, n_entries: int, dtype=np.float64, max_bytes=None) -> None:
+    """The memory guard of a forward: refuse, before allocating, dense temporaries of ``n_entries`` values.
+
+    ``n_entries`` is an exact Python int (padded input, window copies, output).
+    """
+    limit = default_max_bytes() if max_bytes is None else int(max_bytes)
+    item = 8 if dtype is None or np.dtype(dtype) == object else np.dtype(dtype).itemsize
+    need = int(n_entries) * item
+    if need > limit:
+        raise OperatorTooLargeError(
+            f"max_bytes: {what} needs {int(n_entries)} values = {need / 2**30:.2f} GiB, "
+            f"above the limit of {limit / 2**30:.2f} GiB"
+        )
+
+
 def is_symbolic(values) -> bool:
     """True for object arrays (sympy expressions) — they take the sympy assembly path."""
     return isinstance(values, np.ndarray) and values.dtype == object
@@ -199,8 +257,13 @@ def as_float_array(values, name: str, dtype=None) -> np.ndarray:
     float32 stays float32 unless ``dtype`` says otherwise; ints and bools become
     float64; complex, strings and an integer ``dtype`` are refused with one line.
     """
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):  # ragged nested sequences
+        raise ValueError(f"{name}: must be a rectangular array (got ragged nested sequences)") from None
     if arr.dtype == object:
+        if arr.ndim == 0 or not all(hasattr(v, "free_symbols") or isinstance(v, (int, float)) for v in arr.flat):
+            raise TypeError(f"{name}: must be a numeric array or an array of sympy expressions (got {type(values).__name__})")
         return arr
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name}: must be a numeric array (got dtype {arr.dtype})")

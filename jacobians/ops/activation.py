@@ -33,8 +33,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..registry import Case, register
+from . import _references
 from ._show import same_shape_spec
-from ._sparse import Pattern, as_float_array, assemble, diagonal_csr, index_dtype_for, resolve_dtype
+from ._sparse import (
+    Pattern,
+    as_float_array,
+    assemble,
+    check_budget,
+    csr_from_arrays,
+    diagonal_csr,
+    index_dtype_for,
+    resolve_dtype,
+    torch_input,
+)
 
 __all__ = [
     "relu",
@@ -81,11 +92,12 @@ def _grad_like(g, z, name="g") -> np.ndarray:
 
 
 def _diagonal(values: np.ndarray, what: str):
-    """csr_array diag(values) via scipy's dia format."""
+    """csr_array diag(values), every diagonal entry stored (filled directly, validated)."""
     n = values.size
-    mat = sp.diags_array(values.ravel(), offsets=0, shape=(n, n), format="csr")
-    assert mat.shape == (n, n), f"{what}: built {mat.shape}, expected {(n, n)}"
-    return mat
+    check_budget(what, n, (n, n), values.dtype)
+    idx = index_dtype_for(n)
+    return csr_from_arrays(np.ascontiguousarray(values.ravel()), np.arange(n, dtype=idx),
+                           np.arange(n + 1, dtype=idx), (n, n), what=what)
 
 
 #: entries per pass of :func:`_diagonal_from` (its temporaries stay in cache)
@@ -124,8 +136,10 @@ def _tanh_derivative(z):
 # ---------------------------------------------------------------------------
 # ReLU
 # ---------------------------------------------------------------------------
-def relu(z):
+def relu(z=None, *, input=None):
     """ReLU: ``y = max(z, 0)`` element-wise (note 000's x'_ij, note 004's H = max(0, S)).
+
+    ``input=`` is accepted for ``z`` (PyTorch's name); float32 stays float32.
 
     Examples
     --------
@@ -133,7 +147,8 @@ def relu(z):
     array([0., 0., 2.])
     """
     # np.maximum propagates NaN instead of hiding it as 0
-    return np.maximum(_numeric(z), 0.0)
+    z = _numeric(torch_input(z, input, "z"))
+    return np.maximum(z, z.dtype.type(0))
 
 
 def relu_mask(z) -> np.ndarray:
@@ -147,7 +162,9 @@ def relu_jacobian(z, *, dtype=None):
     Returns
     -------
     csr_array of shape (z.size, z.size) storing only the ones: row k holds
-    a 1 in column k when ``z_k > 0`` and is empty otherwise.
+    a 1 in column k when ``z_k > 0`` and is empty otherwise. Values are
+    float32 for a float32 z (or ``dtype``), else float64; int dtypes are refused.
+    A batch is just a larger z: the Jacobian of the batched call.
 
     Examples
     --------
@@ -156,13 +173,16 @@ def relu_jacobian(z, *, dtype=None):
            [0., 0., 0.],
            [0., 0., 0.]])
     """
-    positive = (_numeric(z) > 0).ravel()
+    z = _numeric(z)
+    dt = resolve_dtype(dtype, z)
+    positive = (z > 0).ravel()
     n = positive.size
+    check_budget("relu Jacobian", n, (n, n), dt)
     idx = index_dtype_for(n)
     indptr = np.zeros(n + 1, dtype=idx)
     np.cumsum(positive, out=indptr[1:])
     pattern = Pattern(indptr, np.flatnonzero(positive).astype(idx), None, (n, n))
-    return assemble(pattern, dtype=dtype or np.float64, what="relu_jacobian")
+    return assemble(pattern, dtype=dt, what="relu_jacobian")
 
 
 def relu_jacobian_from_mask(z):
@@ -185,11 +205,14 @@ def relu_vjp_hadamard(g, z):
 # ---------------------------------------------------------------------------
 # sigmoid and tanh
 # ---------------------------------------------------------------------------
-def sigmoid(z):
-    """Logistic sigmoid ``1 / (1 + exp(−z))`` element-wise (scipy's overflow-free ``expit``)."""
+def sigmoid(z=None, *, input=None):
+    """Logistic sigmoid ``1 / (1 + exp(−z))`` element-wise (scipy's overflow-free ``expit``).
+
+    ``input=`` is accepted for ``z`` (PyTorch's name); float32 stays float32.
+    """
     from scipy.special import expit
 
-    return expit(_numeric(z))
+    return expit(_numeric(torch_input(z, input, "z")))
 
 
 def sigmoid_jacobian(z, *, dtype=None):
@@ -201,7 +224,8 @@ def sigmoid_jacobian(z, *, dtype=None):
     array([[0.25, 0.  ],
            [0.  , 0.25]])
     """
-    return _diagonal_from(z, _sigmoid_derivative, dtype, "sigmoid_jacobian")
+    z = _numeric(z)
+    return _diagonal_from(z, _sigmoid_derivative, resolve_dtype(dtype, z), "sigmoid_jacobian")
 
 
 def sigmoid_vjp(g, z):
@@ -211,9 +235,9 @@ def sigmoid_vjp(g, z):
     return _grad_like(g, z) * s * (1.0 - s)
 
 
-def tanh(z):
-    """Hyperbolic tangent element-wise."""
-    return np.tanh(_numeric(z))
+def tanh(z=None, *, input=None):
+    """Hyperbolic tangent element-wise; ``input=`` accepted for ``z``; float32 stays float32."""
+    return np.tanh(_numeric(torch_input(z, input, "z")))
 
 
 def tanh_jacobian(z, *, dtype=None):
@@ -225,7 +249,8 @@ def tanh_jacobian(z, *, dtype=None):
     array([[1., 0.],
            [0., 1.]])
     """
-    return _diagonal_from(z, _tanh_derivative, dtype, "tanh_jacobian")
+    z = _numeric(z)
+    return _diagonal_from(z, _tanh_derivative, resolve_dtype(dtype, z), "tanh_jacobian")
 
 
 def tanh_vjp(g, z):
@@ -525,10 +550,26 @@ def _torch_tanh(z):
     return torch.tanh(z)
 
 
+def _relu_forward(z):
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
+    return relu(z)
+
+
+def _sigmoid_forward(z):
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
+    return sigmoid(z)
+
+
+def _tanh_forward(z):
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
+    return tanh(z)
+
+
 register(
     "relu",
+    reference=_references.relu_reference,
     summary="ReLU max(z, 0): diag(Ind(vec(z) > 0)), derivative 0 at z = 0",
-    forward=relu,
+    forward=_relu_forward,
     jacobian={"z": lambda z: relu_jacobian(z)},
     vjp={"z": {"hadamard": relu_vjp_hadamard}},
     cases=_activation_cases(31),
@@ -539,8 +580,9 @@ register(
 
 register(
     "sigmoid",
+    reference=_references.sigmoid_reference,
     summary="logistic sigmoid: diag(σ(z)(1 − σ(z)))",
-    forward=sigmoid,
+    forward=_sigmoid_forward,
     jacobian={"z": lambda z: sigmoid_jacobian(z)},
     vjp={"z": {"elementwise": sigmoid_vjp}},
     cases=_activation_cases(32, spread=3.0),
@@ -550,8 +592,9 @@ register(
 
 register(
     "tanh",
+    reference=_references.tanh_reference,
     summary="hyperbolic tangent: diag(1 − tanh(z)²)",
-    forward=tanh,
+    forward=_tanh_forward,
     jacobian={"z": lambda z: tanh_jacobian(z)},
     vjp={"z": {"elementwise": tanh_vjp}},
     cases=_activation_cases(33),

@@ -36,15 +36,22 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..geometry import Conv2dGeometry, ConvNdGeometry, GeometryError, Pool2dGeometry, as_pair, as_padding, as_shape
 from ..registry import Case, register
+from . import _references
 from ._sparse import (
     Pattern,
     as_float_array,
     assemble,
+    block_diag_repeat,
     check_budget,
     csr_from_arrays,
     exact_size,
     index_dtype_for,
     is_symbolic,
+    check_dense,
+    resolve_dtype,
+    split_batch_shape,
+    torch_input,
+    vstack_csr,
 )
 from .convnd import _COPY_CHUNK, _tap_runs, col2im_nd, im2col_nd, pad_nd, sliding_windows_nd
 
@@ -88,6 +95,14 @@ def _nd(geom) -> ConvNdGeometry:
     return ConvNdGeometry.from_2d(geom.as_conv() if isinstance(geom, Pool2dGeometry) else geom)
 
 
+def _check_window_memory(what, n, geom: Conv2dGeometry, dtype):
+    """Guard (exact ints) the dense temporaries of a window forward: padded input, window copies, output."""
+    hp, wp = geom.padded_hw
+    taps = geom.kernel[0] * geom.kernel[1] * geom.in_per_group
+    per_sample = geom.in_channels * hp * wp + geom.out_channels * exact_size(geom.out_hw) * (1 + taps)
+    check_dense(f"{what} temporaries", n * per_sample, dtype)
+
+
 def _pad(x, geom, pad_value=0.0):
     """Pad the last two axes of ``x`` by the geometry's (top, bottom, left, right) with ``pad_value``."""
     return pad_nd(x, _nd(geom).padding, pad_value)
@@ -107,17 +122,20 @@ def sliding_windows(x, geom, pad_value=0.0):
 # ---------------------------------------------------------------------------
 # forward
 # ---------------------------------------------------------------------------
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x=None, weight=None, bias=None, stride=1, padding=0, dilation=1, groups=1, *, input=None):
     """Cross-correlation of ``x`` with ``weight`` (PyTorch's ``conv2d``).
 
     Parameters
     ----------
-    x : array (C_in, H, W) or (N, C_in, H, W)
+    x : array (C_in, H, W) or (N, C_in, H, W) (keyword ``input=`` as in PyTorch)
     weight : array (C_out, C_in/groups, kh, kw)
     bias : array (C_out,) or None
     stride, dilation : int or (h, w)
-    padding : int, (ph, pw) or (top, bottom, left, right); zeros.
+    padding : int, (ph, pw), (top, bottom, left, right), ``"valid"`` (0) or
+        ``"same"`` (stride 1; odd extra padding at the bottom/right, as PyTorch); zeros.
     groups : int
+
+    float32 inputs give a float32 output; anything else float64.
 
     Returns
     -------
@@ -133,10 +151,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     array([[ 8., 12.],
            [20., 24.]])
     """
-    x4, squeeze = _batched(x)
-    weight = np.asarray(weight)
+    x = torch_input(x, input)
+    if weight is None:
+        raise TypeError("weight: missing (the (C_out, C_in/groups, kh, kw) kernel)")
+    x4, squeeze = _batched(as_float_array(x, "x"))
+    weight = as_float_array(weight, "weight")
+    if weight.ndim != 4:
+        raise GeometryError(f"weight: must have shape (C_out, C_in/groups, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
     geom = _geometry(x4.shape, weight.shape, stride, padding, dilation, groups)
-    dtype = np.result_type(x4, weight, np.float64) if x4.dtype != object and weight.dtype != object else object
+    if bias is not None:
+        bias = as_float_array(bias, "bias")
+    dtype = resolve_dtype(None, x4, weight, bias)
+    _check_window_memory("conv2d", x4.shape[0], geom, dtype)
+    weight = weight.astype(dtype, copy=False)
     win = sliding_windows(x4.astype(dtype, copy=False), geom)
     n = x4.shape[0]
     oh, ow = geom.out_hw
@@ -146,10 +173,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     w = weight.reshape(G, og, cg, kh, kw)
     y = np.einsum("ngcijab,gocab->ngoij", win, w, optimize=dtype is not object).reshape(n, G * og, oh, ow)
     if bias is not None:
-        bias = np.asarray(bias)
         if bias.shape != (geom.out_channels,):
             raise GeometryError(f"bias: must have shape ({geom.out_channels},) = (C_out,) (got {bias.shape})")
-        y = y + bias[None, :, None, None]
+        y = y + bias.astype(dtype, copy=False)[None, :, None, None]
     return y[0] if squeeze else y
 
 
@@ -169,9 +195,11 @@ def im2col(x, kernel_hw, stride=1, padding=0, dilation=1):
     This is note 003's φ(I) in canonical order; note 000 orders patches
     column-major (see :mod:`jacobians.conventions`).
     """
-    x4, squeeze = _batched(x)
+    x4, squeeze = _batched(as_float_array(x, "x"))
     kh, kw = as_pair(kernel_hw, "kernel_hw")
-    cols = im2col_nd(x4, (kh, kw), as_pair(stride, "stride"), as_padding(padding), as_pair(dilation, "dilation"))
+    geom = _geometry(x4.shape, (1, x4.shape[1], kh, kw), stride, padding, dilation, 1)
+    _check_window_memory("im2col", x4.shape[0], geom, x4.dtype)
+    cols = im2col_nd(x4, (kh, kw), geom.stride, geom.padding, geom.dilation)
     return cols[0] if squeeze else cols
 
 
@@ -191,7 +219,12 @@ def col2im(cols, input_shape, kernel_hw, stride=1, padding=0, dilation=1):
     """
     shape = as_shape(input_shape, "input_shape", 3)
     kh, kw = as_pair(kernel_hw, "kernel_hw")
-    return col2im_nd(cols, shape, (kh, kw), as_pair(stride, "stride"), as_padding(padding), as_pair(dilation, "dilation"))
+    geom = _geometry(shape, (1, shape[0], kh, kw), stride, padding, dilation, 1)
+    cols = as_float_array(cols, "cols")
+    n = cols.shape[0] if cols.ndim == 3 else 1
+    hp, wp = geom.padded_hw
+    check_dense("col2im padded image", n * shape[0] * hp * wp, cols.dtype if cols.dtype != object else np.float64)
+    return col2im_nd(cols, shape, (kh, kw), geom.stride, geom.padding, geom.dilation)
 
 
 # ---------------------------------------------------------------------------
@@ -224,9 +257,23 @@ def _rows_from_mask(valid_rows: np.ndarray, idx_dtype) -> np.ndarray:
 
 
 def _expected_nnz(geom: Conv2dGeometry) -> int:
-    _, h_ok = geom.tap_offsets(0)
-    _, w_ok = geom.tap_offsets(1)
-    return int(geom.out_channels) * int(geom.in_per_group) * int(h_ok.sum()) * int(w_ok.sum())
+    """Exact nnz of either conv Jacobian, in closed form per axis (O(OH + OW) memory, exact Python int).
+
+    Call it after the row count passed the memory guard (that bounds OH and OW).
+    """
+    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+    pt, _, pl, _ = geom.padding
+    oh, ow = geom.out_hw
+    n_h = _tap_runs(oh, kh, geom.height, sh, pt, dh)[0]
+    n_w = _tap_runs(ow, kw, geom.width, sw, pl, dw)[0]
+    return int(geom.out_channels) * int(geom.in_per_group) * int(n_h.sum()) * int(n_w.sum())
+
+
+def _guard(what, geom: Conv2dGeometry, n_cols: int, dtype, max_bytes, batch: int = 1, nnz=None) -> None:
+    """The memory guard, first on the rows alone (bounds every O(OH), O(OW) array), then on the exact nnz."""
+    shape = (batch * exact_size(geom.output_shape), batch * int(n_cols))
+    check_budget(what, 0, shape, dtype, max_bytes)
+    check_budget(what, batch * (_expected_nnz(geom) if nnz is None else nnz(geom)), shape, dtype, max_bytes)
 
 
 def conv2d_input_pattern(geom: Conv2dGeometry) -> Pattern:
@@ -393,8 +440,10 @@ def _conv2d_input_csr(weight: np.ndarray, geom: Conv2dGeometry, dtype):
     idx_ch = indices.reshape(c_out, frame.per_channel, copy=False)
     # column = group start + [(i·sh − pt)·W + j·sw − pl]  (per row)  +  [c·H·W + a·dh·W + b·dw]  (per tap)
     group_start = (np.arange(c_out, dtype=idx) // geom.out_per_group) * idx.type(cg * height * width)
-    col_part = np.arange(geom.out_hw[1], dtype=idx) * sw - pl
-    chan_part = np.arange(cg, dtype=idx) * idx.type(height * width)
+    # the per-row and per-tap parts are computed in int64 (a part alone may leave the int32
+    # range, e.g. with a huge stride); their sums are valid columns, stored in the index dtype
+    col_part = np.arange(geom.out_hw[1], dtype=np.int64) * sw - pl
+    chan_part = np.arange(cg, dtype=np.int64) * (height * width)
     for i0, i1, a_lo, a_hi in frame.runs_h:
         nh, n_i = a_hi - a_lo, i1 - i0
         row_len = cg * nh * frame.sum_w  # entries of the rows (o, i, ·) for one i of this run
@@ -410,13 +459,14 @@ def _conv2d_input_csr(weight: np.ndarray, geom: Conv2dGeometry, dtype):
             offset = int(frame.before_w[j0]) * nh
             taps = (
                 chan_part[:, None, None]
-                + (np.arange(a_lo, a_hi, dtype=idx) * idx.type(dh * width))[None, :, None]
-                + (np.arange(b_lo, b_hi, dtype=idx) * dw)[None, None, :]
+                + (np.arange(a_lo, a_hi, dtype=np.int64) * (dh * width))[None, :, None]
+                + (np.arange(b_lo, b_hi, dtype=np.int64) * dw)[None, None, :]
             ).ravel()
-            row_start = col_part[j0:j1, None] + idx.type((i0 * sh - pt) * width)
-            np.add(row_start, taps, out=first_cols[offset : offset + (j1 - j0) * length].reshape(j1 - j0, length))
+            row_start = col_part[j0:j1, None] + (i0 * sh - pt) * width
+            np.add(row_start, taps, out=first_cols[offset : offset + (j1 - j0) * length].reshape(j1 - j0, length),
+                   casting="unsafe")
             segments.append((offset, j0, j1, length, b_lo, b_hi))
-        shift = (np.arange(n_i, dtype=idx) * idx.type(sh * width))[:, None]
+        shift = (np.arange(n_i, dtype=np.int64) * (sh * width)).astype(idx)[:, None]
         for o in range(c_out):
             rows_data = data_ch[o, start : start + n_i * row_len].reshape(n_i, row_len, copy=False)
             rows_idx = idx_ch[o, start : start + n_i * row_len].reshape(n_i, row_len, copy=False)
@@ -510,15 +560,19 @@ def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
     Parameters
     ----------
     weight : (C_out, C_in/groups, kh, kw) floats, or an object array of sympy symbols
-    input_shape : (C_in, H, W)
-    dtype : value dtype (float64 default; float32 on request)
+    input_shape : (C_in, H, W), or (N, C_in, H, W) for a batch
+    padding : as :func:`conv2d` (``"same"`` / ``"valid"`` included)
+    dtype : value dtype (float32 for float32 weights, else float64; ints refused)
     max_bytes : refuse (OperatorTooLargeError) when the CSR would exceed it
         (default: 3/4 of physical memory)
 
     Returns
     -------
     scipy.sparse.csr_array of shape (C_out·OH·OW, C_in·H·W) — or a
-    sympy.ImmutableSparseMatrix for symbolic weights.
+    sympy.ImmutableSparseMatrix for symbolic weights. For a batch, the
+    block-diagonal (N·C_out·OH·OW, N·C_in·H·W) Jacobian of the batched call
+    (one block per sample), i.e. ``torch.func.jacrev`` of the batched
+    conv2d reshaped to 2-D.
 
     Notes
     -----
@@ -540,13 +594,18 @@ def conv2d_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
            [0., 1., 2., 0., 3., 4.]])
     """
     weight = as_float_array(weight, "weight", dtype)
+    if weight.ndim != 4:
+        raise GeometryError(f"weight: must have shape (C_out, C_in/groups, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
     dt = weight.dtype if not is_symbolic(weight) else np.dtype(np.float64)
-    geom = _geometry(input_shape, weight.shape, stride, padding, dilation, groups)
-    shape = (exact_size(geom.output_shape), exact_size(geom.input_shape))
-    check_budget("conv2d input Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
+    n, sample_shape = split_batch_shape(input_shape, "input_shape", "(C_in, H, W) or (N, C_in, H, W)")
+    geom = _geometry(sample_shape, weight.shape, stride, padding, dilation, groups)
+    _guard("conv2d input Jacobian", geom, exact_size(geom.input_shape), dt, max_bytes, n or 1)
     if is_symbolic(weight):
+        if n is not None:
+            raise TypeError("weight: a batched input_shape needs numeric weights (symbolic Jacobians are per sample)")
         return assemble(conv2d_input_pattern(geom), weight, dtype=dt, what="conv2d_input_jacobian")
-    return _conv2d_input_csr(weight, geom, dt)
+    block = _conv2d_input_csr(weight, geom, dt)
+    return block if n is None else block_diag_repeat(block, n, what="conv2d input Jacobian", max_bytes=max_bytes)
 
 
 def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None, max_bytes=None):
@@ -554,12 +613,15 @@ def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
 
     Parameters
     ----------
-    x : (C_in, H, W) floats or sympy object array
+    x : (C_in, H, W) floats or sympy object array; or a batch (N, C_in, H, W)
     weight_shape : (C_out, C_in/groups, kh, kw)
+    dtype : value dtype (float32 for float32 x, else float64; ints refused)
 
     Returns
     -------
-    csr_array of shape (C_out·OH·OW, C_out·(C_in/groups)·kh·kw).
+    csr_array of shape (C_out·OH·OW, C_out·(C_in/groups)·kh·kw); for a batch
+    the per-sample blocks stacked vertically, (N·C_out·OH·OW, C_out·(C_in/groups)·kh·kw)
+    (the weight is shared by the samples).
 
     Notes
     -----
@@ -578,37 +640,90 @@ def conv2d_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
            [1., 2., 4., 5.]])
     """
     x = as_float_array(x, "x", dtype)
-    if x.ndim != 3:
-        raise GeometryError(f"x: must have shape (C_in, H, W) (got {x.shape})")
+    if x.ndim not in (3, 4):
+        raise GeometryError(f"x: must have shape (C_in, H, W) or (N, C_in, H, W) (got {x.ndim}-D shape {x.shape})")
     dt = x.dtype if not is_symbolic(x) else np.dtype(np.float64)
-    geom = _geometry(x.shape, weight_shape, stride, padding, dilation, groups)
-    shape = (exact_size(geom.output_shape), exact_size(geom.weight_shape))
-    check_budget("conv2d weight Jacobian", _expected_nnz(geom), shape, dt, max_bytes)
+    geom = _geometry(x.shape[-3:], weight_shape, stride, padding, dilation, groups)
+    n = x.shape[0] if x.ndim == 4 else 1
+    shape = (n * exact_size(geom.output_shape), exact_size(geom.weight_shape))
+    check_budget("conv2d weight Jacobian", 0, shape, dt, max_bytes)
+    check_budget("conv2d weight Jacobian", n * _expected_nnz(geom), shape, dt, max_bytes)
     if is_symbolic(x):
+        if x.ndim == 4:
+            raise TypeError("x: a batch needs numeric values (symbolic Jacobians are per sample)")
         return assemble(conv2d_weight_pattern(geom), x, dtype=dt, what="conv2d_weight_jacobian")
-    return _conv2d_weight_csr(x, geom, dt)
+    if x.ndim == 3:
+        return _conv2d_weight_csr(x, geom, dt)
+    blocks = [_conv2d_weight_csr(x[i], geom, dt) for i in range(n)]  # one block per sample, not per entry
+    return vstack_csr(blocks, what="conv2d weight Jacobian", max_bytes=max_bytes)
 
 
-def conv2d_bias_jacobian(out_shape, *, dtype=None):
+def conv2d_bias_jacobian(out_shape, *, dtype=None, max_bytes=None):
     """∂vec(y)/∂b for ``y`` of shape (C_out, OH, OW): row (o, i, j) has a 1 in column o.
 
-    Returns a 0/1 csr_array of shape (C_out·OH·OW, C_out).
+    Parameters
+    ----------
+    out_shape : (C_out, OH, OW), or (N, C_out, OH, OW) for a batch
+    dtype : float32 or float64 (default); ints refused
+
+    Returns
+    -------
+    0/1 csr_array of shape (C_out·OH·OW, C_out); for a batch the N per-sample
+    blocks stacked vertically, (N·C_out·OH·OW, C_out).
+
+    Examples
+    --------
+    >>> conv2d_bias_jacobian((2, 1, 2)).toarray()
+    array([[1., 0.],
+           [1., 0.],
+           [0., 1.],
+           [0., 1.]])
     """
-    c_out, oh, ow = as_shape(out_shape, "out_shape", 3)
-    n = c_out * oh * ow
-    idx = index_dtype_for(n)
-    pattern = Pattern(
-        np.arange(n + 1, dtype=idx), np.repeat(np.arange(c_out, dtype=idx), oh * ow), None, (n, c_out)
-    )
-    return assemble(pattern, dtype=dtype or np.float64, what="conv2d_bias_jacobian")
+    dt = resolve_dtype(dtype)
+    batch, (c_out, oh, ow) = split_batch_shape(out_shape, "out_shape", "(C_out, OH, OW) or (N, C_out, OH, OW)")
+    batch = batch or 1
+    n = batch * c_out * oh * ow
+    check_budget("conv2d bias Jacobian", n, (n, c_out), dt, max_bytes)
+    idx = index_dtype_for(n, c_out)
+    indices = np.empty(n, dtype=idx)
+    indices.reshape(batch, c_out, oh * ow)[...] = np.arange(c_out, dtype=idx)[None, :, None]
+    return csr_from_arrays(np.ones(n, dtype=dt), indices, np.arange(n + 1, dtype=idx), (n, c_out),
+                           what="conv2d_bias_jacobian")
 
 
-def im2col_jacobian(input_shape, kernel_hw, stride=1, padding=0, dilation=1, *, dtype=None):
-    """∂vec(φ(I))/∂vec(I): exact 0/1 selection, shape (OH·OW·C·kh·kw, C·H·W)."""
-    c, h, w = as_shape(input_shape, "input_shape", 3)
+def im2col_jacobian(input_shape, kernel_hw, stride=1, padding=0, dilation=1, *, dtype=None, max_bytes=None):
+    """∂vec(φ(I))/∂vec(I): exact 0/1 selection, shape (OH·OW·C·kh·kw, C·H·W).
+
+    Parameters
+    ----------
+    input_shape : (C, H, W), or (N, C, H, W) for a batch (block-diagonal result,
+        the Jacobian of the batched :func:`im2col`'s (N, OH·OW, C·kh·kw) output)
+    kernel_hw : int or (kh, kw)
+    dtype : float32 or float64 (default); ints refused
+
+    Notes
+    -----
+    Row ``(i·OW + j)·C·kh·kw + (c·kh + a)·kw + b`` has a single 1 in column
+    ``(c·H + i·sh − pt + a·dh)·W + j·sw − pl + b·dw`` when that tap lies on the
+    input, and is empty when it reads padding.
+
+    Examples
+    --------
+    >>> im2col_jacobian((1, 1, 3), (1, 2)).toarray()
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    """
+    dt = resolve_dtype(dtype)
+    n, (c, h, w) = split_batch_shape(input_shape, "input_shape", "(C, H, W) or (N, C, H, W)")
     kh, kw = as_pair(kernel_hw, "kernel_hw")
     geom = _geometry((c, h, w), (1, c, kh, kw), stride, padding, dilation, 1)
-    return assemble(im2col_pattern(geom), dtype=dtype or np.float64, what="im2col_jacobian")
+    rows = exact_size(geom.out_hw) * c * kh * kw
+    check_budget("im2col Jacobian", 0, ((n or 1) * rows, (n or 1) * c * h * w), dt, max_bytes)
+    check_budget("im2col Jacobian", (n or 1) * _expected_nnz(geom), ((n or 1) * rows, (n or 1) * c * h * w), dt, max_bytes)
+    block = assemble(im2col_pattern(geom), dtype=dt, what="im2col_jacobian")
+    return block if n is None else block_diag_repeat(block, n, what="im2col Jacobian", max_bytes=max_bytes)
 
 
 # ---------------------------------------------------------------------------
@@ -755,7 +870,9 @@ def _jac_w(x, weight, bias=None, **p):
 
 
 def _jac_b(x, weight, bias=None, **p):
-    geom = _geometry(np.shape(x), np.shape(weight), **_conv_params(p))
+    # the forward's defaults, as conv2d has them (the reference routes call this with only the parameters given)
+    params = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, **_conv_params(p)}
+    geom = _geometry(np.shape(x), np.shape(weight), **params)
     return conv2d_bias_jacobian(geom.output_shape)
 
 
@@ -862,10 +979,16 @@ def _show_conv_display(shapes, params, wrt):
     return {"blocks": blocks, "stats": {"blocks": blocks}}
 
 
+def _conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
+    return conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
 register(
     "conv2d",
+    reference=_references.conv2d_reference,
     summary="2-D cross-correlation y = w ⋆ x + b (M_F^filter w.r.t. x, M_X^im w.r.t. weight)",
-    forward=conv2d,
+    forward=_conv2d_forward,
     jacobian={"x": _jac_x, "weight": _jac_w, "bias": _jac_b},
     vjp={
         "x": {"im2col": conv2d_vjp_input_im2col, "rot180": conv2d_vjp_input_rot180},
@@ -927,6 +1050,7 @@ def _show_im2col_out(shapes, params):
 
 register(
     "im2col",
+    reference=_references.im2col_reference,
     summary="φ(I): patches as rows (OH·OW, C·kh·kw); its adjoint is col2im (fold)",
     forward=_im2col_forward,
     jacobian={"x": _im2col_jac},

@@ -60,6 +60,7 @@ from ._sparse import (
     exact_size,
     index_dtype_for,
     is_symbolic,
+    resolve_dtype,
     vstack_csr,
 )
 
@@ -224,7 +225,7 @@ def col2im_nd(cols, input_shape, kernel, stride=1, padding=0, dilation=1):
     n = c3.shape[0]
     # (B, *O, C, *k) -> (B, C, *k, *O)
     blocks = c3.reshape(n, *out_sp, c, *kernel).transpose(0, 1 + nd, *range(2 + nd, 2 + 2 * nd), *range(1, 1 + nd))
-    out = np.zeros((n, c, *geom.padded_spatial), dtype=np.result_type(c3.dtype, np.float64) if c3.dtype != object else object)
+    out = np.zeros((n, c, *geom.padded_spatial), dtype=resolve_dtype(None, c3))  # float32 stays float32
     # one strided scatter-add per tap: taps never overlap within one tap, so += is exact
     for tap in itertools.product(*(range(k) for k in kernel)):
         sl = tuple(slice(a * d, a * d + (o - 1) * s + 1, s) for a, d, o, s in zip(tap, geom.dilation, out_sp, geom.stride))

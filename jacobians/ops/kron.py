@@ -26,8 +26,8 @@ The reshape. Note 003 builds F_f as ``F.reshape(-1, FN)`` of the
 ``(FN, C, FH, FW)`` filter array. In NumPy's C order that reshape cuts the
 flat array into rows of FN consecutive entries, which mixes filters whenever
 FN > 1; the matrix whose columns are the filters is ``F.reshape(FN, -1).T``.
-Both are provided (:func:`xu2020_filter_matrix`), and tests/test_kron.py
-records which one satisfies φ(I) F_f = O_f.
+Both are note 003's formulas and live beside its claims
+(:mod:`jacobians.ledger.xu2020_formulas`); tests/test_kron.py records which one satisfies φ(I) F_f = O_f.
 
 The registered operator ``xu2020_kron`` is O_f = φ(I) F_f as a function of
 the image ``x`` and of ``f_f``; its explicit Jacobians are built from the two
@@ -42,16 +42,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..conventions import Convention
-from ..geometry import GeometryError, as_pair
+from ..geometry import GeometryError, _short, as_pair, as_positive_int
 from ..registry import Case, register
+from . import _references
 from ._show import ShowSetup, ShowSpec, dims, need_ndim, window_params
-from ._sparse import as_float_array
+from ._sparse import as_array, as_float_array, check_budget, exact_size
 from .conv2d import col2im, im2col, im2col_jacobian
 
 __all__ = [
     "COLUMN_MAJOR",
-    "xu2020_filter_matrix",
-    "xu2020_output_matrix",
     "kron_filter_form",
     "kron_patch_form",
     "xu2020_kron",
@@ -64,73 +63,65 @@ __all__ = [
 #: Column-major vec of matrices, the convention of the Kronecker identity.
 COLUMN_MAJOR = Convention(vec="col", name="column-major")
 
-_RESHAPES = ("corrected", "as_written")
 
 
-def xu2020_filter_matrix(weight, reshape: str = "corrected") -> np.ndarray:
-    """F_f, the filters as a ``(C·kh·kw, FN)`` matrix.
+def kron_filter_form(phi, n_filters: int, *, max_bytes=None) -> sp.csr_array:
+    """I_FN ⊗ φ(I): ∂vec(O_f)/∂vec(F_f) with column-major vec (note 003, eq. 1).
 
     Parameters
     ----------
-    weight : array (FN, C, kh, kw)
-    reshape : {"corrected", "as_written"}
-        ``"corrected"``: ``weight.reshape(FN, -1).T`` — column f is filter f
-        flattened in the order of φ(I)'s columns (c, a, b).
-        ``"as_written"``: note 003's ``weight.reshape(-1, FN)`` (NumPy C order),
-        which equals the corrected matrix only when FN = 1.
+    phi : (P, K) matrix φ(I), dense or sparse
+    n_filters : FN, a positive integer (2.7 is refused, 3.0 accepted)
+
+    Returns
+    -------
+    csr_array of shape ``(P·FN, K·FN)``, dtype of φ (float32 kept). Equal,
+    entry for entry, to the canonical ``conv2d_weight_jacobian`` (block
+    diagonal, each block M_X^im).
 
     Examples
     --------
-    >>> w = np.arange(8.).reshape(2, 1, 2, 2)
-    >>> xu2020_filter_matrix(w)
-    array([[0., 4.],
-           [1., 5.],
-           [2., 6.],
-           [3., 7.]])
-    >>> xu2020_filter_matrix(w, "as_written")
-    array([[0., 1.],
-           [2., 3.],
-           [4., 5.],
-           [6., 7.]])
+    >>> kron_filter_form(np.array([[1., 2.]]), 2).toarray()
+    array([[1., 2., 0., 0.],
+           [0., 0., 1., 2.]])
     """
-    weight = np.asarray(weight)
-    if weight.ndim != 4:
-        raise GeometryError(f"weight: must have shape (FN, C, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
-    if reshape not in _RESHAPES:
-        raise ValueError(f"reshape: must be one of {_RESHAPES} (got {reshape!r})")
-    fn = weight.shape[0]
-    return weight.reshape(fn, -1).T if reshape == "corrected" else weight.reshape(-1, fn)
+    n_filters = as_positive_int(n_filters, "n_filters")
+    phi = sp.csr_array(phi) if sp.issparse(phi) else as_float_array(phi, "phi")
+    if phi.ndim != 2 or phi.dtype == object:
+        raise GeometryError(f"phi: must be a numeric matrix (OH*OW, C*kh*kw) (got shape {phi.shape})")
+    phi = sp.csr_array(phi)
+    shape = (n_filters * phi.shape[0], n_filters * phi.shape[1])
+    check_budget("I ⊗ φ(I)", n_filters * phi.nnz, shape, phi.dtype, max_bytes)
+    return sp.csr_array(sp.kron(sp.identity(n_filters, dtype=phi.dtype, format="csr"), phi, format="csr"))
 
 
-def xu2020_output_matrix(y) -> np.ndarray:
-    """O_f, the ``(FN, OH, OW)`` output as a ``(OH·OW, FN)`` matrix (one column per channel)."""
-    y = np.asarray(y)
-    if y.ndim != 3:
-        raise GeometryError(f"y: must have shape (FN, OH, OW) (got {y.ndim}-D shape {y.shape})")
-    return y.reshape(y.shape[0], -1).T
-
-
-def kron_filter_form(phi, n_filters: int) -> sp.csr_array:
-    """I_FN ⊗ φ(I): ∂vec(O_f)/∂vec(F_f) with column-major vec (note 003, eq. 1).
-
-    Shape ``(P·FN, K·FN)``. Equal, entry for entry, to the canonical
-    ``conv2d_weight_jacobian`` (block diagonal, each block M_X^im).
-    """
-    phi = sp.csr_array(as_float_array(phi, "phi"))
-    if phi.ndim != 2:
-        raise GeometryError(f"phi: must be a matrix (OH*OW, C*kh*kw) (got shape {phi.shape})")
-    return sp.csr_array(sp.kron(sp.identity(int(n_filters), format="csr"), phi, format="csr"))
-
-
-def kron_patch_form(f_f, n_positions: int) -> sp.csr_array:
+def kron_patch_form(f_f, n_positions: int, *, max_bytes=None) -> sp.csr_array:
     """F_fᵀ ⊗ I_P: ∂vec(O_f)/∂vec(φ(I)) with column-major vec (note 003, eq. 2).
 
-    Shape ``(P·FN, P·K)`` for ``f_f`` of shape ``(K, FN)``.
+    Parameters
+    ----------
+    f_f : (K, FN) filter matrix
+    n_positions : P, a positive integer
+
+    Returns
+    -------
+    csr_array of shape ``(P·FN, P·K)``, dtype of ``f_f`` (float32 kept).
+
+    Examples
+    --------
+    >>> kron_patch_form(np.array([[1.], [2.]]), 2).toarray()
+    array([[1., 0., 2., 0.],
+           [0., 1., 0., 2.]])
     """
+    n_positions = as_positive_int(n_positions, "n_positions")
     f_f = as_float_array(f_f, "f_f")
-    if f_f.ndim != 2:
-        raise GeometryError(f"f_f: must be a matrix (C*kh*kw, FN) (got shape {f_f.shape})")
-    return sp.csr_array(sp.kron(sp.csr_array(f_f.T), sp.identity(int(n_positions), format="csr"), format="csr"))
+    if f_f.ndim != 2 or f_f.dtype == object:
+        raise GeometryError(f"f_f: must be a numeric matrix (C*kh*kw, FN) (got shape {f_f.shape})")
+    shape = (n_positions * f_f.shape[1], n_positions * f_f.shape[0])
+    check_budget("Fᵀ ⊗ I", n_positions * exact_size(f_f.shape), shape, f_f.dtype, max_bytes)
+    return sp.csr_array(
+        sp.kron(sp.csr_array(f_f.T), sp.identity(n_positions, dtype=f_f.dtype, format="csr"), format="csr")
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -154,7 +145,7 @@ def xu2020_kron(x, f_f, kernel_size, stride=1, padding=0, dilation=1) -> np.ndar
     Parameters
     ----------
     x : (C, H, W)
-    f_f : (C·kh·kw, FN), e.g. :func:`xu2020_filter_matrix` of a weight
+    f_f : (C·kh·kw, FN), e.g. ``weight.reshape(FN, -1).T`` of a weight
     kernel_size, stride, padding, dilation : as :func:`~jacobians.ops.conv2d.im2col`
     """
     x, f_f, k = _checked(x, f_f, kernel_size)
@@ -258,6 +249,7 @@ def _show_kron_out(shapes, params):
 
 register(
     "xu2020_kron",
+    reference=_references.xu2020_kron_reference,
     summary="O_f = φ(I)·F_f with Jacobians (I_FN ⊗ φ(I)) and (F_fᵀ ⊗ I)·∂vec φ/∂vec I (note 003)",
     forward=xu2020_kron,
     jacobian={

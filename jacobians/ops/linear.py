@@ -13,6 +13,7 @@ operator           forward                     note
 ``linear_xw_b``    z = x W + b (batched)       "Back Propagation Summary" (Mint) §2
 ``linear_wvec_b``  s = W vec(H) + b            DD2424 lecture 6 (FC layer after a conv)
 ``linear_wtb_b``   Z = Wᵀ B + b                Vardhan 2022 §3.1.1
+``linear``         y = x Wᵀ + b                PyTorch's ``F.linear`` (x (in,) or (N, in))
 =================  ==========================  ==========================================
 
 Shapes: X (b, d_in), W (d_out, d_in) for ``linear_xwt``; x (N, M_in),
@@ -35,10 +36,22 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..conventions import commutation_matrix
-from ..geometry import GeometryError
+from ..geometry import GeometryError, _short
 from ..registry import Case, register
 from ._show import ShowSetup, ShowSpec, dims, need_ndim
-from ._sparse import as_float_array
+from . import _references
+from ._sparse import (
+    Pattern,
+    as_float_array,
+    assemble,
+    check_budget,
+    csr_from_arrays,
+    exact_size,
+    index_dtype_for,
+    is_symbolic,
+    resolve_dtype,
+    torch_input,
+)
 
 __all__ = [
     "linear_xwt",
@@ -65,17 +78,24 @@ __all__ = [
     "linear_wtb_b_vjp_input",
     "linear_wtb_b_vjp_weight",
     "identity_jacobian",
+    "linear",
+    "linear_input_jacobian",
+    "linear_weight_jacobian",
+    "linear_bias_jacobian",
 ]
 
 
-def _eye(n: int) -> sp.csr_array:
-    return sp.csr_array(sp.identity(int(n), format="csr"))
+def _eye(n: int, dtype=np.float64) -> sp.csr_array:
+    return sp.csr_array(sp.identity(int(n), dtype=dtype, format="csr"))
 
 
 def _kron(a, b) -> sp.csr_array:
     a = a if sp.issparse(a) else sp.csr_array(np.atleast_2d(a))
     b = b if sp.issparse(b) else sp.csr_array(np.atleast_2d(b))
-    return sp.csr_array(sp.kron(a, b, format="csr"))
+    dt = np.result_type(a.dtype, b.dtype)
+    shape = (a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
+    check_budget("Kronecker product", exact_size((a.nnz, b.nnz)), shape, dt)
+    return sp.csr_array(sp.kron(a, b, format="csr")).astype(dt, copy=False)
 
 
 def identity_jacobian(n: int) -> sp.csr_array:
@@ -123,7 +143,7 @@ def linear_xwt(x, weight) -> np.ndarray:
 def linear_xwt_input_jacobian(x, weight) -> sp.csr_array:
     """∂vec(Z)/∂vec(X) = I_b ⊗ W (row-major vec), shape (b·d_out, b·d_in)."""
     x, weight = _xwt_checked(x, weight)
-    return _kron(_eye(x.shape[0]), weight)
+    return _kron(_eye(x.shape[0], weight.dtype), weight)
 
 
 def linear_xwt_weight_jacobian(x, weight) -> sp.csr_array:
@@ -134,7 +154,7 @@ def linear_xwt_weight_jacobian(x, weight) -> sp.csr_array:
     """
     x, weight = _xwt_checked(x, weight)
     d_out, d_in = weight.shape
-    return sp.csr_array(_kron(x, _eye(d_out)) @ commutation_matrix(d_in, d_out))
+    return sp.csr_array(_kron(x, _eye(d_out, x.dtype)) @ commutation_matrix(d_in, d_out).astype(x.dtype))
 
 
 def linear_xwt_vjp_input(g, x, weight) -> np.ndarray:
@@ -175,19 +195,20 @@ def linear_xw_b(x, weight, bias=None) -> np.ndarray:
 def linear_xw_b_input_jacobian(x, weight, bias=None) -> sp.csr_array:
     """∂vec(z)/∂vec(x) = I_N ⊗ Wᵀ, shape (N·M_out, N·M_in)."""
     x, weight, _ = _xwb_checked(x, weight, bias)
-    return _kron(_eye(x.shape[0]), weight.T)
+    return _kron(_eye(x.shape[0], weight.dtype), weight.T)
 
 
 def linear_xw_b_weight_jacobian(x, weight, bias=None) -> sp.csr_array:
     """∂vec(z)/∂vec(W) = x ⊗ I_Mout, shape (N·M_out, M_in·M_out)."""
     x, weight, _ = _xwb_checked(x, weight, bias)
-    return _kron(x, _eye(weight.shape[1]))
+    return _kron(x, _eye(weight.shape[1], x.dtype))
 
 
 def linear_xw_b_bias_jacobian(x, weight, bias=None) -> sp.csr_array:
     """∂vec(z)/∂b = 1_N ⊗ I_Mout (0/1), shape (N·M_out, M_out)."""
     x, weight, _ = _xwb_checked(x, weight, bias)
-    return _kron(np.ones((x.shape[0], 1)), _eye(weight.shape[1]))
+    dt = resolve_dtype(None, x, weight)
+    return _kron(np.ones((x.shape[0], 1), dtype=dt), _eye(weight.shape[1], dt))
 
 
 def linear_xw_b_vjp_input(g, x, weight, bias=None) -> np.ndarray:
@@ -238,7 +259,7 @@ def linear_wvec_b_input_jacobian(h, weight, bias=None) -> sp.csr_array:
 def linear_wvec_b_weight_jacobian(h, weight, bias=None) -> sp.csr_array:
     """∂s/∂vec(W) = I_n ⊗ vec(H)ᵀ, shape (n, n·H.size)."""
     h, weight, _ = _wvec_checked(h, weight, bias)
-    return _kron(_eye(weight.shape[0]), h.ravel()[None, :])
+    return _kron(_eye(weight.shape[0], h.dtype), h.ravel()[None, :])
 
 
 def linear_wvec_b_vjp_input(g, h, weight, bias=None) -> np.ndarray:
@@ -291,7 +312,7 @@ def linear_wtb_b_input_jacobian(b_vec, weight, bias=None) -> sp.csr_array:
 def linear_wtb_b_weight_jacobian(b_vec, weight, bias=None) -> sp.csr_array:
     """∂Z/∂vec(W) = Bᵀ ⊗ I_nZ (row-major vec of W), shape (n_Z, n_B·n_Z)."""
     b_vec, weight, _ = _wtb_checked(b_vec, weight, bias)
-    return _kron(b_vec[None, :], _eye(weight.shape[1]))
+    return _kron(b_vec[None, :], _eye(weight.shape[1], b_vec.dtype))
 
 
 def linear_wtb_b_row_jacobians(dj_dz, b_vec, weight):
@@ -300,10 +321,18 @@ def linear_wtb_b_row_jacobians(dj_dz, b_vec, weight):
     Returns ``(dJ/dW, dJ/dB, dJ/db)`` exactly as the note writes them:
     ``(dJ/dZ)ᵀ Bᵀ`` (n_Z × n_B — the transpose of W's shape),
     ``dJ/dZ Wᵀ`` (1 × n_B) and ``dJ/dZ`` (1 × n_Z).
+
+    ``b_vec`` must have n_B entries and ``dj_dz`` n_Z, for ``weight`` of shape
+    (n_B, n_Z); anything else is refused with one line.
     """
-    row = np.asarray(dj_dz, dtype=np.float64).reshape(1, -1)
-    b_col = np.asarray(b_vec, dtype=np.float64).reshape(-1, 1)
-    weight = np.asarray(weight, dtype=np.float64)
+    b_vec, weight, _ = _wtb_checked(b_vec, weight, None)
+    row = as_float_array(dj_dz, "dj_dz")
+    n_z = weight.shape[1]
+    if row.size != n_z or row.ndim > 2 or (row.ndim == 2 and row.shape[0] != 1):
+        raise GeometryError(f"dj_dz: must be a row of n_Z = {n_z} entries, (n_Z,) or (1, n_Z) (got shape {row.shape})")
+    row = row.reshape(1, -1).astype(np.float64)
+    b_col = b_vec.astype(np.float64).reshape(-1, 1)
+    weight = weight.astype(np.float64)
     return row.T @ b_col.T, row @ weight.T, row
 
 
@@ -315,6 +344,193 @@ def linear_wtb_b_vjp_weight(g, b_vec, weight, bias=None) -> np.ndarray:
 def linear_wtb_b_vjp_input(g, b_vec, weight, bias=None) -> np.ndarray:
     """∇_B J = (dJ/dZ Wᵀ)ᵀ."""
     return linear_wtb_b_row_jacobians(g, b_vec, weight)[1].ravel()
+
+
+# ---------------------------------------------------------------------------
+# PyTorch's F.linear: y = x Wᵀ + b
+# ---------------------------------------------------------------------------
+def _linear_checked(x, weight, bias):
+    x = as_float_array(x, "x")
+    if x.ndim not in (1, 2):
+        raise GeometryError(f"x: must have shape (in_features,) or (N, in_features) (got shape {x.shape})")
+    weight = _matrix(weight, "weight", "(out_features, in_features)")
+    if weight.shape[1] != x.shape[-1]:
+        raise GeometryError(
+            f"weight: must have in_features = x.shape[-1] = {x.shape[-1]} columns (got shape {weight.shape})"
+        )
+    if bias is not None:
+        bias = _vector(bias, "bias", weight.shape[0], "(out_features,)")
+    return x, weight, bias
+
+
+def linear(x=None, weight=None, bias=None, *, input=None) -> np.ndarray:
+    """PyTorch's ``F.linear``: ``y = x Wᵀ + b``.
+
+    Parameters
+    ----------
+    x : (in_features,) or a batch (N, in_features) (keyword ``input=`` as in PyTorch)
+    weight : (out_features, in_features)
+    bias : (out_features,) or None
+
+    Returns
+    -------
+    y : (out_features,) or (N, out_features); float32 when every input is float32.
+
+    Notes
+    -----
+    ``y[n, o] = Σ_k x[n, k] W[o, k] + b[o]``; ∂y[n,o]/∂x[n',k] = [n = n'] W[o, k],
+    ∂y[n,o]/∂W[o',k] = [o = o'] x[n, k], ∂y[n,o]/∂b[o'] = [o = o'].
+
+    Examples
+    --------
+    >>> linear(np.array([1., 2.]), np.array([[1., 0.], [1., 1.]]), np.array([0., 10.]))
+    array([ 1., 13.])
+    """
+    x = torch_input(x, input)
+    if weight is None:
+        raise TypeError("weight: missing (the (out_features, in_features) matrix)")
+    x, weight, bias = _linear_checked(x, weight, bias)
+    dt = resolve_dtype(None, x, weight, bias)
+    y = x.astype(dt, copy=False) @ weight.astype(dt, copy=False).T
+    return y if bias is None else y + bias.astype(dt, copy=False)
+
+
+def _linear_shape(shape, name):
+    from ..geometry import as_positive_int
+
+    from ..geometry import as_items
+
+    items = as_items(shape, name, "(features,) or (N, features)")
+    if len(items) not in (1, 2):
+        raise GeometryError(f"{name}: must be (features,) or (N, features) (got {_short(shape)})")
+    return tuple(as_positive_int(v, f"{name}[{i}]") for i, v in enumerate(items))
+
+
+def linear_input_jacobian(weight, input_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
+    """∂vec(y)/∂vec(x) of :func:`linear`: W for x (in,); the block diagonal I_N ⊗ W for a batch (N, in).
+
+    Examples
+    --------
+    >>> linear_input_jacobian(np.array([[1., 2.]]), (2, 2)).toarray()
+    array([[1., 2., 0., 0.],
+           [0., 0., 1., 2.]])
+    """
+    weight = as_float_array(_matrix(weight, "weight", "(out_features, in_features)"), "weight", dtype)
+    shape = _linear_shape(input_shape, "input_shape")
+    if shape[-1] != weight.shape[1]:
+        raise GeometryError(f"input_shape: last entry must be in_features = {weight.shape[1]} (got {shape})")
+    n = shape[0] if len(shape) == 2 else 1
+    out_f, in_f = weight.shape
+    dt = np.dtype(np.float64) if is_symbolic(weight) else weight.dtype
+    check_budget("linear input Jacobian", n * out_f * in_f, (n * out_f, n * in_f), dt, max_bytes)
+    # row (n, o) holds W[o, k] in column n·in + k: block diagonal over samples, filled directly
+    pattern = _dense_rows_pattern(n, out_f, in_f, n * in_f, col_sample=in_f, col_out=0, src_sample=0, src_out=in_f)
+    return assemble(pattern, weight, dtype=dt, what="linear_input_jacobian")
+
+
+def linear_weight_jacobian(x, weight_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
+    """∂vec(y)/∂vec(W) of :func:`linear`: row (n, o) holds x[n, :] in columns o·in … o·in + in − 1.
+
+    Shape (N·out, out·in) (N = 1 for an unbatched x); vec(W) is C order.
+
+    Examples
+    --------
+    >>> linear_weight_jacobian(np.array([1., 2.]), (2, 2)).toarray()
+    array([[1., 2., 0., 0.],
+           [0., 0., 1., 2.]])
+    """
+    x = as_float_array(x, "x", dtype)
+    if x.ndim not in (1, 2):
+        raise GeometryError(f"x: must have shape (in_features,) or (N, in_features) (got shape {x.shape})")
+    wshape = _linear_shape(weight_shape, "weight_shape")
+    if len(wshape) != 2 or wshape[1] != x.shape[-1]:
+        raise GeometryError(f"weight_shape: must be (out_features, {x.shape[-1]}) (got {wshape})")
+    out_f, in_f = wshape
+    n = exact_size(x.shape) // in_f
+    dt = np.dtype(np.float64) if is_symbolic(x) else x.dtype
+    check_budget("linear weight Jacobian", n * out_f * in_f, (n * out_f, out_f * in_f), dt, max_bytes)
+    # row (n, o) holds x[n, k] in column o·in + k
+    pattern = _dense_rows_pattern(n, out_f, in_f, out_f * in_f, col_sample=0, col_out=in_f, src_sample=in_f, src_out=0)
+    return assemble(pattern, x, dtype=dt, what="linear_weight_jacobian")
+
+
+def _dense_rows_pattern(n, out_f, in_f, n_cols, *, col_sample, col_out, src_sample, src_out) -> Pattern:
+    """Rows (n, o) of ``in_f`` entries each, k = 0 … in_f − 1: column and value source affine in (n, o, k).
+
+    column = n·col_sample + o·col_out + k, source = n·src_sample + o·src_out + k.
+    """
+    nnz = n * out_f * in_f
+    idx = index_dtype_for(nnz, n * out_f, n_cols, n * src_sample + out_f * src_out + in_f)
+    k = np.arange(in_f, dtype=idx)
+    base = (np.arange(n, dtype=idx)[:, None, None], np.arange(out_f, dtype=idx)[None, :, None])
+    indices = np.empty((n, out_f, in_f), dtype=idx)
+    indices[...] = base[0] * idx.type(col_sample) + base[1] * idx.type(col_out) + k
+    source = np.empty((n, out_f, in_f), dtype=idx)
+    source[...] = base[0] * idx.type(src_sample) + base[1] * idx.type(src_out) + k
+    return Pattern(np.arange(0, nnz + 1, in_f, dtype=idx), indices.reshape(-1), source.reshape(-1), (n * out_f, n_cols))
+
+
+def linear_bias_jacobian(out_shape, *, dtype=None, max_bytes=None) -> sp.csr_array:
+    """∂vec(y)/∂b of :func:`linear`: I for y (out,); N identities stacked vertically for y (N, out).
+
+    Examples
+    --------
+    >>> linear_bias_jacobian((2, 1)).toarray()
+    array([[1.],
+           [1.]])
+    """
+    dt = resolve_dtype(dtype)
+    shape = _linear_shape(out_shape, "out_shape")
+    n, out_f = (shape[0] if len(shape) == 2 else 1), shape[-1]
+    check_budget("linear bias Jacobian", n * out_f, (n * out_f, out_f), dt, max_bytes)
+    idx = index_dtype_for(n * out_f, out_f)
+    return csr_from_arrays(np.ones(n * out_f, dtype=dt), np.tile(np.arange(out_f, dtype=idx), n),
+                           np.arange(n * out_f + 1, dtype=idx), (n * out_f, out_f), what="linear_bias_jacobian")
+
+
+def _linear_vjp_input(g, x, weight, bias=None):
+    return np.asarray(g, dtype=np.float64) @ np.asarray(weight, dtype=np.float64)
+
+
+def _linear_vjp_weight(g, x, weight, bias=None):
+    g2 = np.asarray(g, dtype=np.float64).reshape(-1, np.shape(weight)[0])
+    return g2.T @ np.asarray(x, dtype=np.float64).reshape(g2.shape[0], -1)
+
+
+def _linear_vjp_bias(g, x, weight, bias=None):
+    return np.asarray(g, dtype=np.float64).reshape(-1, np.shape(weight)[0]).sum(axis=0)
+
+
+def _linear_reference(x, weight, bias=None):
+    """Loops from y[n, o] = Σ_k x[n, k] W[o, k] + b[o]."""
+    x = np.asarray(x, dtype=np.float64)
+    x2 = x.reshape(-1, x.shape[-1])
+    w = np.asarray(weight, dtype=np.float64)
+    y = np.zeros((x2.shape[0], w.shape[0]))
+    for n in range(x2.shape[0]):
+        for o in range(w.shape[0]):
+            acc = 0.0 if bias is None else float(bias[o])
+            for k in range(w.shape[1]):
+                acc += x2[n, k] * w[o, k]
+            y[n, o] = acc
+    return y.reshape(*x.shape[:-1], w.shape[0])
+
+
+def _torch_linear(x, weight, bias=None):
+    import torch.nn.functional as F
+
+    return F.linear(x, weight, bias)
+
+
+def _linear_cases():
+    rng = np.random.default_rng(1986)
+    out = []
+    for xs, o in [((3,), 2), ((4, 3), 5), ((1, 1), 1), ((2, 6), 3)]:
+        inputs = {"x": rng.standard_normal(xs), "weight": rng.standard_normal((o, xs[-1])), "bias": rng.standard_normal(o)}
+        out.append(Case(inputs, {}, "x" + "x".join(map(str, xs)) + f"-out{o}"))
+    return out
+
+
 
 
 # ---------------------------------------------------------------------------
@@ -433,6 +649,7 @@ def _linear_show(setup, out_shape, contracted, input_help, symbols, example):
 
 register(
     "linear_xwt",
+    reference=_references.linear_xwt_reference,
     summary="Z = X Wᵀ (note 000): ∂vec Z/∂vec X = I ⊗ W, ∂vec Z/∂vec W = (X ⊗ I) K",
     forward=linear_xwt,
     jacobian={"x": linear_xwt_input_jacobian, "weight": linear_xwt_weight_jacobian},
@@ -446,6 +663,7 @@ register(
 
 register(
     "linear_xw_b",
+    reference=_references.linear_xw_b_reference,
     summary="z = x W + b batched (note 002): I ⊗ Wᵀ, x ⊗ I, 1 ⊗ I",
     forward=linear_xw_b,
     jacobian={
@@ -468,6 +686,7 @@ register(
 
 register(
     "linear_wvec_b",
+    reference=_references.linear_wvec_b_reference,
     summary="s = W vec(H) + b (note 004): ∂s/∂vec H = W, ∂s/∂vec W = I ⊗ vec(H)ᵀ",
     forward=linear_wvec_b,
     jacobian={
@@ -490,6 +709,7 @@ register(
 
 register(
     "linear_wtb_b",
+    reference=_references.linear_wtb_b_reference,
     summary="Z = Wᵀ B + b (note 001): dJ/dW = (dJ/dZ)ᵀ Bᵀ in numerator layout, gradient = its transpose",
     forward=linear_wtb_b,
     jacobian={
@@ -508,4 +728,31 @@ register(
     torch_forward=_torch_wtb_b,
     show=_linear_show(_wtb_b_setup, lambda s, p: (s["weight"][1],), lambda s: s["b_vec"][0], "n_B", {"b_vec": "B", "weight": "W", "bias": "b"},
                       ("--input", "4", "--weight", "4x2")),
+)
+
+
+def _linear_forward(x, weight, bias=None):
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
+    return linear(x, weight, bias)
+
+
+register(
+    "linear",
+    summary="PyTorch's F.linear y = x Wᵀ + b: ∂y/∂x = I_N ⊗ W, ∂y/∂vec W rows x[n], ∂y/∂b = 1_N ⊗ I",
+    forward=_linear_forward,
+    jacobian={
+        "x": lambda x, weight, bias=None: linear_input_jacobian(weight, np.shape(x)),
+        "weight": lambda x, weight, bias=None: linear_weight_jacobian(x, np.shape(weight)),
+        "bias": lambda x, weight, bias=None: linear_bias_jacobian((*np.shape(x)[:-1], np.shape(weight)[0])),
+    },
+    vjp={
+        "x": {"g_W": _linear_vjp_input},
+        "weight": {"gT_x": _linear_vjp_weight},
+        "bias": {"sum": _linear_vjp_bias},
+    },
+    cases=_linear_cases,
+    affine_in=("x", "weight", "bias"),
+    structural=("bias",),
+    torch_forward=_torch_linear,
+    reference=_linear_reference,
 )

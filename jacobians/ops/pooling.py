@@ -5,7 +5,7 @@ Shapes (canonical convention, PyTorch memory order, C-order vec)::
     x   (C, *S)      or batched (N, C, *S) for forwards and VJPs; S = (L,), (H, W) or (D, H, W)
     y   (C, *O)      O = floor((S + p_before + p_after - d(k-1) - 1)/s) + 1   (ceil with ceil_mode)
 
-Pooling acts on each channel separately, so a batch (N, C, *S) is pooled
+Pooling acts on each channel separately, so a batch ``(N, C, *S)`` is pooled
 as N·C channels. Stride defaults to the kernel size (PyTorch's rule).
 Padding is an int, one int per axis, (before, after) pairs per axis or
 (for 2-D) (top, bottom, left, right); a window larger than the padded input
@@ -70,10 +70,8 @@ Faces
   scatter-add through the switches (``np.bincount``) and a one-hot patch
   matrix folded back by :func:`~jacobians.ops.convnd.col2im_nd` (which drops
   taps on padding by its own index arithmetic).
-* note 001, Appendix B: :func:`vardhan2022_mask_column` is the note's index
-  arithmetic (eqs. b-2.1 to b-2.3, 1-based) exactly as written;
-  :func:`vardhan2022_mask_column_corrected` adds the case the note misses (a
-  switch on the padding, possible with its max{0, …} windows).
+* note 001, Appendix B's index arithmetic (eqs. b-2.1 to b-2.3) is the note's
+  own formula and lives in :mod:`jacobians.ledger.vardhan2022_formulas`.
 * average: the N-d block builder with a kernel of ones and the separable
   row scale 1/divisor (input-independent); VJPs by col2im and by the rot180
   route of the depthwise convolution.
@@ -119,8 +117,6 @@ __all__ = [
     "max_pool_vjp_col2im",
     "max_pool2d_vjp_switches",
     "max_pool2d_vjp_col2im",
-    "vardhan2022_mask_column",
-    "vardhan2022_mask_column_corrected",
     "avg_pool",
     "avg_pool1d",
     "avg_pool2d",
@@ -308,7 +304,7 @@ class MaxPoolSwitches:
     Attributes
     ----------
     geometry : the validated PoolNdGeometry (channels = N·C for a batch)
-    values : the pooled output y, shaped (C, *O) or (N, C, *O)
+    values : the pooled output y, shaped ``(C, *O)`` or ``(N, C, *O)``
     tap : int array shaped like ``values``: the winner's position in its
         window, row-major and 0-based (``a·kw + b`` for window row a, column b)
     column : int array shaped like ``values``: the winner's index in the
@@ -600,72 +596,6 @@ def max_pool2d_vjp_col2im(g, x, kernel_size, stride=None, padding=0, *, dilation
     """2-D :func:`max_pool_vjp_col2im`."""
     return max_pool_vjp_col2im(g, x, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value,
                                ties=ties, nd=2)
-
-
-# ---------------------------------------------------------------------------
-# note 001 (Vardhan 2022), Appendix B: the mask's index arithmetic, 1-based
-# ---------------------------------------------------------------------------
-def vardhan2022_mask_column(i_pq, p, q, h_i, kernel_hw, stride_hw, padding_hw):
-    """Note 001's column of the 1 in mask row A_pq, exactly as written (eqs. b-2.1 to b-2.3).
-
-    All indices 1-based, column-major as in the note; symmetric padding
-    (h_p, w_p) as in the note; no dilation.
-
-    Parameters
-    ----------
-    i_pq : int array — the switch: 1-based index of the maximum in the
-        window stacked column by column (``MaxPoolSwitches.note001_index``)
-    p, q : int arrays — 1-based output row and column
-    h_i : input height
-    kernel_hw, stride_hw, padding_hw : (h_l, w_l), (h_s, w_s), (h_p, w_p)
-
-    Returns
-    -------
-    j : int array — ``(c_i − 1)·h_i + r_i`` with
-        ``c_b = ceil(i_pq / h_l)``, ``r_b = i_pq − (c_b − 1)·h_l``        (b-2.1)
-        ``r_t = 1 + h_s(p − 1) − h_p``, ``c_t = 1 + w_s(q − 1) − w_p``  (b-2.2)
-        ``r_i = r_b + r_t − 1``, ``c_i = c_b + c_t − 1``                 (b-2.3)
-
-    Notes
-    -----
-    As written this never checks that (r_i, c_i) lies on the input. With the
-    note's own max{0, …} windows the maximum can be a padded zero; then j is
-    out of range or, worse, a valid column of an entry that is not even in
-    the window (see :func:`vardhan2022_mask_column_corrected`).
-    """
-    i_pq, p, q = (np.asarray(v, dtype=np.int64) for v in (i_pq, p, q))
-    h_l, _ = kernel_hw
-    h_s, w_s = stride_hw
-    h_p, w_p = padding_hw
-    c_b = -(-i_pq // h_l)  # ceil(i_pq / h_l) in integers
-    r_b = i_pq - (c_b - 1) * h_l
-    r_t = 1 + h_s * (p - 1) - h_p
-    c_t = 1 + w_s * (q - 1) - w_p
-    r_i = r_b + r_t - 1
-    c_i = c_b + c_t - 1
-    return (c_i - 1) * h_i + r_i
-
-
-def vardhan2022_mask_column_corrected(i_pq, p, q, input_hw, kernel_hw, stride_hw, padding_hw):
-    """Note 001's mask column with the missing case: 0 ("no column") for a switch on the padding.
-
-    Same arithmetic as :func:`vardhan2022_mask_column`, then the row is
-    empty (returned as 0, which is no valid 1-based column) unless
-    ``1 ≤ r_i ≤ h_i`` and ``1 ≤ c_i ≤ w_i``. Needs the input width too.
-    """
-    i_pq, p, q = (np.asarray(v, dtype=np.int64) for v in (i_pq, p, q))
-    h_i, w_i = input_hw
-    h_l, _ = kernel_hw
-    h_s, w_s = stride_hw
-    h_p, w_p = padding_hw
-    c_b = -(-i_pq // h_l)
-    r_b = i_pq - (c_b - 1) * h_l
-    r_i = r_b + (1 + h_s * (p - 1) - h_p) - 1
-    c_i = c_b + (1 + w_s * (q - 1) - w_p) - 1
-    on_input = (r_i >= 1) & (r_i <= h_i) & (c_i >= 1) & (c_i <= w_i)
-    return np.where(on_input, (c_i - 1) * h_i + r_i, 0)
-
-
 
 
 # ---------------------------------------------------------------------------

@@ -15,9 +15,10 @@ Pieces the notes use:
   note 001's column-major vec against the canonical row-major one;
 * ``transpose`` — for a matrix its Jacobian is a commutation matrix;
 * ``stack`` — DD2424's S = {S_1, …, S_n} with ∂vec(S)/∂vec(S_i) = (0; I_t; 0);
-  ``select`` is its adjoint (the row block (0 I_t 0));
-* :func:`vardhan2022_channel_rows` — note 001 §3.1.2's reshaping of the row
-  dJ/dB⁽²⁾ into a channels × (h·w) matrix, one row per channel.
+  ``select`` is its adjoint (the row block (0 I_t 0)).
+
+Note 001's reshaping of dJ/dB⁽²⁾ into channel rows is the note's own formula and lives in
+:mod:`jacobians.ledger.vardhan2022_formulas`.
 """
 from __future__ import annotations
 
@@ -29,10 +30,11 @@ import scipy.sparse as sp
 from ..conventions import get_convention
 from ..conventions import unvec as _unvec
 from ..conventions import vec as _vec
-from ..geometry import GeometryError, as_positive_int
+from ..geometry import GeometryError, _short, as_items, as_positive_int
 from ..registry import Case, register
 from ._show import ShowSetup, ShowSpec, dims
-from ._sparse import index_dtype_for
+from . import _references
+from ._sparse import as_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
     "selection_matrix",
@@ -50,22 +52,68 @@ __all__ = [
     "stack_jacobian",
     "select",
     "select_jacobian",
-    "vardhan2022_channel_rows",
 ]
 
 
-def selection_matrix(source, n_in: int) -> sp.csr_array:
+def _as_int(value, name: str) -> int:
+    """An integer (negative allowed: axes), integral floats accepted, anything else one line."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise GeometryError(f"{name}: must be an integer (got {_short(value)})")
+    return int(value)
+
+
+def _dims(value, name: str) -> tuple[int, ...]:
+    """A tensor shape: a tuple of non-negative integers (each ≤ 2**31 − 1)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        value = (value,)
+    items = as_items(value, name, "a tuple of non-negative integers")
+    return tuple(as_positive_int(v, f"{name}[{i}]", allow_zero=True) for i, v in enumerate(items))
+
+
+def _guard(what: str, n_rows: int, n_cols: int, max_bytes=None, dtype=np.float64) -> None:
+    """The memory guard of a one-1-per-row selection (nnz ≤ rows), on exact ints, before any allocation."""
+    check_budget(what, n_rows, (n_rows, n_cols), dtype, max_bytes)
+
+
+def selection_matrix(source, n_in: int, *, dtype=None, max_bytes=None) -> sp.csr_array:
     """0/1 CSR with one 1 per row: row k picks input entry ``source[k]``.
 
-    Shape ``(len(source), n_in)``; a permutation matrix when ``source`` is a
-    permutation of ``range(n_in)``.
+    Parameters
+    ----------
+    source : integer indices, each in [0, n_in) (negative or too large ones are refused)
+    n_in : number of input entries (columns)
+    dtype : float32 or float64 (default); ints refused
+
+    Returns
+    -------
+    csr_array of shape ``(len(source), n_in)``; a permutation matrix when
+    ``source`` is a permutation of ``range(n_in)``.
+
+    Examples
+    --------
+    >>> selection_matrix([2, 0], 3).toarray()
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
     """
-    source = np.asarray(source).ravel()
+    dt = resolve_dtype(dtype)
+    n_in = as_positive_int(n_in, "n_in", allow_zero=True)
+    source = as_array(source, "source")
+    if source.dtype.kind == "f" and source.size and np.all(np.isfinite(source)) and np.all(source == np.round(source)):
+        source = source.astype(np.int64)
+    if source.dtype.kind not in "iu" and not (source.size == 0 and source.dtype.kind == "f"):
+        raise TypeError(f"source: must be integer indices (got dtype {source.dtype})")
+    source = source.ravel()
     n_out = source.size
+    _guard("selection matrix", n_out, n_in, max_bytes, dt)
+    if n_out and (int(source.min()) < 0 or int(source.max()) >= n_in):
+        raise GeometryError(
+            f"source: indices must lie in [0, n_in) = [0, {n_in}) (got min {int(source.min())}, max {int(source.max())})"
+        )
     idx = index_dtype_for(n_out, n_in)
-    return sp.csr_array(
-        (np.ones(n_out), source.astype(idx), np.arange(n_out + 1, dtype=idx)), shape=(n_out, int(n_in))
-    )
+    return csr_from_arrays(np.ones(n_out, dtype=dt), source.astype(idx), np.arange(n_out + 1, dtype=idx),
+                           (n_out, n_in), what="selection_matrix")
 
 
 def _shape_of(x):
@@ -86,9 +134,11 @@ def _order_source(shape, convention):
     Computed from the convention's axis order with ravel_multi_index (not by
     transposing an array of indices, as the forward does).
     """
+    if not shape:
+        return np.zeros(1, dtype=np.int64)
     order = get_convention(convention).axis_order(len(shape))
     permuted_shape = tuple(shape[a] for a in order)
-    n = int(np.prod(shape, dtype=np.int64))
+    n = exact_size(shape)
     walked = np.unravel_index(np.arange(n), permuted_shape)  # position -> index along each permuted axis
     canonical = [None] * len(shape)
     for position, axis in enumerate(order):
@@ -98,15 +148,25 @@ def _order_source(shape, convention):
 
 def vec_jacobian(x_shape, convention="canonical") -> sp.csr_array:
     """∂vec_c(x)/∂vec(x): the permutation P with P vec_canonical = vec_convention."""
-    shape = tuple(int(s) for s in x_shape)
-    n = int(np.prod(shape, dtype=np.int64))
+    shape = _dims(x_shape, "x_shape")
+    n = exact_size(shape)
+    get_convention(convention)
+    _guard("vec Jacobian", n, n)
     return selection_matrix(_order_source(shape, convention), n)
 
 
+def _convention(value, name: str):
+    """get_convention, with the refusal naming the caller's parameter."""
+    try:
+        return get_convention(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {str(exc).split(': ', 1)[-1]}") from None
+
+
 def _check_vector(v, shape, name="v"):
-    v = np.asarray(v)
-    shape = tuple(as_positive_int(s, f"shape[{i}]") for i, s in enumerate(shape))
-    n = int(np.prod(shape, dtype=np.int64))
+    v = as_array(v, "v")
+    shape = _dims(shape, "shape")
+    n = exact_size(shape)
     if v.ndim != 1 or v.size != n:
         raise GeometryError(f"{name}: must be a vector of {n} entries for shape {shape} (got shape {v.shape})")
     return v, shape
@@ -115,14 +175,16 @@ def _check_vector(v, shape, name="v"):
 def convert_vec(v, shape, source="canonical", target="canonical") -> np.ndarray:
     """Re-order a vec of a ``shape`` tensor from convention ``source`` to ``target``."""
     v, shape = _check_vector(v, shape)
-    tensor = _unvec(v, shape, get_convention(source))
-    return _vec(tensor, get_convention(target))
+    tensor = _unvec(v, shape, _convention(source, "source"))
+    return _vec(tensor, _convention(target, "target"))
 
 
 def convert_vec_jacobian(shape, source="canonical", target="canonical") -> sp.csr_array:
     """P_target · P_sourceᵀ, built as one selection (no matrix product)."""
-    shape = tuple(int(s) for s in shape)
-    n = int(np.prod(shape, dtype=np.int64))
+    shape = _dims(shape, "shape")
+    n = exact_size(shape)
+    _convention(source, "source"), _convention(target, "target")
+    _guard("convert_vec Jacobian", n, n)
     src_pos = np.empty(n, dtype=np.int64)
     src_pos[_order_source(shape, source)] = np.arange(n)  # canonical index -> position in the source vec
     return selection_matrix(src_pos[_order_source(shape, target)], n)
@@ -131,35 +193,46 @@ def convert_vec_jacobian(shape, source="canonical", target="canonical") -> sp.cs
 # ---------------------------------------------------------------------------
 # reshape, transpose, flatten
 # ---------------------------------------------------------------------------
+def _items(value, name: str, what: str) -> tuple:
+    """A scalar or a flat sequence as a tuple; strings, mappings, None and non-iterables refused."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return (value,)
+    return as_items(value, name, what)
+
+
 def _target_shape(n, shape, name="shape"):
-    shape = tuple(int(s) for s in (shape if np.ndim(shape) else (shape,)))
+    items = _items(shape, name, "an integer or a tuple of integers")
+    shape = tuple(_as_int(s, f"{name}[{i}]") for i, s in enumerate(items))
     if shape.count(-1) > 1:
         raise GeometryError(f"{name}: at most one entry may be -1 (got {shape})")
-    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    if any(s < -1 for s in shape):
+        raise GeometryError(f"{name}: entries must be non-negative or a single -1 (got {shape})")
+    known = exact_size([s for s in shape if s != -1])
     if -1 in shape:
         if known == 0 or n % known:
             raise GeometryError(f"{name}: cannot infer -1: {n} entries are not a multiple of {known}")
         shape = tuple(n // known if s == -1 else s for s in shape)
-    if any(s < 0 for s in shape) or int(np.prod(shape, dtype=np.int64)) != n:
+    if any(s < 0 for s in shape) or exact_size(shape) != n:
         raise GeometryError(f"{name}: {shape} does not hold the input's {n} entries")
     return shape
 
 
 def reshape(x, shape, order="C") -> np.ndarray:
     """``numpy.reshape(x, shape, order)``; ``order="F"`` is MATLAB's reshape."""
-    if order not in ("C", "F"):
-        raise ValueError(f"order: must be 'C' or 'F' (got {order!r})")
+    if not isinstance(order, str) or order not in ("C", "F"):
+        raise ValueError(f"order: must be 'C' or 'F' (got {_short(order)})")
     x = np.asarray(x)
     return np.reshape(x, _target_shape(x.size, shape), order=order)
 
 
 def reshape_jacobian(x_shape, shape, order="C") -> sp.csr_array:
     """Output entry at C-order position k comes from the input entry with the same ``order``-linear index."""
-    if order not in ("C", "F"):
-        raise ValueError(f"order: must be 'C' or 'F' (got {order!r})")
-    x_shape = tuple(int(s) for s in x_shape)
-    n = int(np.prod(x_shape, dtype=np.int64))
+    if not isinstance(order, str) or order not in ("C", "F"):
+        raise ValueError(f"order: must be 'C' or 'F' (got {_short(order)})")
+    x_shape = _dims(x_shape, "x_shape")
+    n = exact_size(x_shape)
     out_shape = _target_shape(n, shape)
+    _guard("reshape Jacobian", n, n)
     out_index = np.unravel_index(np.arange(n), out_shape)  # C order over the output
     linear = np.ravel_multi_index(out_index, out_shape, order=order)
     source = np.ravel_multi_index(np.unravel_index(linear, x_shape, order=order), x_shape)
@@ -169,8 +242,8 @@ def reshape_jacobian(x_shape, shape, order="C") -> sp.csr_array:
 def _axes(ndim, axes):
     if axes is None:
         return tuple(range(ndim))[::-1]
-    axes = tuple(int(a) for a in axes)
-    if sorted(a % ndim if ndim else a for a in axes) != list(range(ndim)):
+    axes = tuple(_as_int(a, "axes") for a in _items(axes, "axes", f"a permutation of range({ndim})"))
+    if any(not -ndim <= a < ndim for a in axes) or sorted(a % ndim if ndim else a for a in axes) != list(range(ndim)):
         raise GeometryError(f"axes: must be a permutation of range({ndim}) (got {axes})")
     return tuple(a % ndim for a in axes)
 
@@ -187,10 +260,11 @@ def transpose_jacobian(x_shape, axes=None) -> sp.csr_array:
     For a matrix (axes (1, 0)) this is the commutation matrix K with
     vec_r(Aᵀ) = K vec_r(A).
     """
-    x_shape = tuple(int(s) for s in x_shape)
+    x_shape = _dims(x_shape, "x_shape")
     axes = _axes(len(x_shape), axes)
     out_shape = tuple(x_shape[a] for a in axes)
-    n = int(np.prod(x_shape, dtype=np.int64))
+    n = exact_size(x_shape)
+    _guard("transpose Jacobian", n, n)
     out_index = np.unravel_index(np.arange(n), out_shape)
     in_index = [None] * len(x_shape)
     for i, a in enumerate(axes):
@@ -199,7 +273,10 @@ def transpose_jacobian(x_shape, axes=None) -> sp.csr_array:
 
 
 def _flat_dims(ndim, start_dim, end_dim):
+    start_dim, end_dim = _as_int(start_dim, "start_dim"), _as_int(end_dim, "end_dim")
     if ndim == 0:
+        if start_dim not in (0, -1) or end_dim not in (0, -1):
+            raise GeometryError(f"start_dim, end_dim: must be 0 or -1 for a 0-d input (got {start_dim}, {end_dim})")
         return 0, 0
     start, end = start_dim % ndim, end_dim % ndim
     if not (-ndim <= start_dim < ndim and -ndim <= end_dim < ndim) or start > end:
@@ -218,9 +295,10 @@ def flatten(x, start_dim=0, end_dim=-1) -> np.ndarray:
 
 def flatten_jacobian(x_shape, start_dim=0, end_dim=-1) -> sp.csr_array:
     """The identity: a C-order flatten does not move any entry."""
-    x_shape = tuple(int(s) for s in x_shape)
+    x_shape = _dims(x_shape, "x_shape")
     _flat_dims(len(x_shape), start_dim, end_dim)
-    n = int(np.prod(x_shape, dtype=np.int64))
+    n = exact_size(x_shape)
+    _guard("flatten Jacobian", n, n)
     return selection_matrix(np.arange(n), n)
 
 
@@ -244,11 +322,12 @@ def stack_jacobian(index: int, count: int, block_size: int) -> sp.csr_array:
     index = as_positive_int(index, "index", allow_zero=True)
     if index >= count:
         raise GeometryError(f"index: must be below count = {count} (got {index})")
+    _guard("stack Jacobian", count * t, t)
     idx = index_dtype_for(count * t)
     indptr = np.zeros(count * t + 1, dtype=idx)
     indptr[index * t + 1 : (index + 1) * t + 1] = np.arange(1, t + 1)
     indptr[(index + 1) * t + 1 :] = t
-    return sp.csr_array((np.ones(t), np.arange(t, dtype=idx), indptr), shape=(count * t, t))
+    return csr_from_arrays(np.ones(t), np.arange(t, dtype=idx), indptr, (count * t, t), what="stack_jacobian")
 
 
 def select(x, index: int) -> np.ndarray:
@@ -264,27 +343,13 @@ def select(x, index: int) -> np.ndarray:
 
 def select_jacobian(x_shape, index: int) -> sp.csr_array:
     """(0 I_t 0): row block selecting block ``index`` of the leading axis."""
-    x_shape = tuple(int(s) for s in x_shape)
+    x_shape = _dims(x_shape, "x_shape")
     index = as_positive_int(index, "index", allow_zero=True)
     if not x_shape or index >= x_shape[0]:
         raise GeometryError(f"index: must be below x.shape[0] (shape {x_shape}, got {index})")
-    t = int(np.prod(x_shape[1:], dtype=np.int64))
-    return selection_matrix(index * t + np.arange(t), int(np.prod(x_shape, dtype=np.int64)))
-
-
-def vardhan2022_channel_rows(dj_db, channels: int) -> np.ndarray:
-    """Note 001 §3.1.2: the row dJ/dB⁽²⁾ (1 × c·h·w) as a c × (h·w) matrix, row j = dJ/d vec(A_j).
-
-    B⁽²⁾ stacks vec(A_1), …, vec(A_c) (each column-major), so the reshape is a
-    plain C-order reshape of the row; its Jacobian is the identity.
-    """
-    row = np.asarray(dj_db)
-    channels = as_positive_int(channels, "channels")
-    if row.ndim > 2 or (row.ndim == 2 and row.shape[0] != 1) or row.size % channels:
-        raise GeometryError(
-            f"dj_db: must be a row of c*h*w entries divisible by channels = {channels} (got shape {row.shape})"
-        )
-    return row.reshape(channels, -1)
+    t = exact_size(x_shape[1:])
+    _guard("select Jacobian", t, exact_size(x_shape))
+    return selection_matrix(index * t + np.arange(t), exact_size(x_shape))
 
 
 # ---------------------------------------------------------------------------
@@ -432,6 +497,7 @@ def _one_per_row(shapes, params, wrt, out):
 
 register(
     "vec",
+    reference=_references.vec_reference,
     summary="vec in a named convention (row/col-major, channels first/last): a permutation",
     forward=vec_op,
     jacobian={"x": lambda x, convention="canonical": vec_jacobian(np.shape(x), convention)},
@@ -449,6 +515,7 @@ register(
 
 register(
     "convert_vec",
+    reference=_references.convert_vec_reference,
     summary="re-order a vec from one convention to another: P_target P_sourceᵀ",
     forward=convert_vec,
     jacobian={"v": lambda v, shape, source="canonical", target="canonical": convert_vec_jacobian(shape, source, target)},
@@ -463,6 +530,7 @@ register(
 
 register(
     "reshape",
+    reference=_references.reshape_reference,
     summary="numpy reshape in C or F (MATLAB) order: a permutation",
     forward=reshape,
     jacobian={"x": lambda x, shape, order="C": reshape_jacobian(np.shape(x), shape, order)},
@@ -477,6 +545,7 @@ register(
 
 register(
     "transpose",
+    reference=_references.transpose_reference,
     summary="axis permutation; for a matrix the Jacobian is a commutation matrix",
     forward=transpose,
     jacobian={"x": lambda x, axes=None: transpose_jacobian(np.shape(x), axes)},
@@ -493,6 +562,7 @@ register(
 
 register(
     "flatten",
+    reference=_references.flatten_reference,
     summary="torch.flatten(x, start_dim, end_dim): the identity Jacobian",
     forward=flatten,
     jacobian={"x": lambda x, start_dim=0, end_dim=-1: flatten_jacobian(np.shape(x), start_dim, end_dim)},
@@ -526,6 +596,7 @@ def _stack_block_vjp(name):
 
 register(
     "stack",
+    reference=_references.stack_reference,
     summary="S = {S_1, S_2, S_3} (note 004): ∂vec S/∂vec S_i = (0; I_t; 0)",
     forward=lambda s1, s2, s3: stack(s1, s2, s3),
     jacobian={n: _stack_block_jac(n) for n in ("s1", "s2", "s3")},
@@ -550,6 +621,7 @@ def _select_vjp(g, x, index):
 
 register(
     "select",
+    reference=_references.select_reference,
     summary="S_i = S[i] along the leading axis: the row block (0 I_t 0)",
     forward=select,
     jacobian={"x": lambda x, index: select_jacobian(np.shape(x), index)},

@@ -43,10 +43,12 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ..geometry import _short
 from ..registry import Case, register
 from ..geometry import GeometryError
+from . import _references
 from ._show import ShowSetup, ShowSpec, need_ndim, one_hot
-from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
+from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype, torch_input
 
 __all__ = [
     "LABEL_ATOL",
@@ -56,7 +58,6 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_jacobian",
     "softmax_cross_entropy",
-    "softmax_cross_entropy_grad_note004",
     "softmax_cross_entropy_grad",
     "softmax_cross_entropy_grad_onehot",
     "softmax_cross_entropy_vjp",
@@ -113,36 +114,47 @@ def _one_hot(y, like: np.ndarray, name="y") -> np.ndarray:
     return y
 
 
+#: How far Σp may be from 1 for p to count as a probability vector (rounding of a softmax in float32).
+PROB_ATOL = 1e-6
+
+
 def _probabilities(p, name="p") -> np.ndarray:
     p = _vector(p, name)
     if (p < 0).any():
         raise ValueError(f"{name}: probabilities must be ≥ 0 (got min {p.min():.3g})")
+    if abs(float(p.sum(dtype=np.float64)) - 1.0) > PROB_ATOL:
+        raise ValueError(
+            f"{name}: probabilities must sum to 1 within {PROB_ATOL:g} (got sum {float(p.sum(dtype=np.float64)):.10g})"
+        )
     return p
 
 
 # ---------------------------------------------------------------------------
 # softmax
 # ---------------------------------------------------------------------------
-def softmax(s):
+def softmax(s=None, *, input=None):
     """``p = exp(s) / Σ exp(s)`` for a score vector s (C,), computed with the max shifted out.
 
     The notes' vector softmax; for any shape along an axis see :func:`softmax_along`.
+    ``input=`` is accepted for ``s`` (PyTorch's name); float32 stays float32.
 
     Examples
     --------
     >>> softmax(np.array([0., np.log(3.)]))
     array([0.25, 0.75])
     """
-    s = _vector(s, "s")
+    s = _vector(torch_input(s, input, "s"), "s")
     e = np.exp(s - s.max())
     return e / e.sum()
 
 
-def softmax_jacobian(s, dim=-1, *, sparse=None):
+def softmax_jacobian(s, dim=-1, *, sparse=None, max_bytes=None):
     """∂p/∂s = diag(p) − p pᵀ, shape (C, C); dense ndarray unless ``sparse=True``.
 
-    Entry ``∂p_i/∂s_j = p_i([i = j] − p_j)``. Any other shape: the
-    block-diagonal csr_array of softmax along ``dim``
+    Entry ``∂p_i/∂s_j = p_i([i = j] − p_j)``. For a vector every entry is
+    stored (the matrix is dense); the memory guard runs on C² before anything
+    is built, and the CSR form is filled directly (no dense matrix first).
+    Any other shape: the block-diagonal csr_array of softmax along ``dim``
     (:func:`softmax_along_jacobian`); ``sparse=None`` means dense for a vector
     (the notes' C×C matrix, as before) and CSR otherwise.
 
@@ -152,12 +164,24 @@ def softmax_jacobian(s, dim=-1, *, sparse=None):
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
     """
+    if sparse is not None and not isinstance(sparse, (bool, np.bool_)):
+        raise TypeError(f"sparse: must be True, False or None (got {type(sparse).__name__})")
     if np.ndim(s) != 1 or dim not in (0, -1):
         jac = softmax_along_jacobian(s, dim)
         return jac.toarray() if sparse is False else jac
+    sparse = bool(sparse)
     p = softmax(s)
-    jac = np.diag(p) - np.outer(p, p)
-    return sp.csr_array(jac) if sparse else jac
+    c = p.size
+    check_budget("softmax Jacobian" + (" (CSR)" if sparse else " (dense: 8 bytes an entry at most as CSR's 12)"),
+                 c * c, (c, c), p.dtype, max_bytes)
+    data = np.multiply.outer(-p, p).reshape(-1)
+    data[:: c + 1] += p
+    if not sparse:
+        return data.reshape(c, c)
+    idx = index_dtype_for(c * c, c)
+    indices = np.empty(c * c, dtype=idx)
+    indices.reshape(c, c)[...] = np.arange(c, dtype=idx)
+    return csr_from_arrays(data, indices, np.arange(0, c * c + 1, c, dtype=idx), (c, c), what="softmax_jacobian")
 
 
 def softmax_vjp(g, s):
@@ -218,17 +242,6 @@ def softmax_cross_entropy(s, y):
     return np.asarray(logsumexp(s) - logsumexp(s, b=y))
 
 
-def softmax_cross_entropy_grad_note004(s, y):
-    """Note 004's chained form ``∂l/∂s = −yᵀ/(yᵀp) · (diag(p) − p pᵀ)``, with the C×C matrix formed.
-
-    Returns the row as a vector (C,).
-    """
-    s = _vector(s, "s")
-    y = _label(y, s)
-    p = softmax(s)
-    return (-y / (y @ p)) @ softmax_jacobian(s)
-
-
 def softmax_cross_entropy_grad(s, y):
     """∂l/∂s in closed form for any label: ``p − (y ∘ p)/(yᵀp)`` (C,)."""
     s = _vector(s, "s")
@@ -257,7 +270,10 @@ def _closed_form_vjp(g, s, y):
 
 
 def _sce_jacobian(s, y):
-    return sp.csr_array(softmax_cross_entropy_grad_note004(s, y)[None, :])
+    """The 1 × C Jacobian as the chain −yᵀ/(yᵀp) · ∂p/∂s, with the C × C softmax Jacobian formed."""
+    s = _vector(s, "s")
+    y = _label(y, s)
+    return sp.csr_array(((-y / (y @ softmax(s))) @ softmax_jacobian(s))[None, :])
 
 
 # ---------------------------------------------------------------------------
@@ -315,8 +331,8 @@ def frobenius_loss(x, y):
 def frobenius_loss_jacobian(x, y, wrt="x"):
     """``∂Q/∂vec(X) = vec(X − Y)ᵀ`` (or ``−vec(X − Y)ᵀ`` for ``wrt="y"``), a 1×n csr_array row."""
     x, y = _pair(x, y)
-    if wrt not in ("x", "y"):
-        raise ValueError(f"wrt: must be 'x' or 'y' (got {wrt!r})")
+    if not isinstance(wrt, str) or wrt not in ("x", "y"):
+        raise ValueError(f"wrt: must be 'x' or 'y' (got {_short(wrt)})")
     r = (x - y).ravel()
     return sp.csr_array((r if wrt == "x" else -r)[None, :])
 
@@ -573,10 +589,16 @@ def _loss_show(op):
                     symbols={"s": "s"}, example=("--input", "4", "--target", "2"))
 
 
+def _softmax_forward(s):
+    """Registered forward, inputs required (see :mod:`jacobians.registry`)."""
+    return softmax(s)
+
+
 register(
     "softmax",
+    reference=_references.softmax_reference,
     summary="softmax p = exp(s)/Σexp(s): ∂p/∂s = diag(p) − p pᵀ",
-    forward=softmax,
+    forward=_softmax_forward,
     jacobian={"s": lambda s: softmax_jacobian(s, sparse=True)},
     vjp={"s": {"elementwise": softmax_vjp}},
     cases=softmax_cases,
@@ -588,6 +610,7 @@ register(
 
 register(
     "softmax_cross_entropy",
+    reference=_references.softmax_cross_entropy_reference,
     summary="l = −log(yᵀ softmax(s)) (note 004), y constant: ∂l/∂s = −yᵀ/(yᵀp)(diag(p) − p pᵀ)",
     forward=softmax_cross_entropy,
     jacobian={"s": _sce_jacobian},
@@ -612,6 +635,7 @@ def _soft_ce_vjp(g, s, y):
 
 register(
     "softmax_soft_cross_entropy",
+    reference=_references.softmax_soft_cross_entropy_reference,
     summary="h = −Σ y log softmax(s) (PyTorch's soft-target cross-entropy), y constant: ∂h/∂s = p − y",
     forward=softmax_soft_cross_entropy,
     jacobian={"s": _soft_ce_jacobian},
@@ -623,6 +647,7 @@ register(
 
 register(
     "frobenius_loss",
+    reference=_references.frobenius_loss_reference,
     summary="Q = ½‖X − Y‖²_F (note 000): ∂Q/∂vec(X) = vec(X − Y)ᵀ",
     forward=frobenius_loss,
     jacobian={"x": lambda x, y: frobenius_loss_jacobian(x, y, "x"), "y": lambda x, y: frobenius_loss_jacobian(x, y, "y")},
