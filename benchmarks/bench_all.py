@@ -130,6 +130,20 @@ def _setups():
     s["linear_xw_b"] = ("x 8x2048 W 2048x1000", lambda r: ({"x": _n(r, 8, 2048), "weight": _n(r, 2048, 1000), "bias": _n(r, 1000)}, {}))
     s["linear_wvec_b"] = ("h 64x7x7 W 1000x3136", lambda r: ({"h": _n(r, 64, 7, 7), "weight": _n(r, 1000, 3136), "bias": _n(r, 1000)}, {}))
     s["linear_wtb_b"] = ("b 2048 W 2048x1000", lambda r: ({"b_vec": _n(r, 2048), "weight": _n(r, 2048, 1000), "bias": _n(r, 1000)}, {}))
+    # operators merged from the convt / robust branches (transposed conv: weight (C_in, C_out/G, k…))
+    tconv = dict(stride=1, padding=1, output_padding=0, groups=1, dilation=1)
+    s["conv_transpose2d"] = ("x 64x56x56 w 64x64x3x3 p1",
+                             lambda r: ({"x": _n(r, 64, 56, 56), "weight": _n(r, 64, 64, 3, 3), "bias": _n(r, 64)}, tconv))
+    s["conv_transpose1d"] = ("x 64x3136 w 64x64x9 p4",
+                             lambda r: ({"x": _n(r, 64, 3136), "weight": _n(r, 64, 64, 9), "bias": _n(r, 64)}, {**tconv, "padding": 4}))
+    s["conv_transpose3d"] = ("x 32x8x28x28 w 32x32x3x3x3 p1",
+                             lambda r: ({"x": _n(r, 32, 8, 28, 28), "weight": _n(r, 32, 32, 3, 3, 3), "bias": _n(r, 32)}, tconv))
+    s["adaptive_avg_pool2d"] = ("x 64x112x112 -> 7x7", lambda r: ({"x": _n(r, *fmap)}, {"output_size": 7}))
+    s["adaptive_max_pool2d"] = ("x 64x112x112 -> 7x7", lambda r: ({"x": _n(r, *fmap)}, {"output_size": 7}))
+    s["global_avg_pool2d"] = ("x 64x112x112", lambda r: ({"x": _n(r, *fmap)}, {}))
+    s["interpolate"] = ("x 64x56x56 nearest x2", lambda r: ({"x": _n(r, 64, 56, 56)},
+                                                            {"size": None, "scale_factor": 2, "mode": "nearest", "align_corners": None}))
+    s["linear"] = ("x 2048 W 1000x2048", lambda r: ({"x": _n(r, 2048), "weight": _n(r, 1000, 2048), "bias": _n(r, 1000)}, {}))
     return s
 
 
