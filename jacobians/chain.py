@@ -29,7 +29,12 @@ first (an O(rows) index composition, :class:`RowSelection`), and a run of them
 is applied to the product accumulated so far by gathering and scaling its rows
 in one pass that writes the result's CSR arrays directly (O(nnz of the
 result)); rows whose scale is 0 (a ReLU that is off, a padded max) are dropped
-instead of stored as explicit zeros. General links stay scipy's SpGEMM.
+instead of stored as explicit zeros. When such a run follows a link that can
+build single rows (``Link(..., build=..., rows=...)``, e.g. a convolution with
+:func:`jacobians.stream.conv2d_input_rows`) and has not been built yet, only
+the rows the run keeps are built: conv → ReLU → max-pool never writes the
+three quarters of the conv rows the pooling discards. General links stay
+scipy's SpGEMM.
 """
 from __future__ import annotations
 
@@ -191,16 +196,22 @@ class Link:
     build : zero-argument callable returning the Jacobian (built only when asked).
     vjp : callable ``g (out_size,) -> (in_size,)``; default ``Jᵀ g`` from the matrix.
     in_size, out_size : required with ``build``; taken from ``matrix`` otherwise.
+    rows : optional callable ``rows(r) -> csr`` (r an int64 array of row indices, any order,
+        repeats allowed) returning exactly the rows ``J[r]`` without building the others
+        (e.g. :func:`jacobians.stream.conv2d_input_rows`). A chain uses it when row
+        selections follow this link and the matrix has not been built: only the rows
+        they keep are ever written.
     """
 
     def __init__(self, name: str, matrix=None, *, build: Callable | None = None, vjp: Callable | None = None,
-                 in_size: int | None = None, out_size: int | None = None):
+                 in_size: int | None = None, out_size: int | None = None, rows: Callable | None = None):
         self.name = str(name)
         if (matrix is None) == (build is None):
             raise ValueError(f"link {self.name!r}: give exactly one of matrix or build")
-        for what, fn in (("build", build), ("vjp", vjp)):
+        for what, fn in (("build", build), ("vjp", vjp), ("rows", rows)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{what}: must be a callable (got {type(fn).__name__})")
+        self._rows = rows
         self._matrix = None if matrix is None else _as_sparse(matrix, self.name)
         self._build = build
         self._vjp = vjp
@@ -229,6 +240,37 @@ class Link:
                 )
             self._matrix = built
         return self._matrix
+
+    @property
+    def can_build_rows(self) -> bool:
+        """True while only some rows can still be built (a ``rows`` builder, matrix not built yet)."""
+        return self._rows is not None and self._matrix is None
+
+    def selected(self, selection: "RowSelection") -> sp.csr_array:
+        """``S @ J`` for a row selection S, building only the rows S keeps (needs ``rows``)."""
+        if selection.shape[1] != self.out_size:
+            raise ValueError(f"link {self.name!r}: a selection from {selection.shape[1]} rows cannot follow {self.out_size} outputs")
+        keep = selection.source >= 0
+        part = sp.csr_array(self._rows(selection.source[keep]))
+        if part.shape != (int(keep.sum()), self.in_size):
+            raise ValueError(
+                f"link {self.name!r}: rows() returned shape {part.shape}, expected ({int(keep.sum())}, {self.in_size})"
+            )
+        from .ops._sparse import csr_from_arrays
+
+        data = part.data.astype(np.result_type(part.dtype, selection.scale.dtype), copy=False)
+        scale = selection.scale[keep]
+        if not np.all(scale == 1):  # masks and switches select with scale 1: nothing to write
+            data *= np.repeat(scale, np.diff(part.indptr))
+        if keep.all():
+            indptr = part.indptr
+        else:  # dropped rows (scale 0) become empty rows: one indptr pass, data and indices reused
+            counts = np.zeros(selection.shape[0], dtype=np.int64)
+            counts[keep] = np.diff(part.indptr)
+            indptr = np.zeros(selection.shape[0] + 1, dtype=part.indptr.dtype)
+            np.cumsum(counts, out=indptr[1:])
+        return csr_from_arrays(data, part.indices, indptr, (selection.shape[0], self.in_size),
+                               what=f"rows of {self.name} selected")
 
     def vjp(self, g) -> np.ndarray:
         g = _gradient(g)
@@ -288,8 +330,30 @@ class Chain:
         """J_n ⋯ J_1, multiplied from the input side (row selections by gathering; see the module docstring)."""
         product = None  # accumulated J_k ⋯ J_1 (None: nothing general yet)
         pending = None  # composed run of row selections applied after ``product``
-        for link in self.links:
-            matrix = link.jacobian()
+        looked = {}  # index -> matrix built while looking ahead (a nested Chain is not rebuilt)
+        k = 0
+        while k < len(self.links):
+            link = self.links[k]
+            k += 1
+            if isinstance(link, Link) and link.can_build_rows:
+                # a builder followed by row selections: build only the rows they keep
+                run, end = None, k
+                while end < len(self.links):
+                    looked[end] = self.links[end].jacobian()
+                    following = RowSelection.from_matrix(looked[end])
+                    if following is None:
+                        break
+                    run = following if run is None else following.after(run)
+                    end += 1
+                if run is not None:
+                    if pending is not None:
+                        product = pending.to_csr() if product is None else pending.apply(product)
+                        pending = None
+                    rows = link.selected(run)
+                    product = rows if product is None else sp.csr_array(rows @ product)
+                    k = end
+                    continue
+            matrix = looked.pop(k - 1) if (k - 1) in looked else link.jacobian()
             selection = RowSelection.from_matrix(matrix)
             if selection is not None:
                 pending = selection if pending is None else selection.after(pending)

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from .geometry import Conv2dGeometry
 from .ops._sparse import csr_from_arrays, index_dtype_for
 
-__all__ = ["conv2d_input_block", "conv2d_input_jacobian_blocks", "conv2d_input_nnz", "write_mtx"]
+__all__ = ["conv2d_input_block", "conv2d_input_jacobian_blocks", "conv2d_input_nnz", "conv2d_input_rows", "write_mtx"]
 
 #: default entries per block: 48 MiB as CSR; formatting one block's text holds about
 #: 80 bytes per entry (CSR, COO and the text), so ~0.35 GB resident at the most
@@ -85,6 +85,98 @@ def conv2d_input_block(weight, input_shape, channels: slice, stride=1, padding=0
     indices += idx.type(group * cg * geom.height * geom.width)
     return csr_from_arrays(part.data, indices, part.indptr.astype(idx, copy=False), (part.shape[0], n_cols),
                            what="conv2d input Jacobian block")
+
+
+#: output entries written per pass in :func:`conv2d_input_rows` (temporaries stay in cache)
+_ROWS_CHUNK = 1 << 16
+
+
+def conv2d_input_rows(weight, input_shape, rows, stride=1, padding=0, dilation=1, groups=1, *, dtype=None,
+                      max_bytes=None) -> sp.csr_array:
+    """Selected rows of ``conv2d_input_jacobian``, built without building the others.
+
+    ``rows`` is an integer array (any order, repeats allowed) of output
+    indices ``o·OH·OW + i·OW + j``; row k of the result is row ``rows[k]`` of
+    the full matrix. This is what a chain uses when row selections (ReLU's
+    mask, max pooling's switches) follow a convolution: only the rows they
+    keep are written (:class:`jacobians.chain.Link`'s ``rows=``).
+
+    Each row's taps along each axis are a range [lo, hi) in closed form, so its
+    count is known before anything is allocated; rows sharing the same ranges
+    (a handful: the interior and the borders) share one column-offset and one
+    weight-index pattern, written for a chunk of rows at a time.
+
+    Examples
+    --------
+    >>> from jacobians import conv2d_input_jacobian
+    >>> w = np.arange(18.).reshape(2, 1, 3, 3)
+    >>> full = conv2d_input_jacobian(w, (1, 4, 4), padding=1)
+    >>> part = conv2d_input_rows(w, (1, 4, 4), np.array([17, 0, 17]), padding=1)
+    >>> bool(abs(part - full[[17, 0, 17]]).max() == 0)
+    True
+    """
+    from .ops._sparse import check_budget, exact_size
+
+    weight = np.asarray(weight)
+    if weight.dtype == object or not np.issubdtype(weight.dtype, np.number):
+        raise ValueError(f"weight: conv2d_input_rows needs a real float array (got dtype {weight.dtype})")
+    geom = _geometry(weight.shape, input_shape, stride, padding, dilation, groups)
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+        raise ValueError(f"rows: must be a 1-D integer array of output indices (got shape {rows.shape}, dtype {rows.dtype})")
+    oh, ow = geom.out_hw
+    n_out = exact_size((geom.out_channels, oh, ow))
+    n_cols = exact_size(geom.input_shape)
+    if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n_out):
+        raise ValueError(f"rows: every index must lie in 0..{n_out - 1} (got {int(rows.min())}..{int(rows.max())})")
+    rows = rows.astype(np.int64, copy=False)
+    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+    pt, _, pl, _ = geom.padding
+    H, W, cg = geom.height, geom.width, geom.in_per_group
+    value_dtype = np.dtype(np.float64 if dtype is None else dtype)
+
+    o, rem = np.divmod(rows, oh * ow)
+    i, j = np.divmod(rem, ow)
+    top, left = i * sh - pt, j * sw - pl  # input position of tap (0, 0)
+
+    def tap_range(start, size, k, d):
+        lo = np.clip(-(start // d), 0, k)  # first a with start + a·d >= 0: ceil(-start / d)
+        hi = np.clip((size - 1 - start) // d + 1, 0, k)
+        return lo, np.maximum(hi, lo)
+
+    lo_h, hi_h = tap_range(top, H, kh, dh)
+    lo_w, hi_w = tap_range(left, W, kw, dw)
+    counts = cg * (hi_h - lo_h) * (hi_w - lo_w)
+    nnz = int(counts.sum())
+    shape = (int(rows.size), n_cols)
+    check_budget("conv2d input Jacobian rows", nnz, shape, value_dtype, max_bytes)
+    idx = index_dtype_for(nnz, *shape)
+    indptr = np.zeros(rows.size + 1, dtype=idx)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(nnz, dtype=idx)
+    data = np.empty(nnz, dtype=value_dtype)
+    base = (o // geom.out_per_group) * (cg * H * W) + top * W + left  # column of (c=0, tap (0, 0))
+    w2 = weight.reshape(geom.out_channels, -1).astype(value_dtype, copy=False)
+    key = ((lo_h * (kh + 1) + hi_h) * (kw + 1) + lo_w) * (kw + 1) + hi_w
+    c_ = np.arange(cg)[:, None, None]
+    for k in np.unique(key):
+        members = np.flatnonzero(key == k)
+        m0 = members[0]
+        a = np.arange(lo_h[m0], hi_h[m0])[None, :, None]
+        b = np.arange(lo_w[m0], hi_w[m0])[None, None, :]
+        offs = (c_ * (H * W) + a * (dh * W) + b * dw).ravel()
+        w_cls = w2[:, (c_ * (kh * kw) + a * kw + b).ravel()]  # (C_out, k): each row's values, by channel
+        width = offs.size
+        if width == 0:
+            continue
+        step = max(1, _ROWS_CHUNK // width)
+        span = np.arange(width)
+        for s0 in range(0, members.size, step):
+            mem = members[s0 : s0 + step]
+            pos = indptr[mem].astype(np.int64)[:, None] + span
+            data[pos] = w_cls[o[mem]]
+            indices[pos] = (base[mem][:, None] + offs).astype(idx, copy=False)
+    return csr_from_arrays(data, indices, indptr, shape, what="conv2d input Jacobian rows")
 
 
 def conv2d_input_jacobian_blocks(weight, input_shape, stride=1, padding=0, dilation=1, groups=1, *, dtype=None,

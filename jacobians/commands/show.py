@@ -15,7 +15,9 @@ Random values are printed with their seed.
 
 Before anything is built the number of nonzeros and the CSR bytes are
 estimated from the shapes with exact integers, and operators above
-``--max-memory`` (default 4G) are refused with both figures.
+``--max-memory`` (default 4G) are refused with both figures — except a conv2d
+input Jacobian exported with ``--format mtx``, which is streamed to the file in
+row blocks of bounded size (jacobians.stream), with a progress bar on a terminal.
 
 Examples::
 
@@ -877,6 +879,8 @@ def run(args) -> int:
         values = "symbolic"
 
     problem = build_problem(spec, args)
+    if _streamable(problem, fmt, convention, args, values):
+        return _stream_mtx(problem, args, values)
     _check_memory(problem, args.max_memory)
 
     rows, cols, nnz_est, _ = problem.estimate
@@ -937,6 +941,38 @@ def run(args) -> int:
         _emit(_header(problem, matrix, convention, "pretty", shown_base) + "\n" + _summary_text(matrix) + note_text, args.out)
     else:
         _emit(_header(problem, matrix, convention, fmt, shown_base) + "\n" + _render(matrix, fmt, args.full) + note_text, args.out)
+    return 0
+
+
+def _streamable(problem: Problem, fmt, convention, args, values) -> bool:
+    """A conv2d input Jacobian exported as mtx whose CSR exceeds --max-memory: written in row blocks instead."""
+    from ..ops._sparse import csr_bytes
+
+    if fmt != "mtx" or convention is not None or args.plot is not None or values == "symbolic":
+        return False
+    if problem.spec.name != "conv2d" or problem.wrt != "x":
+        return False
+    rows, cols, nnz, _ = problem.estimate
+    return csr_bytes(nnz, rows, cols) > args.max_memory
+
+
+def _stream_mtx(problem: Problem, args, values) -> int:
+    """Write the conv2d input Jacobian block by block (jacobians.stream), each block within --max-memory."""
+    from ..ops._sparse import csr_bytes
+    from ..stream import DEFAULT_BLOCK_NNZ, conv2d_input_jacobian_blocks, conv2d_input_nnz, write_mtx
+
+    inputs, notes = _fill_values(problem, values or "random", args.seed, 1)
+    weight, params = inputs["weight"], problem.params
+    rows, cols, _, _ = problem.estimate
+    nnz = conv2d_input_nnz(weight.shape, problem.shapes["x"], **params)
+    # formatting one block's text holds ~80 bytes per entry (CSR, COO and the text)
+    block_nnz = max(1, min(DEFAULT_BLOCK_NNZ, int(args.max_memory) // 80))
+    blocks = conv2d_input_jacobian_blocks(weight, problem.shapes["x"], **params, max_block_nnz=block_nnz)
+    write_mtx(blocks, (rows, cols), nnz, args.out, comment="jacobians show: numerator layout, rows = outputs")
+    need = csr_bytes(nnz, rows, cols)
+    note_text = "".join("\n" + line for line in notes)
+    print(f"wrote {args.out} (Matrix Market, {rows}x{cols}, {nnz} entries, streamed in row blocks of at most "
+          f"{block_nnz} entries: the CSR would need {need} bytes, above --max-memory {args.max_memory})" + note_text)
     return 0
 
 

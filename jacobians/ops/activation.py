@@ -100,6 +100,39 @@ def _diagonal(values: np.ndarray, what: str):
                            np.arange(n + 1, dtype=idx), (n, n), what=what)
 
 
+#: entries per pass of :func:`_diagonal_from` (its temporaries stay in cache)
+_DIAG_CHUNK = 1 << 16
+
+
+def _diagonal_from(z, derivative, dtype, what: str):
+    """diag(derivative(vec(z))) with CSR arrays written directly: indptr = indices = arange,
+    data computed chunk by chunk into place (peak ≈ the result; no dia detour, no full-size temporary)."""
+    from ._sparse import check_budget, csr_from_arrays
+
+    flat = _numeric(z).ravel()
+    n = int(flat.size)
+    dtype = np.dtype(dtype or np.float64)
+    check_budget(what, n, (n, n), dtype)
+    idx = index_dtype_for(n)
+    data = np.empty(n, dtype=dtype)
+    derivative(flat[:0])  # parameters are validated even when z is empty
+    for start in range(0, n, _DIAG_CHUNK):
+        data[start : start + _DIAG_CHUNK] = derivative(flat[start : start + _DIAG_CHUNK])
+    return csr_from_arrays(data, np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)
+
+
+def _sigmoid_derivative(z):
+    from scipy.special import expit
+
+    s = expit(z)
+    return s * (1.0 - s)
+
+
+def _tanh_derivative(z):
+    t = np.tanh(z)
+    return 1.0 - t * t
+
+
 # ---------------------------------------------------------------------------
 # ReLU
 # ---------------------------------------------------------------------------
@@ -192,9 +225,7 @@ def sigmoid_jacobian(z, *, dtype=None):
            [0.  , 0.25]])
     """
     z = _numeric(z)
-    dt = resolve_dtype(dtype, z)
-    s = sigmoid(z)
-    return _diagonal((s * (1 - s)).astype(dt), "sigmoid_jacobian")
+    return _diagonal_from(z, _sigmoid_derivative, resolve_dtype(dtype, z), "sigmoid_jacobian")
 
 
 def sigmoid_vjp(g, z):
@@ -219,9 +250,7 @@ def tanh_jacobian(z, *, dtype=None):
            [0., 1.]])
     """
     z = _numeric(z)
-    dt = resolve_dtype(dtype, z)
-    t = tanh(z)
-    return _diagonal((1 - t * t).astype(dt), "tanh_jacobian")
+    return _diagonal_from(z, _tanh_derivative, resolve_dtype(dtype, z), "tanh_jacobian")
 
 
 def tanh_vjp(g, z):
@@ -247,8 +276,9 @@ def _real(value, name, *, positive=False, nonzero=False) -> float:
     return v
 
 
-def _diag_of(values, z, dtype, what):
-    return diagonal_csr(values, dtype=resolve_dtype(dtype, z), what=what)
+def _diag_of(derivative, z, dtype, what):
+    """diag(derivative(z)) written chunk by chunk (:func:`_diagonal_from`: peak ≈ the result)."""
+    return _diagonal_from(z, derivative, resolve_dtype(dtype, z), what)
 
 
 def leaky_relu(z, negative_slope=0.01):
@@ -279,7 +309,7 @@ def leaky_relu_jacobian(z, negative_slope=0.01, *, dtype=None):
            [0. , 0. , 0.1]])
     """
     z = _numeric(z)
-    return _diag_of(_leaky_relu_derivative(z, negative_slope), z, dtype, "leaky_relu_jacobian")
+    return _diag_of(lambda c: _leaky_relu_derivative(c, negative_slope), z, dtype, "leaky_relu_jacobian")
 
 
 def leaky_relu_vjp(g, z, negative_slope=0.01):
@@ -317,7 +347,7 @@ def elu_jacobian(z, alpha=1.0, *, dtype=None):
            [0., 2.]])
     """
     z = _numeric(z)
-    return _diag_of(_elu_derivative(z, alpha), z, dtype, "elu_jacobian")
+    return _diag_of(lambda c: _elu_derivative(c, alpha), z, dtype, "elu_jacobian")
 
 
 def elu_vjp(g, z, alpha=1.0):
@@ -370,7 +400,7 @@ def gelu_jacobian(z, approximate="none", *, dtype=None):
     array([[0.5]])
     """
     z = _numeric(z)
-    return _diag_of(_gelu_derivative(z, approximate), z, dtype, "gelu_jacobian")
+    return _diag_of(lambda c: _gelu_derivative(c, approximate), z, dtype, "gelu_jacobian")
 
 
 def gelu_vjp(g, z, approximate="none"):
@@ -415,7 +445,7 @@ def softplus_jacobian(z, beta=1.0, threshold=20.0, *, dtype=None):
            [0. , 1. ]])
     """
     z = _numeric(z)
-    return _diag_of(_softplus_derivative(z, beta, threshold), z, dtype, "softplus_jacobian")
+    return _diag_of(lambda c: _softplus_derivative(c, beta, threshold), z, dtype, "softplus_jacobian")
 
 
 def softplus_vjp(g, z, beta=1.0, threshold=20.0):
