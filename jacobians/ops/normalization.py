@@ -798,7 +798,8 @@ def _torch_instance_norm(x, weight=None, bias=None, eps=1e-5):
 
 
 # batch norm ------------------------------------------------------------------
-def _bn_forward(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+def _bn_forward(x, weight, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+    """Registered forward, inputs required (``weight=None`` still means no affine; see :mod:`jacobians.registry`)."""
     return batch_norm(x, running_mean, running_var, weight, bias, training, eps)
 
 
@@ -892,7 +893,7 @@ register(
 def _family_faces(setup, forward_of, torch_forward, reference, what):
     """Registry faces of a training-statistics layer from its ``setup(x, weight, eps, **p) -> (x, layout, w, eps)``."""
 
-    def forward(x, weight=None, bias=None, eps=1e-5, **p):
+    def forward(x, weight, bias=None, eps=1e-5, **p):  # inputs required (weight=None: no affine)
         x, layout, weight, eps = setup(x, weight, eps, **p)
         return _forward(x, layout, weight, bias, eps)
 
