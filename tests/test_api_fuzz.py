@@ -371,8 +371,20 @@ def _oracle_max_jac(a, k):
 
 
 def _oracle_softmax_jac(a, k):
-    p = R.softmax_reference(a[0])
-    return _loops_matrix((p.size, p.size), lambda i, j: p[i] * ((i == j) - p[j]))
+    """A vector: p_i(δ_ij − p_j). Any other shape (the documented semantics): softmax along ``dim``,
+    so ∂p_i/∂s_j = p_i(δ_ij − p_j) when i and j lie in one slice along dim (same other indices), else 0."""
+    s = _f(a[0])
+    if s.ndim == 1:
+        p = R.softmax_reference(s)
+        return _loops_matrix((p.size, p.size), lambda i, j: p[i] * ((i == j) - p[j]))
+    axis = int(k.get("dim", a[1] if len(a) > 1 else -1)) % s.ndim
+    idx = list(np.ndindex(*s.shape))
+    p = {}
+    for i in idx:  # each entry's softmax over its own slice along axis, from the vector reference
+        sl = [s[i[:axis] + (c,) + i[axis + 1:]] for c in range(s.shape[axis])]
+        p[i] = R.softmax_reference(np.array(sl))[i[axis]]
+    same = lambda i, j: i[:axis] + i[axis + 1:] == j[:axis] + j[axis + 1:]  # noqa: E731
+    return _loops_matrix((len(idx), len(idx)), lambda r, c: p[idx[r]] * ((r == c) - p[idx[c]]) if same(idx[r], idx[c]) else 0.0)
 
 
 def _oracle_sce_grad(a, k):

@@ -167,7 +167,9 @@ def softmax_jacobian(s, dim=-1, *, sparse=None, max_bytes=None):
     """
     if sparse is not None and not isinstance(sparse, (bool, np.bool_)):
         raise TypeError(f"sparse: must be True, False or None (got {type(sparse).__name__})")
-    if np.ndim(s) != 1 or dim not in (0, -1):
+    s = as_float_array(s, "s")  # ragged / complex / strings refused here with one line
+    vector_dim = isinstance(dim, (int, np.integer)) and not isinstance(dim, bool) and dim in (0, -1)
+    if s.ndim != 1 or not vector_dim:
         jac = softmax_along_jacobian(s, dim)
         return jac.toarray() if sparse is False else jac
     sparse = bool(sparse)
