@@ -75,6 +75,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
+from .ops._sparse import as_array
 
 __all__ = [
     "VERDICTS",
@@ -1108,7 +1109,7 @@ def reference_jacobian(operator: str, wrt: str, route: str = "explicit", convent
     conv = get_convention(convention)
     _check_route(operator, wrt, route)
     kw = dict(inputs_and_params)
-    x = np.asarray(kw[wrt])
+    x = as_array(kw[wrt], wrt)
     if route == "explicit":
         J = spec.jacobian[wrt](**kw)
         y_shape = _out_shape(spec, kw)

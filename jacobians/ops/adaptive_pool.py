@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import GeometryError, as_positive_int
+from ..geometry import GeometryError, _short, as_positive_int, as_shape
 from ..registry import Case, register
 from ._separable import check_grad, product_csr, separable_adjoint
 from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
@@ -71,9 +71,9 @@ def _output_size(output_size, in_hw):
         try:
             items = tuple(output_size)
         except TypeError:
-            raise GeometryError(f"output_size: must be an int, None or a pair (got {output_size!r})") from None
+            raise GeometryError(f"output_size: must be an int, None or a pair (got {_short(output_size)})") from None
         if len(items) != 2:
-            raise GeometryError(f"output_size: must be an int or a pair (OH, OW) (got {len(items)} values: {output_size!r})")
+            raise GeometryError(f"output_size: must be an int or a pair (OH, OW) (got {len(items)} values: {_short(output_size)})")
     return tuple(
         int(n) if v is None else as_positive_int(v, f"output_size[{k}] ({ax})")
         for k, (v, n, ax) in enumerate(zip(items, in_hw, ("height", "width")))
@@ -181,9 +181,9 @@ def adaptive_avg_pool2d_jacobian(input_shape, output_size, *, dtype=None, max_by
     array([[0.5, 0.5, 0. ],
            [0. , 0.5, 0.5]])
     """
-    shape = tuple(int(v) for v in input_shape)
+    shape = as_shape(input_shape, "input_shape", (3, 4))
     if len(shape) not in (3, 4) or min(shape) < 1:
-        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) of positive sizes (got {input_shape!r})")
+        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) of positive sizes (got {_short(input_shape)})")
     oh, ow = _output_size(output_size, shape[-2:])
     return product_csr(
         _axis_table(shape[-2], oh),
@@ -294,6 +294,8 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     (array([[[3., 3.]]]), array([[[1, 2]]]))
     """
     x, values, rows, cols = _switches(x, output_size)
+    if not isinstance(return_indices, (bool, np.bool_)):
+        raise TypeError(f"return_indices: must be True or False (got {_short(return_indices)})")
     if not return_indices:
         return values
     return values, (rows * x.shape[-1] + cols).astype(np.int64)

@@ -369,7 +369,7 @@ def _scores(s, dim):
     if arr.ndim == 0 or arr.size == 0:
         raise GeometryError(f"s: must be a non-empty array with at least one axis (got shape {arr.shape})")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -arr.ndim <= dim < arr.ndim:
-        raise GeometryError(f"dim: must be an integer in [{-arr.ndim}, {arr.ndim}) for s of shape {arr.shape} (got {dim!r})")
+        raise GeometryError(f"dim: must be an integer in [{-arr.ndim}, {arr.ndim}) for s of shape {arr.shape} (got {_short(dim)})")
     if not np.isfinite(arr).all():
         raise ValueError("s: must be finite (got inf or nan among its entries)")
     axis = int(dim) % arr.ndim
