@@ -595,7 +595,7 @@ class PoolNdGeometry:
         n = len(spatial)
         kernel = as_tuple_n(kernel_size, "kernel_size", n)
         if not isinstance(ceil_mode, (bool, np.bool_)):
-            raise GeometryError(f"ceil_mode: must be True or False (got {ceil_mode!r})")
+            raise GeometryError(f"ceil_mode: must be True or False (got {_short(ceil_mode)})")
         geom = cls(
             c, tuple(spatial), kernel, kernel if stride is None else as_tuple_n(stride, "stride", n),
             as_padding_nd(padding, n), as_tuple_n(dilation, "dilation", n), bool(ceil_mode),

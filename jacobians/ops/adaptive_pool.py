@@ -30,7 +30,7 @@ import numpy as np
 from ..geometry import GeometryError, _short, as_positive_int, as_shape
 from ..registry import Case, register
 from ._separable import check_grad, product_csr, separable_adjoint
-from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
+from ._sparse import as_float_array, check_budget, check_dense, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
     "adaptive_windows",
@@ -65,7 +65,9 @@ def adaptive_windows(n: int, m: int):
 
 
 def _output_size(output_size, in_hw):
-    if output_size is None or isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+    if output_size is None:  # PyTorch: None only as an entry of the pair
+        raise GeometryError("output_size: must be an int or a pair (OH, OW) whose entries may be None (got None)")
+    if isinstance(output_size, (int, np.integer, float, np.floating)) and not isinstance(output_size, bool):
         items = (output_size, output_size)
     else:
         try:
@@ -74,10 +76,13 @@ def _output_size(output_size, in_hw):
             raise GeometryError(f"output_size: must be an int, None or a pair (got {_short(output_size)})") from None
         if len(items) != 2:
             raise GeometryError(f"output_size: must be an int or a pair (OH, OW) (got {len(items)} values: {_short(output_size)})")
-    return tuple(
+    out = tuple(
         int(n) if v is None else as_positive_int(v, f"output_size[{k}] ({ax})")
         for k, (v, n, ax) in enumerate(zip(items, in_hw, ("height", "width")))
     )
+    # memory guard (exact ints) before the window tables and one output plane are allocated
+    check_dense("adaptive pooling output plane", out[0] * out[1] + out[0] + out[1], np.float64)
+    return out
 
 
 def _image(x, name="x"):

@@ -27,7 +27,7 @@ __all__ = ["add", "add_jacobian", "concat", "concat_jacobian"]
 
 
 def _alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not np.isfinite(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not np.isfinite(float(alpha)):
         raise TypeError(f"alpha: must be a finite real number (got {_short(alpha)})")
     return float(alpha)
 

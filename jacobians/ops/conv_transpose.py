@@ -60,7 +60,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_positive_int, as_shape, _short
 from ..registry import Case, register
 from ._separable import AxisRuns, NdFrame, SeparableFrame, axis_runs
-from ._sparse import as_array  # ragged input: one line
+from ._sparse import as_array, check_dense  # ragged input: one line; memory guard of the forwards
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -356,8 +356,14 @@ def _axes(geom: ConvTranspose2dGeometry, descending: bool):
 
 def _tap_count(n_in, n_out, k, s, pad, d) -> int:
     """Number of (output position, tap) pairs of one axis that land on the input (exact, a Python int)."""
-    num = np.arange(n_out, dtype=np.int64)[:, None] + pad - np.arange(k, dtype=np.int64)[None, :] * d
-    return int(((num % s == 0) & (num >= 0) & (num < n_in * s)).sum())
+    # closed form per tap a: the t = o + pad − a·d (o in [0, n_out)) that are multiples of s in [0, n_in·s);
+    # Python ints only, nothing of the output's size is allocated (the memory guard runs on this count)
+    total = 0
+    for a in range(int(k)):
+        lo, hi = max(0, pad - a * d), min(n_in * s - 1, n_out - 1 + pad - a * d)
+        if hi >= lo:
+            total += hi // s - (-(-lo // s)) + 1
+    return total
 
 
 def _expected_nnz(geom: ConvTranspose2dGeometry) -> int:
@@ -1075,6 +1081,7 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     weight = as_array(weight, "weight")
     geom = _geometry3(x5.shape, weight.shape, stride, padding, output_padding, groups, dilation)
     n, cg, og = x5.shape[0], geom.in_per_group, geom.out_per_group
+    check_dense("conv_transpose3d full output", exact_size((n, geom.out_channels, *geom.full())), np.float64)  # memory guard
     full = np.zeros((n, geom.out_channels, *geom.full()))
     for taps in np.ndindex(*geom.kernel):  # kd·kh·kw taps, each one batched contraction
         sl = _tap_slices(geom, taps)
@@ -1260,6 +1267,7 @@ def _g_full(g, geom, n):
     g5 = g[None] if g.ndim == 4 else g
     if g5.shape != (n, *geom.output_shape):
         raise GeometryError(f"g: must have the output's shape {(n, *geom.output_shape)} (got {g.shape})")
+    check_dense("conv_transpose3d full output", exact_size((n, geom.out_channels, *geom.full())), np.float64)  # memory guard
     full = np.zeros((n, geom.out_channels, *geom.full()))
     full[(slice(None), slice(None)) + tuple(slice(p, p + o) for p, o in zip(geom.padding, geom.out_spatial))] = g5
     return full

@@ -58,6 +58,7 @@ from ._sparse import (
     block_diag_repeat,
     check_budget,
     csr_from_arrays,
+    check_dense,
     exact_size,
     index_dtype_for,
     is_symbolic,
@@ -134,6 +135,7 @@ def pad_nd(x, pads, pad_value=0.0):
     if not any(b or a for b, a in pads):
         return x
     widths = ((0, 0),) * (np.ndim(x) - len(pads)) + tuple(pads)
+    check_dense("padded input", exact_size(n + b + a for n, (b, a) in zip(np.shape(x), widths)), np.float64)  # memory guard
     return np.pad(x, widths, constant_values=pad_value)
 
 

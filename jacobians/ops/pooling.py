@@ -87,7 +87,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, _short, as_padding_nd, as_shape, as_tuple_n
+from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, _short, as_padding_nd, as_positive_int, as_shape, as_tuple_n
 from ..registry import Case, register
 from ._show_nd import pool_show, show_kw
 from ._sparse import (
@@ -698,7 +698,7 @@ def _check_divisor_override(divisor_override):
         return None
     if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)) or divisor_override <= 0:
         raise GeometryError(f"divisor_override: must be None or a positive integer, as in PyTorch (got {_short(divisor_override)})")
-    return int(divisor_override)
+    return as_positive_int(divisor_override, "divisor_override")  # at most 2**31 - 1, as every geometry number
 
 
 def avg_pool_divisor_factors(geom: PoolNdGeometry, count_include_pad=True, divisor_override=None):

@@ -65,10 +65,10 @@ import numbers
 
 import numpy as np
 
-from ..geometry import GeometryError, as_pair, _short
+from ..geometry import MAX_GEOMETRY_INT, GeometryError, as_items, as_pair, _short
 from ..registry import Case, register
 from ._separable import axis_matrix, check_grad, product_csr, separable_adjoint
-from ._sparse import as_float_array, exact_size, resolve_dtype
+from ._sparse import as_float_array, check_dense, exact_size, resolve_dtype
 
 __all__ = [
     "INTERPOLATE_MODES",
@@ -95,8 +95,16 @@ CUBIC_A = -0.75
 # ---------------------------------------------------------------------------
 # argument rules and per-axis tables
 # ---------------------------------------------------------------------------
+def _guard_plane(out_hw, name):
+    """Memory guard (exact ints) before the per-axis tables and one output plane are allocated."""
+    check_dense(f"{name}: interpolate output plane", out_hw[0] * out_hw[1] + out_hw[0] + out_hw[1], np.float64)
+
+
 def _scale_pair(scale_factor):
-    items = (scale_factor, scale_factor) if isinstance(scale_factor, numbers.Real) else tuple(scale_factor)
+    if isinstance(scale_factor, numbers.Real):
+        items = (scale_factor, scale_factor)
+    else:
+        items = as_items(scale_factor, "scale_factor", "a number or a pair (height, width)")
     if len(items) != 2:
         raise GeometryError(f"scale_factor: must be a number or a pair (height, width) (got {_short(scale_factor)})")
     out = []
@@ -134,14 +142,19 @@ def _resolve(in_hw, size, scale_factor, mode, align_corners, recompute_scale_fac
             raise GeometryError(
                 "recompute_scale_factor: only meaningful with scale_factor, not with an explicit size (PyTorch's rule)"
             )
-        return as_pair(size, "size"), (None, None), bool(align_corners)
+        out_hw = as_pair(size, "size")
+        _guard_plane(out_hw, "size")
+        return out_hw, (None, None), bool(align_corners)
     scales = _scale_pair(scale_factor)
     out = []
     for ax, n, s in zip(("height", "width"), in_hw, scales):
         m = math.floor(float(n) * s)
         if m < 1:
             raise GeometryError(f"scale_factor: output {ax} floor({n}·{_short(s)}) = {m} must be positive")
+        if m > MAX_GEOMETRY_INT:
+            raise GeometryError(f"scale_factor: output {ax} floor({n}·{_short(s)}) = {m} must be at most 2**31 - 1")
         out.append(m)
+    _guard_plane(out, "scale_factor")
     if recompute_scale_factor:
         scales = (None, None)
     return tuple(out), scales, bool(align_corners)
