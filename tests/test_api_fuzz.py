@@ -1104,3 +1104,47 @@ def test_sweep_of_malformed_calls():
     assert tally["calls"] >= 1000
     assert tally["value checked"] >= 100 and tally["refused"] >= 500
     assert not NO_ORACLE, f"values returned without an oracle to compare with: {dict(NO_ORACLE)}"
+
+
+#: a sample of the new operators' value-returning calls whose oracle is PyTorch (forwards and Jacobian builders)
+PLANTED = ["conv1d", "conv_transpose2d", "avg_pool3d", "interpolate", "group_norm", "gelu", "log_softmax",
+           "cross_entropy_loss", "concat", "conv3d_input_jacobian", "conv_transpose1d_weight_jacobian",
+           "avg_pool1d_jacobian", "max_pool3d_jacobian", "layer_norm_input_jacobian", "batch_norm_input_jacobian",
+           "softplus_jacobian", "nll_loss_jacobian", "concat_jacobian", "adaptive_avg_pool2d_jacobian"]
+
+
+@pytest.mark.parametrize("name", PLANTED)
+def test_the_judge_catches_a_planted_error(name, monkeypatch):
+    """Test the tester: a result off by 0.1 % must be reported as a silent wrong answer."""
+    orig = getattr(jb, name)
+
+    def planted(*a, **k):
+        v = orig(*a, **k)
+        return v.multiply(1.001).tocsr() if sp.issparse(v) else v * 1.001
+
+    monkeypatch.setattr(jb, name, planted)
+    args, kwargs = BASE[name]
+    why = judge(name, args, kwargs, Counter())
+    assert why and why.startswith("silent wrong answer"), why
+
+
+@pytest.mark.parametrize("name", sorted(n for n in BASE if n in TORCH_PROBED or n in {
+    "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d", "max_pool3d",
+    "avg_pool1d", "avg_pool3d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg_pool2d", "interpolate",
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "elu", "gelu", "leaky_relu", "softplus", "dropout",
+    "softmax_along", "log_softmax", "add", "cross_entropy_loss", "nll_loss", "mse_loss"}))
+def test_float32_in_float32_out(name):
+    """The dtype rule on the merged operators: float32 inputs give float32; shape-only builders float64,
+    or float32 when asked; an integer dtype= is refused with one line."""
+    import inspect
+
+    args, kwargs = BASE[name]
+    f32 = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.float64 else a for a in args]
+    out = getattr(jb, name)(*f32, **kwargs)
+    out = out[0] if isinstance(out, tuple) else out
+    has_float = any(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in args)
+    assert out.dtype == (np.float32 if has_float else np.float64), out.dtype
+    if "dtype" in inspect.signature(getattr(jb, name)).parameters:
+        assert getattr(jb, name)(*args, **kwargs, dtype=np.float32).dtype == np.float32
+        with pytest.raises(TypeError, match=r"^dtype: "):
+            getattr(jb, name)(*args, **kwargs, dtype=np.int64)

@@ -190,6 +190,12 @@ def adaptive_avg_pool2d_jacobian(input_shape, output_size, *, dtype=None, max_by
     if len(shape) not in (3, 4) or min(shape) < 1:
         raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) of positive sizes (got {_short(input_shape)})")
     oh, ow = _output_size(output_size, shape[-2:])
+    dt = resolve_dtype(dtype)
+    # memory guard on exact ints before the window tables: nnz = planes · Σ window lengths (h) · Σ (w)
+    taps = [sum(int(e) - int(b) for b, e in zip(*adaptive_windows(n, m))) for n, m in zip(shape[-2:], (oh, ow))]
+    planes = exact_size(shape[:-2])
+    check_budget("adaptive_avg_pool2d_jacobian", planes * taps[0] * taps[1], (planes * oh * ow, exact_size(shape)), dt,
+                 max_bytes)
     return product_csr(
         _axis_table(shape[-2], oh),
         _axis_table(shape[-1], ow),

@@ -534,6 +534,7 @@ def convnd_bias_jacobian(out_shape, *, dtype=None, batched=False):
     ``out_shape`` may be given per sample or batched, (N, C_out, *O) with ``batched=True``:
     the per-sample blocks stacked.
     """
+    dtype = resolve_dtype(dtype)  # the dtype rule: a float dtype or refused with one line
     if batched:
         out_shape = as_shape(out_shape, "out_shape", (3, 4, 5))
         block = convnd_bias_jacobian(out_shape[1:], dtype=dtype)
@@ -541,9 +542,10 @@ def convnd_bias_jacobian(out_shape, *, dtype=None, batched=False):
     out_shape = as_shape(out_shape, "out_shape", (2, 3, 4))
     c_out, per = out_shape[0], exact_size(out_shape[1:])
     n = c_out * per
+    check_budget("conv bias Jacobian", n, (n, c_out), dtype)  # memory guard before the n-sized arrays
     idx = index_dtype_for(n)
     pattern = Pattern(np.arange(n + 1, dtype=idx), np.repeat(np.arange(c_out, dtype=idx), per), None, (n, c_out))
-    return assemble(pattern, dtype=dtype or np.float64, what="conv_bias_jacobian")
+    return assemble(pattern, dtype=dtype, what="conv_bias_jacobian")
 
 
 # ---------------------------------------------------------------------------
