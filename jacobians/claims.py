@@ -1007,10 +1007,10 @@ def _operator_call(operator: str, wrt: str, kwargs: dict, caller: str):
     from .registry import get_operator
 
     if not isinstance(operator, str):
-        raise ValueError(f"{caller}: operator must be a registered operator's name (got {type(operator).__name__})")
+        raise ValueError(f"operator: must be a registered operator's name (got {type(operator).__name__}; in {caller})")
     spec = get_operator(operator)
-    if wrt not in spec.jacobian:
-        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {wrt!r})")
+    if not isinstance(wrt, str) or wrt not in spec.jacobian:  # an array as wrt: one line, not "unhashable type"
+        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {type(wrt).__name__ if not isinstance(wrt, str) else repr(wrt[:40])})")
     try:
         inspect.signature(spec.forward).bind(**kwargs)
     except TypeError as exc:
@@ -1040,8 +1040,8 @@ def reference_routes(operator: str, wrt: str) -> tuple:
     from .registry import get_operator
 
     spec = get_operator(operator)
-    if wrt not in spec.jacobian:
-        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {wrt!r})")
+    if not isinstance(wrt, str) or wrt not in spec.jacobian:
+        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {type(wrt).__name__ if not isinstance(wrt, str) else repr(wrt[:40])})")
     routes = ["explicit"] + [f"vjp:{name}" for name in spec.vjp[wrt]] + ["fd"]
     if spec.torch_forward is not None and _torch_ok():
         routes.append("torch")
