@@ -75,6 +75,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
+from .ops._sparse import as_array
 
 __all__ = [
     "VERDICTS",
@@ -1006,10 +1007,10 @@ def _operator_call(operator: str, wrt: str, kwargs: dict, caller: str):
     from .registry import get_operator
 
     if not isinstance(operator, str):
-        raise ValueError(f"{caller}: operator must be a registered operator's name (got {type(operator).__name__})")
+        raise ValueError(f"operator: must be a registered operator's name (got {type(operator).__name__}; in {caller})")
     spec = get_operator(operator)
-    if wrt not in spec.jacobian:
-        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {wrt!r})")
+    if not isinstance(wrt, str) or wrt not in spec.jacobian:  # an array as wrt: one line, not "unhashable type"
+        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {type(wrt).__name__ if not isinstance(wrt, str) else repr(wrt[:40])})")
     try:
         inspect.signature(spec.forward).bind(**kwargs)
     except TypeError as exc:
@@ -1039,8 +1040,8 @@ def reference_routes(operator: str, wrt: str) -> tuple:
     from .registry import get_operator
 
     spec = get_operator(operator)
-    if wrt not in spec.jacobian:
-        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {wrt!r})")
+    if not isinstance(wrt, str) or wrt not in spec.jacobian:
+        raise ValueError(f"wrt: {operator} has Jacobians w.r.t. {', '.join(spec.jacobian)} (got {type(wrt).__name__ if not isinstance(wrt, str) else repr(wrt[:40])})")
     routes = ["explicit"] + [f"vjp:{name}" for name in spec.vjp[wrt]] + ["fd"]
     if spec.torch_forward is not None and _torch_ok():
         routes.append("torch")
@@ -1108,7 +1109,7 @@ def reference_jacobian(operator: str, wrt: str, route: str = "explicit", convent
     conv = get_convention(convention)
     _check_route(operator, wrt, route)
     kw = dict(inputs_and_params)
-    x = np.asarray(kw[wrt])
+    x = as_array(kw[wrt], wrt)
     if route == "explicit":
         J = spec.jacobian[wrt](**kw)
         y_shape = _out_shape(spec, kw)

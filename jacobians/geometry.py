@@ -400,15 +400,12 @@ def _axis_names(n: int) -> tuple[str, ...]:
 
 def as_tuple_n(value, name: str, n: int, *, allow_zero: bool = False) -> tuple[int, ...]:
     """An int (every axis) or ``n`` ints (one per spatial axis) -> a tuple of ``n`` validated ints."""
-    if _is_integer(value) or isinstance(value, float):
+    if _is_integer(value) or isinstance(value, (float, np.floating)):
         return (as_positive_int(value, name, allow_zero=allow_zero),) * n
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be an integer or {n} integers (got {value!r})") from None
+    items = as_items(value, name, f"an integer or {n} integers")
     if len(items) != n:
         axes = ", ".join(_axis_names(n))
-        raise GeometryError(f"{name}: must be an integer or {n} values ({axes}) (got {len(items)} values: {value!r})")
+        raise GeometryError(f"{name}: must be an integer or {n} values ({axes}) (got {len(items)} values: {_short(value)})")
     names = _axis_names(n)
     return tuple(as_positive_int(v, f"{name}[{i}] ({names[i]})", allow_zero=allow_zero) for i, v in enumerate(items))
 
@@ -421,22 +418,19 @@ def as_padding_nd(value, n: int, name: str = "padding") -> tuple[tuple[int, int]
     after₁, …)`` — for 2-D that is :func:`as_padding`'s (top, bottom, left, right).
     """
     names = _axis_names(n)
-    if _is_integer(value) or isinstance(value, float):
+    if _is_integer(value) or isinstance(value, (float, np.floating)):
         p = as_positive_int(value, name, allow_zero=True)
         return ((p, p),) * n
     if isinstance(value, str):
-        raise GeometryError(f"{name}: 'same' and 'valid' are convolution paddings (got {value!r} here)")
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise GeometryError(f"{name}: must be an int, {n} ints, {n} pairs or {2 * n} ints (got {value!r})") from None
-    if len(items) == n and all(not (_is_integer(v) or isinstance(v, float)) for v in items):
+        raise GeometryError(f"{name}: 'same' and 'valid' are convolution paddings (got {_short(value)} here)")
+    items = as_items(value, name, f"an int, {n} ints, {n} pairs or {2 * n} ints")
+    if len(items) == n and all(not (_is_integer(v) or isinstance(v, (float, np.floating))) for v in items):
         out = []
         for i, pair in enumerate(items):
             try:
                 b, a = tuple(pair)
             except (TypeError, ValueError):
-                raise GeometryError(f"{name}[{i}] ({names[i]}): must be a pair (before, after) (got {pair!r})") from None
+                raise GeometryError(f"{name}[{i}] ({names[i]}): must be a pair (before, after) (got {_short(pair)})") from None
             out.append(
                 (
                     as_positive_int(b, f"{name}[{i}][0] ({names[i]} before)", allow_zero=True),
@@ -601,7 +595,7 @@ class PoolNdGeometry:
         n = len(spatial)
         kernel = as_tuple_n(kernel_size, "kernel_size", n)
         if not isinstance(ceil_mode, (bool, np.bool_)):
-            raise GeometryError(f"ceil_mode: must be True or False (got {ceil_mode!r})")
+            raise GeometryError(f"ceil_mode: must be True or False (got {_short(ceil_mode)})")
         geom = cls(
             c, tuple(spatial), kernel, kernel if stride is None else as_tuple_n(stride, "stride", n),
             as_padding_nd(padding, n), as_tuple_n(dilation, "dilation", n), bool(ceil_mode),

@@ -270,8 +270,12 @@ def get_operator(name: str) -> OpSpec:
     """The registered operator ``name``; an unknown name lists the known ones."""
     load_all()
     if not isinstance(name, str):
-        raise KeyError(f"operator: must be a name (str) (got {type(name).__name__}); registered: {', '.join(sorted(OPERATORS))}")
+        raise KeyError(f"operator: must be a name (str) (got {type(name).__name__}); `jacobians list` shows the {len(OPERATORS)} registered")
     try:
         return OPERATORS[name]
     except KeyError:
-        raise KeyError(f"operator: unknown {name!r}; registered: {', '.join(sorted(OPERATORS))}") from None
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(OPERATORS), n=3, cutoff=0.5)
+        hint = f"closest: {', '.join(close)}; " if close else ""
+        raise KeyError(f"operator: unknown {name[:40]!r}; {hint}`jacobians list` shows all {len(OPERATORS)}") from None

@@ -47,8 +47,11 @@ def test_float32_and_none_entries():
     x = np.ones((1, 4, 6), np.float32)
     assert ap.adaptive_avg_pool2d(x, (2, None)).shape == (1, 2, 6)
     assert ap.adaptive_avg_pool2d(x, (2, None)).dtype == np.float32
-    assert ap.adaptive_max_pool2d_jacobian(x, None).dtype == np.float32
-    np.testing.assert_array_equal(ap.adaptive_max_pool2d_jacobian(np.arange(24.).reshape(1, 4, 6), None).toarray(), np.eye(24))
+    assert ap.adaptive_max_pool2d_jacobian(x, (None, None)).dtype == np.float32
+    np.testing.assert_array_equal(ap.adaptive_max_pool2d_jacobian(np.arange(24.).reshape(1, 4, 6), (None, None)).toarray(),
+                                  np.eye(24))
+    with pytest.raises(GeometryError, match=r"^output_size: must be an int or a pair"):  # PyTorch: None only as an entry
+        ap.adaptive_avg_pool2d(x, None)
 
 
 @pytest.mark.parametrize(

@@ -371,8 +371,20 @@ def _oracle_max_jac(a, k):
 
 
 def _oracle_softmax_jac(a, k):
-    p = R.softmax_reference(a[0])
-    return _loops_matrix((p.size, p.size), lambda i, j: p[i] * ((i == j) - p[j]))
+    """A vector: p_i(δ_ij − p_j). Any other shape (the documented semantics): softmax along ``dim``,
+    so ∂p_i/∂s_j = p_i(δ_ij − p_j) when i and j lie in one slice along dim (same other indices), else 0."""
+    s = _f(a[0])
+    if s.ndim == 1:
+        p = R.softmax_reference(s)
+        return _loops_matrix((p.size, p.size), lambda i, j: p[i] * ((i == j) - p[j]))
+    axis = int(k.get("dim", a[1] if len(a) > 1 else -1)) % s.ndim
+    idx = list(np.ndindex(*s.shape))
+    p = {}
+    for i in idx:  # each entry's softmax over its own slice along axis, from the vector reference
+        sl = [s[i[:axis] + (c,) + i[axis + 1:]] for c in range(s.shape[axis])]
+        p[i] = R.softmax_reference(np.array(sl))[i[axis]]
+    same = lambda i, j: i[:axis] + i[axis + 1:] == j[:axis] + j[axis + 1:]  # noqa: E731
+    return _loops_matrix((len(idx), len(idx)), lambda r, c: p[idx[r]] * ((r == c) - p[idx[c]]) if same(idx[r], idx[c]) else 0.0)
 
 
 def _oracle_sce_grad(a, k):
@@ -514,6 +526,419 @@ NON_NUMERIC = {"get_convention", "get_operator"}
 PROBED = {"conv2d_input_jacobian", "conv2d_weight_jacobian", "im2col_jacobian", "avg_pool2d_jacobian"}
 
 
+# ---------------------------------------------------------------------------
+# the operators merged after the first release: base calls with PyTorch as the oracle
+# (torch's own kernels and torch.autograd.functional.jacobian — never the package's code path)
+# ---------------------------------------------------------------------------
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+XL = RNG.standard_normal((2, 5))           # (C, L)
+XV = RNG.standard_normal((2, 3, 3, 4))     # (C, D, H, W)
+XB = RNG.standard_normal((3, 2, 4))        # (N, C, L): batch statistics
+XG = RNG.standard_normal((2, 4, 3))        # (N, C, L) for group norm
+W1 = RNG.standard_normal((3, 2, 2))
+W3 = RNG.standard_normal((3, 2, 2, 2, 2))
+WT1 = RNG.standard_normal((2, 3, 2))       # transposed: (C_in, C_out / groups, k)
+WT2 = RNG.standard_normal((2, 3, 2, 3))
+WT3 = RNG.standard_normal((2, 3, 2, 2, 2))
+C2, C4 = RNG.standard_normal(2), RNG.standard_normal(4)
+RV = RNG.uniform(0.5, 2.0, 2)
+LOGITS = RNG.standard_normal((2, 3))
+TARGET = np.array([0, 2])
+S3 = RNG.standard_normal((2, 3, 2))
+
+BASE.update({
+    "conv1d": ((XL, W1, B3), dict(stride=1, padding=1, dilation=1, groups=1)),
+    "conv1d_input_jacobian": ((W1, (2, 5)), dict(stride=2, padding=1, dilation=1, groups=1)),
+    "conv1d_weight_jacobian": ((XL, W1.shape), dict(stride=1, padding=1, dilation=2, groups=1)),
+    "conv1d_bias_jacobian": (((3, 4),), {}),
+    "conv3d": ((XV, W3, B3), dict(stride=1, padding=1, dilation=1, groups=1)),
+    "conv3d_input_jacobian": ((W3, (2, 3, 3, 4)), dict(stride=2, padding=1, dilation=1, groups=1)),
+    "conv3d_weight_jacobian": ((XV, W3.shape), dict(stride=1, padding=0, dilation=1, groups=1)),
+    "conv3d_bias_jacobian": (((3, 2, 2, 2),), {}),
+    "convnd_input_jacobian": ((W1, (2, 5)), dict(stride=1, padding=0, dilation=1, groups=1)),
+    "convnd_weight_jacobian": ((X3, W4.shape), dict(stride=1, padding=1, dilation=1, groups=1)),
+    "conv_transpose1d": ((XL, WT1, B3), dict(stride=2, padding=1, output_padding=1, groups=1, dilation=1)),
+    "conv_transpose1d_input_jacobian": ((WT1, (2, 5)), dict(stride=2, padding=0, output_padding=1, groups=1, dilation=1)),
+    "conv_transpose1d_weight_jacobian": ((XL, WT1.shape), dict(stride=1, padding=1, output_padding=0, groups=1, dilation=2)),
+    "conv_transpose2d": ((X3, WT2, B3), dict(stride=2, padding=1, output_padding=1, groups=1, dilation=1)),
+    "conv_transpose2d_input_jacobian": ((WT2, (2, 4, 5)), dict(stride=2, padding=1, output_padding=0, groups=1, dilation=1)),
+    "conv_transpose2d_weight_jacobian": ((X3, WT2.shape), dict(stride=1, padding=0, output_padding=0, groups=1, dilation=1)),
+    "conv_transpose2d_bias_jacobian": (((3, 5, 4),), {}),
+    "conv_transpose3d": ((XV, WT3, B3), dict(stride=1, padding=1, output_padding=0, groups=1, dilation=1)),
+    "conv_transpose3d_input_jacobian": ((WT3, (2, 3, 3, 4)), dict(stride=2, padding=0, output_padding=1, groups=1, dilation=1)),
+    "conv_transpose3d_weight_jacobian": ((XV, WT3.shape), dict(stride=1, padding=0, output_padding=0, groups=1, dilation=1)),
+    "max_pool1d": ((XL, 2), dict(stride=1, padding=1, dilation=1, ceil_mode=False)),
+    "max_pool1d_jacobian": ((XL, 2), dict(stride=2, padding=0, dilation=1, ceil_mode=True)),
+    "max_pool3d": ((XV, 2), dict(stride=1, padding=1, dilation=1, ceil_mode=False)),
+    "max_pool3d_jacobian": ((XV, 2), dict(stride=2, padding=1, dilation=1, ceil_mode=True)),
+    "avg_pool1d": ((XL, 2), dict(stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    "avg_pool1d_jacobian": (((2, 5), 3), dict(stride=1, padding=1, ceil_mode=False, count_include_pad=True)),
+    "avg_pool3d": ((XV, 2), dict(stride=1, padding=1, ceil_mode=False, count_include_pad=True, divisor_override=3)),
+    "avg_pool3d_jacobian": (((2, 3, 3, 4), 2), dict(stride=2, padding=1, ceil_mode=True, count_include_pad=False,
+                                                    divisor_override=None)),
+    "adaptive_avg_pool2d": ((X3, (3, 2)), {}),
+    "adaptive_avg_pool2d_jacobian": (((2, 4, 5), (3, 2)), {}),
+    "adaptive_max_pool2d": ((X3, (3, 2)), dict(return_indices=True)),
+    "adaptive_max_pool2d_jacobian": ((X3, (3, 2)), {}),
+    "global_avg_pool2d": ((X3,), {}),
+    "global_avg_pool2d_jacobian": (((2, 4, 5),), {}),
+    "interpolate": ((X3[None],), dict(size=(5, 7), mode="bilinear", align_corners=False)),
+    "interpolate_jacobian": (((1, 2, 4, 5),), dict(scale_factor=2, mode="nearest")),
+    "batch_norm": ((XB, np.zeros(2), RV, C2, C2 + 1), dict(training=True, eps=1e-5)),
+    "batch_norm_input_jacobian": ((XB, C2), dict(eps=1e-5, training=False, running_var=RV)),
+    "batch_norm_weight_jacobian": ((XB,), dict(eps=1e-5, training=True)),
+    "batch_norm_bias_jacobian": (((3, 2, 4),), {}),
+    "layer_norm": ((XB, (2, 4), RNG.standard_normal((2, 4)), RNG.standard_normal((2, 4))), dict(eps=1e-5)),
+    "layer_norm_input_jacobian": ((XB, (4,), RNG.standard_normal(4)), dict(eps=1e-5)),
+    "layer_norm_weight_jacobian": ((XB, (2, 4)), dict(eps=1e-5)),
+    "layer_norm_bias_jacobian": (((3, 2, 4), (4,)), {}),
+    "group_norm": ((XG, 2, C4, C4 + 1), dict(eps=1e-5)),
+    "group_norm_input_jacobian": ((XG, 2, C4), dict(eps=1e-5)),
+    "group_norm_weight_jacobian": ((XG, 2), dict(eps=1e-5)),
+    "group_norm_bias_jacobian": (((2, 4, 3),), dict(num_groups=2)),
+    "instance_norm": ((XB, C2, C2 - 1), dict(eps=1e-5)),
+    "instance_norm_input_jacobian": ((XB, C2), dict(eps=1e-5)),
+    "instance_norm_weight_jacobian": ((XB,), dict(eps=1e-5)),
+    "instance_norm_bias_jacobian": (((3, 2, 4),), {}),
+    "elu": ((X3,), dict(alpha=1.5)),
+    "elu_jacobian": ((X3,), dict(alpha=0.5)),
+    "gelu": ((X3,), dict(approximate="tanh")),
+    "gelu_jacobian": ((X3,), dict(approximate="none")),
+    "leaky_relu": ((X3,), dict(negative_slope=0.1)),
+    "leaky_relu_jacobian": ((X3,), dict(negative_slope=0.2)),
+    "softplus": ((X3,), dict(beta=2.0, threshold=1.0)),
+    "softplus_jacobian": ((X3,), dict(beta=1.0, threshold=20.0)),
+    "dropout": ((X3, X3 > 0, 0.25), {}),
+    "dropout_jacobian": ((X3 > 0, 0.5), {}),
+    "softmax_along": ((S3,), dict(dim=1)),
+    "softmax_along_jacobian": ((S3,), dict(dim=0)),
+    "log_softmax": ((S3,), dict(dim=-1)),
+    "log_softmax_jacobian": ((S3,), dict(dim=1)),
+    "add": ((X3, X3 + 1), dict(alpha=2)),
+    "add_jacobian": (((2, 4, 5),), dict(wrt="other", alpha=3)),
+    "concat": (([X3, X3[:, :2]],), dict(dim=1)),
+    "concat_jacobian": (([(2, 4, 5), (2, 1, 5)],), dict(dim=1, index=1)),
+    "cross_entropy_loss": ((LOGITS, TARGET), dict(ignore_index=-100, reduction="mean", label_smoothing=0.1)),
+    "cross_entropy_loss_jacobian": ((LOGITS, TARGET), dict(ignore_index=1, reduction="sum", label_smoothing=0.0)),
+    "nll_loss": ((LOGITS, TARGET), dict(ignore_index=-100, reduction="mean")),
+    "nll_loss_jacobian": ((LOGITS, TARGET), dict(ignore_index=-100, reduction="none")),
+    "mse_loss": ((LOGITS, LOGITS * 2), dict(reduction="sum")),
+    "mse_loss_jacobian": ((LOGITS, LOGITS * 2), dict(reduction="mean", wrt="target")),
+    "verdict_from": ((True, False), {}),
+    "reference_routes": (("conv2d", "weight"), {}),
+})
+
+# a refusal may name a derived parameter the rule is about
+for _n in list(BASE):
+    if _n.startswith(("conv", "max_pool", "avg_pool", "adaptive", "global", "interpolate")):
+        ALIASES.setdefault(_n, set()).update({"input_shape", "weight_shape", "kernel_size", "output_size", "x", "weight",
+                                              "max_bytes", "size", "scale_factor"})
+    if "norm" in _n:
+        ALIASES.setdefault(_n, set()).update({"x", "x_shape", "weight", "running_var", "running_mean", "normalized_shape",
+                                              "num_groups", "eps", "bias", "max_bytes"})
+for _n in ("softmax_along", "softmax_along_jacobian", "log_softmax", "log_softmax_jacobian"):
+    ALIASES.setdefault(_n, set()).add("s")
+for _n in ("cross_entropy_loss", "cross_entropy_loss_jacobian", "nll_loss", "nll_loss_jacobian", "mse_loss",
+           "mse_loss_jacobian", "add", "add_jacobian", "concat", "concat_jacobian"):
+    ALIASES.setdefault(_n, set()).update({"input", "target", "other", "tensors", "shape", "shapes", "max_bytes"})
+
+NON_NUMERIC |= {"verdict_from", "reference_routes"}
+ALIASES["reference_routes"] = {"operator", "wrt"}
+TORCH_PROBED = {n for n in BASE if n.endswith("_jacobian") and n not in ORACLES}  # filled below, before the judge runs
+
+
+def _t(a):
+    return torch.as_tensor(np.asarray(a).astype(np.float64))
+
+
+def _tint(k, v):
+    """Python ints beyond int64 as torch can take them: a huge ignore_index matches no class (as -100 here),
+    a huge alpha / beta / threshold is a float."""
+    v = _normalize(v)
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**62:
+        return -100 if k == "ignore_index" else float(v)
+    if isinstance(v, np.ndarray) and v.dtype.kind in "iu":
+        return tuple(int(u) for u in v.ravel())
+    return v
+
+
+def _nk(kw, drop=()):
+    return {k: _tint(k, v) for k, v in kw.items() if k not in drop}
+
+
+def _prepad(x, kw, nd):
+    """PyTorch takes one symmetric padding per axis; the package also takes (before, after) per axis: pad first."""
+    pad = kw.get("padding", 0)
+    if isinstance(pad, str) or isinstance(pad, int) or (isinstance(pad, tuple) and len(pad) == nd
+                                                       and all(isinstance(p, int) for p in pad)):
+        return x, kw
+    flat = [int(v) for p in pad for v in (p if isinstance(p, tuple) else (p,))]  # 2n ints or n pairs
+    pairs = [(flat[2 * i], flat[2 * i + 1]) for i in range(nd)]
+    widths = [w for b, a in reversed(pairs) for w in (b, a)]
+    return F.pad(x, widths), {**kw, "padding": 0}
+
+
+def _torch_value(fn, n_tensors, drop=()):
+    """Oracle: fn(*tensors, *rest, **kwargs) with torch (its result to numpy; tuples element-wise)."""
+
+    def oracle(a, k):
+        args = [_t(v) if i < n_tensors and v is not None else _normalize(v) for i, v in enumerate(a)]
+        with torch.no_grad():
+            out = fn(*args, **_nk(k, drop))
+        return tuple(o.numpy() for o in out) if isinstance(out, tuple) else out.numpy()
+
+    return oracle
+
+
+def _tjac(f, x):
+    """torch.autograd's Jacobian of f at x, as the (out.size, x.size) matrix."""
+    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    y = f(x)
+    return torch.autograd.functional.jacobian(f, x).reshape(y.numel(), x.numel()).numpy()
+
+
+def _at_shape(shape):
+    return np.zeros(tuple(_normalize(s) for s in shape))
+
+
+def _bias_broadcast(nd):
+    """Jacobian of the bias term: b broadcast over the spatial axes (and the batch) of out_shape."""
+
+    def oracle(a, k):
+        out = tuple(_normalize(s) for s in a[0])
+        c = out[-(nd + 1)]
+        return _tjac(lambda b: b.reshape((c,) + (1,) * nd).expand(out), np.zeros(c))
+
+    return oracle
+
+
+def _conv_value(nd):
+    def oracle(a, k):
+        x, w = _t(a[0]), _t(a[1])
+        b = _t(a[2]) if len(a) > 2 and a[2] is not None else None
+        x, kw = _prepad(x, _nk(k), nd)
+        with torch.no_grad():
+            return _conv_fn(nd)(x, w, b, **kw).numpy()
+
+    return oracle
+
+
+def _conv_fn(nd):
+    return {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[nd]
+
+
+def _convt_fn(nd):
+    return {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[nd]
+
+
+def _conv_jac(nd, wrt, transposed=False):
+    def oracle(a, k):
+        n = nd if nd else _f(a[0]).ndim - 2 if wrt == "x" else len(a[1]) - 2
+        fn = (_convt_fn if transposed else _conv_fn)(n)
+        kw = _nk(k)
+
+        def call(x, w):
+            x, kw2 = (x, kw) if transposed else _prepad(x, kw, n)
+            return fn(x, w, None, **kw2)
+
+        if wrt == "x":
+            w = _t(a[0])
+            return _tjac(lambda x: call(x, w), _at_shape(a[1]))
+        x = _t(a[0])
+        return _tjac(lambda w: call(x, w), _at_shape(a[1]))
+
+    return oracle
+
+
+def _pool_call(fn, keep, nd):
+    def call(x, kernel, k):
+        kw = _nk(k, set(k) - set(keep))
+        if kw.get("count_include_pad", False) and not kw.get("ceil_mode", False):
+            pad = kw.get("padding", 0)
+            if isinstance(pad, int):
+                pad = ((pad, pad),) * nd
+            elif len(pad) == nd and all(isinstance(p, int) for p in pad):
+                pad = tuple((p, p) for p in pad)
+            x, kw = _prepad(x, {**kw, "padding": tuple(pad)}, nd)
+        return fn(x, _tint("kernel_size", kernel), **kw)
+
+    return call
+
+
+def _pool_torch(fn, keep, nd=None):
+    nd = nd or int(fn.__name__[-2])
+    return lambda a, k: _pool_call(fn, keep, nd)(_t(a[0]), a[1], k).detach().numpy() if "return_indices" not in k or not k["return_indices"] else _torch_value(fn, 1, drop=set(k) - set(keep))(a, k)
+
+
+def _pool_jac_x(fn, keep):
+    return lambda a, k: _tjac(lambda x: _pool_call(fn, keep, int(fn.__name__[-2]))(x, a[1], k), _f(a[0]))
+
+
+def _pool_jac_shape(fn, keep):
+    return lambda a, k: _tjac(lambda x: _pool_call(fn, keep, int(fn.__name__[-2]))(x, a[1], k), _at_shape(a[0]))
+
+
+_MAXK = ("stride", "padding", "dilation", "ceil_mode", "return_indices")
+_AVGK = ("stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+
+
+def _xshape(v):
+    """x_shape as the norm builders read it: a shape, or the shape of an array given in its place."""
+    return tuple(np.shape(v)) if isinstance(v, np.ndarray) else tuple(_normalize(s) for s in v)
+
+
+def _channel_bias(a):
+    """∂y/∂bias of a norm layer: the bias added along axis 1 (channels), broadcast over the rest."""
+    shape = _xshape(a[0])
+    return _tjac(lambda b: b.reshape((1, -1) + (1,) * (len(shape) - 2)).expand(shape), np.zeros(shape[1]))
+
+
+def _bn(x, rm, rv, w, b, training, eps):
+    rm = torch.zeros(x.shape[1], dtype=x.dtype) if rm is None else rm.clone()
+    rv = torch.ones(x.shape[1], dtype=x.dtype) if rv is None else rv.clone()
+    return F.batch_norm(x, rm, rv, w, b, training=training, eps=eps)
+
+
+def _bn_kw(k):
+    return dict(training=_normalize(k.get("training", True)), eps=_normalize(k.get("eps", 1e-5)))
+
+
+def _opt(a, i, k=None, key=None):
+    v = a[i] if len(a) > i else (k or {}).get(key)
+    return None if v is None else _t(v)
+
+
+def _ce(x, t, **kw):
+    return F.cross_entropy(x, t, **kw)
+
+
+def _target(t):
+    t = np.asarray(t)
+    return torch.as_tensor(t) if t.dtype.kind in "iu" else torch.as_tensor(t.astype(np.float64))
+
+
+def _act_jac(fn):
+    return lambda a, k: np.zeros((0, 0)) if np.size(a[0]) == 0 else _tjac(lambda z: fn(z, **_nk(k)), _f(a[0]))
+
+
+def _concat_jac(a, k):
+    shapes = [tuple(_normalize(s) for s in sh) for sh in a[0]]
+    index, dim = _normalize(k.get("index", 0)), _normalize(k.get("dim", 1))
+    others = [torch.zeros(s, dtype=torch.float64) for s in shapes]
+    return _tjac(lambda v: torch.cat(others[:index] + [v] + others[index + 1:], dim), np.zeros(shapes[index]))
+
+
+def _add_jac(a, k):
+    shape = tuple(_normalize(s) for s in (a[0] if np.ndim(a[0]) else (a[0],)))
+    alpha = _tint("alpha", k.get("alpha", 1))
+    z = torch.zeros(shape, dtype=torch.float64)
+    if k.get("wrt", "input") == "input":
+        return _tjac(lambda v: torch.add(v, z, alpha=alpha), np.zeros(shape))
+    return _tjac(lambda v: torch.add(z, v, alpha=alpha), np.zeros(shape))
+
+
+def _dropout_loops(a, k):
+    z, mask, p = _f(a[0]), _f(a[1]), float(a[2])
+    return np.zeros_like(z) if p == 1 else z * mask / (1 - p)
+
+
+ORACLES.update({
+    "conv1d": _conv_value(1),
+    "conv3d": _conv_value(3),
+    "conv1d_input_jacobian": _conv_jac(1, "x"),
+    "conv1d_weight_jacobian": _conv_jac(1, "weight"),
+    "conv3d_input_jacobian": _conv_jac(3, "x"),
+    "conv3d_weight_jacobian": _conv_jac(3, "weight"),
+    "convnd_input_jacobian": _conv_jac(None, "x"),
+    "convnd_weight_jacobian": _conv_jac(None, "weight"),
+    "conv1d_bias_jacobian": _bias_broadcast(1),
+    "conv3d_bias_jacobian": _bias_broadcast(3),
+    "conv_transpose2d_bias_jacobian": _bias_broadcast(2),
+    "conv_transpose1d": _torch_value(F.conv_transpose1d, 3),
+    "conv_transpose2d": _torch_value(F.conv_transpose2d, 3),
+    "conv_transpose3d": _torch_value(F.conv_transpose3d, 3),
+    **{f"conv_transpose{n}d_{w}_jacobian": _conv_jac(n, "x" if w == "input" else "weight", transposed=True)
+       for n in (1, 2, 3) for w in ("input", "weight")},
+    "max_pool1d": _pool_torch(F.max_pool1d, _MAXK),
+    "max_pool3d": _pool_torch(F.max_pool3d, _MAXK),
+    "max_pool1d_jacobian": _pool_jac_x(F.max_pool1d, _MAXK),
+    "max_pool3d_jacobian": _pool_jac_x(F.max_pool3d, _MAXK),
+    "avg_pool1d": _pool_torch(F.avg_pool1d, _AVGK),
+    "avg_pool3d": _pool_torch(F.avg_pool3d, _AVGK),
+    "avg_pool1d_jacobian": _pool_jac_shape(F.avg_pool1d, _AVGK),
+    "avg_pool3d_jacobian": _pool_jac_shape(F.avg_pool3d, _AVGK),
+    "adaptive_avg_pool2d": _torch_value(F.adaptive_avg_pool2d, 1),
+    "adaptive_avg_pool2d_jacobian": lambda a, k: _tjac(lambda x: F.adaptive_avg_pool2d(x, _normalize(a[1])), _at_shape(a[0])),
+    "adaptive_max_pool2d": _torch_value(F.adaptive_max_pool2d, 1),
+    "adaptive_max_pool2d_jacobian": lambda a, k: _tjac(lambda x: F.adaptive_max_pool2d(x, _normalize(a[1])), _f(a[0])),
+    "global_avg_pool2d": lambda a, k: F.adaptive_avg_pool2d(_t(a[0]), 1).numpy(),
+    "global_avg_pool2d_jacobian": lambda a, k: _tjac(lambda x: F.adaptive_avg_pool2d(x, 1), _at_shape(a[0])),
+    "interpolate": lambda a, k: F.interpolate(_t(a[0])[None] if np.ndim(a[0]) == 3 else _t(a[0]), **_nk(k)).numpy(),
+    "interpolate_jacobian": lambda a, k: _tjac(lambda x: F.interpolate(x[None] if x.ndim == 3 else x, **_nk(k)),
+                                               _at_shape(a[0])),
+    "batch_norm": lambda a, k: _bn(*[_opt(a, i) for i in range(5)], **_bn_kw(k)).numpy(),
+    "batch_norm_input_jacobian": lambda a, k: _tjac(
+        lambda x: _bn(x, None, _opt(a, 4, k, "running_var"), _opt(a, 1, k, "weight"), None, **_bn_kw(k)), _f(a[0])),
+    "batch_norm_weight_jacobian": lambda a, k: _tjac(
+        lambda w: _bn(_t(a[0]), _opt(a, 3, k, "running_mean"), _opt(a, 4, k, "running_var"), w, None, **_bn_kw(k)),
+        np.ones(_f(a[0]).shape[1])),
+    "batch_norm_bias_jacobian": lambda a, k: _channel_bias(a),
+    "layer_norm": lambda a, k: F.layer_norm(_t(a[0]), _normalize(tuple(np.atleast_1d(a[1]))), *[_opt(a, i) for i in (2, 3)],
+                                            eps=_normalize(k.get("eps", 1e-5))).numpy(),
+    "layer_norm_input_jacobian": lambda a, k: _tjac(lambda x: F.layer_norm(
+        x, _normalize(tuple(np.atleast_1d(a[1]))), _opt(a, 2), None, eps=_normalize(k.get("eps", 1e-5))), _f(a[0])),
+    "layer_norm_weight_jacobian": lambda a, k: _tjac(lambda w: F.layer_norm(
+        _t(a[0]), _normalize(tuple(np.atleast_1d(a[1]))), w, None, eps=_normalize(k.get("eps", 1e-5))),
+        np.ones(_normalize(tuple(np.atleast_1d(a[1]))))),
+    "layer_norm_bias_jacobian": lambda a, k: _tjac(lambda b: F.layer_norm(
+        torch.zeros(_xshape(a[0]), dtype=torch.float64), _normalize(tuple(np.atleast_1d(a[1]))), None, b),
+        np.zeros(_normalize(tuple(np.atleast_1d(a[1]))))),
+    "group_norm": lambda a, k: F.group_norm(_t(a[0]), _normalize(a[1]), *[_opt(a, i) for i in (2, 3)],
+                                            eps=_normalize(k.get("eps", 1e-5))).numpy(),
+    "group_norm_input_jacobian": lambda a, k: _tjac(lambda x: F.group_norm(
+        x, _normalize(a[1]), _opt(a, 2), None, eps=_normalize(k.get("eps", 1e-5))), _f(a[0])),
+    "group_norm_weight_jacobian": lambda a, k: _tjac(lambda w: F.group_norm(
+        _t(a[0]), _normalize(a[1]), w, None, eps=_normalize(k.get("eps", 1e-5))), np.ones(_f(a[0]).shape[1])),
+    "group_norm_bias_jacobian": lambda a, k: _channel_bias(a),
+    "instance_norm": lambda a, k: F.instance_norm(_t(a[0]), weight=_opt(a, 1), bias=_opt(a, 2),
+                                                  eps=_normalize(k.get("eps", 1e-5))).numpy(),
+    "instance_norm_input_jacobian": lambda a, k: _tjac(lambda x: F.instance_norm(
+        x, weight=_opt(a, 1), eps=_normalize(k.get("eps", 1e-5))), _f(a[0])),
+    "instance_norm_weight_jacobian": lambda a, k: _tjac(lambda w: F.instance_norm(
+        _t(a[0]), weight=w, eps=_normalize(k.get("eps", 1e-5))), np.ones(_f(a[0]).shape[1])),
+    "instance_norm_bias_jacobian": lambda a, k: _channel_bias(a),
+    "elu": _torch_value(F.elu, 1),
+    "gelu": _torch_value(F.gelu, 1),
+    "leaky_relu": _torch_value(F.leaky_relu, 1),
+    "softplus": _torch_value(F.softplus, 1),
+    "elu_jacobian": _act_jac(F.elu),
+    "gelu_jacobian": _act_jac(F.gelu),
+    "leaky_relu_jacobian": _act_jac(F.leaky_relu),
+    "softplus_jacobian": _act_jac(F.softplus),
+    "dropout": _dropout_loops,
+    "dropout_jacobian": lambda a, k: np.diag(_dropout_loops((np.ones(np.shape(a[0])), a[0], a[1]), k).ravel()),
+    "softmax_along": _torch_value(torch.softmax, 1),
+    "log_softmax": _torch_value(torch.log_softmax, 1),
+    "softmax_along_jacobian": lambda a, k: _tjac(lambda s: torch.softmax(s, _normalize(k.get("dim", -1))), _f(a[0])),
+    "log_softmax_jacobian": lambda a, k: _tjac(lambda s: torch.log_softmax(s, _normalize(k.get("dim", -1))), _f(a[0])),
+    "add": _torch_value(torch.add, 2),
+    "add_jacobian": _add_jac,
+    "concat": lambda a, k: torch.cat([_t(v) for v in a[0]], _normalize(k.get("dim", 1))).numpy(),
+    "concat_jacobian": _concat_jac,
+    "cross_entropy_loss": lambda a, k: _ce(_t(a[0]), _target(a[1]), **_nk(k)).numpy(),
+    "cross_entropy_loss_jacobian": lambda a, k: _tjac(lambda x: _ce(x, _target(a[1]), **_nk(k)), _f(a[0])),
+    "nll_loss": lambda a, k: F.nll_loss(_t(a[0]), _target(a[1]), **_nk(k)).numpy(),
+    "nll_loss_jacobian": lambda a, k: _tjac(lambda x: F.nll_loss(x, _target(a[1]), **_nk(k)), _f(a[0])),
+    "mse_loss": _torch_value(F.mse_loss, 2),
+    "mse_loss_jacobian": lambda a, k: _tjac(
+        (lambda v: F.mse_loss(v, _t(a[1]), **_nk(k, ("wrt",)))) if k.get("wrt", "input") == "input"
+        else (lambda v: F.mse_loss(_t(a[0]), v, **_nk(k, ("wrt",)))), _f(a[0] if k.get("wrt", "input") == "input" else a[1])),
+})
+PROBED |= TORCH_PROBED  # torch.autograd probes by vector products: 0·NaN = NaN spreads where the matrix has none
+
+
 def _dense(v):
     return v.toarray() if sp.issparse(v) else np.asarray(v, dtype=np.float64)
 
@@ -575,7 +1000,8 @@ def judge(name, args, kwargs, tally):
     if name in ("Link", "Chain", "fan_out"):
         value = value.jacobian()
     oracle = ORACLES.get(name)
-    if name in PROBED and not all(np.all(np.isfinite(a)) for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"):
+    if name in PROBED and not all(np.all(np.isfinite(a)) for a in args
+                                  if (isinstance(a, np.ndarray) and a.dtype.kind == "f") or isinstance(a, float)):
         tally["value (non-finite input: probing cannot see NaN entries)"] += 1
         return None
     if oracle is None:
@@ -645,6 +1071,18 @@ def test_every_public_callable_is_in_the_table_or_deliberately_left_out():
         "DD2424OneConvNet", "DD2424TwoConvNet", "MintNet",
         "Vardhan2022Net", "Wang2019FCNet", "check_operator", "register", "load_all",
         "max_pool2d_jacobian_from_switches", "vardhan2022_mask_column", "vardhan2022_mask_column_corrected",
+        # classes: geometry records built by the validated from_shapes paths the table exercises, and the
+        # claims / compare result records (constructed by the package, not called with user data)
+        "ConvNdGeometry", "ConvTranspose2dGeometry", "PoolNdGeometry",
+        "Claim", "ClaimRegistry", "ClaimResult", "CompareResult", "Evidence",
+        # the claims API's callables take functions, claim objects or files, not arrays: a bad array value has no
+        # meaning for them (tests/test_claims_api.py and tests/test_compare.py judge them); the finite-difference
+        # and torch routes approximate / delegate by design, so a loop oracle to 1e-9 does not apply
+        "claim", "collect_claims", "load_claim_files", "route_kind_violations", "fd_gradient", "fd_jacobian",
+        "torch_gradient", "torch_jacobian", "compare", "diagnose", "candidate_from_text", "reference_vjp",
+        # not yet held to the rule: some refusals start with the function's name ("reference_jacobian: give the
+        # input 'x' …", the claims API's own tested convention) — left for the claims branch to decide
+        "reference_jacobian",
     }
     public = {n for n in jb.__all__ if callable(getattr(jb, n))}
     assert public - left_out - set(BASE) == set()
@@ -668,3 +1106,47 @@ def test_sweep_of_malformed_calls():
     assert tally["calls"] >= 1000
     assert tally["value checked"] >= 100 and tally["refused"] >= 500
     assert not NO_ORACLE, f"values returned without an oracle to compare with: {dict(NO_ORACLE)}"
+
+
+#: a sample of the new operators' value-returning calls whose oracle is PyTorch (forwards and Jacobian builders)
+PLANTED = ["conv1d", "conv_transpose2d", "avg_pool3d", "interpolate", "group_norm", "gelu", "log_softmax",
+           "cross_entropy_loss", "concat", "conv3d_input_jacobian", "conv_transpose1d_weight_jacobian",
+           "avg_pool1d_jacobian", "max_pool3d_jacobian", "layer_norm_input_jacobian", "batch_norm_input_jacobian",
+           "softplus_jacobian", "nll_loss_jacobian", "concat_jacobian", "adaptive_avg_pool2d_jacobian"]
+
+
+@pytest.mark.parametrize("name", PLANTED)
+def test_the_judge_catches_a_planted_error(name, monkeypatch):
+    """Test the tester: a result off by 0.1 % must be reported as a silent wrong answer."""
+    orig = getattr(jb, name)
+
+    def planted(*a, **k):
+        v = orig(*a, **k)
+        return v.multiply(1.001).tocsr() if sp.issparse(v) else v * 1.001
+
+    monkeypatch.setattr(jb, name, planted)
+    args, kwargs = BASE[name]
+    why = judge(name, args, kwargs, Counter())
+    assert why and why.startswith("silent wrong answer"), why
+
+
+@pytest.mark.parametrize("name", sorted(n for n in BASE if n in TORCH_PROBED or n in {
+    "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d", "max_pool3d",
+    "avg_pool1d", "avg_pool3d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg_pool2d", "interpolate",
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "elu", "gelu", "leaky_relu", "softplus", "dropout",
+    "softmax_along", "log_softmax", "add", "cross_entropy_loss", "nll_loss", "mse_loss"}))
+def test_float32_in_float32_out(name):
+    """The dtype rule on the merged operators: float32 inputs give float32; shape-only builders float64,
+    or float32 when asked; an integer dtype= is refused with one line."""
+    import inspect
+
+    args, kwargs = BASE[name]
+    f32 = [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.float64 else a for a in args]
+    out = getattr(jb, name)(*f32, **kwargs)
+    out = out[0] if isinstance(out, tuple) else out
+    has_float = any(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in args)
+    assert out.dtype == (np.float32 if has_float else np.float64), out.dtype
+    if "dtype" in inspect.signature(getattr(jb, name)).parameters:
+        assert getattr(jb, name)(*args, **kwargs, dtype=np.float32).dtype == np.float32
+        with pytest.raises(TypeError, match=r"^dtype: "):
+            getattr(jb, name)(*args, **kwargs, dtype=np.int64)

@@ -274,6 +274,8 @@ def test_memory_guard_runs_before_anything_of_the_operators_size():
     from jacobians.ops._sparse import OperatorTooLargeError
 
     with pytest.raises(OperatorTooLargeError):
-        jac.avg_pool1d_jacobian((1, 2**40), 1)
+        jac.avg_pool1d_jacobian((2**20, 2**30), 1)  # each entry within the 2**31 - 1 cap, 2**50 in all
+    with pytest.raises(ValueError, match=r"^input_shape\[1\]: must be at most 2\*\*31 - 1"):
+        jac.avg_pool1d_jacobian((1, 2**40), 1)  # a shape entry above the geometry cap (docs/robustness.md)
     with pytest.raises(OperatorTooLargeError):
-        jac.conv1d_input_jacobian(np.ones((1, 1, 3)), (1, 2**40))
+        jac.conv1d_input_jacobian(np.ones((1, 1, 3)), (2**20, 1, 2**30))

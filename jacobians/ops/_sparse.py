@@ -251,6 +251,14 @@ def is_symbolic(values) -> bool:
     return isinstance(values, np.ndarray) and values.dtype == object
 
 
+def as_array(values, name: str) -> np.ndarray:
+    """``np.asarray(values)``, ragged nested sequences refused with one line naming ``name``."""
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}: must be a rectangular array (got ragged nested sequences)") from None
+
+
 def as_float_array(values, name: str, dtype=None) -> np.ndarray:
     """Numeric input as a float ndarray by the dtype rule (:func:`resolve_dtype`); object arrays pass through.
 

@@ -30,11 +30,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ..geometry import _short
 import scipy.sparse as sp
 
 from ..registry import Case, register
 from . import _references
 from ._show import ShowSetup, ShowSpec, real_option, same_shape_spec
+from ._sparse import as_array  # ragged input: one line
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -265,14 +268,14 @@ def tanh_vjp(g, z):
 # ---------------------------------------------------------------------------
 def _real(value, name, *, positive=False, nonzero=False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: must be a real number (got {value!r})")
+        raise TypeError(f"{name}: must be a real number (got {_short(value)})")
     v = float(value)
     if not np.isfinite(v):
-        raise ValueError(f"{name}: must be finite (got {value!r})")
+        raise ValueError(f"{name}: must be finite (got {_short(value)})")
     if positive and v <= 0:
-        raise ValueError(f"{name}: must be > 0 (got {value!r})")
+        raise ValueError(f"{name}: must be > 0 (got {_short(value)})")
     if nonzero and v == 0:
-        raise ValueError(f"{name}: must be nonzero (got {value!r})")
+        raise ValueError(f"{name}: must be nonzero (got {_short(value)})")
     return v
 
 
@@ -360,8 +363,8 @@ _GELU_C = np.sqrt(2.0 / np.pi)
 
 
 def _approximate(approximate):
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"approximate: must be 'none' or 'tanh' (got {approximate!r})")
+    if not isinstance(approximate, str) or approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate: must be 'none' or 'tanh' (got {_short(approximate)})")
     return approximate
 
 
@@ -455,14 +458,14 @@ def softplus_vjp(g, z, beta=1.0, threshold=20.0):
 
 
 def _dropout_args(mask, p):
-    m = np.asarray(mask)
+    m = as_array(mask, "mask")
     if m.dtype == object or not (m.dtype == bool or np.issubdtype(m.dtype, np.number)) or np.iscomplexobj(m):
         raise TypeError(f"mask: must be a boolean or 0/1 numeric array (got dtype {m.dtype})")
     if not np.isin(m, (0, 1)).all():
         raise ValueError("mask: entries must be 0 or 1 (kept or dropped)")
     q = _real(p, "p")
     if not 0.0 <= q <= 1.0:
-        raise ValueError(f"p: must be a probability in [0, 1] (got {p!r})")
+        raise ValueError(f"p: must be a probability in [0, 1] (got {_short(p)})")
     # p = 1 drops everything: PyTorch returns zeros (scale 0, not 1/0)
     scale = 0.0 if q == 1.0 else 1.0 / (1.0 - q)
     return m.astype(bool), scale

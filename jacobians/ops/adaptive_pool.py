@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import GeometryError, as_positive_int
+from ..geometry import GeometryError, _short, as_positive_int, as_shape
 from ..registry import Case, register
 from ._show_resample import adaptive_pool_show, global_pool_show
 from ._separable import check_grad, product_csr, separable_adjoint
-from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
+from ._sparse import as_float_array, check_budget, check_dense, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
     "adaptive_windows",
@@ -66,19 +66,24 @@ def adaptive_windows(n: int, m: int):
 
 
 def _output_size(output_size, in_hw):
-    if output_size is None or isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+    if output_size is None:  # PyTorch: None only as an entry of the pair
+        raise GeometryError("output_size: must be an int or a pair (OH, OW) whose entries may be None (got None)")
+    if isinstance(output_size, (int, np.integer, float, np.floating)) and not isinstance(output_size, bool):
         items = (output_size, output_size)
     else:
         try:
             items = tuple(output_size)
         except TypeError:
-            raise GeometryError(f"output_size: must be an int, None or a pair (got {output_size!r})") from None
+            raise GeometryError(f"output_size: must be an int, None or a pair (got {_short(output_size)})") from None
         if len(items) != 2:
-            raise GeometryError(f"output_size: must be an int or a pair (OH, OW) (got {len(items)} values: {output_size!r})")
-    return tuple(
+            raise GeometryError(f"output_size: must be an int or a pair (OH, OW) (got {len(items)} values: {_short(output_size)})")
+    out = tuple(
         int(n) if v is None else as_positive_int(v, f"output_size[{k}] ({ax})")
         for k, (v, n, ax) in enumerate(zip(items, in_hw, ("height", "width")))
     )
+    # memory guard (exact ints) before the window tables and one output plane are allocated
+    check_dense("adaptive pooling output plane", out[0] * out[1] + out[0] + out[1], np.float64)
+    return out
 
 
 def _image(x, name="x"):
@@ -182,10 +187,16 @@ def adaptive_avg_pool2d_jacobian(input_shape, output_size, *, dtype=None, max_by
     array([[0.5, 0.5, 0. ],
            [0. , 0.5, 0.5]])
     """
-    shape = tuple(int(v) for v in input_shape)
+    shape = as_shape(input_shape, "input_shape", (3, 4))
     if len(shape) not in (3, 4) or min(shape) < 1:
-        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) of positive sizes (got {input_shape!r})")
+        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) of positive sizes (got {_short(input_shape)})")
     oh, ow = _output_size(output_size, shape[-2:])
+    dt = resolve_dtype(dtype)
+    # memory guard on exact ints before the window tables: nnz = planes · Σ window lengths (h) · Σ (w)
+    taps = [sum(int(e) - int(b) for b, e in zip(*adaptive_windows(n, m))) for n, m in zip(shape[-2:], (oh, ow))]
+    planes = exact_size(shape[:-2])
+    check_budget("adaptive_avg_pool2d_jacobian", planes * taps[0] * taps[1], (planes * oh * ow, exact_size(shape)), dt,
+                 max_bytes)
     return product_csr(
         _axis_table(shape[-2], oh),
         _axis_table(shape[-1], ow),
@@ -295,6 +306,8 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     (array([[[3., 3.]]]), array([[[1, 2]]]))
     """
     x, values, rows, cols = _switches(x, output_size)
+    if not isinstance(return_indices, (bool, np.bool_)):
+        raise TypeError(f"return_indices: must be True or False (got {_short(return_indices)})")
     if not return_indices:
         return values
     return values, (rows * x.shape[-1] + cols).astype(np.int64)

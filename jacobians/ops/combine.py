@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ..geometry import GeometryError
+from ..geometry import GeometryError, _short, as_items, as_positive_int
 from ..registry import Case, register
 from ._show import ShowSetup, ShowSpec, dim_option, dims, real_option
 from ._sparse import as_float_array, check_budget, csr_from_arrays, diagonal_csr, exact_size, index_dtype_for, resolve_dtype
@@ -30,8 +30,8 @@ __all__ = ["add", "add_jacobian", "concat", "concat_jacobian"]
 
 
 def _alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not np.isfinite(alpha):
-        raise TypeError(f"alpha: must be a finite real number (got {alpha!r})")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not np.isfinite(float(alpha)):
+        raise TypeError(f"alpha: must be a finite real number (got {_short(alpha)})")
     return float(alpha)
 
 
@@ -64,22 +64,25 @@ def add_jacobian(shape, wrt="input", alpha=1, *, dtype=None):
     array([[3., 0.],
            [0., 3.]])
     """
-    if wrt not in ("input", "other"):
-        raise ValueError(f"wrt: must be 'input' or 'other' (got {wrt!r})")
-    n = exact_size(shape)
+    if not isinstance(wrt, str) or wrt not in ("input", "other"):
+        raise ValueError(f"wrt: must be 'input' or 'other' (got {_short(wrt)})")
+    items = as_items(shape, "shape", "a shape tuple")
+    n = exact_size(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(items))
+    check_budget("add Jacobian", n, (n, n), resolve_dtype(dtype))  # before the diagonal of n entries
     value = 1.0 if wrt == "input" else _alpha(alpha)
     return diagonal_csr(np.full(n, value), dtype=resolve_dtype(dtype), what="add_jacobian")
 
 
 def _concat_shapes(shapes, dim):
-    shapes = [tuple(int(d) for d in s) for s in shapes]
+    shapes = [tuple(as_positive_int(d, f"shapes[{k}]", allow_zero=True) for d in as_items(s, f"shapes[{k}]", "a shape tuple"))
+              for k, s in enumerate(as_items(shapes, "shapes", "a list of shape tuples"))]
     if not shapes:
         raise GeometryError("tensors: needs at least one array")
     ndim = len(shapes[0])
     if ndim == 0:
         raise GeometryError("tensors: zero-dimensional arrays cannot be concatenated")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -ndim <= dim < ndim:
-        raise GeometryError(f"dim: must be an integer in [{-ndim}, {ndim}) (got {dim!r})")
+        raise GeometryError(f"dim: must be an integer in [{-ndim}, {ndim}) (got {_short(dim)})")
     axis = int(dim) % ndim
     for k, s in enumerate(shapes):
         if len(s) != ndim or s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]:
@@ -95,7 +98,7 @@ def concat(tensors, dim=1):
     >>> concat([np.zeros((1, 1, 2)), np.ones((1, 2, 2))]).shape
     (1, 3, 2)
     """
-    arrays = [as_float_array(t, f"tensors[{k}]") for k, t in enumerate(tensors)]
+    arrays = [as_float_array(t, f"tensors[{k}]") for k, t in enumerate(as_items(tensors, "tensors", "a list of arrays"))]
     _, axis = _concat_shapes([a.shape for a in arrays], dim)
     return np.concatenate(arrays, axis=axis).astype(resolve_dtype(None, *arrays), copy=False)
 
@@ -116,7 +119,7 @@ def concat_jacobian(shapes, dim=1, index=0, *, dtype=None, max_bytes=None):
     """
     shapes, axis = _concat_shapes(shapes, dim)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(shapes):
-        raise GeometryError(f"index: must be an integer in [0, {len(shapes)}) (got {index!r})")
+        raise GeometryError(f"index: must be an integer in [0, {len(shapes)}) (got {_short(index)})")
     outer = exact_size(shapes[0][:axis])
     inner = exact_size(shapes[0][axis + 1:])
     sizes = [s[axis] for s in shapes]

@@ -57,10 +57,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_positive_int, as_shape
+from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_positive_int, as_shape, _short
 from ..registry import Case, register
 from ._show_resample import conv_transpose_show
 from ._separable import AxisRuns, NdFrame, SeparableFrame, axis_runs
+from ._sparse import as_array, check_dense  # ragged input: one line; memory guard of the forwards
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -206,7 +207,7 @@ class ConvTranspose2dGeometry:
 
 
 def _batched(x, name="x"):
-    arr = np.asarray(x)
+    arr = as_array(x, "x")
     if arr.ndim == 3:
         return arr[None], True
     if arr.ndim == 4:
@@ -221,7 +222,7 @@ def _geometry(x_shape, weight_shape, stride=1, padding=0, output_padding=0, grou
 
 
 def _check_bias(bias, geom):
-    bias = np.asarray(bias)
+    bias = as_array(bias, "bias")
     if bias.shape != (geom.out_channels,):
         raise GeometryError(f"bias: must have shape ({geom.out_channels},) = (C_out,) (got {bias.shape})")
     return bias
@@ -265,7 +266,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
            [ 4., 12.,  9.]])
     """
     x4, squeeze = _batched(x)
-    weight = np.asarray(weight)
+    weight = as_array(weight, "weight")
     geom = _geometry(x4.shape, weight.shape, stride, padding, output_padding, groups, dilation)
     dt = resolve_dtype(None, x4, weight)
     conv = geom.as_conv()
@@ -356,8 +357,14 @@ def _axes(geom: ConvTranspose2dGeometry, descending: bool):
 
 def _tap_count(n_in, n_out, k, s, pad, d) -> int:
     """Number of (output position, tap) pairs of one axis that land on the input (exact, a Python int)."""
-    num = np.arange(n_out, dtype=np.int64)[:, None] + pad - np.arange(k, dtype=np.int64)[None, :] * d
-    return int(((num % s == 0) & (num >= 0) & (num < n_in * s)).sum())
+    # closed form per tap a: the t = o + pad − a·d (o in [0, n_out)) that are multiples of s in [0, n_in·s);
+    # Python ints only, nothing of the output's size is allocated (the memory guard runs on this count)
+    total = 0
+    for a in range(int(k)):
+        lo, hi = max(0, pad - a * d), min(n_in * s - 1, n_out - 1 + pad - a * d)
+        if hi >= lo:
+            total += hi // s - (-(-lo // s)) + 1
+    return total
 
 
 def _expected_nnz(geom: ConvTranspose2dGeometry) -> int:
@@ -665,7 +672,7 @@ def _one(value, name, allow_zero=False):
     """An int or a 1-tuple (PyTorch's 1-D argument forms) as an int, validated under its own name."""
     if isinstance(value, (tuple, list)):
         if len(value) != 1:
-            raise GeometryError(f"{name}: must be an int or a 1-tuple for conv_transpose1d (got {value!r})")
+            raise GeometryError(f"{name}: must be an int or a 1-tuple for conv_transpose1d (got {_short(value)})")
         value = value[0]
     return as_positive_int(value, name, allow_zero=allow_zero)
 
@@ -681,7 +688,7 @@ def _lift(stride, padding, output_padding, dilation):
 
 
 def _lift_x(x, name="x"):
-    arr = np.asarray(x)
+    arr = as_array(x, "x")
     if arr.ndim not in (2, 3):
         raise GeometryError(f"{name}: must have shape (C_in, L) or (N, C_in, L) (got {arr.ndim}-D shape {arr.shape})")
     return arr[..., None, :]
@@ -714,7 +721,7 @@ def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     array([[1., 1., 3., 2., 2.]])
     """
     lifted = _lift(stride, padding, output_padding, dilation)
-    w = np.asarray(weight)
+    w = as_array(weight, "weight")
     y = conv_transpose2d(_lift_x(x), w.reshape(_lift_w(w.shape)), bias, groups=groups, **lifted)
     return y[..., 0, :]
 
@@ -724,7 +731,7 @@ def conv_transpose1d_input_jacobian(
 ):
     """∂vec(y)/∂vec(x) of :func:`conv_transpose1d`: input_shape (C_in, L) or (N, C_in, L); shape (C_out·OL, C_in·L)."""
     shape = as_shape(input_shape, "input_shape", (2, 3))
-    w = np.asarray(weight)
+    w = as_array(weight, "weight")
     return conv_transpose2d_input_jacobian(
         w.reshape(_lift_w(w.shape)), shape[:-1] + (1, shape[-1]), groups=groups, dtype=dtype, max_bytes=max_bytes,
         **_lift(stride, padding, output_padding, dilation),
@@ -952,7 +959,7 @@ _AXES3 = ("depth", "height", "width")
 def _triple(value, name, allow_zero=False):
     if isinstance(value, (tuple, list)):
         if len(value) != 3:
-            raise GeometryError(f"{name}: must be an int or a triple (depth, height, width) (got {value!r})")
+            raise GeometryError(f"{name}: must be an int or a triple (depth, height, width) (got {_short(value)})")
         return tuple(
             as_positive_int(v, f"{name}[{k}] ({ax})", allow_zero=allow_zero) for k, (v, ax) in enumerate(zip(value, _AXES3))
         )
@@ -1039,7 +1046,7 @@ def _geometry3(x_shape, weight_shape, stride=1, padding=0, output_padding=0, gro
 
 
 def _batched5(x, name="x"):
-    arr = np.asarray(x)
+    arr = as_array(x, "x")
     if arr.ndim == 4:
         return arr[None], True
     if arr.ndim == 5:
@@ -1073,9 +1080,10 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     array([[1., 2., 1.]])
     """
     x5, squeeze = _batched5(x)
-    weight = np.asarray(weight)
+    weight = as_array(weight, "weight")
     geom = _geometry3(x5.shape, weight.shape, stride, padding, output_padding, groups, dilation)
     n, cg, og = x5.shape[0], geom.in_per_group, geom.out_per_group
+    check_dense("conv_transpose3d full output", exact_size((n, geom.out_channels, *geom.full())), np.float64)  # memory guard
     full = np.zeros((n, geom.out_channels, *geom.full()))
     for taps in np.ndindex(*geom.kernel):  # kd·kh·kw taps, each one batched contraction
         sl = _tap_slices(geom, taps)
@@ -1261,6 +1269,7 @@ def _g_full(g, geom, n):
     g5 = g[None] if g.ndim == 4 else g
     if g5.shape != (n, *geom.output_shape):
         raise GeometryError(f"g: must have the output's shape {(n, *geom.output_shape)} (got {g.shape})")
+    check_dense("conv_transpose3d full output", exact_size((n, geom.out_channels, *geom.full())), np.float64)  # memory guard
     full = np.zeros((n, geom.out_channels, *geom.full()))
     full[(slice(None), slice(None)) + tuple(slice(p, p + o) for p, o in zip(geom.padding, geom.out_spatial))] = g5
     return full

@@ -47,9 +47,10 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from ..geometry import AXIS_NAMES, ConvNdGeometry, GeometryError, as_padding_nd, as_shape, as_tuple_n
+from ..geometry import AXIS_NAMES, ConvNdGeometry, GeometryError, as_items, as_padding_nd, as_shape, as_tuple_n, _short
 from ..registry import Case, register
 from ._show_nd import conv_show, show_kw
+from ._sparse import as_array  # ragged input: one line
 from ._sparse import (
     Pattern,
     as_float_array,
@@ -57,6 +58,7 @@ from ._sparse import (
     block_diag_repeat,
     check_budget,
     csr_from_arrays,
+    check_dense,
     exact_size,
     index_dtype_for,
     is_symbolic,
@@ -97,7 +99,7 @@ def _shape_text(nd: int) -> str:
 
 def _batched(x, nd: int, name: str = "x"):
     """(C, *S) -> (1, C, *S) and a flag to undo it; (B, C, *S) passes."""
-    arr = np.asarray(x)
+    arr = as_array(x, "x")
     if arr.ndim == nd + 1:
         return arr[None], True
     if arr.ndim == nd + 2:
@@ -112,7 +114,7 @@ def _geometry(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) 
 
 
 def _check_weight_nd(weight, nd: int):
-    if np.ndim(weight) != nd + 2:
+    if as_array(weight, "weight").ndim != nd + 2:
         raise GeometryError(
             f"weight: must have shape (C_out, C_in/groups, {', '.join('k' + a[0] for a in AXIS_NAMES[nd])}) "
             f"(got shape {np.shape(weight)})"
@@ -123,7 +125,7 @@ def _check_weight_shape(weight_shape, nd: int):
     try:
         n = len(tuple(weight_shape))
     except TypeError:
-        raise GeometryError(f"weight_shape: must be a tuple of {nd + 2} positive integers (got {weight_shape!r})") from None
+        raise GeometryError(f"weight_shape: must be a tuple of {nd + 2} positive integers (got {_short(weight_shape)})") from None
     if n != nd + 2:
         raise GeometryError(f"weight_shape: must have {nd + 2} entries (C_out, C_in/groups, {nd} kernel sizes) (got {n})")
 
@@ -133,6 +135,7 @@ def pad_nd(x, pads, pad_value=0.0):
     if not any(b or a for b, a in pads):
         return x
     widths = ((0, 0),) * (np.ndim(x) - len(pads)) + tuple(pads)
+    check_dense("padded input", exact_size(n + b + a for n, (b, a) in zip(np.shape(x), widths)), np.float64)  # memory guard
     return np.pad(x, widths, constant_values=pad_value)
 
 
@@ -185,7 +188,7 @@ def convnd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     y = np.einsum(f"ngc{pos}{taps},goc{taps}->ngo{pos}", win, w, optimize=dtype is not object)
     y = y.reshape(n, G * og, *geom.out_spatial)
     if bias is not None:
-        bias = np.asarray(bias)
+        bias = as_array(bias, "bias")
         if bias.shape != (geom.out_channels,):
             raise GeometryError(f"bias: must have shape ({geom.out_channels},) = (C_out,) (got {bias.shape})")
         y = y + bias.reshape((1, -1) + (1,) * nd)
@@ -471,7 +474,7 @@ def convnd_input_jacobian(weight, input_shape, stride=1, padding=0, dilation=1, 
         raise GeometryError(f"weight: must have shape (C_out, C_in/groups, *kernel) (got shape {weight.shape})")
     symbolic = is_symbolic(weight)
     dt = np.dtype(np.float64) if symbolic else weight.dtype
-    shape_in = tuple(input_shape) if np.ndim(input_shape) == 1 else input_shape
+    shape_in = tuple(input_shape) if as_array(input_shape, "input_shape").ndim == 1 else input_shape
     if not symbolic and isinstance(shape_in, tuple) and len(shape_in) == weight.ndim:
         # the batch rule: (N, C_in, *S) -> the same block for every sample, block-diagonal
         block = convnd_input_jacobian(weight, shape_in[1:], stride, padding, dilation, groups, max_bytes=max_bytes)
@@ -503,7 +506,7 @@ def convnd_weight_jacobian(x, weight_shape, stride=1, padding=0, dilation=1, gro
            [2., 3.]])
     """
     x = as_float_array(x, "x", dtype)
-    nd = len(tuple(weight_shape)) - 2
+    nd = len(as_items(weight_shape, "weight_shape", "a shape tuple")) - 2
     if nd >= 1 and x.ndim == nd + 2 and not is_symbolic(x):
         # the batch rule: per-sample Jacobians w.r.t. the shared weight, stacked
         blocks = [convnd_weight_jacobian(xi, weight_shape, stride, padding, dilation, groups, max_bytes=max_bytes)
@@ -531,6 +534,7 @@ def convnd_bias_jacobian(out_shape, *, dtype=None, batched=False):
     ``out_shape`` may be given per sample or batched, (N, C_out, *O) with ``batched=True``:
     the per-sample blocks stacked.
     """
+    dtype = resolve_dtype(dtype)  # the dtype rule: a float dtype or refused with one line
     if batched:
         out_shape = as_shape(out_shape, "out_shape", (3, 4, 5))
         block = convnd_bias_jacobian(out_shape[1:], dtype=dtype)
@@ -538,9 +542,10 @@ def convnd_bias_jacobian(out_shape, *, dtype=None, batched=False):
     out_shape = as_shape(out_shape, "out_shape", (2, 3, 4))
     c_out, per = out_shape[0], exact_size(out_shape[1:])
     n = c_out * per
+    check_budget("conv bias Jacobian", n, (n, c_out), dtype)  # memory guard before the n-sized arrays
     idx = index_dtype_for(n)
     pattern = Pattern(np.arange(n + 1, dtype=idx), np.repeat(np.arange(c_out, dtype=idx), per), None, (n, c_out))
-    return assemble(pattern, dtype=dtype or np.float64, what="conv_bias_jacobian")
+    return assemble(pattern, dtype=dtype, what="conv_bias_jacobian")
 
 
 # ---------------------------------------------------------------------------

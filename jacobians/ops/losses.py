@@ -42,9 +42,10 @@ import math
 
 import numpy as np
 
-from ..geometry import GeometryError
+from ..geometry import GeometryError, _short
 from ..registry import Case, register
 from ._show import REDUCTIONS as _SHOW_REDUCTIONS, ShowSetup, ShowSpec, dims, real_option
+from ._sparse import as_array  # ragged input: one line
 from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 from .softmax import LABEL_ATOL, log_softmax, log_softmax_vjp
 
@@ -78,20 +79,20 @@ def _logits(x, name="input") -> np.ndarray:
 
 
 def _reduction(reduction) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: must be 'mean', 'sum' or 'none' (got {reduction!r})")
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: must be 'mean', 'sum' or 'none' (got {_short(reduction)})")
     return reduction
 
 
 def _ignore_index(ignore_index) -> int:
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"ignore_index: must be an integer (got {ignore_index!r})")
+        raise TypeError(f"ignore_index: must be an integer (got {_short(ignore_index)})")
     return int(ignore_index)
 
 
 def _class_indices(target, x, ignore_index):
     """Integer targets (N, d…) validated; returns (target as int64, valid mask)."""
-    t = np.asarray(target)
+    t = as_array(target, "target")
     if t.dtype.kind not in "iu":
         raise TypeError(f"target: class indices must have an integer dtype (got {t.dtype})")
     want = (x.shape[0],) + x.shape[2:]
@@ -123,10 +124,10 @@ def _probability_target(target, x):
 
 def _smoothing(label_smoothing) -> float:
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float, np.integer, np.floating)):
-        raise TypeError(f"label_smoothing: must be a number in [0, 1] (got {label_smoothing!r})")
+        raise TypeError(f"label_smoothing: must be a number in [0, 1] (got {_short(label_smoothing)})")
     eps = float(label_smoothing)
     if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"label_smoothing: must be in [0, 1] (got {label_smoothing!r})")
+        raise ValueError(f"label_smoothing: must be in [0, 1] (got {_short(label_smoothing)})")
     return eps
 
 
@@ -136,7 +137,7 @@ def _ce_setup(input, target, ignore_index, reduction, label_smoothing):
     reduction = _reduction(reduction)
     eps = _smoothing(label_smoothing)
     c = x.shape[1]
-    if np.asarray(target).dtype.kind == "f":
+    if as_array(target, "target").dtype.kind == "f":
         if _ignore_index(ignore_index) != -100:
             raise ValueError(f"ignore_index: not supported for probability targets, as in PyTorch (got {ignore_index})")
         t = _probability_target(target, x).astype(np.float64)
@@ -347,8 +348,8 @@ def mse_loss_jacobian(input, target, reduction="mean", wrt="input", *, dtype=Non
     from ._sparse import diagonal_csr
 
     x, y, reduction = _mse_setup(input, target, reduction)
-    if wrt not in ("input", "target"):
-        raise ValueError(f"wrt: must be 'input' or 'target' (got {wrt!r})")
+    if not isinstance(wrt, str) or wrt not in ("input", "target"):
+        raise ValueError(f"wrt: must be 'input' or 'target' (got {_short(wrt)})")
     r = 2.0 * (x.astype(np.float64) - y) * (1.0 if wrt == "input" else -1.0)
     if reduction == "mean":
         r = r / x.size

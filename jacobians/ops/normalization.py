@@ -70,7 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import GeometryError, as_positive_int
+from ..geometry import GeometryError, _short, as_items, as_positive_int
 from ..registry import Case, register
 from ._show import ShowSetup, ShowSpec, dims, real_option
 from ._sparse import (
@@ -112,10 +112,10 @@ __all__ = [
 # ---------------------------------------------------------------------------
 def _eps(eps) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"eps: must be a real number > 0 (got {eps!r})")
+        raise TypeError(f"eps: must be a real number > 0 (got {_short(eps)})")
     value = float(eps)
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"eps: must be a finite number > 0 (got {eps!r})")
+        raise ValueError(f"eps: must be a finite number > 0 (got {_short(eps)})")
     return value
 
 
@@ -230,7 +230,8 @@ def _ln_layout(shape, normalized_shape) -> NormLayout:
 
 
 def _as_normalized_shape(normalized_shape, x_shape) -> tuple:
-    ns = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    scalar = isinstance(normalized_shape, (int, np.integer, float, np.floating))
+    ns = (normalized_shape,) if scalar else as_items(normalized_shape, "normalized_shape", "an int or a shape tuple")
     ns = tuple(as_positive_int(d, "normalized_shape") for d in ns)
     if not ns:
         raise GeometryError("normalized_shape: must name at least one trailing dimension (got ())")
@@ -397,7 +398,7 @@ def _bn_setup(x, weight, eps, training, running_mean, running_var, need_mean=Tru
     x = _input(x)
     eps = _eps(eps)
     if not isinstance(training, (bool, np.bool_)):
-        raise TypeError(f"training: must be True or False (got {training!r})")
+        raise TypeError(f"training: must be True or False (got {_short(training)})")
     layout = _bn_layout(x.shape)
     c = x.shape[1]
     weight = _param(weight, "weight", (c,))
@@ -515,7 +516,8 @@ def _bias_jacobian(layout, dtype, what, max_bytes):
 
 
 def _shape_of(x_shape, form="(N, C, …)", min_ndim=2) -> tuple:
-    shape = tuple(as_positive_int(d, "x_shape") for d in (x_shape if not hasattr(x_shape, "shape") else x_shape.shape))
+    items = as_items(x_shape if not hasattr(x_shape, "shape") else x_shape.shape, "x_shape", "a shape tuple")
+    shape = tuple(as_positive_int(d, "x_shape") for d in items)
     if len(shape) < min_ndim:
         raise GeometryError(f"x_shape: must be {form} (got {shape})")
     return shape
@@ -799,7 +801,8 @@ def _torch_instance_norm(x, weight=None, bias=None, eps=1e-5):
 
 
 # batch norm ------------------------------------------------------------------
-def _bn_forward(x, weight=None, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+def _bn_forward(x, weight, bias=None, running_mean=None, running_var=None, training=True, eps=1e-5):
+    """Registered forward, inputs required (``weight=None`` still means no affine; see :mod:`jacobians.registry`)."""
     return batch_norm(x, running_mean, running_var, weight, bias, training, eps)
 
 
@@ -961,7 +964,7 @@ register(
 def _family_faces(setup, forward_of, torch_forward, reference, what):
     """Registry faces of a training-statistics layer from its ``setup(x, weight, eps, **p) -> (x, layout, w, eps)``."""
 
-    def forward(x, weight=None, bias=None, eps=1e-5, **p):
+    def forward(x, weight, bias=None, eps=1e-5, **p):  # inputs required (weight=None: no affine)
         x, layout, weight, eps = setup(x, weight, eps, **p)
         return _forward(x, layout, weight, bias, eps)
 

@@ -85,7 +85,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, as_padding_nd, as_shape, as_tuple_n
+from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, _short, as_padding_nd, as_positive_int, as_shape, as_tuple_n
 from ..registry import Case, register
 from ._show_nd import pool_show, show_kw
 from ._sparse import (
@@ -93,10 +93,12 @@ from ._sparse import (
     as_float_array,
     assemble,
     check_budget,
+    check_dense,
     csr_from_arrays,
     exact_size,
     index_dtype_for,
     resolve_dtype,
+    torch_input,
 )
 from .convnd import _input_csr_nd, col2im_nd, convnd_vjp_input_rot180, sliding_windows_nd, valid_taps
 
@@ -172,18 +174,33 @@ def _taps_on_input(geom: PoolNdGeometry):
 
 
 def _check_ties(ties) -> str:
-    if ties not in TIE_RULES:
-        raise ValueError(f"ties: must be one of {', '.join(repr(t) for t in TIE_RULES)} (got {ties!r})")
+    if not isinstance(ties, str) or ties not in TIE_RULES:
+        raise ValueError(f"ties: must be one of {', '.join(repr(t) for t in TIE_RULES)} (got {_short(ties)})")
     return ties
 
 
+def _check_bool(value, name: str) -> bool:
+    """True/False (numpy bools too); anything else — "False", 0, an array — refused with one line."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name}: must be True or False (got {_short(value)})")
+
+
+def _check_forward_memory(what, geom: PoolNdGeometry, arrays: int = 1):
+    """Memory guard of a pooling forward (exact ints, before allocating): the padded input and ``arrays`` outputs."""
+    padded = exact_size(n + p[0] + p[1] + e for n, p, e in zip(geom.spatial, geom.padding, geom.overflow))
+    check_dense(f"{what} temporaries", geom.channels * (padded + arrays * exact_size(geom.out_spatial)), np.float64)
+
+
 def _check_pad_value(pad_value) -> float:
+    if isinstance(pad_value, (bool, np.bool_, str, bytes)) or np.ndim(pad_value) != 0:
+        raise ValueError(f"pad_value: must be a number or -inf (got {_short(pad_value)})")
     try:
         value = float(pad_value)
     except (TypeError, ValueError):
-        raise ValueError(f"pad_value: must be a number or -inf (got {pad_value!r})") from None
+        raise ValueError(f"pad_value: must be a number or -inf (got {_short(pad_value)})") from None
     if math.isnan(value) or value == math.inf:
-        raise ValueError(f"pad_value: must be a finite number or -inf (got {pad_value!r})")
+        raise ValueError(f"pad_value: must be a finite number or -inf (got {_short(pad_value)})")
     return value
 
 
@@ -346,6 +363,7 @@ def max_pool_switches(x, nd, kernel_size, stride=None, padding=0, *, dilation=1,
     pad_value = _check_pad_value(pad_value)
     x3, in_shape = _as_channels(x, nd)
     geom = _pool_geometry(x3.shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    _check_forward_memory(f"max_pool{nd}d", geom, arrays=4)  # values, tap, column, a chunk's temporaries
     _refuse_windows_in_minus_inf_padding(geom, pad_value)
     values = np.empty((geom.channels, *geom.out_spatial), dtype=x3.dtype)
     tap = np.empty(values.shape, dtype=np.int64)
@@ -391,12 +409,13 @@ def max_pool2d_switches(x, kernel_size, stride=None, padding=0, *, dilation=1, c
 
 
 def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties):
+    return_indices = _check_bool(return_indices, "return_indices")
     s = max_pool_switches(x, nd, kernel_size, stride, padding, dilation=dilation, ceil_mode=ceil_mode, pad_value=pad_value, ties=ties)
     return (s.values, s.indices) if return_indices else s.values
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
-               pad_value=float("-inf"), ties="first"):
+def max_pool2d(x=None, kernel_size=None, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
+               pad_value=float("-inf"), ties="first", input=None):
     """Max pooling: ``y[c,i,j] = max over taps (a, b) of xp[c, i·sh + a·dh, j·sw + b·dw]``.
 
     PyTorch's argument names (options after ``padding`` keyword-only); ``xp`` is ``x`` padded with ``pad_value``.
@@ -412,11 +431,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=
     array([[[4, 5],
             [7, 8]]])
     """
+    x = torch_input(x, input)  # PyTorch's name input= works too
     return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
-               pad_value=float("-inf"), ties="first"):
+def max_pool1d(x=None, kernel_size=None, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
+               pad_value=float("-inf"), ties="first", input=None):
     """1-D max pooling over x (C, L) or (N, C, L); arguments as :func:`max_pool2d`.
 
     Examples
@@ -424,11 +444,12 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=
     >>> max_pool1d(np.array([[1., 5., 2., 4., 3.]]), 2, ceil_mode=True)
     array([[5., 4., 3.]])
     """
+    x = torch_input(x, input)  # PyTorch's name input= works too
     return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
 
 
-def max_pool3d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
-               pad_value=float("-inf"), ties="first"):
+def max_pool3d(x=None, kernel_size=None, stride=None, padding=0, *, dilation=1, ceil_mode=False, return_indices=False,
+               pad_value=float("-inf"), ties="first", input=None):
     """3-D max pooling over x (C, D, H, W) or (N, C, D, H, W); arguments as :func:`max_pool2d`.
 
     Examples
@@ -436,6 +457,7 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, *, dilation=1, ceil_mode=
     >>> max_pool3d(np.arange(8.).reshape(1, 2, 2, 2), 2)
     array([[[[7.]]]])
     """
+    x = torch_input(x, input)  # PyTorch's name input= works too
     return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, pad_value, ties)
 
 
@@ -605,8 +627,8 @@ def _check_divisor_override(divisor_override):
     if divisor_override is None:
         return None
     if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, np.integer)) or divisor_override <= 0:
-        raise GeometryError(f"divisor_override: must be None or a positive integer, as in PyTorch (got {divisor_override!r})")
-    return int(divisor_override)
+        raise GeometryError(f"divisor_override: must be None or a positive integer, as in PyTorch (got {_short(divisor_override)})")
+    return as_positive_int(divisor_override, "divisor_override")  # at most 2**31 - 1, as every geometry number
 
 
 def avg_pool_divisor_factors(geom: PoolNdGeometry, count_include_pad=True, divisor_override=None):
@@ -619,6 +641,7 @@ def avg_pool_divisor_factors(geom: PoolNdGeometry, count_include_pad=True, divis
     ``divisor_override`` the divisor is that constant (first factor; others 1).
     """
     divisor_override = _check_divisor_override(divisor_override)
+    count_include_pad = _check_bool(count_include_pad, "count_include_pad")
     nd = geom.ndim
     if divisor_override is not None:
         return [np.full(geom.out_spatial[0], float(divisor_override))] + [np.ones(o) for o in geom.out_spatial[1:]]
@@ -667,14 +690,16 @@ def _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode):
 def avg_pool(x, nd, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
              divisor_override=None):
     """N-d average pooling (see :func:`avg_pool2d`)."""
+    count_include_pad = _check_bool(count_include_pad, "count_include_pad")
     x3, in_shape, geom = _avg_setup(x, nd, kernel_size, stride, padding, ceil_mode)
+    _check_forward_memory(f"avg_pool{nd}d", geom)
     divisor = _divisor(geom, count_include_pad, divisor_override)
     win = sliding_windows_nd(x3, geom.as_conv(), 0.0)  # the ceil-mode overflow reads zeros: it adds nothing
     total = win.sum(axis=tuple(range(-nd, 0)))
     return (total / divisor.astype(total.dtype)).reshape(_out_shape(in_shape, geom))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
+def avg_pool2d(x=None, kernel_size=None, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None, input=None):
     """Average pooling (PyTorch's ``avg_pool2d``, same argument names; options after ``padding`` keyword-only).
 
     Parameters
@@ -705,11 +730,12 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count
     array([[2. , 3.5],
            [6.5, 8. ]])
     """
+    x = torch_input(x, input)  # PyTorch's name input= works too
     return avg_pool(x, 2, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                     divisor_override=divisor_override)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True):
+def avg_pool1d(x=None, kernel_size=None, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, input=None):
     """1-D average pooling over x (C, L) or (N, C, L) (PyTorch's ``avg_pool1d`` has no divisor_override).
 
     Examples
@@ -717,10 +743,11 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count
     >>> avg_pool1d(np.array([[1., 2., 3., 4., 5.]]), 2, ceil_mode=True)
     array([[1.5, 3.5, 5. ]])
     """
+    x = torch_input(x, input)  # PyTorch's name input= works too
     return avg_pool(x, 1, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
 
 
-def avg_pool3d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None):
+def avg_pool3d(x=None, kernel_size=None, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True, divisor_override=None, input=None):
     """3-D average pooling over x (C, D, H, W) or (N, C, D, H, W); arguments as :func:`avg_pool2d`.
 
     Examples
@@ -728,6 +755,7 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count
     >>> avg_pool3d(np.arange(8.).reshape(1, 2, 2, 2), 2, divisor_override=2)
     array([[[[14.]]]])
     """
+    x = torch_input(x, input)  # PyTorch's name input= works too
     return avg_pool(x, 3, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                     divisor_override=divisor_override)
 
@@ -735,10 +763,8 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count
 def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
                       divisor_override=None, dtype=None, max_bytes=None):
     """N-d average-pool Jacobian (see :func:`avg_pool2d_jacobian`)."""
-    in_shape = tuple(input_shape)
-    if len(in_shape) not in (nd + 1, nd + 2):
-        dims = ", ".join(a[0].upper() for a in AXIS_NAMES[nd])
-        raise GeometryError(f"input_shape: must be (C, {dims}) or (N, C, {dims}) (got {in_shape!r})")
+    count_include_pad = _check_bool(count_include_pad, "count_include_pad")
+    in_shape = as_shape(input_shape, "input_shape", (nd + 1, nd + 2))
     if len(in_shape) == nd + 2:  # the batch rule: N·C independent channels, block-diagonal
         in_shape = (exact_size(as_shape(in_shape, "input_shape", nd + 2)[:2]), *in_shape[2:])
     dt = resolve_dtype(dtype)
@@ -1140,8 +1166,19 @@ def _jac_avg(nd):
     return lambda x, **p: avg_pool_jacobian(np.shape(x), nd, **p)
 
 
-_MAX_FORWARDS = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}
-_AVG_FORWARDS = {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}
+def _registered(public):
+    """Registered forward, inputs required (see :mod:`jacobians.registry`); the public one also takes input=."""
+
+    def forward(x, kernel_size, **params):
+        return public(x, kernel_size, **params)
+
+    forward.__name__ = forward.__qualname__ = f"_{public.__name__}_forward"
+    forward.__doc__ = f"{public.__name__} with x and kernel_size required (the registry contract)."
+    return forward
+
+
+_MAX_FORWARDS = {nd: _registered(f) for nd, f in {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}.items()}
+_AVG_FORWARDS = {nd: _registered(f) for nd, f in {1: avg_pool1d, 2: avg_pool2d, 3: avg_pool3d}.items()}
 
 for _nd in (1, 2, 3):
     register(

@@ -166,7 +166,9 @@ def softmax_jacobian(s, dim=-1, *, sparse=None, max_bytes=None):
     """
     if sparse is not None and not isinstance(sparse, (bool, np.bool_)):
         raise TypeError(f"sparse: must be True, False or None (got {type(sparse).__name__})")
-    if np.ndim(s) != 1 or dim not in (0, -1):
+    s = as_float_array(s, "s")  # ragged / complex / strings refused here with one line
+    vector_dim = isinstance(dim, (int, np.integer)) and not isinstance(dim, bool) and dim in (0, -1)
+    if s.ndim != 1 or not vector_dim:
         jac = softmax_along_jacobian(s, dim)
         return jac.toarray() if sparse is False else jac
     sparse = bool(sparse)
@@ -358,7 +360,7 @@ def _scores(s, dim):
     if arr.ndim == 0 or arr.size == 0:
         raise GeometryError(f"s: must be a non-empty array with at least one axis (got shape {arr.shape})")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -arr.ndim <= dim < arr.ndim:
-        raise GeometryError(f"dim: must be an integer in [{-arr.ndim}, {arr.ndim}) for s of shape {arr.shape} (got {dim!r})")
+        raise GeometryError(f"dim: must be an integer in [{-arr.ndim}, {arr.ndim}) for s of shape {arr.shape} (got {_short(dim)})")
     if not np.isfinite(arr).all():
         raise ValueError("s: must be finite (got inf or nan among its entries)")
     axis = int(dim) % arr.ndim

@@ -65,11 +65,11 @@ import numbers
 
 import numpy as np
 
-from ..geometry import GeometryError, as_pair
+from ..geometry import MAX_GEOMETRY_INT, GeometryError, as_items, as_pair, _short
 from ..registry import Case, register
 from ._show_resample import interpolate_show
 from ._separable import axis_matrix, check_grad, product_csr, separable_adjoint
-from ._sparse import as_float_array, exact_size, resolve_dtype
+from ._sparse import as_float_array, check_dense, exact_size, resolve_dtype
 
 __all__ = [
     "INTERPOLATE_MODES",
@@ -96,14 +96,22 @@ CUBIC_A = -0.75
 # ---------------------------------------------------------------------------
 # argument rules and per-axis tables
 # ---------------------------------------------------------------------------
+def _guard_plane(out_hw, name):
+    """Memory guard (exact ints) before the per-axis tables and one output plane are allocated."""
+    check_dense(f"{name}: interpolate output plane", out_hw[0] * out_hw[1] + out_hw[0] + out_hw[1], np.float64)
+
+
 def _scale_pair(scale_factor):
-    items = (scale_factor, scale_factor) if isinstance(scale_factor, numbers.Real) else tuple(scale_factor)
+    if isinstance(scale_factor, numbers.Real):
+        items = (scale_factor, scale_factor)
+    else:
+        items = as_items(scale_factor, "scale_factor", "a number or a pair (height, width)")
     if len(items) != 2:
-        raise GeometryError(f"scale_factor: must be a number or a pair (height, width) (got {scale_factor!r})")
+        raise GeometryError(f"scale_factor: must be a number or a pair (height, width) (got {_short(scale_factor)})")
     out = []
     for ax, v in zip(("height", "width"), items):
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v <= 0:
-            raise GeometryError(f"scale_factor: the {ax} factor must be a positive finite number (got {v!r})")
+            raise GeometryError(f"scale_factor: the {ax} factor must be a positive finite number (got {_short(v)})")
         out.append(float(v))
     return tuple(out)
 
@@ -114,18 +122,20 @@ def _resolve(in_hw, size, scale_factor, mode, align_corners, recompute_scale_fac
     ``recompute_scale_factor=True`` keeps the output size ⌊n·scale_factor⌋ but
     computes the source indices from ``n/m`` as if ``size`` had been given.
     """
+    if not isinstance(antialias, (bool, np.bool_)):
+        raise TypeError(f"antialias: must be True or False (got {_short(antialias)})")
     if antialias:
         raise GeometryError("antialias: not supported (PyTorch's antialiased resize uses a wider, scale-dependent kernel)")
-    if mode not in INTERPOLATE_MODES:
-        raise GeometryError(f"mode: must be one of {', '.join(map(repr, INTERPOLATE_MODES))} (got {mode!r})")
+    if not isinstance(mode, str) or mode not in INTERPOLATE_MODES:
+        raise GeometryError(f"mode: must be one of {', '.join(map(repr, INTERPOLATE_MODES))} (got {_short(mode)})")
     if align_corners is not None:
         if mode not in ("bilinear", "bicubic"):
             raise GeometryError(
-                f"align_corners: can only be set with the interpolating modes (bilinear, bicubic), not mode={mode!r} "
+                f"align_corners: can only be set with the interpolating modes (bilinear, bicubic), not mode={_short(mode)} "
                 "(PyTorch's rule)"
             )
         if not isinstance(align_corners, (bool, np.bool_)):
-            raise GeometryError(f"align_corners: must be True, False or None (got {align_corners!r})")
+            raise GeometryError(f"align_corners: must be True, False or None (got {_short(align_corners)})")
     if (size is None) == (scale_factor is None):
         raise GeometryError("size: give exactly one of size and scale_factor (PyTorch's rule)")
     if size is not None:
@@ -133,14 +143,19 @@ def _resolve(in_hw, size, scale_factor, mode, align_corners, recompute_scale_fac
             raise GeometryError(
                 "recompute_scale_factor: only meaningful with scale_factor, not with an explicit size (PyTorch's rule)"
             )
-        return as_pair(size, "size"), (None, None), bool(align_corners)
+        out_hw = as_pair(size, "size")
+        _guard_plane(out_hw, "size")
+        return out_hw, (None, None), bool(align_corners)
     scales = _scale_pair(scale_factor)
     out = []
     for ax, n, s in zip(("height", "width"), in_hw, scales):
         m = math.floor(float(n) * s)
         if m < 1:
-            raise GeometryError(f"scale_factor: output {ax} floor({n}·{s!r}) = {m} must be positive")
+            raise GeometryError(f"scale_factor: output {ax} floor({n}·{_short(s)}) = {m} must be positive")
+        if m > MAX_GEOMETRY_INT:
+            raise GeometryError(f"scale_factor: output {ax} floor({n}·{_short(s)}) = {m} must be at most 2**31 - 1")
         out.append(m)
+    _guard_plane(out, "scale_factor")
     if recompute_scale_factor:
         scales = (None, None)
     return tuple(out), scales, bool(align_corners)
@@ -241,9 +256,9 @@ def _input_shape(input_shape):
     try:
         shape = tuple(int(v) for v in input_shape)
     except (TypeError, ValueError):
-        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) (got {input_shape!r})") from None
+        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) (got {_short(input_shape)})") from None
     if len(shape) not in (3, 4) or min(shape) < 1:
-        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) of positive sizes (got {input_shape!r})")
+        raise GeometryError(f"input_shape: must be (C, H, W) or (N, C, H, W) of positive sizes (got {_short(input_shape)})")
     return shape
 
 
