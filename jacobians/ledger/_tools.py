@@ -223,3 +223,14 @@ def preset_order(preset: str, tensor) -> list:
     from .. import get_convention, vec
 
     return [int(v) for v in vec(tensor, get_convention(preset))]
+
+
+def numeric_array(value, name: str, dtype=None) -> np.ndarray:
+    """``value`` as a real numeric ndarray, or one line naming ``name`` (the notes' formulas follow the API's rule)."""
+    try:
+        arr = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}: must be a rectangular array of real numbers (got {type(value).__name__})") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: must be an array of real numbers (got dtype {arr.dtype})")
+    return arr

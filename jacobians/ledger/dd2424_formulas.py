@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._tools import numeric_array
+
 __all__ = ["softmax_cross_entropy_grad_note004"]
 
 
@@ -11,8 +13,8 @@ def softmax_cross_entropy_grad_note004(s, y):
 
     Written from the note with numpy only (p = exp(s − max s)/Σ); returns the row as a vector (C,).
     """
-    s = np.asarray(s, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
+    s = numeric_array(s, "s", np.float64).ravel()
+    y = numeric_array(y, "y", np.float64).ravel()
     if s.shape != y.shape:
         raise ValueError(f"y: must have the shape of s {s.shape} (got {y.shape})")
     e = np.exp(s - s.max())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._tools import numeric_array
+
 from .. import GeometryError
 
 __all__ = ["vardhan2022_mask_column", "vardhan2022_mask_column_corrected", "vardhan2022_channel_rows"]
@@ -81,9 +83,9 @@ def vardhan2022_channel_rows(dj_db, channels: int) -> np.ndarray:
     B⁽²⁾ stacks vec(A_1), …, vec(A_c) (each column-major), so the reshape is a
     plain C-order reshape of the row; its Jacobian is the identity.
     """
-    row = np.asarray(dj_db)
-    if int(channels) != channels or channels < 1:
-        raise GeometryError(f"channels: must be a positive integer (got {channels!r})")
+    row = numeric_array(dj_db, "dj_db")
+    if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels < 1:
+        raise GeometryError(f"channels: must be a positive integer (got {type(channels).__name__} {str(channels)[:40]!r})")
     channels = int(channels)
     if row.ndim > 2 or (row.ndim == 2 and row.shape[0] != 1) or row.size % channels:
         raise GeometryError(

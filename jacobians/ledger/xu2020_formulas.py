@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import GeometryError
+from ._tools import numeric_array
 
 __all__ = ["xu2020_filter_matrix", "xu2020_output_matrix"]
 
@@ -41,18 +42,18 @@ def xu2020_filter_matrix(weight, reshape: str = "corrected") -> np.ndarray:
            [4., 5.],
            [6., 7.]])
     """
-    weight = np.asarray(weight)
+    weight = numeric_array(weight, "weight")
     if weight.ndim != 4:
         raise GeometryError(f"weight: must have shape (FN, C, kh, kw) (got {weight.ndim}-D shape {weight.shape})")
-    if reshape not in _RESHAPES:
-        raise ValueError(f"reshape: must be one of {_RESHAPES} (got {reshape!r})")
+    if not isinstance(reshape, str) or reshape not in _RESHAPES:
+        raise ValueError(f"reshape: must be one of {_RESHAPES} (got {type(reshape).__name__} {str(reshape)[:40]!r})")
     fn = weight.shape[0]
     return weight.reshape(fn, -1).T if reshape == "corrected" else weight.reshape(-1, fn)
 
 
 def xu2020_output_matrix(y) -> np.ndarray:
     """O_f, the ``(FN, OH, OW)`` output as a ``(OH·OW, FN)`` matrix (one column per channel)."""
-    y = np.asarray(y)
+    y = numeric_array(y, "y")
     if y.ndim != 3:
         raise GeometryError(f"y: must have shape (FN, OH, OW) (got {y.ndim}-D shape {y.shape})")
     return y.reshape(y.shape[0], -1).T
