@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from jacobians.geometry import GeometryError
 from jacobians.ops import conv_transpose as ct
 from jacobians.ops.conv2d import conv2d_input_jacobian
+from _cli_helpers import peak_over_csr  # tracemalloc peak / CSR bytes, shared
 
 GEOMS = ct.CONV_TRANSPOSE_GEOMETRIES
 
@@ -240,19 +241,6 @@ def test_docstring_examples():
     assert doctest.testmod(ct).attempted >= 3
 
 
-def _peak_over_csr(build):
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        J = build()
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
-    return peak / (J.data.nbytes + J.indices.nbytes + J.indptr.nbytes)
-
 
 @pytest.mark.parametrize("groups", [1, 4])
 @pytest.mark.parametrize("wrt", ["x", "weight"])
@@ -267,7 +255,7 @@ def test_peak_memory_is_close_to_the_final_csr(wrt, groups):
         if wrt == "x"
         else (lambda: ct.conv_transpose2d_weight_jacobian(x, w.shape, **p))
     )
-    assert _peak_over_csr(build) <= 1.1
+    assert peak_over_csr(build) <= 1.1
 
 
 # --- 1-D front door -------------------------------------------------------------------
@@ -370,5 +358,5 @@ def test_conv_transpose3d_rules_and_memory():
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((8, 6, 8, 8)), rng.standard_normal((8, 4, 3, 3, 3))
     p = dict(stride=2, padding=1, output_padding=1, groups=2)
-    assert _peak_over_csr(lambda: ct.conv_transpose3d_input_jacobian(w, x.shape, **p)) <= 1.1
-    assert _peak_over_csr(lambda: ct.conv_transpose3d_weight_jacobian(x, w.shape, **p)) <= 1.1
+    assert peak_over_csr(lambda: ct.conv_transpose3d_input_jacobian(w, x.shape, **p)) <= 1.1
+    assert peak_over_csr(lambda: ct.conv_transpose3d_weight_jacobian(x, w.shape, **p)) <= 1.1

@@ -20,23 +20,9 @@ from hypothesis import strategies as st
 from jacobians.cli import main
 from jacobians.conventions import PRESETS
 from jacobians.ops.conv2d import conv2d
+from _cli_helpers import assert_usage_error, run_show as run  # shared by the CLI tests
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-def run(capsys, *argv):
-    rc = main(["show", *argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_usage_error(rc, err, needle=None):
-    assert rc == 2, err
-    lines = err.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0], f"expected one stderr line, got {err!r}"
-    assert "Traceback" not in err
-    if needle:
-        assert needle in err, err
 
 
 def forward_probe(f, in_shape, out_size):

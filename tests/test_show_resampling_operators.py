@@ -11,22 +11,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from jacobians.cli import main
 from jacobians.registry import get_operator
-
-
-def run(capsys, *argv):
-    rc = main(["show", *argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_usage_error(rc, err, needle):
-    assert rc == 2, err
-    lines = err.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0], f"expected one stderr line, got {err!r}"
-    assert "Traceback" not in err
-    assert needle in err, err
+from _cli_helpers import assert_usage_error, run_show as run  # shared by the CLI tests
 
 
 BAD = [

@@ -11,13 +11,7 @@ import pytest
 import scipy.io
 
 import jacobians.stream as stream_mod
-from jacobians.cli import main
-
-
-def run(capsys, *argv):
-    rc = main(["show", *argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+from _cli_helpers import run_show as run  # shared by the CLI tests
 
 
 @pytest.mark.parametrize("extra", [["--padding", "1"], ["--stride", "2", "--groups", "2"]])
