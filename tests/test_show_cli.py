@@ -698,3 +698,24 @@ def test_an_operator_added_later_gets_show_from_its_showspec(capsys, tmp_path, m
     assert_usage_error(rc, err, "--param scale: 'lots' is not a number")
     rc, out, err = run(capsys, "scaled_product", "--input", "2x2", "--values", "symbolic")
     assert_usage_error(rc, err, "has no symbolic face")  # numeric-only builder, no symbolic face: said so
+
+
+def test_float32_values_export_as_float32(tmp_path, capsys):
+    """The dtype rule through the CLI: a float32 .npy gives a float32 Jacobian file, a float64 one float64 (#12)."""
+    for dtype in (np.float32, np.float64):
+        w = np.arange(1.0, 5.0, dtype=dtype).reshape(1, 1, 2, 2)
+        np.save(tmp_path / "w.npy", w)
+        out = tmp_path / "J.npz"
+        rc, _, err = run(capsys, "conv2d", "--input", "1x3x3", "--weight", "1x1x2x2", "--values", str(tmp_path / "w.npy"),
+                         "--format", "npz", "--out", str(out))
+        assert rc == 0, err
+        J = sp.load_npz(out)
+        assert J.dtype == dtype
+        # values against the convolution's definition: row (i, j) holds w at the taps of window (i, j)
+        want = np.zeros((4, 9))
+        for i in range(2):
+            for j in range(2):
+                for a in range(2):
+                    for b in range(2):
+                        want[i * 2 + j, (i + a) * 3 + j + b] = w[0, 0, a, b]
+        np.testing.assert_array_equal(J.toarray(), want)

@@ -550,7 +550,8 @@ def load_values(path: str, max_bytes: int, want: tuple | None = None, want_text:
             arr = npy.read_array(fh, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             _fail(f"{what}: cannot read the array ({' '.join(str(exc).split())[:120]})")
-    return np.asarray(arr, dtype=np.float64)
+    # float32 stays float32 (the dtype rule); integers and bools become float64
+    return np.asarray(arr, dtype=np.float32 if arr.dtype == np.float32 else np.float64)
 
 
 def _symbolic_tensor(name: str, shape: tuple, base: int):
