@@ -1191,3 +1191,68 @@ def _(ev):
         pkg.append(reference_vjp("conv2d", dS, "weight", x=X, weight=F, bias=b))
     ev.corrected("explicit", dJ, np.mean(pkg, axis=0) + 2 * lam * F, kinds=("formula", "package"))
     ev.corrected("fd", dJ, fd_gradient(J, F), kinds=("formula", "fd"))
+
+
+def _corr2(A, K):
+    """Valid stride-1 correlation of one plane A with one plane K, by index sums (the slides' S_lm)."""
+    kh, kw = K.shape
+    out = np.zeros((A.shape[0] - kh + 1, A.shape[1] - kw + 1))
+    for i in range(kh):
+        for j in range(kw):
+            out += K[i, j] * A[i : i + out.shape[0], j : j + out.shape[1]]
+    return out
+
+
+@claim(
+    "dd2424.scope-stride1-nopad",
+    location="all convolution slides (S_lm = Σ_k Σ_ij X_{k,i+l−1,j+m−1} F_kij, size (w−f+1)×(h−f+1))",
+    statement="""Only stride 1 without zero padding is derived: the response-map size, M_X^im, M_F^filter and both
+    backward convolutions are stated for that case only.""",
+    convention=CONV,
+    routes=("shape", "im-rows", "explicit", "fd", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""With stride s and padding P, run everything on the zero-padded X_P: the map is ⌊(h + 2P − f)/s⌋ + 1 by
+    ⌊(w + 2P − f)/s⌋ + 1; M_X^im keeps the rows of the positions (l·s, m·s); ∂l/∂X_j = Σ_i (G_i dilated by s,
+    zero-padded f−1 on the near sides and f−1+r on the far sides, r = (h + 2P − f) mod s per axis) * F_ij^rot180,
+    cropped by P on every side; ∂l/∂F_ij = X_P,j * (G_i dilated by s), cut to f × f.""",
+)
+def _(ev):
+    ev.gap("the slides treat stride 1 without padding only")
+    # (C, rows, cols, f, s, P, filters): remainder (rows + 2P − f) mod s in rows only, in columns only, with and without P
+    for seed, (C, h, w, f, s, P, nF) in enumerate(((3, 8, 7, 3, 2, 0, 2), (3, 7, 8, 3, 2, 0, 2), (2, 8, 7, 3, 2, 1, 2), (2, 7, 8, 3, 2, 1, 1), (2, 10, 9, 3, 3, 0, 2))):
+        r = rng(200 + seed)
+        X, F = r.standard_normal((C, h, w)), r.standard_normal((nF, C, f, f))
+        oh, ow = (h + 2 * P - f) // s + 1, (w + 2 * P - f) // s + 1
+        G = r.standard_normal((nF, oh, ow))
+        XP = np.pad(X, ((0, 0), (P, P), (P, P)))
+        ev.corrected("shape", (oh, ow), conv2d(X, F, stride=s, padding=P).shape[1:], kinds=("formula", "package"))
+        ev.corrected("shape", (oh, ow), (len(range(0, h + 2 * P - f + 1, s)), len(range(0, w + 2 * P - f + 1, s))), kinds=("formula", "exact"))
+        # M_X^im for one filter: the slides' rows kept at the strided positions
+        M = np.array([XP[:, l * s : l * s + f, m * s : m * s + f].ravel() for l in range(oh) for m in range(ow)])
+        ev.corrected("im-rows", M, conv2d_weight_jacobian(X, (1, C, f, f), stride=s, padding=P).toarray(), kinds=("formula", "package"))
+        # the two backward convolutions, generalised
+        rh, rw = (h + 2 * P - f) % s, (w + 2 * P - f) % s
+        dX = np.zeros((C, h + 2 * P, w + 2 * P))
+        dF = np.zeros(F.shape)
+        for i in range(nF):
+            Gd = np.zeros(((oh - 1) * s + 1, (ow - 1) * s + 1))
+            Gd[::s, ::s] = G[i]
+            Gp = np.pad(Gd, ((f - 1, f - 1 + rh), (f - 1, f - 1 + rw)))
+            for j in range(C):
+                dX[j] += _corr2(Gp, np.rot90(F[i, j], 2))
+                dF[i, j] = _corr2(XP[j], Gd)[:f, :f]
+        dX = dX[:, P : P + h, P : P + w]
+        loss_X = lambda X_: float(np.sum(G * conv2d(X_, F, stride=s, padding=P)))
+        loss_F = lambda F_: float(np.sum(G * conv2d(X, F_, stride=s, padding=P)))
+        ev.corrected("fd", dX, fd_gradient(loss_X, X), kinds=("formula", "fd"))
+        ev.corrected("fd", dF, fd_gradient(loss_F, F), kinds=("formula", "fd"))
+        ev.corrected("explicit", dX, reference_vjp("conv2d", G, "x", x=X, weight=F, stride=s, padding=P), kinds=("formula", "package"))
+
+        def t_loss(Xt, Ft, G=G, s=s, P=P):
+            import torch
+
+            return (torch.nn.functional.conv2d(Xt[None], Ft, stride=s, padding=P)[0] * torch.as_tensor(G)).sum()
+
+        ev.corrected("torch", dX, lambda X=X, F=F, t_loss=t_loss: torch_grad(lambda Xt: t_loss(Xt, __import__("torch").as_tensor(F)), X), kinds=("formula", "torch"))
+        ev.corrected("torch", dF, lambda X=X, F=F, t_loss=t_loss: torch_grad(lambda Ft: t_loss(__import__("torch").as_tensor(X), Ft), F), kinds=("formula", "torch"))

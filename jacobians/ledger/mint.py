@@ -727,3 +727,39 @@ def _(ev):
         counted = (len(range(0, H + 2 * P - F + 1, S)), len(range(0, W + 2 * P - F + 1, S)))  # window starts that fit
         ev.corrected("index", formula, counted, kinds=("formula", "exact"))
         ev.corrected("torch", formula, lambda H=H, W=W, F=F, S=S, P=P: tuple(torch_conv2d(np.zeros((1, 1, H, W)), np.zeros((1, 1, F, F)), None, S, P).shape[2:]), kinds=("formula", "torch"))
+
+
+@claim(
+    "mint.stride-kernel-grad-crop",
+    location="§3.2.1, kernel gradient with stride S as a correlation of x with the dilated δ̌",
+    statement="""With stride S the note correlates x (H × W) with the dilated δ̌ ((H′−1)S+1 rows) and calls the
+    result ∂L/∂k, but never says what happens when r = (H − F) mod S ≠ 0: the correlation is then F + r_H rows by
+    F + r_W columns, not F × F (the audit's mint.conv-dK-stride-crop-when-remainder).""",
+    convention=CONV,
+    routes=("shape", "explicit", "fd", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""The stride-1 correlation of x with δ̌ is (F + r_H) × (F + r_W); keep its first F rows and F columns
+    (the last r rows/columns of x are never reached by the forward): ∂L/∂k[c,c',i,j] = Σ_{n,h,w} δ̌[n,c,h,w]
+    x[n,c',h+i,w+j] for i, j < F.""",
+)
+def _(ev):
+    ev.gap("the note does not give the size of the correlation when (H − F) mod S ≠ 0")
+    # (N, C_in, C_out, H, W, F, S): remainder in H only, W only, both
+    for seed, (N, ci, co, H, W, F, S) in enumerate(((2, 2, 3, 8, 7, 3, 2), (1, 3, 2, 7, 8, 3, 2), (2, 2, 2, 8, 8, 3, 2), (1, 2, 3, 10, 9, 3, 3))):
+        r = rng(100 + seed)
+        x, w = r.standard_normal((N, ci, H, W)), r.standard_normal((co, ci, F, F))
+        Ho, Wo = (H - F) // S + 1, (W - F) // S + 1
+        delta = r.standard_normal((N, co, Ho, Wo))
+        dd = dilate(delta, S)
+        Hd, Wd = dd.shape[2:]
+        # the correlation written out with index sums: every offset (i, j) at which δ̌ fits inside x
+        full = np.zeros((co, ci, H - Hd + 1, W - Wd + 1))
+        for i in range(full.shape[2]):
+            for j in range(full.shape[3]):
+                full[:, :, i, j] = np.einsum("nchw,ndhw->cd", dd, x[:, :, i : i + Hd, j : j + Wd])
+        ev.corrected("shape", full.shape[2:], (F + (H - F) % S, F + (W - F) % S), kinds=("formula", "exact"))
+        cropped = full[:, :, :F, :F]
+        ev.corrected("explicit", cropped, explicit_conv_grads(x, w, delta, S)[1], kinds=("formula", "package"))
+        ev.corrected("fd", cropped, _fd_conv_grad("w", x, w, delta, S), kinds=("formula", "fd"))
+        ev.corrected("torch", cropped, lambda x=x, w=w, delta=delta, S=S: torch_conv2d_grads(x, w, delta, S)[1], kinds=("formula", "torch"))

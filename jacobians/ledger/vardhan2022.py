@@ -1950,3 +1950,70 @@ def _(ev):
         ev.written("explicit", np.concatenate([dK1.ravel(), dK2.ravel()]), np.concatenate([ex["K1"].ravel(), ex["K2"].ravel()]), kinds=("formula", "package"))
         fd = net.finite_difference_gradients(["K1", "K2"])
         ev.written("fd", np.concatenate([dK1.ravel(), dK2.ravel()]), np.concatenate([fd["K1"].ravel(), fd["K2"].ravel()]), kinds=("formula", "fd"), tol=1e-6)
+
+
+@claim(
+    "vardhan2022.fc-loss-unspecified",
+    location="§3.1.1 (dJ/dA^[3] and dA^[3]/dZ^[3]), whole note",
+    statement="""The loss J and the output activation A^[3] = g(Z^[3]) are never specified, so dJ/dA^[3] and
+    dA^[3]/dZ^[3] stay symbolic.""",
+    convention=CONV,
+    routes=("explicit", "fd", "package", "chain", "torch"),
+    expected="completes",
+    kind="gap",
+    correction="""With the choice the ledger's network claims use — A^[3] = softmax(Z^[3]) and the cross-entropy
+    J = −yᵀ log A^[3] for a one-hot y: dJ/dA^[3] = −(y ⊘ A^[3])ᵀ, dA^[3]/dZ^[3] = diag(a) − a aᵀ (not diagonal), so
+    dJ/dZ^[3] = (a − y)ᵀ.""",
+)
+def _(ev):
+    ev.gap("the loss and the output activation are not given")
+    for p, cfg in _nets():
+        z, y = forward(p, cfg)["Z3"], p["y"]
+        a = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        J_act = np.diag(a) - np.outer(a, a)
+        dJ_dA = -(y / a)
+        dJ_dZ = a - y
+        ev.corrected("explicit", J_act, reference_jacobian("softmax", "s", s=z).toarray(), kinds=("formula", "package"))
+        ev.corrected("fd", J_act, fd_jacobian(softmax, z), kinds=("formula", "fd"))
+        ev.corrected("fd", dJ_dA, fd_gradient(lambda a_: -float(y @ np.log(a_)), a), kinds=("formula", "fd"))
+        ev.corrected("fd", dJ_dZ, fd_gradient(lambda z_: -float(y @ np.log(softmax(z_))), z), kinds=("formula", "fd"))
+        ev.corrected("package", dJ_dZ, reference_vjp("softmax_cross_entropy", np.array(1.0), "s", s=z, y=y), kinds=("formula", "package"))
+        ev.corrected("chain", dJ_dA @ J_act, dJ_dZ, kinds=("formula", "formula"))
+
+        def t_fn(z=z, y=y):
+            import torch
+
+            return torch_grad(lambda zt: -(torch.as_tensor(y) @ torch.log_softmax(zt, 0)), z)
+
+        ev.corrected("torch", dJ_dZ, t_fn, kinds=("formula", "torch"))
+
+
+@claim(
+    "vardhan2022.intermediate-shape",
+    location="§2 Forward Propagation, I^[l] = g(Z^[l]) declared in R^{h_z × w_z}",
+    statement="""The intermediate result I^[l] = g(Z^[l]) is declared to be in R^{h_z × w_z}, although Z^[l] has c^[l]
+    channels (and §3.1.3 uses its channels I_j^[l]).""",
+    convention=CONV,
+    routes=("shape", "explicit", "torch"),
+    expected="holds-corrected",
+    kind="slip",
+    correction="I^[l] ∈ R^{c^[l] × h_z × w_z}; each channel I_j^[l] is h_z × w_z.",
+)
+def _(ev):
+    from .. import sigmoid as sigmoid_op
+
+    for p, cfg in _nets():
+        for A, K, b, pad, st in ((p["A0"], p["K1"], p["b1"], cfg["pad1"], cfg["stride1"]), (forward(p, cfg)["A1"], p["K2"], p["b2"], cfg["pad2"], cfg["stride2"])):
+            hz, wz = out_size(A.shape[1], K.shape[2], pad[0], st[0]), out_size(A.shape[2], K.shape[3], pad[1], st[1])
+            written, fixed = (hz, wz), (K.shape[0], hz, wz)
+            I = sigmoid_op(conv2d(A, K, b, stride=st, padding=pad))
+            ev.both("explicit", written, fixed, I.shape, kinds=("formula", "package"))
+            counted = (K.shape[0], len(range(0, A.shape[1] + 2 * pad[0] - K.shape[2] + 1, st[0])), len(range(0, A.shape[2] + 2 * pad[1] - K.shape[3] + 1, st[1])))
+            ev.both("shape", written, fixed, counted, kinds=("formula", "exact"))
+
+            def t_shape(A=A, K=K, b=b, pad=pad, st=st):
+                import torch
+
+                return tuple(torch.sigmoid(torch.nn.functional.conv2d(torch.as_tensor(A)[None], torch.as_tensor(K), torch.as_tensor(b), stride=st, padding=pad))[0].shape)
+
+            ev.corrected("torch", fixed, t_shape, kinds=("formula", "torch"))

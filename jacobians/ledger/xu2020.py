@@ -563,3 +563,80 @@ def _torch_bias_grad(I, F, G):
     out = torch.nn.functional.conv2d(torch.as_tensor(I)[None], torch.as_tensor(F), bt)[0]
     (out * torch.as_tensor(G)).sum().backward()
     return bt.grad.numpy()
+
+
+@claim(
+    "xu2020.single-image-vs-batch",
+    location="§1, opening line ('Let I images of shape (C,H,W)')",
+    statement="""The note says "images" but gives I the shape (C, H, W) of one image, and every later matrix is for one
+    image: φ(I) has OH·OW rows and O_f is (OH·OW, FN). Read literally as N > 1 images, φ would need N·OH·OW rows.""",
+    convention=CONV,
+    routes=("count", "explicit", "fd", "torch"),
+    expected="holds-corrected",
+    kind="slip",
+    correction="""I is one image (C, H, W). For a batch, stack the per-image φ(I_n) and O_f(n) vertically; then
+    φ·F_f = O_f and ∂L/∂F_f = φᵀ·∂L/∂O_f still hold, the latter summing over the batch.""",
+)
+def _(ev):
+    r = rng(300)
+    for N, C, H, W, FN, FH, FW in ((2, 2, 5, 6, 3, 2, 3), (3, 1, 6, 5, 2, 3, 2)):
+        X = r.standard_normal((N, C, H, W))
+        F = r.standard_normal((FN, C, FH, FW))
+        OH, OW = H - FH + 1, W - FW + 1
+        G = r.standard_normal((N, FN, OH, OW))
+        phis = [_phi_loops(X[n], FH, FW) for n in range(N)]
+        # as written: a batch ("images") fed to φ gives N·OH·OW rows, not the note's OH·OW
+        ev.written("count", OH * OW, sum(p.shape[0] for p in phis), kinds=("formula", "exact"))
+        ev.corrected("count", N * OH * OW, im2col(X, (FH, FW)).reshape(-1, C * FH * FW).shape[0], kinds=("formula", "package"))
+        phi = np.vstack(phis)
+        F_f = F.reshape(FN, -1).T
+        Gf = np.vstack([_O_f(G[n]) for n in range(N)])
+        O_stack = phi @ F_f
+        ev.corrected("explicit", O_stack, np.vstack([_O_f(conv2d(X[n], F)) for n in range(N)]), kinds=("formula", "package"))
+        ev.corrected("fd", O_stack, np.vstack([_O_f(o) for o in fd_conv_forward(X, F)]), kinds=("formula", "fd"))
+        dF = (phi.T @ Gf).T.reshape(F.shape)  # column f of ∂L/∂F_f is filter f's gradient
+        ev.corrected("fd", dF, fd_gradient(lambda F_: float(np.sum(G * corr_loops(X, F_))), F), kinds=("formula", "fd"))
+        ev.corrected("explicit", dF, sum(reference_vjp("conv2d", G[n], "weight", x=X[n], weight=F) for n in range(N)), kinds=("formula", "package"))
+
+        def t_dF(X=X, F=F, G=G):
+            import torch
+
+            Ft = torch.tensor(F, requires_grad=True)
+            (torch.nn.functional.conv2d(torch.as_tensor(X), Ft) * torch.as_tensor(G)).sum().backward()
+            return Ft.grad.numpy()
+
+        ev.corrected("torch", dF, t_dF, kinds=("formula", "torch"))
+
+
+def _phi_channel_fastest(I, fh, fw):
+    """φ(I) with each patch read in (i, j, c) order, c fastest — the order 'FH·FW·C' would suggest."""
+    C, H, W = I.shape
+    return np.stack([I[:, x : x + fh, y : y + fw].transpose(1, 2, 0).ravel() for x in range(H - fh + 1) for y in range(W - fw + 1)])
+
+
+@claim(
+    "xu2020.im2col-column-order",
+    location="§1, φ(I) = im2col(I) of shape (OH·OW, FH·FW·C)",
+    statement="""The note never says in which order the rows (output positions) and columns (patch entries) of φ(I)
+    are laid out; its column count is written FH·FW·C, which read as an order would put the channel fastest.""",
+    convention=CONV,
+    routes=("explicit", "fd", "torch", "other-order"),
+    expected="completes",
+    kind="gap",
+    correction="""Row x·OW + y is output position (x, y) (y fastest); its columns are the patch I[:, x:x+FH, y:y+FW]
+    in (c, i, j) order, j fastest — the order of F.reshape(FN, −1). Then φ(I)·F.reshape(FN, −1)ᵀ = O_f; with the
+    patches read channel-fastest ((i, j, c)) the product is wrong unless C = 1.""",
+)
+def _(ev):
+    ev.gap("the order of φ(I)'s rows and columns is not stated")
+    for I, F, G in _cases():
+        FN, C, FH, FW = F.shape
+        phi = _phi_loops(I, FH, FW)
+        F_f = F.reshape(FN, -1).T
+        ev.corrected("explicit", phi, im2col(I, (FH, FW)), kinds=("formula", "package"))
+        ev.corrected("explicit", phi @ F_f, _O_f(conv2d(I, F)), kinds=("formula", "package"))
+        ev.corrected("fd", phi @ F_f, _O_f(fd_conv_forward(I, F)), kinds=("formula", "fd"))
+        ev.corrected("torch", phi @ F_f, lambda I=I, F=F: _O_f(_torch_O(I, F)), kinds=("formula", "torch"))
+        if C > 1:  # a different column order breaks φ(I)·F_f = O_f
+            other = _phi_channel_fastest(I, FH, FW) @ F_f
+            ev.corrected("other-order", bool(np.max(np.abs(other - _O_f(conv2d(I, F)))) > 1e-3), True, kinds=("formula", "package"), value=False)
