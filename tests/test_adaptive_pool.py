@@ -133,6 +133,6 @@ def test_docstring_examples():
 
 
 def test_peak_memory_is_close_to_the_final_csr():
-    from _cli_helpers import peak_over_csr as _peak_over_csr
+    from _helpers import peak_over_csr as _peak_over_csr
 
     assert _peak_over_csr(lambda: ap.adaptive_avg_pool2d_jacobian((32, 56, 56), 7)) <= 1.1

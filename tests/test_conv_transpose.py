@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from jacobians.geometry import GeometryError
 from jacobians.ops import conv_transpose as ct
 from jacobians.ops.conv2d import conv2d_input_jacobian
-from _cli_helpers import peak_over_csr  # tracemalloc peak / CSR bytes, shared
+from _helpers import peak_over_csr  # tracemalloc peak / CSR bytes, shared
 
 GEOMS = ct.CONV_TRANSPOSE_GEOMETRIES
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from jacobians.cli import main
 from jacobians.conventions import PRESETS
 from jacobians.ops.conv2d import conv2d
-from _cli_helpers import assert_usage_error, run_show as run  # shared by the CLI tests
+from _helpers import assert_usage_error, run_show as run  # shared by the CLI tests
 
 SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 

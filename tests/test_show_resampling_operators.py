@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from jacobians.registry import get_operator
-from _cli_helpers import assert_usage_error, run_show as run  # shared by the CLI tests
+from _helpers import assert_usage_error, run_show as run  # shared by the CLI tests
 
 
 BAD = [

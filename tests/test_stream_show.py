@@ -11,7 +11,7 @@ import pytest
 import scipy.io
 
 import jacobians.stream as stream_mod
-from _cli_helpers import run_show as run  # shared by the CLI tests
+from _helpers import run_show as run  # shared by the CLI tests
 
 
 @pytest.mark.parametrize("extra", [["--padding", "1"], ["--stride", "2", "--groups", "2"]])

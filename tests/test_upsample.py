@@ -236,7 +236,7 @@ def test_docstring_examples():
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear"])
 def test_peak_memory_is_close_to_the_final_csr(mode):
-    from _cli_helpers import peak_over_csr as _peak_over_csr
+    from _helpers import peak_over_csr as _peak_over_csr
 
     assert _peak_over_csr(lambda: up.interpolate_jacobian((16, 40, 40), scale_factor=2, mode=mode)) <= 1.1
 

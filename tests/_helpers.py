@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI tests (imported as ``from _cli_helpers import ...``, like tests/_conv_loops.py)."""
+"""Helpers shared by the tests: the CLI rule and a memory measurement (``from _helpers import ...``, like tests/_conv_loops.py)."""
 from jacobians.cli import main
 
 
