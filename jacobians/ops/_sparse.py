@@ -212,14 +212,6 @@ def split_batch_shape(shape, name: str, rule: str, sample_ndim: int = 3):
     return dims[0], dims[1:]
 
 
-def as_array(values, name: str) -> np.ndarray:
-    """``np.asarray`` with one clear line for ragged nested sequences (numpy's own error names no parameter)."""
-    try:
-        return np.asarray(values)
-    except (ValueError, TypeError):
-        raise ValueError(f"{name}: must be a rectangular array (got ragged nested sequences)") from None
-
-
 def torch_input(x, input, name: str = "x"):
     """Accept PyTorch's keyword ``input=`` as well as the positional ``x`` (exactly one of them)."""
     if input is not None:

@@ -921,8 +921,12 @@ def conv_transpose1d_cases():
 
 
 def _jac1_b(x, weight, bias=None, **p):
-    y_shape = np.shape(conv_transpose1d(np.zeros(np.shape(x)), np.zeros(np.shape(weight)), **_params(p)))
-    return conv_transpose2d_bias_jacobian(y_shape[:-1] + (1, y_shape[-1]))
+    # the output shape from the lifted 2-D geometry (no forward pass over zeros just to learn a shape)
+    q = {"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1, "groups": 1, **_params(p)}
+    lifted = _lift(q["stride"], q["padding"], q["output_padding"], q["dilation"])
+    x_shape = np.shape(x)
+    geom = _geometry(x_shape[:-1] + (1, x_shape[-1]), _lift_w(np.shape(weight)), groups=q["groups"], **lifted)
+    return conv_transpose2d_bias_jacobian((*x_shape[:-2], *geom.output_shape))
 
 
 register(
