@@ -14,7 +14,6 @@ forward, finite differences, both VJP routes and torch.
 """
 from __future__ import annotations
 
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 from jacobians.geometry import Conv2dGeometry
 from jacobians.ops import conv2d as conv
 from jacobians.ops._sparse import OperatorTooLargeError, assemble, csr_bytes, index_dtype_for
+from _helpers import peak_over_csr  # tracemalloc peak / CSR bytes, shared
 
 
 def _pattern_input(weight, geom, dtype=np.float64):
@@ -191,16 +191,8 @@ def test_peak_memory_is_close_to_the_final_csr(wrt):
         if wrt == "x"
         else (lambda: conv.conv2d_weight_jacobian(x, geom.weight_shape, padding=1))
     )
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        J = build()
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
-    final = J.data.nbytes + J.indices.nbytes + J.indptr.nbytes
-    assert peak <= 1.1 * final, f"peak {peak} bytes for a CSR of {final} bytes"
+    ratio = peak_over_csr(build)
+    assert ratio <= 1.1, f"peak {ratio:.3f}x the CSR"
 
 
 def test_symbolic_weights_still_take_the_pattern_path():
