@@ -279,3 +279,42 @@ def test_memory_guard_runs_before_anything_of_the_operators_size():
         jac.avg_pool1d_jacobian((1, 2**40), 1)  # a shape entry above the geometry cap (docs/robustness.md)
     with pytest.raises(OperatorTooLargeError):
         jac.conv1d_input_jacobian(np.ones((1, 1, 3)), (2**20, 1, 2**30))
+
+
+@pytest.mark.parametrize(
+    "nd, shape, kw",
+    [
+        (1, (64, 12544), dict(kernel_size=2)),  # the bench_all row: was 1.19x with the conv block builder
+        (1, (1, 802816), dict(kernel_size=2)),  # one channel: every per-position table is the rows' size (was 2.9x)
+        (2, (3, 224, 224), dict(kernel_size=3, stride=1, padding=1)),
+        (2, (1, 896, 896), dict(kernel_size=3, stride=2, padding=1)),
+        (3, (1, 64, 112, 112), dict(kernel_size=2)),
+    ],
+    ids=["1d-64ch", "1d-1ch", "2d-3ch-pad", "2d-1ch-s2p1", "3d-1ch"],
+)
+def test_avg_pool_jacobian_peak_memory_is_about_its_csr(nd, shape, kw):
+    """Real sizes (CSRs of 10–22 MB): the first axis is built in pieces and the planes copied, so ≤ 1.1× the CSR."""
+    from _helpers import peak_over_csr
+
+    build = {1: jac.avg_pool1d_jacobian, 2: jac.avg_pool2d_jacobian, 3: jac.avg_pool3d_jacobian}[nd]
+    assert peak_over_csr(lambda: build(shape, **kw)) <= 1.1
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_a_maximum_of_tied_zeros_keeps_the_first_winners_sign(nd):
+    """+0 and −0 tie; the pooled value is the first winner's own entry (PyTorch's strict ``>``), sign included.
+
+    The scan updates maxima with np.maximum, which may return either zero on a tie; the
+    loops of reference_max_pool (Python's ``max`` keeps the first) are the other route.
+    """
+    from jacobians.ops.pooling import reference_max_pool
+
+    rng = np.random.default_rng(nd)
+    shape = (3,) + (7,) * nd
+    for pad_value in (float("-inf"), 0.0, -0.0):
+        x = rng.choice([0.0, -0.0, -1.0], size=shape)
+        kw = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)
+        got = {1: jac.max_pool1d, 2: jac.max_pool2d, 3: jac.max_pool3d}[nd](x, pad_value=pad_value, **kw)
+        want = reference_max_pool(x, pad_value=pad_value, nd=nd, **kw)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))

@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._sparse import exact_size, index_dtype_for
 
-__all__ = ["AxisRuns", "axis_runs", "NdFrame", "SeparableFrame", "product_csr", "axis_matrix", "check_grad", "separable_adjoint"]
+__all__ = ["AxisRuns", "axis_runs", "NdFrame", "SeparableFrame", "product_csr", "product_csr_nd", "axis_matrix", "check_grad", "separable_adjoint"]
 
 
 @dataclass(frozen=True)
@@ -53,20 +53,27 @@ def axis_runs(keys, counts) -> AxisRuns:
     counts = np.asarray(counts, dtype=np.int64)
     before = np.zeros(counts.size, dtype=np.int64)
     np.cumsum(counts[:-1], out=before[1:])
-    _, inverse = np.unique(np.asarray(keys), return_inverse=True)
-    inverse = inverse.ravel()
+    keys = np.asarray(keys)
+    if keys.dtype.kind in "iu" and keys.size and 0 <= keys.min() and keys.max() < 4096:
+        inverse = keys.ravel()  # small non-negative ints (entry counts) are their own labels: no sort
+    else:
+        _, inverse = np.unique(keys, return_inverse=True)
+        inverse = inverse.ravel()
     runs = []
-    for key in range(int(inverse.max(initial=-1)) + 1):
+    for key in np.flatnonzero(np.bincount(inverse)).tolist() if inverse.size else []:
         pos = np.flatnonzero(inverse == key)
         if pos.size == 0 or counts[pos[0]] == 0:
             continue
         steps = np.diff(pos)
         offs = np.diff(before[pos])
+        # greedy, as the loop "extend while (step, offset step) equals the run's first" would
+        # do it, but one iteration per run: diffs [a, b) of one constant segment join
+        # positions a … b into a run, and the next run starts at b + 1
+        change = np.flatnonzero((steps[1:] != steps[:-1]) | (offs[1:] != offs[:-1])) + 1
+        seg_end = np.concatenate((change, [pos.size - 1])) if pos.size > 1 else np.zeros(0, dtype=np.int64)
         start, n = 0, pos.size
         while start < n:
-            end = start + 1
-            while end < n and (end == start + 1 or (steps[end - 1] == steps[start] and offs[end - 1] == offs[start])):
-                end += 1
+            end = int(seg_end[np.searchsorted(seg_end, start, side="right")]) + 1 if start < n - 1 else n
             runs.append(pos[start:end])
             start = end
     return AxisRuns(counts, before, tuple(runs))
@@ -89,15 +96,39 @@ class NdFrame:
         self.index_dtype = index_dtype_for(self.nnz, *self.shape)
 
     def indptr(self) -> np.ndarray:
-        per_row = np.array(self.cg, dtype=np.int64)
-        for a in self.axes:
-            per_row = np.multiply.outer(per_row, a.counts)
-        per_row = per_row.ravel()
+        """Row pointers, written in place: no array of the rows' size besides the result.
+
+        Row (p₁, …, p_k) ends at ``cg · F₁(p₁, …, p_k)`` into its block, with
+        ``F_k(p) = before_k[p] + n_k(p)`` and ``F_a(p, rest) = before_a[p] · S_{a+1}⋯S_k
+        + n_a(p) · F_{a+1}(rest)``: the first axis is one outer product into the
+        result, the trailing axes' table (1/(blocks·n_out₁) of the rows) is small.
+        (A per-row count array and its cumsum were 12–20 bytes per row of
+        temporaries: 1.4–2.9× the CSR for one-channel pooling.)
+        """
         idx = self.index_dtype
-        out = np.empty(self.n_blocks * per_row.size + 1, dtype=idx)
+        first, last = self.axes[0], self.axes[-1]
+        if len(self.axes) > 1:  # F₂ over the trailing axes (int64), and S₂⋯S_k
+            rest, tail = last.before + last.counts, last.total
+            for a in reversed(self.axes[1:-1]):
+                rest = (a.before[:, None] * tail + a.counts[:, None] * rest[None, :]).ravel()
+                tail *= a.total
+        else:
+            rest, tail = np.ones(1, dtype=np.int64), 1
+        n_rows = first.counts.size * rest.size
+        out = np.empty(self.n_blocks * n_rows + 1, dtype=idx)
         out[0] = 0
-        starts = np.arange(self.n_blocks, dtype=idx) * idx.type(self.per_block)
-        np.add(starts[:, None], np.cumsum(per_row).astype(idx)[None, :], out=out[1:].reshape(self.n_blocks, per_row.size))
+        block0 = out[1 : n_rows + 1].reshape(first.counts.size, rest.size)
+        if len(self.axes) > 1:
+            np.multiply(first.counts[:, None], rest[None, :], out=block0, casting="same_kind")
+            np.add(block0, (first.before * tail)[:, None], out=block0, casting="same_kind")
+        else:
+            np.add(first.before, first.counts, out=block0[:, 0], casting="same_kind")
+        if self.cg != 1:
+            np.multiply(block0, idx.type(self.cg), out=block0)
+        if self.n_blocks > 1:
+            starts = np.arange(1, self.n_blocks, dtype=np.int64) * self.per_block
+            np.add(block0.reshape(1, n_rows), starts[:, None], out=out[n_rows + 1 :].reshape(self.n_blocks - 1, n_rows),
+                   casting="same_kind")
         return out
 
     def tuples(self):
@@ -163,38 +194,125 @@ def product_csr(h_table, w_table, channels: int, in_hw, *, dtype, what: str, max
     (n_out,). Row (c, p, q) holds ``count_h[p] · count_w[q]`` entries at
     columns ``c·H·W + i·W + j``. ``channels`` counts channel planes (N·C for a
     batch: the batched Jacobian is the same block-diagonal structure). The
-    first plane is written through the run-pair views, the others are copies
-    (values) and shifted copies (columns) of it.
+    2-D front door of :func:`product_csr_nd`.
+    """
+    return product_csr_nd((h_table, w_table), channels, in_hw, dtype=dtype, what=what, max_bytes=max_bytes)
+
+
+#: rows written per piece of the first axis by :func:`product_csr_nd` (bounds its temporaries)
+_PIECE_ROWS = 1 << 16
+#: rows with at most this many entries are written one tap at a time (see :func:`product_csr_nd`)
+_PER_TAP_MAX = 32
+
+
+def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_bytes=None):
+    """CSR of ``I_channels ⊗ A₁ ⊗ … ⊗ A_k``: per-axis factors given as ``(index, weight, count)`` tables.
+
+    Row (c, p₁, …, p_k) holds ``Π count_a[p_a]`` entries ordered (e₁, …, e_k),
+    at columns ``c·Π S + Σ_a index_a[p_a, e_a] · stride_a`` with values
+    ``Π_a weight_a[p_a, e_a]`` (products taken in axis order, in the weights'
+    dtype). ``tables[0]`` may instead be ``(n_out, total, table)``: the first
+    axis's position count, its entry count, and a function ``table(a, b)``
+    returning the ``(index, weight, count)`` rows of positions [a, b) — then
+    no array of the first axis's full length exists at any time.
+
+    The first plane is written piece by piece along the first axis (≤ 2¹⁶ rows
+    per piece, so run detection, fancy-indexed table rows and the piece's
+    ``indptr`` stay small) through the run-tuple views of :class:`NdFrame`;
+    the other planes are copies (values) and shifted copies (columns) of it —
+    long contiguous writes, so a plane of short rows (2×2 pooling windows)
+    pays its short-loop price once, not once per channel. The exact nnz is
+    checked against the memory guard before any allocation: the peak is the
+    CSR plus per-axis tables of the trailing axes.
     """
     from ._sparse import check_budget, csr_from_arrays
 
-    (hi, hv, hc), (wi, wv, wc) = h_table, w_table
-    height, width = (int(v) for v in in_hw)
+    tables = [tuple(t) for t in tables]
+    in_spatial = tuple(int(v) for v in in_spatial)
     channels = int(channels)
-    nnz = SeparableFrame.expected_nnz(hc, wc, 1, channels)
-    check_budget(what, nnz, (channels * hc.size * wc.size, channels * height * width), dtype, max_bytes)
-    frame = SeparableFrame(axis_runs(hc, hc), axis_runs(wc, wc), 1, channels, channels * height * width)
-    idx = frame.index_dtype
-    data = np.empty(frame.nnz, dtype=dtype)
-    indices = np.empty(frame.nnz, dtype=idx)
-    per = frame.per_block
-    first_d, first_i = data[:per], indices[:per]
-    for ph, pw in frame.pairs():
-        nh, nw = int(hc[ph[0]]), int(wc[pw[0]])
-        np.multiply(
-            hv[ph, :nh][:, None, None, :, None], wv[pw, :nw][None, :, None, None, :], out=frame.view(first_d, ph, pw)
-        )
-        np.add(
-            (hi[ph, :nh] * width)[:, None, None, :, None],
-            wi[pw, :nw][None, :, None, None, :],
-            out=frame.view(first_i, ph, pw),
-            casting="same_kind",
-        )
+    k = len(tables)
+    if len(tables[0]) == 3 and callable(tables[0][2]):
+        n0, total0, table0 = int(tables[0][0]), int(tables[0][1]), tables[0][2]
+    else:
+        t0 = tables[0]
+        n0, total0 = int(np.shape(t0[2])[0]), int(np.sum(t0[2]))
+
+        def table0(a, b, t0=t0):
+            return t0[0][a:b], t0[1][a:b], np.asarray(t0[2][a:b], dtype=np.int64)
+
+    rest = tables[1:]
+    rest_counts = [np.asarray(t[2], dtype=np.int64) for t in rest]
+    rest_axes = [axis_runs(c, c) for c in rest_counts]
+    rest_total = exact_size([a.total for a in rest_axes])
+    rest_rows = exact_size([c.size for c in rest_counts])
+    per = total0 * rest_total
+    nnz, plane = channels * per, exact_size(in_spatial)
+    shape = (channels * n0 * rest_rows, channels * plane)
+    check_budget(what, nnz, shape, dtype, max_bytes)
+    idx = index_dtype_for(nnz, *shape)
+    data = np.empty(nnz, dtype=dtype)
+    indices = np.empty(nnz, dtype=idx)
+    indptr = np.empty(shape[0] + 1, dtype=idx)
+    indptr[0] = 0
+    in_strides = [exact_size(in_spatial[a + 1 :]) for a in range(k)]
+    # Pieces of the first axis bound the temporaries: ~128 bytes per first-axis position (its
+    # table rows and runs) and ~16 per row of the piece (its indptr) — kept to ~1/32 of the
+    # CSR (≥ 256 kB, so small operators are one piece), and ≤ 2¹⁶ rows per piece.
+    csr = nnz * (np.dtype(dtype).itemsize + idx.itemsize) + shape[0] * idx.itemsize
+    budget = max(1 << 18, csr // 32)
+    piece = max(1, min(budget // (128 + 16 * rest_rows), _PIECE_ROWS // max(rest_rows, 1)))
+    offset = 0  # entries of the first plane written so far
+    for a0 in range(0, n0, piece):
+        b0 = min(n0, a0 + piece)
+        t0 = table0(a0, b0)
+        c0 = np.asarray(t0[2], dtype=np.int64)
+        frame = NdFrame([axis_runs(c0, c0)] + rest_axes, 1, 1, shape[1])
+        size = frame.per_block
+        first_d, first_i = data[offset : offset + size], indices[offset : offset + size]
+        for runs in frame.tuples():
+            ns = [int(t[2][r[0]]) for t, r in zip([(None, None, c0)] + rest, runs)]
+            ws, cs = [], []
+            for a, ((index, weight, _), r) in enumerate(zip([t0] + rest, runs)):
+                shp = [1] * (2 * k)
+                shp[a], shp[k + a] = r.size, ns[a]
+                # a run is an arithmetic progression of positions: a slice, so the table rows are views
+                step = int(r[1] - r[0]) if r.size > 1 else 1
+                sl = slice(int(r[0]), int(r[-1]) + 1, step)
+                ws.append(weight[sl, : ns[a]].reshape(shp))
+                cols = index[sl, : ns[a]]
+                cs.append((cols * in_strides[a] if in_strides[a] != 1 else cols).reshape(shp))
+            # A ufunc's inner loop runs along the smallest stride: the entries of one row (n_k
+            # long). When rows are short and the run long (2×2 windows), one strided write per
+            # tap makes the inner loop run along the positions instead — ~5× faster, and the
+            # piece stays in cache between the passes.
+            per_tap = exact_size(ns) <= _PER_TAP_MAX and runs[-1].size > ns[-1]
+            for arr, parts, ufunc in ((first_d, ws, np.multiply), (first_i, cs, np.add)):
+                rows = frame.rows(arr, runs)
+                inner = [arr.itemsize] * k
+                for a in range(k - 2, -1, -1):
+                    inner[a] = inner[a + 1] * ns[a + 1]
+                view = as_strided(rows, shape=rows.shape[:-1] + tuple(ns), strides=rows.strides[:-1] + tuple(inner))
+                taps = np.ndindex(*ns) if per_tap else [(slice(None),) * k]
+                for tap in taps:
+                    # part a varies along its own tap axis only (size 1 on the others)
+                    own = [(Ellipsis, *(t if (b == a or not per_tap) else 0 for b, t in enumerate(tap))) for a in range(k)]
+                    if k == 1:
+                        np.copyto(view[(Ellipsis, *tap)], parts[0][own[0]], casting="same_kind")
+                        continue
+                    acc = parts[0][own[0]]
+                    for a in range(1, k - 1):  # small: the last axis is left out of every temporary
+                        acc = ufunc(acc, parts[a][own[a]])
+                    ufunc(acc, parts[-1][own[-1]], out=view[(Ellipsis, *tap)], casting="same_kind")
+        np.add(frame.indptr()[1:], offset, out=indptr[1 + a0 * rest_rows : 1 + b0 * rest_rows], casting="same_kind")
+        offset += size
+    rows0 = n0 * rest_rows
     if channels > 1:
-        np.copyto(data.reshape(channels, per)[1:], first_d)
-        shift = (np.arange(1, channels, dtype=np.int64) * (height * width)).astype(idx)
-        np.add(first_i[None, :], shift[:, None], out=indices.reshape(channels, per)[1:])
-    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=what)
+        np.copyto(data.reshape(channels, per)[1:], data[:per])
+        shift = (np.arange(1, channels, dtype=np.int64) * plane).astype(idx)
+        np.add(indices[None, :per], shift[:, None], out=indices.reshape(channels, per)[1:])
+        starts = (np.arange(1, channels, dtype=np.int64) * per).astype(idx)
+        np.add(indptr[None, 1 : rows0 + 1], starts[:, None], out=indptr[rows0 + 1 :].reshape(channels - 1, rows0))
+    return csr_from_arrays(data, indices, indptr, shape, what=what)
 
 
 # ---------------------------------------------------------------------------

@@ -100,7 +100,8 @@ from ._sparse import (
     resolve_dtype,
     torch_input,
 )
-from .convnd import _input_csr_nd, col2im_nd, convnd_vjp_input_rot180, sliding_windows_nd, valid_taps
+from ._separable import product_csr_nd
+from .convnd import col2im_nd, convnd_vjp_input_rot180, sliding_windows_nd, valid_taps
 
 __all__ = [
     "TIE_RULES",
@@ -249,6 +250,17 @@ def _max_scan(x3, geom: PoolNdGeometry, pad_value: float, ties: str):
     chunk = max(1, rows // max(per_channel, 1))
     tap_dtype = np.int32 if exact_size(geom.kernel) > 2**15 - 1 else np.int16
     ranges = {(ax, a): _tap_ranges(geom, ax, a) for ax in range(nd) for a in range(geom.kernel[ax])}
+    plan = []  # per tap, once for all chunks: (flat tap, its box, output slices, input slices)
+    for a in order:
+        box = [ranges[(ax, a[ax])] for ax in range(nd)]
+        x_sl = tuple(
+            slice(lo * geom.stride[ax] - geom.padding[ax][0] + a[ax] * geom.dilation[ax],
+                  (hi - 1) * geom.stride[ax] - geom.padding[ax][0] + a[ax] * geom.dilation[ax] + 1,
+                  geom.stride[ax])
+            for ax, (lo, hi, _) in enumerate(box)
+        )
+        plan.append((int(np.ravel_multi_index(a, geom.kernel)), box, (slice(None), *(slice(lo, hi) for lo, hi, _ in box)),
+                     (slice(None), *x_sl), all(hi > lo for lo, hi, _ in box)))
     for c0 in range(0, geom.channels, chunk):
         c1 = min(geom.channels, c0 + chunk)
         xc = x3[c0:c1]
@@ -256,22 +268,13 @@ def _max_scan(x3, geom: PoolNdGeometry, pad_value: float, ties: str):
             raise ValueError("x: contains NaN; max pooling has no switch (argmax) for NaN inputs")
         best = np.full((c1 - c0, *out), -np.inf, dtype=x3.dtype)
         tap = np.empty((c1 - c0, *out), dtype=tap_dtype)
-        for n_tap, a in enumerate(order):
-            flat_tap = int(np.ravel_multi_index(a, geom.kernel))
-            box = [ranges[(ax, a[ax])] for ax in range(nd)]
-            in_sl = tuple(slice(lo, hi) for lo, hi, _ in box)
-            x_sl = tuple(
-                slice(lo * geom.stride[ax] - geom.padding[ax][0] + a[ax] * geom.dilation[ax],
-                      (hi - 1) * geom.stride[ax] - geom.padding[ax][0] + a[ax] * geom.dilation[ax] + 1,
-                      geom.stride[ax])
-                for ax, (lo, hi, _) in enumerate(box)
-            )
+        for n_tap, (flat_tap, box, in_sl, x_sl, touches) in enumerate(plan):
             if n_tap == 0:
                 tap[...] = flat_tap
                 if finite_pad:
                     best[(slice(None), *(slice(0, hp) for _, _, hp in box))] = pad_value
-                if all(hi > lo for lo, hi, _ in box):
-                    best[(slice(None), *in_sl)] = xc[(slice(None), *x_sl)]
+                if touches:
+                    best[in_sl] = xc[x_sl]
                 continue
             if finite_pad:  # positions where this tap reads padding
                 pad_box = (slice(None), *(slice(0, hp) for _, _, hp in box))
@@ -280,29 +283,71 @@ def _max_scan(x3, geom: PoolNdGeometry, pad_value: float, ties: str):
                 wins = (best[pad_box] < pad_value) & region
                 np.copyto(best[pad_box], pad_value, where=wins)
                 np.copyto(tap[pad_box], flat_tap, where=wins)
-            if all(hi > lo for lo, hi, _ in box):
-                target = best[(slice(None), *in_sl)]
-                values = xc[(slice(None), *x_sl)]
+            if touches:
+                target = best[in_sl]
+                values = xc[x_sl]
                 wins = values > target
-                np.copyto(target, values, where=wins)
-                np.copyto(tap[(slice(None), *in_sl)], flat_tap, where=wins)
+                # Branch-free updates: a masked copy (np.copyto where=) mispredicts on random
+                # data and cost ~2.5× the whole scan. tap += wins·(k − tap) is three SIMD passes.
+                np.maximum(target, values, out=target)
+                tap_view = tap[in_sl]
+                step = np.subtract(tap_dtype(flat_tap), tap_view)
+                step *= wins
+                tap_view += step
+        _restore_signed_zeros(best, tap, xc, geom, pad_value)
         yield c0, c1, best, tap
 
 
-def _switch_columns(tap, c0, geom: PoolNdGeometry, out_dtype=np.int64):
-    """Flat input index (over all channels) of each winner, −1 where it is not on the input."""
+def _restore_signed_zeros(best, tap, xc, geom: PoolNdGeometry, pad_value: float) -> None:
+    """Make a maximum of ±0 carry the sign of the winner's own entry, as PyTorch returns it.
+
+    ``np.maximum`` may return either zero when +0 and −0 tie, while the tie rule
+    (strict ``>``, kept in ``tap``) names the first; only zeros can differ, so
+    only they are re-read from the winner (the input, or ``pad_value``).
+    """
+    zero = np.flatnonzero(best.reshape(-1) == 0)
+    if zero.size == 0:
+        return
     nd = geom.ndim
-    a = np.unravel_index(tap, geom.kernel)
-    column = (np.arange(c0, c0 + tap.shape[0], dtype=np.int64) * exact_size(geom.spatial)).reshape((-1,) + (1,) * nd)
-    on = np.ones(tap.shape, dtype=bool)
+    pos = np.unravel_index(zero, best.shape)
+    taps = np.unravel_index(tap.reshape(-1)[zero], geom.kernel)
+    coords, on = [pos[0]], np.ones(zero.size, dtype=bool)
+    for ax in range(nd):
+        q = pos[1 + ax] * geom.stride[ax] - geom.padding[ax][0] + taps[ax] * geom.dilation[ax]
+        on &= (q >= 0) & (q < geom.spatial[ax])
+        coords.append(np.clip(q, 0, geom.spatial[ax] - 1))
+    best.reshape(-1)[zero] = np.where(on, xc[tuple(coords)], pad_value)
+
+
+def _switch_columns(tap, c0, geom: PoolNdGeometry, out_dtype=np.int64):
+    """Flat input index (over all channels) of each winner, −1 where it is not on the input.
+
+    column = c·plane + Σ_ax (i_ax·s − p_before)·S_ax (per position) + Σ_ax a_ax·d·S_ax (per tap, a
+    K-entry table gathered by the tap), so no per-entry unravel of the tap. Only a geometry
+    whose windows can reach the padding or the ceil-mode overflow needs the on-input test.
+    """
+    nd = geom.ndim
+    in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
+    taps = np.unravel_index(np.arange(exact_size(geom.kernel)), geom.kernel)  # K entries, not per position
+    offset = sum(taps[ax] * (geom.dilation[ax] * in_strides[ax]) for ax in range(nd)).astype(np.int64)
+    column = np.take(offset, tap).astype(np.int64, copy=False)
+    column += (np.arange(c0, c0 + tap.shape[0], dtype=np.int64) * exact_size(geom.spatial)).reshape((-1,) + (1,) * nd)
     for ax in range(nd):
         shp = [1] * (nd + 1)
         shp[1 + ax] = geom.out_spatial[ax]
-        q = (np.arange(geom.out_spatial[ax]).reshape(shp) * geom.stride[ax] - geom.padding[ax][0]
-             + a[ax] * geom.dilation[ax])
-        on &= (q >= 0) & (q < geom.spatial[ax])
-        column = column + q * exact_size(geom.spatial[ax + 1:])
-    return np.where(on, column, -1).astype(out_dtype, copy=False)
+        column += ((np.arange(geom.out_spatial[ax], dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0])
+                   * in_strides[ax]).reshape(shp)
+    if any(_tap_ranges(geom, ax, a)[:2] != (0, geom.out_spatial[ax]) for ax in range(nd) for a in range(geom.kernel[ax])):
+        on = np.ones(tap.shape, dtype=bool)
+        for ax in range(nd):
+            shp = [1] * (nd + 1)
+            shp[1 + ax] = geom.out_spatial[ax]
+            a = np.take(taps[ax].astype(np.int64), tap)
+            q = a * geom.dilation[ax]
+            q += (np.arange(geom.out_spatial[ax], dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0]).reshape(shp)
+            on &= (q >= 0) & (q < geom.spatial[ax])
+        column[~on] = -1
+    return column.astype(out_dtype, copy=False)
 
 
 def _refuse_windows_in_minus_inf_padding(geom: PoolNdGeometry, pad_value: float):
@@ -631,7 +676,7 @@ def _check_divisor_override(divisor_override):
     return as_positive_int(divisor_override, "divisor_override")  # at most 2**31 - 1, as every geometry number
 
 
-def avg_pool_divisor_factors(geom: PoolNdGeometry, count_include_pad=True, divisor_override=None):
+def avg_pool_divisor_factors(geom: PoolNdGeometry, count_include_pad=True, divisor_override=None, axes=None):
     """Per axis, the factor of each output position's divisor: divisor(i) = Π_ax f_ax(i_ax).
 
     PyTorch's rule, per axis with start = i·s − p_before:
@@ -639,28 +684,46 @@ def avg_pool_divisor_factors(geom: PoolNdGeometry, count_include_pad=True, divis
     (the window clipped to the padded input: the ceil-mode overflow is not
     counted); ``False`` → the number of taps on the input. With
     ``divisor_override`` the divisor is that constant (first factor; others 1).
+    ``axes`` limits the result to those axes (all by default); the check
+    below runs on every axis regardless.
     """
     divisor_override = _check_divisor_override(divisor_override)
     count_include_pad = _check_bool(count_include_pad, "count_include_pad")
-    nd = geom.ndim
+    _check_windows_touch_input(geom, count_include_pad, divisor_override)
+    axes = range(geom.ndim) if axes is None else axes
+    return [_axis_divisor(geom, ax, np.arange(geom.out_spatial[ax]) * geom.stride[ax] - geom.padding[ax][0],
+                          count_include_pad, divisor_override) for ax in axes]
+
+
+def _axis_divisor(geom: PoolNdGeometry, ax: int, start, count_include_pad, divisor_override):
+    """f_ax at the windows starting at ``start`` (input coordinates), float64 (see :func:`avg_pool_divisor_factors`)."""
     if divisor_override is not None:
-        return [np.full(geom.out_spatial[0], float(divisor_override))] + [np.ones(o) for o in geom.out_spatial[1:]]
-    factors = []
-    for ax in range(nd):
-        start = np.arange(geom.out_spatial[ax]) * geom.stride[ax] - geom.padding[ax][0]
-        k, size = geom.kernel[ax], geom.spatial[ax]
-        if count_include_pad:
-            f = np.minimum(start + k, size + geom.padding[ax][1]) - start
-        else:
-            f = np.minimum(start + k, size) - np.maximum(start, 0)
-        if not (f > 0).all():
-            pads = geom.padding if nd != 2 else (*geom.padding[0], *geom.padding[1])
+        return np.full(start.shape, float(divisor_override) if ax == 0 else 1.0)
+    k, size = geom.kernel[ax], geom.spatial[ax]
+    if count_include_pad:
+        f = np.minimum(start + k, size + geom.padding[ax][1]) - start
+    else:
+        f = np.minimum(start + k, size) - np.maximum(start, 0)
+    return f.astype(np.float64)
+
+
+def _check_windows_touch_input(geom: PoolNdGeometry, count_include_pad: bool, divisor_override) -> None:
+    """With count_include_pad=False, a window lying entirely in the padding would divide by 0: refuse it.
+
+    Windows move monotonically along an axis, so only the first and the last
+    window of each axis can miss the input: O(N) work before anything is allocated.
+    """
+    if count_include_pad or divisor_override is not None:
+        return
+    for ax in range(geom.ndim):
+        first = -geom.padding[ax][0]
+        last = (geom.out_spatial[ax] - 1) * geom.stride[ax] - geom.padding[ax][0]
+        if first + geom.kernel[ax] <= 0 or last >= geom.spatial[ax]:
+            pads = geom.padding if geom.ndim != 2 else (*geom.padding[0], *geom.padding[1])
             raise GeometryError(
                 f"padding: a pooling window lies entirely in the padding {pads}; with "
                 "count_include_pad=False its divisor would be 0 (use padding < kernel extent)"
             )
-        factors.append(f.astype(np.float64))
-    return factors
 
 
 def avg_pool2d_divisor(geom, count_include_pad=True, divisor_override=None) -> np.ndarray:
@@ -774,11 +837,40 @@ def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, *, c
     for ax in range(nd):
         nnz *= valid_taps(conv, ax)
     shape = (exact_size(geom.output_shape), exact_size(in_shape))
-    check_budget(f"avg_pool{nd}d Jacobian", nnz, shape, dt, max_bytes)  # before any array of the output's size
-    factors = avg_pool_divisor_factors(geom, count_include_pad, divisor_override)
-    ones = np.ones((geom.channels, 1, *geom.kernel), dtype=dt)
-    data, indices, frame = _input_csr_nd(ones, conv, dt, row_scale=[1.0 / f for f in factors])
-    return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what=f"avg_pool{nd}d_jacobian")
+    what = f"avg_pool{nd}d Jacobian"
+    check_budget(what, nnz, shape, dt, max_bytes)  # before any array of the output's size
+    factors = avg_pool_divisor_factors(geom, count_include_pad, divisor_override, axes=range(1, nd))
+    first = _avg_axis_table(geom, 0, count_include_pad, divisor_override, dt)  # built piece by piece
+    tables = [(geom.out_spatial[0], valid_taps(conv, 0), first)]
+    tables += [_avg_axis_table(geom, ax, count_include_pad, divisor_override, dt, f)(0, geom.out_spatial[ax])
+               for ax, f in zip(range(1, nd), factors)]
+    return product_csr_nd(tables, geom.channels, geom.spatial, dtype=dt, what=what, max_bytes=max_bytes)
+
+
+def _avg_axis_table(geom: PoolNdGeometry, ax: int, count_include_pad, divisor_override, dtype, factor=None):
+    """``table(a, b)``: ``(index, weight, count)`` of rows [a, b) of the one-axis factor A_ax.
+
+    Row i holds the window's taps on the input, each 1/f(i); the divisor
+    factors per axis (:func:`avg_pool_divisor_factors`), so the Jacobian is
+    ``I_C ⊗ A₁ ⊗ … ⊗ A_N`` (:func:`jacobians.ops._separable.product_csr_nd`),
+    and the first axis's rows are made a piece at a time (no array of the
+    first axis's length: for one channel in 1-D that would be the rows' size).
+    """
+    k, d = geom.kernel[ax], geom.dilation[ax]
+
+    def table(a, b):
+        start = np.arange(a, b, dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0]
+        lo = np.maximum(0, -(start // d))  # first tap on the input: -(q // d) = ceil(-q / d)
+        hi = np.maximum(np.minimum(k, (geom.spatial[ax] - 1 - start) // d + 1), lo)
+        f = factor if factor is not None else _axis_divisor(geom, ax, start, count_include_pad, divisor_override)
+        weight = np.broadcast_to((1.0 / f).astype(dtype)[:, None], (b - a, k))
+        lo *= d
+        lo += start  # the first tap's input index
+        index = lo[:, None] + np.arange(0, k * d, d, dtype=np.int64)[None, :]
+        hi -= (lo - start) // d
+        return index, weight, hi
+
+    return table
 
 
 def avg_pool2d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
