@@ -106,30 +106,36 @@ class NdFrame:
         temporaries: 1.4–2.9× the CSR for one-channel pooling.)
         """
         idx = self.index_dtype
+        n_rows = exact_size([a.counts.size for a in self.axes])
+        out = np.empty(self.n_blocks * n_rows + 1, dtype=idx)
+        out[0] = 0
+        self.row_ends(out[1 : n_rows + 1])
+        if self.n_blocks > 1:
+            starts = np.arange(1, self.n_blocks, dtype=np.int64) * self.per_block
+            np.add(out[None, 1 : n_rows + 1], starts[:, None], out=out[n_rows + 1 :].reshape(self.n_blocks - 1, n_rows),
+                   casting="same_kind")
+        return out
+
+    def row_ends(self, out: np.ndarray, offset: int = 0) -> None:
+        """Write ``offset`` + the end offset of every row of the first block into ``out`` (n_rows,), in place."""
         first, last = self.axes[0], self.axes[-1]
         if len(self.axes) > 1:  # F₂ over the trailing axes (int64), and S₂⋯S_k
             rest, tail = last.before + last.counts, last.total
             for a in reversed(self.axes[1:-1]):
                 rest = (a.before[:, None] * tail + a.counts[:, None] * rest[None, :]).ravel()
                 tail *= a.total
+            # operands in the result's dtype (the per-axis tables are small): a casting ufunc
+            # allocates ~150 kB of buffers, 10 % of a 1.6 MB CSR
+            block0 = out.reshape(first.counts.size, rest.size)
+            np.multiply(first.counts.astype(out.dtype)[:, None], rest.astype(out.dtype)[None, :], out=block0)
+            np.add(block0, (first.before * tail).astype(out.dtype)[:, None], out=block0)
         else:
-            rest, tail = np.ones(1, dtype=np.int64), 1
-        n_rows = first.counts.size * rest.size
-        out = np.empty(self.n_blocks * n_rows + 1, dtype=idx)
-        out[0] = 0
-        block0 = out[1 : n_rows + 1].reshape(first.counts.size, rest.size)
-        if len(self.axes) > 1:
-            np.multiply(first.counts[:, None], rest[None, :], out=block0, casting="same_kind")
-            np.add(block0, (first.before * tail)[:, None], out=block0, casting="same_kind")
-        else:
-            np.add(first.before, first.counts, out=block0[:, 0], casting="same_kind")
+            block0 = out
+            np.add(first.before.astype(out.dtype), first.counts.astype(out.dtype), out=block0)
         if self.cg != 1:
-            np.multiply(block0, idx.type(self.cg), out=block0)
-        if self.n_blocks > 1:
-            starts = np.arange(1, self.n_blocks, dtype=np.int64) * self.per_block
-            np.add(block0.reshape(1, n_rows), starts[:, None], out=out[n_rows + 1 :].reshape(self.n_blocks - 1, n_rows),
-                   casting="same_kind")
-        return out
+            np.multiply(block0, block0.dtype.type(self.cg), out=block0)
+        if offset:
+            np.add(block0, block0.dtype.type(offset), out=block0)
 
     def tuples(self):
         """Every tuple of runs, one per axis."""
@@ -280,7 +286,8 @@ def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_b
                 sl = slice(int(r[0]), int(r[-1]) + 1, step)
                 ws.append(weight[sl, : ns[a]].reshape(shp))
                 cols = index[sl, : ns[a]]
-                cs.append((cols * in_strides[a] if in_strides[a] != 1 else cols).reshape(shp))
+                cols = cols * in_strides[a] if in_strides[a] != 1 else cols
+                cs.append(cols.astype(idx, copy=False).reshape(shp))  # no casting buffers in the writes
             # A ufunc's inner loop runs along the smallest stride: the entries of one row (n_k
             # long). When rows are short and the run long (2×2 windows), one strided write per
             # tap makes the inner loop run along the positions instead — ~5× faster, and the
@@ -303,7 +310,7 @@ def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_b
                     for a in range(1, k - 1):  # small: the last axis is left out of every temporary
                         acc = ufunc(acc, parts[a][own[a]])
                     ufunc(acc, parts[-1][own[-1]], out=view[(Ellipsis, *tap)], casting="same_kind")
-        np.add(frame.indptr()[1:], offset, out=indptr[1 + a0 * rest_rows : 1 + b0 * rest_rows], casting="same_kind")
+        frame.row_ends(indptr[1 + a0 * rest_rows : 1 + b0 * rest_rows], offset)
         offset += size
     rows0 = n0 * rest_rows
     if channels > 1:
