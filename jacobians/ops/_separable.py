@@ -1,7 +1,8 @@
 """Row structure of Jacobians whose rows factor over the two spatial axes.
 
 Used by transposed convolution (2-D and, through :class:`NdFrame`, 3-D),
-interpolation and adaptive pooling. In all of them, output entry ``(o, p, q)`` depends on the input entries
+interpolation, adaptive pooling and (through :func:`product_csr_nd`, any
+number of axes) average pooling. In all of them, output entry ``(o, p, q)`` depends on the input entries
 ``(c, i, j)`` with ``c`` in a channel set of size ``cg`` (the same for every
 position), ``i`` in a list ``I(p)`` that depends only on the output row ``p``
 and ``j`` in a list ``J(q)`` that depends only on the output column ``q``.

@@ -72,8 +72,10 @@ Faces
   taps on padding by its own index arithmetic).
 * note 001, Appendix B's index arithmetic (eqs. b-2.1 to b-2.3) is the note's
   own formula and lives in :mod:`jacobians.ledger.vardhan2022_formulas`.
-* average: the N-d block builder with a kernel of ones and the separable
-  row scale 1/divisor (input-independent); VJPs by col2im and by the rot180
+* average: the divisor factors per axis, so the Jacobian is the Kronecker
+  product ``I_C ⊗ A₁ ⊗ … ⊗ A_N`` of one-axis window matrices (values 1/f),
+  written straight into CSR by :func:`jacobians.ops._separable.product_csr_nd`
+  (input-independent); VJPs by col2im and by the rot180
   route of the depthwise convolution.
 """
 from __future__ import annotations
@@ -893,11 +895,12 @@ def avg_pool2d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, cei
     -----
     ``∂y[c,i,j]/∂x[c',p,q] = [c = c'] / d[i,j]`` when ``p = i·sh − pt + a``
     and ``q = j·sw − pl + b`` for a tap (a, b), else 0 — note 001's
-    derivative of I * P, the same on every channel. Built by the N-d block
-    method (:mod:`jacobians.ops.convnd`) with a kernel of ones and the row
-    scale 1/d — separable per axis, so never materialised per entry — not by
-    conv2d's tuned 2-D builder, so that the equality with a depthwise
-    ``conv2d_input_jacobian`` with constant kernel 1/(kh·kw) is a check between two routes.
+    derivative of I * P, the same on every channel. The divisor factors per
+    axis (d[i, j] = f_h(i)·f_w(j)), so J = I_C ⊗ A_h ⊗ A_w with one-axis window
+    matrices of values 1/f, written straight into CSR by
+    :func:`jacobians.ops._separable.product_csr_nd` — not by a convolution
+    builder, so that the equality with a depthwise ``conv2d_input_jacobian``
+    with constant kernel 1/(kh·kw) is a check between two routes.
 
     Examples
     --------
