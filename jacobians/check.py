@@ -245,10 +245,39 @@ def error_table(names=None, *, use_torch: bool | None = None) -> tuple[list[str]
 
 
 def main(argv=None) -> int:
-    """``python -m jacobians.check [OPERATOR ...]``: print the largest error per route."""
+    """``python -m jacobians.check [OPERATOR ...] [--summary]``: print the largest error per route."""
+    import argparse
     import sys
 
-    names = list(sys.argv[1:] if argv is None else argv) or None
+    ops = load_all()
+    parser = argparse.ArgumentParser(
+        prog="python -m jacobians.check",
+        description="Run every route of the generic check on every registered case; print the largest error per route.",
+    )
+    parser.add_argument("operators", nargs="*", metavar="OPERATOR", help="registered names (default: all)")
+    parser.add_argument("--summary", action="store_true",
+                        help="one line per route family (the part before ':'), over all operators, with the case count")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.operators if n not in ops]
+    if unknown:
+        print(f"OPERATOR: {unknown[0]!r} is not registered (see `jacobians list`)", file=sys.stderr)
+        return 2
+    names = args.operators or None
+    if args.summary:
+        families: dict[str, float] = {}
+        cases = failures = 0
+        for report in check_all(names):
+            cases += 1
+            failures += not report.ok
+            for route, err in report.max_errors().items():
+                fam = route.split(":")[0]
+                families[fam] = max(families.get(fam, 0.0), err)
+        n_ops = len(names or ops)
+        print(f"{n_ops} operators, {cases} cases; largest error per route family:")
+        for fam in sorted(families):
+            print(f"  {fam:<12} {families[fam]:.1e}")
+        print(f"{failures} failing case(s)")
+        return int(failures > 0)
     routes, table, failures = error_table(names)
     width = max(len(n) for n in table)
     print(f"{'operator':<{width}}  " + "  ".join(f"{r:>12}" for r in routes))

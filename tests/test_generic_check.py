@@ -24,3 +24,15 @@ def test_all_faces_agree(name, case):
         if wrt in case.constant or case.inputs.get(wrt) is None:
             continue
         assert (wrt, "vjp") in routes and (wrt, "fd") in routes, f"{name}: {wrt} not fully checked"
+
+
+def test_the_check_module_command_line(capsys):
+    """`python -m jacobians.check`: an unknown operator is one stderr line and exit 2; --summary lists route families."""
+    from jacobians.check import main
+
+    assert main(["no_such_operator"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("OPERATOR: 'no_such_operator' is not registered")
+    assert main(["relu", "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 operators, ") and "  reference " in out and out.rstrip().endswith("0 failing case(s)")
