@@ -35,7 +35,7 @@ __all__ = ["Run", "fill_block", "replicate_channels"]
 CHUNK_BYTES = 8 << 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Run:
     """One run of one axis: ``m`` positions from the one whose entries start ``before`` entries (of this
     axis) into the axis, ``step`` entries apart, ``n`` entries each; ``shift`` is what a column advances

@@ -54,7 +54,6 @@ VJPs by conv2d / im2col (input) and im2col / conv2d's rot180 weight gradient
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -405,12 +404,6 @@ def _writer_axes(axes, shift_per_index):
     return runs, numbers
 
 
-def _run_products(numbers):
-    """(key for fill_block, the runs' numbers in the axes) for every product of runs."""
-    for key in itertools.product(*(range(len(n)) for n in numbers)):
-        yield key, [numbers[ax][k] for ax, k in enumerate(key)]
-
-
 def _input_csr_nd(weight, axes, spatial, cg: int, og: int, frame: NdFrame, dtype):
     """(data, indices) of the input Jacobian, 2-D and 3-D: rows (o, *p), entries (c, *i ascending).
 
@@ -430,17 +423,20 @@ def _input_csr_nd(weight, axes, spatial, cg: int, og: int, frame: NdFrame, dtype
     # (C_in, og, *k) -> (C_out, cg, *k): output channel o = g·og + o' reads w[g·cg + c, o']
     w = weight.reshape(c_out // og, cg, og, *kernel).swapaxes(1, 2).reshape(c_out, cg, *kernel)
     runs, numbers = _writer_axes(axes, instride)
-    slabs, templates = {}, {}
-    for key, rs in _run_products(numbers):
-        slabs[key] = w[(slice(None), slice(None)) + np.ix_(*(a.taps[r] for a, r in zip(axes, rs)))].reshape(c_out, -1)
-        # columns of the first row in channel 0: c·vol + Σ i·stride_in (valid input indices)
+    # first rows are made when the writer asks for them (once per product of runs and channel):
+    # tables of all of them could be as large as the CSR (runs of length 1)
+    def taps(key):
+        return np.ix_(*(a.taps[numbers[ax][n]] for ax, (a, n) in enumerate(zip(axes, key))))
+
+    def columns(key):  # columns of the first row in channel 0: c·vol + Σ i·stride_in (valid input indices)
         cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * vol
-        for k, (a, r) in enumerate(zip(axes, rs)):
+        for k, (a, r) in enumerate(zip(axes, (numbers[ax][n] for ax, n in enumerate(key)))):
             cols = cols + (a.first[r] * instride[k]).reshape([1] + [-1 if j == k else 1 for j in range(nd)])
-        templates[key] = cols.ravel().astype(idx)
+        return cols.ravel().astype(idx)
+
     for o in range(c_out):
-        fill_block(data[o * per : (o + 1) * per], runs, cg, lambda key: slabs[key][o])
-    fill_block(indices[:per], runs, cg, templates.__getitem__, shifted=True)
+        fill_block(data[o * per : (o + 1) * per], runs, cg, lambda key: w[o][(slice(None),) + taps(key)].reshape(-1))
+    fill_block(indices[:per], runs, cg, columns, shifted=True)
     replicate_channels(indices, per, offsets=(np.arange(c_out, dtype=np.int64) // og) * (cg * vol))
     return data, indices
 
@@ -457,13 +453,14 @@ def _weight_columns_nd(indices, axes, kernel, cg: int, og: int, frame: NdFrame):
     kstride = [exact_size(kernel[k + 1 :]) for k in range(nd)]
     c_out, per, idx = frame.n_blocks, frame.per_block, frame.index_dtype
     runs, numbers = _writer_axes(axes, [0] * nd)
-    templates = {}
-    for key, rs in _run_products(numbers):
+
+    def columns(key):
         cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * (og * ksize)
-        for k, (a, r) in enumerate(zip(axes, rs)):
+        for k, (a, r) in enumerate(zip(axes, (numbers[ax][n] for ax, n in enumerate(key)))):
             cols = cols + (a.taps[r] * kstride[k]).reshape([1] + [-1 if j == k else 1 for j in range(nd)])
-        templates[key] = cols.ravel().astype(idx)
-    fill_block(indices[:per], runs, cg, templates.__getitem__)
+        return cols.ravel().astype(idx)
+
+    fill_block(indices[:per], runs, cg, columns)
     o = np.arange(c_out, dtype=np.int64)
     replicate_channels(indices, per, offsets=((o // og) * (cg * og) + o % og) * ksize)
 

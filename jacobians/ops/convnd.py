@@ -374,25 +374,28 @@ def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale=Non
     plane = exact_size(geom.spatial)
     c_out, cg = geom.out_channels, frame.cg
     axes, ranges = zip(*(_axis_runs(frame, ax, geom.stride[ax] * in_strides[ax]) for ax in range(nd)))
-    slabs, templates = {}, {}
-    for key in itertools.product(*(range(len(r)) for r in ranges)):
-        runs = [ranges[ax][r] for ax, r in enumerate(key)]
-        # the weight slab of the valid taps, for every output channel: (C_out, cg·Πn)
-        slabs[key] = weight[(slice(None), slice(None), *(slice(lo, hi) for _, lo, hi in runs))].reshape(c_out, -1)
+    # the first rows are made when the writer asks for them (once per product of runs and
+    # channel): tables of all of them could be as large as the CSR (runs of length 1)
+    def taps(key):
+        return tuple(slice(ranges[ax][r][1], ranges[ax][r][2]) for ax, r in enumerate(key))
+
+    def columns(key):
         # columns of the run product's first row in channel 0 (group 0), computed in int64:
         # Σ (i0·s − p_before)·stride_in  +  c·plane + Σ a·d·stride_in — a part alone may leave
         # the int32 range (a huge stride), their sum is a column
         cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * plane
-        for ax, (start, lo, hi) in enumerate(runs):
+        for ax, r in enumerate(key):
+            start, lo, hi = ranges[ax][r]
             shp = [1] * (nd + 1)
             shp[1 + ax] = hi - lo
             cols = cols + (np.arange(lo, hi, dtype=np.int64) * geom.dilation[ax]
                            + start * geom.stride[ax] - geom.padding[ax][0]).reshape(shp) * in_strides[ax]
-        templates[key] = cols.reshape(-1).astype(idx)
+        return cols.reshape(-1).astype(idx)
+
     per = frame.per_channel
-    for o in range(c_out):
-        fill_block(data[o * per:(o + 1) * per], axes, cg, lambda key: slabs[key][o])
-    fill_block(indices[:per], axes, cg, templates.__getitem__, shifted=True)
+    for o in range(c_out):  # values: the weight slab of the valid taps
+        fill_block(data[o * per:(o + 1) * per], axes, cg, lambda key: weight[(o, slice(None), *taps(key))].reshape(-1))
+    fill_block(indices[:per], axes, cg, columns, shifted=True)
     group_start = (np.arange(c_out, dtype=np.int64) // geom.out_per_group) * (cg * plane)
     replicate_channels(indices, per, offsets=group_start)
     return data, indices, frame
@@ -478,16 +481,17 @@ def _weight_csr_nd(x: np.ndarray, geom: ConvNdGeometry, dtype):
             np.copyto(target, window)
     replicate_channels(data, frame.per_channel, groups=geom.groups)
     axes, ranges = zip(*(_axis_runs(frame, ax) for ax in range(nd)))
-    templates = {}
-    for key in itertools.product(*(range(len(r)) for r in ranges)):
-        taps = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * exact_size(geom.kernel)
+
+    def columns(key):  # the tap pattern of the run product's rows: c·Πk + Σ a·kstride
+        cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * exact_size(geom.kernel)
         for ax, r in enumerate(key):
             _, lo, hi = ranges[ax][r]
             shp = [1] * (nd + 1)
             shp[1 + ax] = hi - lo
-            taps = taps + (np.arange(lo, hi, dtype=np.int64) * k_strides[ax]).reshape(shp)
-        templates[key] = taps.reshape(-1).astype(idx)
-    fill_block(indices[:frame.per_channel], axes, cg, templates.__getitem__)
+            cols = cols + (np.arange(lo, hi, dtype=np.int64) * k_strides[ax]).reshape(shp)
+        return cols.reshape(-1).astype(idx)
+
+    fill_block(indices[:frame.per_channel], axes, cg, columns)
     replicate_channels(indices, frame.per_channel, offsets=np.arange(geom.out_channels, dtype=np.int64) * K)
     return data, indices, frame
 
