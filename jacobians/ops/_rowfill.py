@@ -120,7 +120,10 @@ def replicate_channels(arr: np.ndarray, per: int, groups: int = 1, offsets=None)
             # put the channel axis innermost (a stride of a whole block): ~10× slower
             src = blocks[0, 0, s:e]
             for o in range(1, channels):
-                np.add(src, off[o - 1], out=blocks[0, o, s:e])
+                if off[o - 1]:
+                    np.add(src, off[o - 1], out=blocks[0, o, s:e])
+                else:  # the same columns (an input Jacobian's group 0): a copy is ~10 % faster
+                    np.copyto(blocks[0, o, s:e], src)
         else:
             # one group at a time: with a group axis in both views numpy cannot prove them
             # disjoint and would copy the source chunks first
