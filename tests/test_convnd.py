@@ -49,6 +49,32 @@ def test_nd_builder_entries_from_the_formula_3d():
     np.testing.assert_array_equal(J, E.reshape(J.shape))
 
 
+
+@pytest.mark.parametrize("wrt", ["x", "weight"])
+@pytest.mark.parametrize(
+    "x_shape, w_shape, p",
+    [
+        ((16, 8, 10, 10), (16, 4, 3, 3, 3), dict(stride=1, padding=1, groups=4)),
+        # every output position its own run (the kernel as long as the input, padded on both sides):
+        # tables of all runs' first rows would be as large as the CSR
+        ((16, 60), (16, 16, 60), dict(stride=1, padding=59)),
+        ((8, 9, 9), (16, 8, 9, 9), dict(stride=1, padding=8)),
+    ],
+    ids=["conv3d-groups", "conv1d-runs-of-one", "conv2d-runs-of-one"],
+)
+def test_nd_builders_peak_is_the_csr(wrt, x_shape, w_shape, p):
+    """tracemalloc sees numpy's allocations: the N-d builders hold nothing of the result's size but the CSR."""
+    from _helpers import peak_over_csr
+
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    if wrt == "x":
+        build = lambda: cnd.convnd_input_jacobian(w, x.shape, **p)  # noqa: E731
+    else:
+        build = lambda: cnd.convnd_weight_jacobian(x, w.shape, **p)  # noqa: E731
+    ratio = peak_over_csr(build)
+    assert ratio <= 1.1, f"peak {ratio:.3f}x the CSR"
+
 def test_float32_kept_and_symbolic_values():
     w32 = np.arange(1, 7, dtype=np.float32).reshape(1, 2, 3)
     assert jac.conv1d_input_jacobian(w32, (2, 5)).dtype == np.float32

@@ -46,7 +46,9 @@ stride or the dilation (each axis); the output must be non-empty.
 
 Faces side by side below: forward (per group one GEMM, then
 :func:`~jacobians.ops.conv2d.col2im` — the classic "deconvolution = col2im of
-xᵀW"), explicit Jacobians written straight into CSR (:mod:`._separable`),
+xᵀW"), explicit Jacobians written straight into CSR (rows and runs from
+:mod:`._separable`, written in memory order by :mod:`._rowfill`; the 1-D, 2-D
+and 3-D builders share :func:`_input_csr_nd` and :func:`_weight_columns_nd`),
 VJPs by conv2d / im2col (input) and im2col / conv2d's rot180 weight gradient
 (weight), an independent reference forward (loops over output entries).
 """
@@ -60,6 +62,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..geometry import Conv2dGeometry, GeometryError, as_padding, as_pair, as_positive_int, as_shape, _short
 from ..registry import Case, register
 from ._show_resample import conv_transpose_show
+from ._rowfill import Run, fill_block, replicate_channels
 from ._separable import AxisRuns, NdFrame, SeparableFrame, axis_runs
 from ._sparse import as_array, check_dense  # ragged input: one line; memory guard of the forwards
 from ._sparse import (
@@ -74,7 +77,7 @@ from ._sparse import (
     resolve_dtype,
     vstack_csr,
 )
-from .conv2d import _COPY_CHUNK, col2im, conv2d, conv2d_bias_jacobian, conv2d_vjp_weight_rot180, im2col
+from .conv2d import col2im, conv2d, conv2d_bias_jacobian, conv2d_vjp_weight_rot180, im2col
 
 __all__ = [
     "ConvTranspose2dGeometry",
@@ -382,32 +385,93 @@ def _run_pairs(hax: _Axis, wax: _Axis):
             yield ph, pw, (hax.taps[rh], hax.first[rh], hax.step[rh]), (wax.taps[rw], wax.first[rw], wax.step[rw])
 
 
-def _input_csr(weight, geom: ConvTranspose2dGeometry, dtype):
-    """Rows (o, p, q), entries (c, i ascending, j ascending): values w[c, o', a, b'], columns c·H·W + i·W + j."""
-    hax, wax = _axes(geom, descending=True)  # a descending ⇔ i ascending: sorted columns
-    height, width = geom.height, geom.width
-    cg, og = geom.in_per_group, geom.out_per_group
-    frame = SeparableFrame(hax.runs, wax.runs, cg, geom.out_channels, geom.in_channels * height * width)
-    idx = frame.index_dtype
+def _writer_axes(axes, shift_per_index):
+    """Per axis, the runs in position order for :func:`._rowfill.fill_block`, and their numbers in ``axes``.
+
+    A run's ``shift`` is its input-index step times ``shift_per_index`` of the axis (the input's
+    stride along it: what the columns of the input Jacobian advance per position)."""
+    runs, numbers = [], []
+    for ax, st in zip(axes, shift_per_index):
+        order = sorted(range(len(ax.runs.runs)), key=lambda r: int(ax.runs.runs[r][0]))
+        here = []
+        for r in order:
+            pos = ax.runs.runs[r]
+            n = int(ax.runs.counts[pos[0]])
+            step = int(ax.runs.before[pos[1]] - ax.runs.before[pos[0]]) if pos.size > 1 else n
+            here.append(Run(int(ax.runs.before[pos[0]]), int(pos.size), step, n, int(ax.step[r]) * st))
+        runs.append(here)
+        numbers.append(order)
+    return runs, numbers
+
+
+def _input_csr_nd(weight, axes, spatial, cg: int, og: int, frame: NdFrame, dtype):
+    """(data, indices) of the input Jacobian, 2-D and 3-D: rows (o, *p), entries (c, *i ascending).
+
+    Values w[g·cg + c, o', *taps] (taps descending) are the same for every row of a product
+    of runs; columns c·vol + Σ i·stride_in shift by Σ t·step·stride_in down the runs. So the
+    run-replication writer (:mod:`._rowfill`) fills the values channel by channel in memory
+    order, and the columns of channel 0, copied to the others plus their group's offset.
+    """
+    nd = len(axes)
+    instride = [exact_size(spatial[k + 1 :]) for k in range(nd)]
+    vol = exact_size(spatial)
+    c_out, per, idx = frame.n_blocks, frame.per_block, frame.index_dtype
     data = np.empty(frame.nnz, dtype=dtype)
     indices = np.empty(frame.nnz, dtype=idx)
     weight = np.asarray(weight, dtype=dtype)
-    chan = np.arange(cg, dtype=np.int64) * (height * width)
-    plan = []
-    for ph, pw, (ta, i0, di), (tb, j0, dj) in _run_pairs(hax, wax):
-        # column = [c·H·W + i0[e]·W + j0[f]] (one row's template, contiguous (c, e, f))
-        #        + [t·di·W + u·dj] (the row's shift within the run pair): one add with a long inner loop
-        template = (chan[:, None, None] + i0[None, :, None] * width + j0[None, None, :]).ravel()
-        shift = (np.arange(ph.size)[:, None] * (di * width) + np.arange(pw.size)[None, :] * dj)[:, :, None]
-        plan.append((ph, pw, ta, tb, template.astype(idx), shift.astype(idx)))
-    for o in range(geom.out_channels):  # per output channel and run pair: two broadcasting writes
-        grp, o_ = divmod(o, og)
-        sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
-        base = idx.type(grp * cg * height * width)
-        w_o = weight[grp * cg : (grp + 1) * cg, o_]
-        for ph, pw, ta, tb, template, shift in plan:
-            np.copyto(frame.rows(data[sl], ph, pw), w_o[:, ta][:, :, tb].reshape(1, 1, -1))
-            np.add(shift + base, template, out=frame.rows(indices[sl], ph, pw))
+    kernel = weight.shape[2:]
+    # (C_in, og, *k) -> (C_out, cg, *k): output channel o = g·og + o' reads w[g·cg + c, o']
+    w = weight.reshape(c_out // og, cg, og, *kernel).swapaxes(1, 2).reshape(c_out, cg, *kernel)
+    runs, numbers = _writer_axes(axes, instride)
+    # first rows are made when the writer asks for them (once per product of runs and channel):
+    # tables of all of them could be as large as the CSR (runs of length 1)
+    def taps(key):
+        return np.ix_(*(a.taps[numbers[ax][n]] for ax, (a, n) in enumerate(zip(axes, key))))
+
+    def columns(key):  # columns of the first row in channel 0: c·vol + Σ i·stride_in (valid input indices)
+        cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * vol
+        for k, (a, r) in enumerate(zip(axes, (numbers[ax][n] for ax, n in enumerate(key)))):
+            cols = cols + (a.first[r] * instride[k]).reshape([1] + [-1 if j == k else 1 for j in range(nd)])
+        return cols.ravel().astype(idx)
+
+    for o in range(c_out):
+        fill_block(data[o * per : (o + 1) * per], runs, cg, lambda key: w[o][(slice(None),) + taps(key)].reshape(-1))
+    fill_block(indices[:per], runs, cg, columns, shifted=True)
+    replicate_channels(indices, per, offsets=(np.arange(c_out, dtype=np.int64) // og) * (cg * vol))
+    return data, indices
+
+
+def _weight_columns_nd(indices, axes, kernel, cg: int, og: int, frame: NdFrame):
+    """Columns of the weight Jacobian, 2-D and 3-D: row (o, *p) entry (c, *a) is w[g·cg + c, o', *a].
+
+    The column ((g·cg + c)·og + o')·Πk + Σ a·kstride is channel 0's (c·og·Πk + Σ a·kstride, the same
+    for every row of a product of runs) plus (g·cg·og + o')·Πk: channel 0 is written by the
+    run-replication writer, the others are copies of it plus that offset.
+    """
+    nd = len(axes)
+    ksize = exact_size(kernel)
+    kstride = [exact_size(kernel[k + 1 :]) for k in range(nd)]
+    c_out, per, idx = frame.n_blocks, frame.per_block, frame.index_dtype
+    runs, numbers = _writer_axes(axes, [0] * nd)
+
+    def columns(key):
+        cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * (og * ksize)
+        for k, (a, r) in enumerate(zip(axes, (numbers[ax][n] for ax, n in enumerate(key)))):
+            cols = cols + (a.taps[r] * kstride[k]).reshape([1] + [-1 if j == k else 1 for j in range(nd)])
+        return cols.ravel().astype(idx)
+
+    fill_block(indices[:per], runs, cg, columns)
+    o = np.arange(c_out, dtype=np.int64)
+    replicate_channels(indices, per, offsets=((o // og) * (cg * og) + o % og) * ksize)
+
+
+def _input_csr(weight, geom: ConvTranspose2dGeometry, dtype):
+    """Rows (o, p, q), entries (c, i ascending, j ascending): values w[c, o', a, b'], columns c·H·W + i·W + j."""
+    axes = _axes(geom, descending=True)  # a descending ⇔ i ascending: sorted columns
+    frame = SeparableFrame(axes[0].runs, axes[1].runs, geom.in_per_group, geom.out_channels,
+                           geom.in_channels * geom.height * geom.width)
+    data, indices = _input_csr_nd(weight, axes, (geom.height, geom.width), geom.in_per_group, geom.out_per_group,
+                                  frame, dtype)
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose2d_input_jacobian")
 
 
@@ -438,21 +502,9 @@ def _weight_csr(x, geom: ConvTranspose2dGeometry, dtype):
                 writeable=False,
             )
             np.copyto(frame.view(block, ph, pw), window)
-    if og > 1:  # the og channels of a group hold the same values: copy in cache-sized chunks
-        # (one group at a time: with a group axis in both views numpy cannot prove they are
-        # disjoint and would copy the source chunk of every group first)
-        blocks = data.reshape(geom.groups, og, frame.per_block)
-        for grp in range(geom.groups):
-            for s in range(0, frame.per_block, _COPY_CHUNK):
-                e = min(s + _COPY_CHUNK, frame.per_block)
-                np.copyto(blocks[grp, 1:, s:e], blocks[grp, :1, s:e])
-    for o in range(geom.out_channels):
-        grp, o_ = divmod(o, og)
-        sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
-        chan = ((grp * cg + np.arange(cg)) * og + o_) * k
-        for ph, pw, (ta, _, _), (tb, _, _) in pairs:
-            cols = (chan[:, None, None] + ta[None, :, None] * kw + tb[None, None, :]).astype(idx)
-            np.copyto(frame.view(indices[sl], ph, pw), cols[None, None])
+    # the og channels of a group hold the same values: copied in cache-sized chunks
+    replicate_channels(data, frame.per_block, groups=geom.groups)
+    _weight_columns_nd(indices, (hax, wax), geom.kernel, cg, og, frame)
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose2d_weight_jacobian")
 
 
@@ -1156,30 +1208,9 @@ def _expected_nnz3(geom) -> int:
 
 def _input_csr3(weight, geom, dtype):
     axes = _axes3(geom, descending=True)
-    instride = [exact_size(geom.spatial[k + 1 :]) for k in range(3)]
-    vol = exact_size(geom.spatial)
-    cg, og = geom.in_per_group, geom.out_per_group
-    frame = NdFrame([a.runs for a in axes], cg, geom.out_channels, geom.in_channels * vol)
-    idx = frame.index_dtype
-    data = np.empty(frame.nnz, dtype=dtype)
-    indices = np.empty(frame.nnz, dtype=idx)
-    weight = np.asarray(weight, dtype=dtype)
-    plan = []
-    for runs, taps, first, step in _nd_plan(axes):
-        template = np.arange(cg, dtype=np.int64).reshape(cg, 1, 1, 1) * vol
-        shift = np.zeros(tuple(r.size for r in runs), dtype=np.int64)
-        for k in range(3):
-            template = template + (first[k] * instride[k]).reshape([1] + [-1 if j == k else 1 for j in range(3)])
-            shift = shift + (np.arange(runs[k].size) * step[k] * instride[k]).reshape([-1 if j == k else 1 for j in range(3)])
-        plan.append((runs, np.ix_(*taps), template.ravel().astype(idx), shift[..., None].astype(idx)))
-    for o in range(geom.out_channels):
-        grp, o_ = divmod(o, og)
-        sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
-        w_o = weight[grp * cg : (grp + 1) * cg, o_]
-        base = idx.type(grp * cg * vol)
-        for runs, ix, template, shift in plan:
-            np.copyto(frame.rows(data[sl], runs), w_o[(slice(None),) + ix].reshape(1, 1, 1, -1))
-            np.add(shift + base, template, out=frame.rows(indices[sl], runs))
+    frame = NdFrame([a.runs for a in axes], geom.in_per_group, geom.out_channels,
+                    geom.in_channels * exact_size(geom.spatial))
+    data, indices = _input_csr_nd(weight, axes, geom.spatial, geom.in_per_group, geom.out_per_group, frame, dtype)
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose3d_input_jacobian")
 
 
@@ -1187,7 +1218,6 @@ def _weight_csr3(x, geom, dtype):
     axes = _axes3(geom, descending=False)
     instride = [exact_size(geom.spatial[k + 1 :]) for k in range(3)]
     vol, ksize = exact_size(geom.spatial), exact_size(geom.kernel)
-    kstride = [exact_size(geom.kernel[k + 1 :]) for k in range(3)]
     cg, og = geom.in_per_group, geom.out_per_group
     frame = NdFrame([a.runs for a in axes], cg, geom.out_channels, geom.in_channels * og * ksize)
     idx = frame.index_dtype
@@ -1216,21 +1246,8 @@ def _weight_csr3(x, geom, dtype):
                 writeable=False,
             )
             np.copyto(target, window)
-    if og > 1:
-        blocks = data.reshape(geom.groups, og, frame.per_block)
-        for grp in range(geom.groups):
-            for s in range(0, frame.per_block, _COPY_CHUNK):
-                e = min(s + _COPY_CHUNK, frame.per_block)
-                np.copyto(blocks[grp, 1:, s:e], blocks[grp, :1, s:e])
-    for o in range(geom.out_channels):
-        grp, o_ = divmod(o, og)
-        sl = slice(o * frame.per_block, (o + 1) * frame.per_block)
-        chan = ((grp * cg + np.arange(cg)) * og + o_) * ksize
-        for runs, taps, _, _ in plan:
-            cols = chan.reshape(cg, 1, 1, 1)
-            for k in range(3):
-                cols = cols + (taps[k] * kstride[k]).reshape([1] + [-1 if j == k else 1 for j in range(3)])
-            np.copyto(frame.rows(indices[sl], runs), cols.ravel().astype(idx))
+    replicate_channels(data, frame.per_block, groups=geom.groups)
+    _weight_columns_nd(indices, axes, geom.kernel, cg, og, frame)
     return csr_from_arrays(data, indices, frame.indptr(), frame.shape, what="conv_transpose3d_weight_jacobian")
 
 

@@ -39,6 +39,16 @@ by one broadcasting copy / add (the weight slab, or the x window, is the
 same kind of strided view of the input). The loop is over blocks — at most
 3 runs per axis for usual paddings, so ≤ 3^N blocks — never over entries;
 arrays are allocated once with the exact nnz, so the peak is the CSR itself.
+
+Writing order. Block by block, each view spans every output channel and
+jumps across memory; the builders instead write in memory order with the
+run-replication writer of :mod:`._rowfill` (conv2d's scheme in N-d): the
+input Jacobian's values channel by channel, the columns of channel 0 only,
+then copied to the other channels plus their group offset (o·K for the
+weight Jacobian) in cache-sized chunks, all in the index dtype. The weight
+Jacobian's values stay strided x windows per block for the first channel of
+each group, copied in chunks to the rest. Only average pooling's
+``row_scale`` (rows of a run differ) still writes whole blocks.
 """
 from __future__ import annotations
 
@@ -49,6 +59,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..geometry import AXIS_NAMES, ConvNdGeometry, GeometryError, as_items, as_padding_nd, as_shape, as_tuple_n, _short
 from ..registry import Case, register
+from ._rowfill import Run, fill_block, replicate_channels
 from ._show_nd import conv_show, show_kw
 from ._sparse import as_array  # ragged input: one line
 from ._sparse import (
@@ -332,8 +343,67 @@ class _NdFrame:
         )
 
 
+def _axis_runs(frame: "_NdFrame", ax: int, shift: int = 0):
+    """The runs of one axis with entries, in position order, for :func:`._rowfill.fill_block` (plus their (lo, hi))."""
+    runs, ranges = [], []
+    for start, stop, lo, hi in frame.runs[ax]:
+        if hi > lo:
+            runs.append(Run(int(frame.before[ax][start]), stop - start, hi - lo, hi - lo, shift))
+            ranges.append((start, lo, hi))
+    return runs, ranges
+
+
 def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale=None):
-    """∂vec(y)/∂vec(x) by the block method; ``row_scale`` (one 1-D array per axis) multiplies row (o, i) by Π f_ax(i_ax)."""
+    """∂vec(y)/∂vec(x); ``row_scale`` (one 1-D array per axis) multiplies row (o, i) by Π f_ax(i_ax).
+
+    Without ``row_scale`` every row of a product of runs holds the same values
+    (the weight slab of the valid taps) and columns shifted by Σ t_ax·s_ax·stride_in,
+    so the run-replication writer (:mod:`._rowfill`) fills it in memory order: the
+    values channel by channel, the columns of channel 0, copied with the group
+    offset to the other channels.
+    """
+    if row_scale is not None:
+        return _input_csr_nd_blocks(weight, geom, dtype, row_scale)
+    nd = geom.ndim
+    frame = _NdFrame(geom, exact_size(geom.input_shape))
+    idx = frame.index_dtype
+    data = np.empty(frame.nnz, dtype=dtype)
+    indices = np.empty(frame.nnz, dtype=idx)
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
+    plane = exact_size(geom.spatial)
+    c_out, cg = geom.out_channels, frame.cg
+    axes, ranges = zip(*(_axis_runs(frame, ax, geom.stride[ax] * in_strides[ax]) for ax in range(nd)))
+    # the first rows are made when the writer asks for them (once per product of runs and
+    # channel): tables of all of them could be as large as the CSR (runs of length 1)
+    def taps(key):
+        return tuple(slice(ranges[ax][r][1], ranges[ax][r][2]) for ax, r in enumerate(key))
+
+    def columns(key):
+        # columns of the run product's first row in channel 0 (group 0), computed in int64:
+        # Σ (i0·s − p_before)·stride_in  +  c·plane + Σ a·d·stride_in — a part alone may leave
+        # the int32 range (a huge stride), their sum is a column
+        cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * plane
+        for ax, r in enumerate(key):
+            start, lo, hi = ranges[ax][r]
+            shp = [1] * (nd + 1)
+            shp[1 + ax] = hi - lo
+            cols = cols + (np.arange(lo, hi, dtype=np.int64) * geom.dilation[ax]
+                           + start * geom.stride[ax] - geom.padding[ax][0]).reshape(shp) * in_strides[ax]
+        return cols.reshape(-1).astype(idx)
+
+    per = frame.per_channel
+    for o in range(c_out):  # values: the weight slab of the valid taps
+        fill_block(data[o * per:(o + 1) * per], axes, cg, lambda key: weight[(o, slice(None), *taps(key))].reshape(-1))
+    fill_block(indices[:per], axes, cg, columns, shifted=True)
+    group_start = (np.arange(c_out, dtype=np.int64) // geom.out_per_group) * (cg * plane)
+    replicate_channels(indices, per, offsets=group_start)
+    return data, indices, frame
+
+
+def _input_csr_nd_blocks(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale):
+    """:func:`_input_csr_nd` with ``row_scale`` (average pooling's divisors: rows of a run differ) by the
+    block method: one strided view of shape (C_out, *run lengths, L) per product of runs."""
     nd = geom.ndim
     frame = _NdFrame(geom, exact_size(geom.input_shape))
     idx = frame.index_dtype
@@ -349,15 +419,12 @@ def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale=Non
         slab = weight[(slice(None), slice(None), *(slice(l, h) for l, h in zip(lo, hi)))]
         slab = slab.reshape((geom.out_channels,) + (1,) * nd + inner)
         target = frame.view(data, base, lengths, strides, inner)
-        if row_scale is None:
-            np.copyto(target, slab)
-        else:
-            scale = np.ones((1,) * (nd + 1) + (1,), dtype=dtype)
-            for ax in range(nd):
-                shp = [1] * (nd + 2)
-                shp[1 + ax] = lengths[ax]
-                scale = scale * np.asarray(row_scale[ax][starts[ax]: starts[ax] + lengths[ax]], dtype=dtype).reshape(shp)
-            np.multiply(slab, scale, out=target)
+        scale = np.ones((1,) * (nd + 1) + (1,), dtype=dtype)
+        for ax in range(nd):
+            shp = [1] * (nd + 2)
+            shp[1 + ax] = lengths[ax]
+            scale = scale * np.asarray(row_scale[ax][starts[ax]: starts[ax] + lengths[ax]], dtype=dtype).reshape(shp)
+        np.multiply(slab, scale, out=target)
         # column = group start + Σ (i·s − p_before)·stride_in  (per row)  +  c·plane + Σ a·d·stride_in  (per entry)
         row_part = group_start.reshape((-1,) + (1,) * nd)
         for ax in range(nd):
@@ -377,7 +444,14 @@ def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale=Non
 
 
 def _weight_csr_nd(x: np.ndarray, geom: ConvNdGeometry, dtype):
-    """∂vec(y)/∂vec(weight) by the block method: values are strided windows of x, columns o·K + tap."""
+    """∂vec(y)/∂vec(weight): values are strided windows of x, columns o·K + tap.
+
+    Values: per product of runs one strided window of x, written for the first
+    output channel of each group (the group's other channels hold the same rows),
+    then copied in cache-sized chunks. Columns: the tap pattern is the same for
+    every row of a product of runs, so channel 0's are written by the
+    run-replication writer (:mod:`._rowfill`) and copied, plus o·K, to the others.
+    """
     nd = geom.ndim
     frame = _NdFrame(geom, exact_size(geom.weight_shape))
     idx = frame.index_dtype
@@ -405,20 +479,20 @@ def _weight_csr_nd(x: np.ndarray, geom: ConvNdGeometry, dtype):
             # the group's first output channel only; the others are copied in chunks below
             target = frame.view(data, base, lengths, strides, (cg, *nb), channels=1, channel0=grp * og)
             np.copyto(target, window)
-        taps = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * exact_size(geom.kernel)
-        for ax in range(nd):
+    replicate_channels(data, frame.per_channel, groups=geom.groups)
+    axes, ranges = zip(*(_axis_runs(frame, ax) for ax in range(nd)))
+
+    def columns(key):  # the tap pattern of the run product's rows: c·Πk + Σ a·kstride
+        cols = np.arange(cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * exact_size(geom.kernel)
+        for ax, r in enumerate(key):
+            _, lo, hi = ranges[ax][r]
             shp = [1] * (nd + 1)
-            shp[1 + ax] = nb[ax]
-            taps = taps + (np.arange(lo[ax], hi[ax], dtype=np.int64) * k_strides[ax]).reshape(shp)
-        o_part = (np.arange(geom.out_channels, dtype=np.int64) * K).reshape((-1,) + (1,) * (nd + 1))
-        np.add(o_part, taps.reshape(-1), out=frame.view(indices, base, lengths, strides, (cg * exact_size(nb),)),
-               casting="unsafe")
-    if og > 1:
-        # rows of a group's channels are equal: large chunks stay in cache while copied og − 1 times
-        blocks = data.reshape(geom.groups, og, frame.per_channel)
-        for s in range(0, frame.per_channel, _COPY_CHUNK):
-            e = min(s + _COPY_CHUNK, frame.per_channel)
-            np.copyto(blocks[:, 1:, s:e], blocks[:, :1, s:e])
+            shp[1 + ax] = hi - lo
+            cols = cols + (np.arange(lo, hi, dtype=np.int64) * k_strides[ax]).reshape(shp)
+        return cols.reshape(-1).astype(idx)
+
+    fill_block(indices[:frame.per_channel], axes, cg, columns)
+    replicate_channels(indices, frame.per_channel, offsets=np.arange(geom.out_channels, dtype=np.int64) * K)
     return data, indices, frame
 
 
