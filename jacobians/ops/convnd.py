@@ -47,8 +47,9 @@ input Jacobian's values channel by channel, the columns of channel 0 only,
 then copied to the other channels plus their group offset (o·K for the
 weight Jacobian) in cache-sized chunks, all in the index dtype. The weight
 Jacobian's values stay strided x windows per block for the first channel of
-each group, copied in chunks to the rest. Only average pooling's
-``row_scale`` (rows of a run differ) still writes whole blocks.
+each group, copied in chunks to the rest. (Average pooling, whose rows
+within a run differ by their divisor, is built as a Kronecker product of
+one-axis factors instead: :func:`jacobians.ops._separable.product_csr_nd`.)
 """
 from __future__ import annotations
 
@@ -353,17 +354,15 @@ def _axis_runs(frame: "_NdFrame", ax: int, shift: int = 0):
     return runs, ranges
 
 
-def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale=None):
-    """∂vec(y)/∂vec(x); ``row_scale`` (one 1-D array per axis) multiplies row (o, i) by Π f_ax(i_ax).
+def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype):
+    """∂vec(y)/∂vec(x) of N-d convolution as CSR arrays (data, indices, frame).
 
-    Without ``row_scale`` every row of a product of runs holds the same values
+    Every row of a product of runs holds the same values
     (the weight slab of the valid taps) and columns shifted by Σ t_ax·s_ax·stride_in,
     so the run-replication writer (:mod:`._rowfill`) fills it in memory order: the
     values channel by channel, the columns of channel 0, copied with the group
     offset to the other channels.
     """
-    if row_scale is not None:
-        return _input_csr_nd_blocks(weight, geom, dtype, row_scale)
     nd = geom.ndim
     frame = _NdFrame(geom, exact_size(geom.input_shape))
     idx = frame.index_dtype
@@ -398,48 +397,6 @@ def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale=Non
     fill_block(indices[:per], axes, cg, columns, shifted=True)
     group_start = (np.arange(c_out, dtype=np.int64) // geom.out_per_group) * (cg * plane)
     replicate_channels(indices, per, offsets=group_start)
-    return data, indices, frame
-
-
-def _input_csr_nd_blocks(weight: np.ndarray, geom: ConvNdGeometry, dtype, row_scale):
-    """:func:`_input_csr_nd` with ``row_scale`` (average pooling's divisors: rows of a run differ) by the
-    block method: one strided view of shape (C_out, *run lengths, L) per product of runs."""
-    nd = geom.ndim
-    frame = _NdFrame(geom, exact_size(geom.input_shape))
-    idx = frame.index_dtype
-    data = np.empty(frame.nnz, dtype=dtype)
-    indices = np.empty(frame.nnz, dtype=idx)
-    weight = np.ascontiguousarray(weight, dtype=dtype)
-    in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
-    plane = exact_size(geom.spatial)
-    group_start = (np.arange(geom.out_channels, dtype=np.int64) // geom.out_per_group) * (frame.cg * plane)
-    for starts, lengths, lo, hi, base, strides in frame.blocks():
-        nb = [h - l for l, h in zip(lo, hi)]
-        inner = (frame.cg * exact_size(nb),)
-        slab = weight[(slice(None), slice(None), *(slice(l, h) for l, h in zip(lo, hi)))]
-        slab = slab.reshape((geom.out_channels,) + (1,) * nd + inner)
-        target = frame.view(data, base, lengths, strides, inner)
-        scale = np.ones((1,) * (nd + 1) + (1,), dtype=dtype)
-        for ax in range(nd):
-            shp = [1] * (nd + 2)
-            shp[1 + ax] = lengths[ax]
-            scale = scale * np.asarray(row_scale[ax][starts[ax]: starts[ax] + lengths[ax]], dtype=dtype).reshape(shp)
-        np.multiply(slab, scale, out=target)
-        # column = group start + Σ (i·s − p_before)·stride_in  (per row)  +  c·plane + Σ a·d·stride_in  (per entry)
-        row_part = group_start.reshape((-1,) + (1,) * nd)
-        for ax in range(nd):
-            shp = [1] * (nd + 1)
-            shp[1 + ax] = lengths[ax]
-            pos = (np.arange(starts[ax], starts[ax] + lengths[ax], dtype=np.int64) * geom.stride[ax]
-                   - geom.padding[ax][0]) * in_strides[ax]
-            row_part = row_part + pos.reshape(shp)
-        taps = np.arange(frame.cg, dtype=np.int64).reshape((-1,) + (1,) * nd) * plane
-        for ax in range(nd):
-            shp = [1] * (nd + 1)
-            shp[1 + ax] = nb[ax]
-            taps = taps + (np.arange(lo[ax], hi[ax], dtype=np.int64) * (geom.dilation[ax] * in_strides[ax])).reshape(shp)
-        np.add(row_part[..., None], taps.reshape(-1), out=frame.view(indices, base, lengths, strides, inner),
-               casting="unsafe")
     return data, indices, frame
 
 
