@@ -318,3 +318,50 @@ def test_a_maximum_of_tied_zeros_keeps_the_first_winners_sign(nd):
         want = reference_max_pool(x, pad_value=pad_value, nd=nd, **kw)
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+def _loop_jacobian(fn, in_shape):
+    """The matrix of a linear map by probing unit vectors through the loop reference (an independent route)."""
+    n = int(np.prod(in_shape))
+    cols = [np.asarray(fn(np.eye(1, n, j).reshape(in_shape))).ravel() for j in range(n)]
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("piece_rows", [1, 3, 7])
+@pytest.mark.parametrize(
+    "nd, shape, kw",
+    [
+        (1, (2, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+        (2, (2, 7, 6), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), ceil_mode=True)),
+        (2, (2, 2, 5, 5), dict(kernel_size=2, divisor_override=3)),  # batched
+        (3, (1, 5, 4, 6), dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), padding=(1, 1, 0), ceil_mode=True)),
+    ],
+)
+def test_pieces_of_the_first_axis_give_the_loop_references_matrix(monkeypatch, piece_rows, nd, shape, kw):
+    """product_csr_nd writes the first axis in pieces (≤ 2¹⁶ rows at real sizes); tiny pieces here
+    make every piece boundary (table slices, entry offsets, indptr pieces) land inside small geometries."""
+    from jacobians.ops import _separable
+    from jacobians.ops.pooling import reference_avg_pool
+
+    monkeypatch.setattr(_separable, "_PIECE_ROWS", piece_rows)
+    build = {1: jac.avg_pool1d_jacobian, 2: jac.avg_pool2d_jacobian, 3: jac.avg_pool3d_jacobian}[nd]
+    J = build(shape, **kw)
+    ref = _loop_jacobian(lambda x: reference_avg_pool(x, nd=nd, **kw), shape)
+    np.testing.assert_allclose(J.toarray(), ref, rtol=0, atol=1e-15)
+    assert J.has_sorted_indices
+
+
+@pytest.mark.parametrize("piece_rows", [1, 5])
+def test_pieces_in_interpolate_and_adaptive_pooling(monkeypatch, piece_rows):
+    from jacobians.ops import _separable
+    from jacobians.ops.adaptive_pool import adaptive_avg_pool2d_jacobian, adaptive_avg_pool2d_reference
+    from jacobians.ops.upsample import interpolate_jacobian, interpolate_reference
+
+    monkeypatch.setattr(_separable, "_PIECE_ROWS", piece_rows)
+    shape = (2, 5, 4)
+    J = interpolate_jacobian(shape, size=(7, 9), mode="bilinear", align_corners=False)
+    ref = _loop_jacobian(lambda x: interpolate_reference(x, size=(7, 9), mode="bilinear", align_corners=False), shape)
+    np.testing.assert_allclose(J.toarray(), ref, rtol=0, atol=1e-14)
+    J = adaptive_avg_pool2d_jacobian(shape, (3, 3))
+    np.testing.assert_allclose(J.toarray(), _loop_jacobian(lambda x: adaptive_avg_pool2d_reference(x, (3, 3)), shape),
+                               rtol=0, atol=1e-15)
