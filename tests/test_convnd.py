@@ -238,3 +238,32 @@ def test_jacobians_list_shows_every_new_operator(capsys):
     out = capsys.readouterr().out
     for name in ("conv1d", "conv3d", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"):
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
+
+
+@pytest.mark.parametrize("chunk_bytes", [8, 24])
+def test_channel_replication_in_tiny_chunks_against_independent_builders(monkeypatch, chunk_bytes):
+    """_rowfill.replicate_channels copies channel blocks in CHUNK_BYTES pieces (8 MB at real sizes):
+    with chunks of 1–6 entries every chunk boundary lands inside these small geometries. Routes of
+    another kind: conv2d's tuned 2-D builders, and conv2d's input Jacobian transposed (transposed conv)."""
+    from jacobians.ops import _rowfill
+    from jacobians.ops import conv_transpose as ct
+
+    monkeypatch.setattr(_rowfill, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(7)
+    for c_in, h, w, c_out, kh, kw, stride, padding, dilation, groups in c2d.CONV_GEOMETRIES[:8]:
+        x = rng.standard_normal((c_in, h, w))
+        weight = rng.standard_normal((c_out, c_in // groups, kh, kw))
+        p = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        for got, want in (
+            (cnd.convnd_input_jacobian(weight, x.shape, **p), c2d.conv2d_input_jacobian(weight, x.shape, **p)),
+            (cnd.convnd_weight_jacobian(x, weight.shape, **p), c2d.conv2d_weight_jacobian(x, weight.shape, **p)),
+        ):
+            np.testing.assert_array_equal(got.indptr, want.indptr)
+            np.testing.assert_array_equal(got.indices, want.indices)
+            np.testing.assert_array_equal(got.data, want.data)
+    # transposed convolution: its input Jacobian is conv2d's, transposed (stride 1, no output padding)
+    w_t = rng.standard_normal((4, 3, 3, 2))  # (C_in, C_out, kh, kw)
+    got = ct.conv_transpose2d_input_jacobian(w_t, (4, 5, 6), padding=1)
+    # its output (3, 5, 5) = (H − 1) − 2p + k per axis; conv2d of that with the same weight gives back (4, 5, 6)
+    want = c2d.conv2d_input_jacobian(w_t, (3, 5, 5), padding=1).T
+    assert got.shape == want.shape and (got != want).nnz == 0
