@@ -14,10 +14,8 @@ from jacobians.ops import convnd as cnd
 # ---------------------------------------------------------------------------
 # N-d builders vs the tuned 2-D builders (two independent implementations)
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("spec", c2d.CONV_GEOMETRIES, ids=str)
-def test_nd_builders_equal_conv2d_fast_path(spec):
+def _assert_nd_builders_equal_conv2d(spec, rng):
     c_in, h, w, c_out, kh, kw, stride, padding, dilation, groups = spec
-    rng = np.random.default_rng(3)
     x = rng.standard_normal((c_in, h, w))
     weight = rng.standard_normal((c_out, c_in // groups, kh, kw))
     p = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
@@ -29,6 +27,11 @@ def test_nd_builders_equal_conv2d_fast_path(spec):
         np.testing.assert_array_equal(nd_mat.indptr, ref.indptr)
         np.testing.assert_array_equal(nd_mat.indices, ref.indices)
         np.testing.assert_array_equal(nd_mat.data, ref.data)
+
+
+@pytest.mark.parametrize("spec", c2d.CONV_GEOMETRIES, ids=str)
+def test_nd_builders_equal_conv2d_fast_path(spec):
+    _assert_nd_builders_equal_conv2d(spec, np.random.default_rng(3))
 
 
 def test_nd_builder_entries_from_the_formula_3d():
@@ -250,17 +253,8 @@ def test_channel_replication_in_tiny_chunks_against_independent_builders(monkeyp
 
     monkeypatch.setattr(_rowfill, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(7)
-    for c_in, h, w, c_out, kh, kw, stride, padding, dilation, groups in c2d.CONV_GEOMETRIES[:8]:
-        x = rng.standard_normal((c_in, h, w))
-        weight = rng.standard_normal((c_out, c_in // groups, kh, kw))
-        p = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-        for got, want in (
-            (cnd.convnd_input_jacobian(weight, x.shape, **p), c2d.conv2d_input_jacobian(weight, x.shape, **p)),
-            (cnd.convnd_weight_jacobian(x, weight.shape, **p), c2d.conv2d_weight_jacobian(x, weight.shape, **p)),
-        ):
-            np.testing.assert_array_equal(got.indptr, want.indptr)
-            np.testing.assert_array_equal(got.indices, want.indices)
-            np.testing.assert_array_equal(got.data, want.data)
+    for spec in c2d.CONV_GEOMETRIES[:8]:
+        _assert_nd_builders_equal_conv2d(spec, rng)
     # transposed convolution: its input Jacobian is conv2d's, transposed (stride 1, no output padding)
     w_t = rng.standard_normal((4, 3, 3, 2))  # (C_in, C_out, kh, kw)
     got = ct.conv_transpose2d_input_jacobian(w_t, (4, 5, 6), padding=1)
