@@ -327,7 +327,7 @@ def _loop_jacobian(fn, in_shape):
     return np.stack(cols, axis=1)
 
 
-@pytest.mark.parametrize("piece_rows", [1, 3, 7])
+@pytest.mark.parametrize("chunk_entries", [1, 5, 64])
 @pytest.mark.parametrize(
     "nd, shape, kw",
     [
@@ -337,13 +337,14 @@ def _loop_jacobian(fn, in_shape):
         (3, (1, 5, 4, 6), dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), padding=(1, 1, 0), ceil_mode=True)),
     ],
 )
-def test_pieces_of_the_first_axis_give_the_loop_references_matrix(monkeypatch, piece_rows, nd, shape, kw):
-    """product_csr_nd writes the first axis in pieces (≤ 2¹⁶ rows at real sizes); tiny pieces here
-    make every piece boundary (table slices, entry offsets, indptr pieces) land inside small geometries."""
+def test_replicated_runs_in_small_chunks_give_the_loop_references_matrix(monkeypatch, chunk_entries, nd, shape, kw):
+    """Average pooling's first axis is runs of translated windows: the first position's slab is
+    replicated down the run in chunks (2¹⁸ entries, ≤ 2¹⁵ positions at real sizes); chunks of 1–64
+    entries make every chunk boundary (values, shifted columns, indptr) land inside small geometries."""
     from jacobians.ops import _separable
     from jacobians.ops.pooling import reference_avg_pool
 
-    monkeypatch.setattr(_separable, "_PIECE_ROWS", piece_rows)
+    monkeypatch.setattr(_separable, "_REPLICATE_ENTRIES", chunk_entries)
     build = {1: jac.avg_pool1d_jacobian, 2: jac.avg_pool2d_jacobian, 3: jac.avg_pool3d_jacobian}[nd]
     J = build(shape, **kw)
     ref = _loop_jacobian(lambda x: reference_avg_pool(x, nd=nd, **kw), shape)

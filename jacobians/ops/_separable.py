@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._sparse import exact_size, index_dtype_for
 
-__all__ = ["AxisRuns", "axis_runs", "NdFrame", "SeparableFrame", "product_csr", "product_csr_nd", "axis_matrix", "check_grad", "separable_adjoint"]
+__all__ = ["AxisRuns", "axis_runs", "NdFrame", "SeparableFrame", "product_csr", "product_csr_nd", "AffineAxis", "AffineRun", "axis_matrix", "check_grad", "separable_adjoint"]
 
 
 @dataclass(frozen=True)
@@ -212,42 +212,70 @@ _PIECE_ROWS = 1 << 16
 _PER_TAP_MAX = 32
 
 
+@dataclass(frozen=True)
+class AffineRun:
+    """Positions ``p0 … p0 + m − 1`` of a first axis whose rows are translates: row ``p0 + t`` holds the
+    ``n`` input indices ``index0 + t·step`` with the same ``weight`` (both (n,) arrays)."""
+
+    p0: int
+    m: int
+    index0: np.ndarray
+    step: int
+    weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class AffineAxis:
+    """A first-axis factor given by its runs of translated rows (positions in no run have no entries)."""
+
+    n_out: int
+    runs: tuple  # of AffineRun, in position order
+
+    @property
+    def total(self) -> int:
+        return sum(r.m * r.index0.size for r in self.runs)
+
+
+#: entries per chunk when a run's first slab is replicated down the run (2 MB of float64: cache-sized)
+_REPLICATE_ENTRIES = 1 << 18
+
+
 def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_bytes=None):
     """CSR of ``I_channels ⊗ A₁ ⊗ … ⊗ A_k``: per-axis factors given as ``(index, weight, count)`` tables.
 
     Row (c, p₁, …, p_k) holds ``Π count_a[p_a]`` entries ordered (e₁, …, e_k),
     at columns ``c·Π S + Σ_a index_a[p_a, e_a] · stride_a`` with values
     ``Π_a weight_a[p_a, e_a]`` (products taken in axis order, in the weights'
-    dtype). ``tables[0]`` may instead be ``(n_out, total, table)``: the first
-    axis's position count, its entry count, and a function ``table(a, b)``
-    returning the ``(index, weight, count)`` rows of positions [a, b) — then
-    no array of the first axis's full length exists at any time.
+    dtype). ``tables[0]`` may instead be an :class:`AffineAxis` (pooling's
+    windows: runs of positions whose rows are translates with equal weights):
+    then the slab of a run's first position is written and replicated down the
+    run — a copy for the values, a shifted add for the columns, in cache-sized
+    chunks (conv2d's tuned scheme) — and no array of the first axis's length
+    exists at any time.
 
-    The first plane is written piece by piece along the first axis (≤ 2¹⁶ rows
-    per piece, so run detection, fancy-indexed table rows and the piece's
-    ``indptr`` stay small) through the run-tuple views of :class:`NdFrame`;
-    the other planes are copies (values) and shifted copies (columns) of it —
-    long contiguous writes, so a plane of short rows (2×2 pooling windows)
-    pays its short-loop price once, not once per channel. The exact nnz is
-    checked against the memory guard before any allocation: the peak is the
-    CSR plus per-axis tables of the trailing axes.
+    Otherwise the first plane is written piece by piece along the first axis
+    (≤ 2¹⁶ rows per piece, so run detection, fancy-indexed table rows and the
+    piece's ``indptr`` stay small) through the run-tuple views of
+    :class:`NdFrame`. The other planes are copies (values) and shifted copies
+    (columns) of the first — long contiguous writes, so a plane of short rows
+    (2×2 pooling windows) pays its short-loop price once, not once per channel.
+    The exact nnz is checked against the memory guard before any allocation:
+    the peak is the CSR plus per-axis tables of the trailing axes.
     """
     from ._sparse import check_budget, csr_from_arrays
 
-    tables = [tuple(t) for t in tables]
+    first = tables[0]
+    tables = [tuple(t) for t in tables[1:]]
     in_spatial = tuple(int(v) for v in in_spatial)
     channels = int(channels)
-    k = len(tables)
-    if len(tables[0]) == 3 and callable(tables[0][2]):
-        n0, total0, table0 = int(tables[0][0]), int(tables[0][1]), tables[0][2]
+    k = len(tables) + 1
+    affine = isinstance(first, AffineAxis)
+    if affine:
+        n0, total0 = first.n_out, first.total
     else:
-        t0 = tables[0]
-        n0, total0 = int(np.shape(t0[2])[0]), int(np.sum(t0[2]))
-
-        def table0(a, b, t0=t0):
-            return t0[0][a:b], t0[1][a:b], np.asarray(t0[2][a:b], dtype=np.int64)
-
-    rest = tables[1:]
+        first = tuple(first)
+        n0, total0 = int(np.shape(first[2])[0]), int(np.sum(first[2]))
+    rest = tables
     rest_counts = [np.asarray(t[2], dtype=np.int64) for t in rest]
     rest_axes = [axis_runs(c, c) for c in rest_counts]
     rest_total = exact_size([a.total for a in rest_axes])
@@ -262,16 +290,9 @@ def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_b
     indptr = np.empty(shape[0] + 1, dtype=idx)
     indptr[0] = 0
     in_strides = [exact_size(in_spatial[a + 1 :]) for a in range(k)]
-    # Pieces of the first axis bound the temporaries: ~128 bytes per first-axis position (its
-    # table rows and runs) and ~16 per row of the piece (its indptr) — kept to ~1/32 of the
-    # CSR (≥ 256 kB, so small operators are one piece), and ≤ 2¹⁶ rows per piece.
-    csr = nnz * (np.dtype(dtype).itemsize + idx.itemsize) + shape[0] * idx.itemsize
-    budget = max(1 << 18, csr // 32)
-    piece = max(1, min(budget // (128 + 16 * rest_rows), _PIECE_ROWS // max(rest_rows, 1)))
-    offset = 0  # entries of the first plane written so far
-    for a0 in range(0, n0, piece):
-        b0 = min(n0, a0 + piece)
-        t0 = table0(a0, b0)
+
+    def write(t0, a0: int, b0: int, offset: int) -> int:
+        """Rows of first-axis positions [a0, b0) (table ``t0``) from entry ``offset`` on; returns their entries."""
         c0 = np.asarray(t0[2], dtype=np.int64)
         frame = NdFrame([axis_runs(c0, c0)] + rest_axes, 1, 1, shape[1])
         size = frame.per_block
@@ -312,7 +333,29 @@ def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_b
                         acc = ufunc(acc, parts[a][own[a]])
                     ufunc(acc, parts[-1][own[-1]], out=view[(Ellipsis, *tap)], casting="same_kind")
         frame.row_ends(indptr[1 + a0 * rest_rows : 1 + b0 * rest_rows], offset)
-        offset += size
+        return size
+
+    if affine:
+        offset = pos = 0
+        for run in first.runs:
+            indptr[1 + pos * rest_rows : 1 + run.p0 * rest_rows] = offset  # positions in no run: empty rows
+            n = run.index0.size
+            size = write((run.index0[None, :], run.weight[None, :], np.array([n])), run.p0, run.p0 + 1, offset)
+            _replicate_run(data, indices, indptr, offset, size, run, rest_rows, run.step * in_strides[0])
+            offset += run.m * size
+            pos = run.p0 + run.m
+        indptr[1 + pos * rest_rows : 1 + n0 * rest_rows] = offset
+    else:
+        # Pieces of the first axis bound the temporaries: ~128 bytes per first-axis position (its
+        # table rows and runs) and ~16 per row of the piece (its indptr) — kept to ~1/32 of the
+        # CSR (≥ 256 kB, so small operators are one piece), and ≤ 2¹⁶ rows per piece.
+        csr = nnz * (np.dtype(dtype).itemsize + idx.itemsize) + shape[0] * idx.itemsize
+        budget = max(1 << 18, csr // 32)
+        piece = max(1, min(budget // (128 + 16 * rest_rows), _PIECE_ROWS // max(rest_rows, 1)))
+        offset = 0  # entries of the first plane written so far
+        for a0 in range(0, n0, piece):
+            b0 = min(n0, a0 + piece)
+            offset += write((first[0][a0:b0], first[1][a0:b0], first[2][a0:b0]), a0, b0, offset)
     rows0 = n0 * rest_rows
     if channels > 1:
         np.copyto(data.reshape(channels, per)[1:], data[:per])
@@ -321,6 +364,37 @@ def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_b
         starts = (np.arange(1, channels, dtype=np.int64) * per).astype(idx)
         np.add(indptr[None, 1 : rows0 + 1], starts[:, None], out=indptr[rows0 + 1 :].reshape(channels - 1, rows0))
     return csr_from_arrays(data, indices, indptr, shape, what=what)
+
+
+def _replicate_run(data, indices, indptr, offset: int, size: int, run: AffineRun, rest_rows: int, shift: int):
+    """Copy the slab of a run's first position (``size`` entries from ``offset``) to its other positions.
+
+    Position t holds the same values and the columns + t·shift; its rows end t·size later. Chunks of
+    positions keep the source slab in cache and the ``arange`` temporaries small; a short slab (1-D
+    windows) is written one entry column at a time so that the inner loop runs along the positions.
+    """
+    m = run.m
+    if m == 1:
+        return
+    idx = indices.dtype
+    d = data[offset : offset + m * size].reshape(m, size)
+    ix = indices[offset : offset + m * size].reshape(m, size)
+    ends = indptr[1 + run.p0 * rest_rows : 1 + (run.p0 + m) * rest_rows].reshape(m, rest_rows)
+    # ≤ 2¹⁵ positions per chunk: three index temporaries of the chunk's length stay ~0.4 MB
+    chunk = max(1, min(1 << 15, _REPLICATE_ENTRIES // max(size, rest_rows)))
+    narrow = size <= _PER_TAP_MAX
+    for t0 in range(1, m, chunk):
+        t1 = min(m, t0 + chunk)
+        t = np.arange(t0, t1, dtype=idx)
+        if narrow:
+            moved = t * idx.type(shift)
+            for e in range(size):
+                d[t0:t1, e] = d[0, e]
+                np.add(moved, ix[0, e], out=ix[t0:t1, e])
+        else:
+            np.copyto(d[t0:t1], d[0])
+            np.add(ix[0], (t * idx.type(shift))[:, None], out=ix[t0:t1])
+        np.add(ends[0], (t * idx.type(size))[:, None], out=ends[t0:t1])
 
 
 # ---------------------------------------------------------------------------

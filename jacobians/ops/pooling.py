@@ -102,7 +102,7 @@ from ._sparse import (
     resolve_dtype,
     torch_input,
 )
-from ._separable import product_csr_nd
+from ._separable import AffineAxis, AffineRun, product_csr_nd
 from .convnd import col2im_nd, convnd_vjp_input_rot180, sliding_windows_nd, valid_taps
 
 __all__ = [
@@ -842,37 +842,62 @@ def avg_pool_jacobian(input_shape, nd, kernel_size, stride=None, padding=0, *, c
     what = f"avg_pool{nd}d Jacobian"
     check_budget(what, nnz, shape, dt, max_bytes)  # before any array of the output's size
     factors = avg_pool_divisor_factors(geom, count_include_pad, divisor_override, axes=range(1, nd))
-    first = _avg_axis_table(geom, 0, count_include_pad, divisor_override, dt)  # built piece by piece
-    tables = [(geom.out_spatial[0], valid_taps(conv, 0), first)]
-    tables += [_avg_axis_table(geom, ax, count_include_pad, divisor_override, dt, f)(0, geom.out_spatial[ax])
-               for ax, f in zip(range(1, nd), factors)]
+    tables = [_avg_first_axis(geom, count_include_pad, divisor_override, dt)]
+    tables += [_avg_axis_table(geom, ax, f, dt) for ax, f in zip(range(1, nd), factors)]
     return product_csr_nd(tables, geom.channels, geom.spatial, dtype=dt, what=what, max_bytes=max_bytes)
 
 
-def _avg_axis_table(geom: PoolNdGeometry, ax: int, count_include_pad, divisor_override, dtype, factor=None):
-    """``table(a, b)``: ``(index, weight, count)`` of rows [a, b) of the one-axis factor A_ax.
+def _window_taps(geom: PoolNdGeometry, ax: int, start):
+    """First tap on the input and the count of taps on it, for windows starting at ``start`` (ints or arrays)."""
+    k, d = geom.kernel[ax], geom.dilation[ax]
+    lo = np.maximum(0, -(start // d))  # -(q // d) = ceil(-q / d)
+    hi = np.maximum(np.minimum(k, (geom.spatial[ax] - 1 - start) // d + 1), lo)
+    return lo, hi - lo
 
-    Row i holds the window's taps on the input, each 1/f(i); the divisor
-    factors per axis (:func:`avg_pool_divisor_factors`), so the Jacobian is
-    ``I_C ⊗ A₁ ⊗ … ⊗ A_N`` (:func:`jacobians.ops._separable.product_csr_nd`),
-    and the first axis's rows are made a piece at a time (no array of the
-    first axis's length: for one channel in 1-D that would be the rows' size).
+
+def _avg_axis_table(geom: PoolNdGeometry, ax: int, factor, dtype):
+    """``(index, weight, count)`` of the one-axis factor A_ax: row i holds its window's taps on the input, each 1/f(i).
+
+    The divisor factors per axis (:func:`avg_pool_divisor_factors`), so the
+    Jacobian is ``I_C ⊗ A₁ ⊗ … ⊗ A_N`` (:func:`jacobians.ops._separable.product_csr_nd`).
     """
     k, d = geom.kernel[ax], geom.dilation[ax]
+    start = np.arange(geom.out_spatial[ax], dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0]
+    lo, count = _window_taps(geom, ax, start)
+    index = (start + lo * d)[:, None] + np.arange(0, k * d, d, dtype=np.int64)[None, :]
+    weight = np.broadcast_to((1.0 / factor).astype(dtype)[:, None], index.shape)
+    return index, weight, count
 
-    def table(a, b):
-        start = np.arange(a, b, dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0]
-        lo = np.maximum(0, -(start // d))  # first tap on the input: -(q // d) = ceil(-q / d)
-        hi = np.maximum(np.minimum(k, (geom.spatial[ax] - 1 - start) // d + 1), lo)
-        f = factor if factor is not None else _axis_divisor(geom, ax, start, count_include_pad, divisor_override)
-        weight = np.broadcast_to((1.0 / f).astype(dtype)[:, None], (b - a, k))
-        lo *= d
-        lo += start  # the first tap's input index
-        index = lo[:, None] + np.arange(0, k * d, d, dtype=np.int64)[None, :]
-        hi -= (lo - start) // d
-        return index, weight, hi
 
-    return table
+def _avg_first_axis(geom: PoolNdGeometry, count_include_pad, divisor_override, dtype) -> AffineAxis:
+    """The first axis's factor as runs of translated windows, in O(k) Python ints (no array of its length).
+
+    Windows lying wholly on the input (taps [0, k), divisor k or the override)
+    form one run; each border position (a window reaching into the padding or
+    the ceil-mode overflow) is a run of its own. The divisor of the interior run
+    is checked at both ends (it is monotone in the window's start).
+    """
+    k, d, s = geom.kernel[0], geom.dilation[0], geom.stride[0]
+    pb, size, n_out = geom.padding[0][0], geom.spatial[0], geom.out_spatial[0]
+    first_inside = min(n_out, -(-pb // s))  # start ≥ 0
+    end_inside = min(n_out, max(first_inside, (size - 1 - (k - 1) * d + pb) // s + 1))  # last tap < size
+
+    def run(p0: int, m: int) -> AffineRun | None:
+        start = p0 * s - pb
+        lo, count = (int(v) for v in _window_taps(geom, 0, start))
+        if count == 0:
+            return None
+        f = _axis_divisor(geom, 0, np.array([start, (p0 + m - 1) * s - pb]), count_include_pad, divisor_override)
+        if f[0] != f[1]:  # cannot happen inside (f = k); kept honest rather than assumed
+            raise AssertionError(f"avg_pool: divisor varies along the run at {p0}..{p0 + m - 1}")
+        index0 = start + (lo + np.arange(count, dtype=np.int64)) * d
+        return AffineRun(p0, m, index0, s, np.full(count, 1.0 / f[0], dtype=dtype))
+
+    runs = [run(p, 1) for p in range(first_inside)]
+    if end_inside > first_inside:
+        runs.append(run(first_inside, end_inside - first_inside))
+    runs += [run(p, 1) for p in range(max(first_inside, end_inside), n_out)]
+    return AffineAxis(n_out, tuple(r for r in runs if r is not None))
 
 
 def avg_pool2d_jacobian(input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True,
