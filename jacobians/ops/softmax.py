@@ -335,8 +335,25 @@ def frobenius_loss_jacobian(x, y, wrt="x"):
     x, y = _pair(x, y)
     if not isinstance(wrt, str) or wrt not in ("x", "y"):
         raise ValueError(f"wrt: must be 'x' or 'y' (got {_short(wrt)})")
-    r = (x - y).ravel()
-    return sp.csr_array((r if wrt == "x" else -r)[None, :])
+    if x.dtype == object or y.dtype == object:
+        r = (x - y).ravel()
+        return sp.csr_array((r if wrt == "x" else -r)[None, :])
+    # x − y (negated for y) computed once into the data, then wrapped as the 1×n row; exact zeros are not
+    # stored, as the dense-to-CSR conversion this replaces (which copied the row twice) did not store them
+    n = int(x.size)
+    check_budget("frobenius_loss_jacobian", n, (1, n), np.result_type(x.dtype, y.dtype))
+    data = np.empty(n, dtype=np.result_type(x.dtype, y.dtype))
+    np.subtract(x, y, out=data.reshape(x.shape))
+    if wrt == "y":
+        np.negative(data, out=data)
+    idx = index_dtype_for(n)
+    nnz = int(np.count_nonzero(data))
+    if nnz == n:
+        indices = np.arange(n, dtype=idx)
+    else:
+        indices = np.flatnonzero(data).astype(idx)
+        data = data[indices]
+    return csr_from_arrays(data, indices, np.array([0, nnz], dtype=idx), (1, n), what="frobenius_loss_jacobian")
 
 
 def _frob_vjp_x(g, x, y):
