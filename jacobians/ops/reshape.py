@@ -3,10 +3,12 @@
 None of these operators computes anything: each output entry is a copy of
 one input entry (or, for the conversion between conventions, a reordering).
 So every Jacobian has exactly one 1 per row (a row selection; a permutation
-when sizes agree), built here by index arithmetic with
-``numpy.ravel_multi_index`` / ``numpy.unravel_index`` — independently of the
-``numpy.reshape`` / ``numpy.transpose`` calls the forwards use — and
-registered as *structural* so that the generic check compares them exactly.
+when sizes agree), built here by index arithmetic — the ravel formula
+Σ index·stride over a strided walk (:func:`_strided_walk`), or digit
+arithmetic for an F-order reshape — written straight into the CSR's index
+dtype, independently of the ``numpy.reshape`` / ``numpy.transpose`` calls the
+forwards use, and registered as *structural* so that the generic check
+compares them exactly.
 
 Pieces the notes use:
 
@@ -227,24 +229,6 @@ def _shape_of(x):
 def vec_op(x, convention="canonical") -> np.ndarray:
     """vec(x) in ``convention`` (a preset name or a Convention): 1-D, same entries reordered."""
     return _vec(np.asarray(x), get_convention(convention))
-
-
-def _order_source(shape, convention):
-    """Canonical flat index of the entry at each position of the convention's vec.
-
-    Computed from the convention's axis order with ravel_multi_index (not by
-    transposing an array of indices, as the forward does).
-    """
-    if not shape:
-        return np.zeros(1, dtype=np.int64)
-    order = get_convention(convention).axis_order(len(shape))
-    permuted_shape = tuple(shape[a] for a in order)
-    n = exact_size(shape)
-    walked = np.unravel_index(np.arange(n), permuted_shape)  # position -> index along each permuted axis
-    canonical = [None] * len(shape)
-    for position, axis in enumerate(order):
-        canonical[axis] = walked[position]
-    return np.ravel_multi_index(tuple(canonical), shape) if shape else np.zeros(1, dtype=np.int64)
 
 
 def vec_jacobian(x_shape, convention="canonical") -> sp.csr_array:
