@@ -357,23 +357,34 @@ def reshape_jacobian(x_shape, shape, order="C") -> sp.csr_array:
     indices = np.empty(n, dtype=idx)
     block = indices.reshape(lead.size, tail.size)
     step = max(1, _RESHAPE_CHUNK // tail.size)
+    # three scratch blocks reused by every block of rows (no allocation per block)
+    scratch = np.empty((3, min(lead.size, step), tail.size), dtype=idx)
     for r0 in range(0, lead.size, step):
-        rest = np.add(lead[r0 : r0 + step, None], tail[None, :])  # L of these rows
         out = block[r0 : r0 + step]
-        out[...] = 0
+        rest, q, digit = (buf[: out.shape[0]] for buf in scratch)
+        np.add(lead[r0 : r0 + step, None], tail[None, :], out=rest)  # L of these rows
+        first = True
         for d, st in axes[:-1]:
-            q = rest // d
-            digit = rest - q * d
-            digit *= st
-            out += digit
-            rest = q
-        rest *= axes[-1][1]  # the slowest F axis takes what is left
-        out += rest
+            np.floor_divide(rest, d, out=q)
+            np.multiply(q, d, out=digit)
+            np.subtract(rest, digit, out=digit)  # L mod d
+            if first:
+                np.multiply(digit, st, out=out)
+                first = False
+            else:
+                digit *= st
+                out += digit
+            rest, q = q, rest
+        if first:  # a single non-unit input axis
+            np.multiply(rest, axes[-1][1], out=out)
+        else:
+            rest *= axes[-1][1]  # the slowest F axis takes what is left
+            out += rest
     return _one_per_row_csr(indices, n, what="reshape_jacobian")
 
 
-#: entries per block of reshape_jacobian's digit arithmetic (int32 temporaries of 64 kB)
-_RESHAPE_CHUNK = 1 << 14
+#: entries per block of reshape_jacobian's digit arithmetic (three int32 scratch blocks of 128 kB)
+_RESHAPE_CHUNK = 1 << 15
 
 
 def _f_strides(shape) -> list[int]:
