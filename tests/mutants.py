@@ -132,7 +132,7 @@ _CATALOGUE = [
            '_kron(h.ravel()[None, :], _eye(weight.shape[0], h.dtype))'),
     # -- data movement / Kronecker ---------------------------------------------------------------------------------
     Mutant("transpose-by-the-inverse-permutation", "reshape", R,
-           "        in_index[a] = out_index[i]", "        in_index[i] = out_index[a]"),
+           "[strides[a] for a in axes]", "[strides[a] for a in np.argsort(axes)]"),
     Mutant("kron-patch-form-factors-swapped", "kron", K,
            'sp.kron(sp.csr_array(f_f.T), sp.identity(n_positions, dtype=f_f.dtype, format="csr"), format',
            'sp.kron(sp.identity(n_positions, dtype=f_f.dtype, format="csr"), sp.csr_array(f_f.T), format'),

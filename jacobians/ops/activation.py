@@ -461,14 +461,14 @@ def _dropout_args(mask, p):
     m = as_array(mask, "mask")
     if m.dtype == object or not (m.dtype == bool or np.issubdtype(m.dtype, np.number)) or np.iscomplexobj(m):
         raise TypeError(f"mask: must be a boolean or 0/1 numeric array (got dtype {m.dtype})")
-    if not np.isin(m, (0, 1)).all():
+    if m.dtype != bool and not np.isin(m, (0, 1)).all():  # (a bool mask is 0/1 by its dtype)
         raise ValueError("mask: entries must be 0 or 1 (kept or dropped)")
     q = _real(p, "p")
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"p: must be a probability in [0, 1] (got {_short(p)})")
     # p = 1 drops everything: PyTorch returns zeros (scale 0, not 1/0)
     scale = 0.0 if q == 1.0 else 1.0 / (1.0 - q)
-    return m.astype(bool), scale
+    return m.astype(bool, copy=False), scale
 
 
 def dropout(z, mask, p):
@@ -497,7 +497,14 @@ def dropout_jacobian(mask, p, *, dtype=None):
            [0., 0., 2.]])
     """
     m, scale = _dropout_args(mask, p)
-    return diagonal_csr(m * scale, dtype=resolve_dtype(dtype), what="dropout_jacobian")
+    dtype = resolve_dtype(dtype)
+    n = int(m.size)
+    check_budget("dropout_jacobian", n, (n, n), dtype)
+    # mask·scale computed in float64 (as m * scale would) and cast into the data in numpy's buffered
+    # chunks: no float64 temporary of n entries next to the CSR
+    data = np.empty(n, dtype=dtype)
+    np.multiply(m, np.float64(scale), out=data.reshape(m.shape), dtype=np.float64, casting="same_kind")
+    return _diagonal(data, "dropout_jacobian")
 
 
 def dropout_vjp(g, mask, p):

@@ -70,7 +70,8 @@ def add_jacobian(shape, wrt="input", alpha=1, *, dtype=None):
     n = exact_size(as_positive_int(d, f"shape[{i}]", allow_zero=True) for i, d in enumerate(items))
     check_budget("add Jacobian", n, (n, n), resolve_dtype(dtype))  # before the diagonal of n entries
     value = 1.0 if wrt == "input" else _alpha(alpha)
-    return diagonal_csr(np.full(n, value), dtype=resolve_dtype(dtype), what="add_jacobian")
+    # a broadcast view of the one value (np.full would be a float64 temporary of n entries next to the CSR)
+    return diagonal_csr(np.broadcast_to(np.float64(value), (n,)), dtype=resolve_dtype(dtype), what="add_jacobian")
 
 
 def _concat_shapes(shapes, dim):
@@ -128,13 +129,35 @@ def concat_jacobian(shapes, dim=1, index=0, *, dtype=None, max_bytes=None):
     dtype = resolve_dtype(dtype)
     check_budget("concat_jacobian", cols, (rows, cols), dtype, max_bytes)
     idx = index_dtype_for(cols, rows, cols)
-    counts = np.zeros((outer, total, inner), dtype=idx)
-    counts[:, offset:offset + ck, :] = 1  # one stored 1 per row that comes from tensor k
-    indptr = np.zeros(rows + 1, dtype=idx)
-    np.cumsum(counts.ravel(), out=indptr[1:])
+    # indptr = cumulative count of rows from tensor k (one stored 1 each), written directly: within outer
+    # block o it is o·C_k·inner + (0 before tensor k's rows, 1 … C_k·inner along them, C_k·inner after)
+    # — no per-row count array and no cumsum over it
+    indptr = np.empty(rows + 1, dtype=idx)
+    indptr[0] = 0
+    if rows:
+        body = indptr[1:].reshape(outer, total * inner)
+        first = body[0]
+        first[: offset * inner] = 0
+        _arange_into(first[offset * inner : (offset + ck) * inner], 1)
+        first[(offset + ck) * inner :] = ck * inner
+        if outer > 1:
+            np.add(first[None, :], (np.arange(1, outer, dtype=idx) * idx.type(ck * inner))[:, None], out=body[1:])
     # rows of tensor k in ascending output order are (o, c, i) lexicographic = its own C order
     indices = np.arange(cols, dtype=idx)
     return csr_from_arrays(np.ones(cols, dtype=dtype), indices, indptr, (rows, cols), what="concat_jacobian")
+
+
+def _arange_into(out: np.ndarray, start: int) -> None:
+    """``out[:] = start, start + 1, …`` in place, by doubling (np.arange would be a temporary of out's size)."""
+    m = out.size
+    if not m:
+        return
+    out[0] = start
+    k = 1
+    while k < m:
+        step = min(k, m - k)
+        np.add(out[:step], out.dtype.type(k), out=out[k : k + step])
+        k += step
 
 
 # ---------------------------------------------------------------------------

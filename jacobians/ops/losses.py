@@ -345,18 +345,37 @@ def mse_loss_jacobian(input, target, reduction="mean", wrt="input", *, dtype=Non
     >>> mse_loss_jacobian(np.array([1.0, 2.0]), np.array([0.0, 0.0])).toarray()
     array([[1., 2.]])
     """
-    from ._sparse import diagonal_csr
-
     x, y, reduction = _mse_setup(input, target, reduction)
     if not isinstance(wrt, str) or wrt not in ("input", "target"):
         raise ValueError(f"wrt: must be 'input' or 'target' (got {_short(wrt)})")
-    r = 2.0 * (x.astype(np.float64) - y) * (1.0 if wrt == "input" else -1.0)
-    if reduction == "mean":
-        r = r / x.size
     dtype = resolve_dtype(dtype, x, y)
-    if reduction == "none":
-        return diagonal_csr(r, dtype=dtype, what="mse_loss_jacobian", max_bytes=max_bytes)
-    return _scalar_row(r, dtype, "mse_loss_jacobian", max_bytes)
+    n = int(x.size)
+    shape = (n, n) if reduction == "none" else (1, n)
+    check_budget("mse_loss_jacobian", n, shape, dtype, max_bytes)
+    idx = index_dtype_for(n, *shape)
+    # 2(x − y)·(±1) (÷ n for 'mean'), in float64, computed chunk by chunk straight into the data (through a
+    # float64 scratch of _MSE_CHUNK entries for float32): the old route held three full-size float64
+    # temporaries. 2·d·(−1) = (−2)·d bit for bit (doubling and negation are exact; a NaN passes unchanged).
+    factor = 2.0 if wrt == "input" else -2.0
+    xf, yf = x.reshape(-1), y.reshape(-1)
+    data = np.empty(n, dtype=dtype)
+    scratch = None if dtype == np.float64 else np.empty(min(n, _MSE_CHUNK))
+    for k0 in range(0, n, _MSE_CHUNK):
+        k1 = min(n, k0 + _MSE_CHUNK)
+        buf = data[k0:k1] if scratch is None else scratch[: k1 - k0]
+        np.subtract(xf[k0:k1], yf[k0:k1], out=buf, dtype=np.float64)
+        np.multiply(buf, factor, out=buf)
+        if reduction == "mean":
+            np.divide(buf, n, out=buf)
+        if scratch is not None:
+            data[k0:k1] = buf
+    indices = np.arange(n, dtype=idx)
+    indptr = np.arange(n + 1, dtype=idx) if reduction == "none" else np.array([0, n], dtype=idx)
+    return csr_from_arrays(data, indices, indptr, shape, what="mse_loss_jacobian")
+
+
+#: entries per pass of mse_loss_jacobian (its float64 scratch stays in cache)
+_MSE_CHUNK = 1 << 16
 
 
 def mse_loss_vjp(g, input, target, reduction="mean", wrt="input"):

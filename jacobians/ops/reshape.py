@@ -3,10 +3,12 @@
 None of these operators computes anything: each output entry is a copy of
 one input entry (or, for the conversion between conventions, a reordering).
 So every Jacobian has exactly one 1 per row (a row selection; a permutation
-when sizes agree), built here by index arithmetic with
-``numpy.ravel_multi_index`` / ``numpy.unravel_index`` — independently of the
-``numpy.reshape`` / ``numpy.transpose`` calls the forwards use — and
-registered as *structural* so that the generic check compares them exactly.
+when sizes agree), built here by index arithmetic — the ravel formula
+Σ index·stride over a strided walk (:func:`_strided_walk`), or digit
+arithmetic for an F-order reshape — written straight into the CSR's index
+dtype, independently of the ``numpy.reshape`` / ``numpy.transpose`` calls the
+forwards use, and registered as *structural* so that the generic check
+compares them exactly.
 
 Pieces the notes use:
 
@@ -112,8 +114,109 @@ def selection_matrix(source, n_in: int, *, dtype=None, max_bytes=None) -> sp.csr
             f"source: indices must lie in [0, n_in) = [0, {n_in}) (got min {int(source.min())}, max {int(source.max())})"
         )
     idx = index_dtype_for(n_out, n_in)
-    return csr_from_arrays(np.ones(n_out, dtype=dt), source.astype(idx), np.arange(n_out + 1, dtype=idx),
-                           (n_out, n_in), what="selection_matrix")
+    # a copy even when source already has the index dtype: the result must not alias the caller's array
+    return _one_per_row_csr(source.astype(idx), n_in, dt, "selection_matrix")
+
+
+def _one_per_row_csr(indices: np.ndarray, n_in: int, dtype=np.float64, what: str = "Jacobian") -> sp.csr_array:
+    """Wrap ``indices`` (owned, already in the index dtype) as the CSR with one 1 per row: row k has a 1 in column indices[k].
+
+    The only other allocations are the data (ones) and indptr (an arange
+    straight in the index dtype), so the peak is the CSR itself.
+    """
+    n_out = int(indices.size)
+    return csr_from_arrays(np.ones(n_out, dtype=dtype), indices, np.arange(n_out + 1, dtype=indices.dtype),
+                           (n_out, int(n_in)), what=what)
+
+
+def _c_strides(shape) -> list[int]:
+    """C-order strides, in entries, of an array of ``shape`` (exact Python ints)."""
+    strides, step = [], 1
+    for d in reversed(shape):
+        strides.append(step)
+        step *= int(d)
+    return strides[::-1]
+
+
+def _prime_factors(d: int) -> list[int]:
+    """Prime factors of d, ascending (trial division: dims are at most 2³¹ − 1, so at most ~46 000 steps)."""
+    out, f = [], 2
+    while f * f <= d:
+        while d % f == 0:
+            out.append(f)
+            d //= f
+        f += 1
+    if d > 1:
+        out.append(d)
+    return out
+
+
+def _small_walk(axes, idx) -> np.ndarray:
+    """The walk of :func:`_strided_walk` for few entries, by repeated broadcast sums (its size is the product)."""
+    grid = np.zeros(1, dtype=idx)
+    for d, s in axes:
+        grid = (grid[:, None] + np.arange(d, dtype=idx)[None, :] * idx.type(s)).ravel()
+    return grid
+
+
+def _strided_walk(shape, strides, idx) -> np.ndarray:
+    """Entry m of a C-order walk over ``shape`` holds Σ_p m_p·strides[p], in dtype ``idx``.
+
+    This is ``ravel_multi_index`` of every multi-index of a strided view (a
+    transpose: the input's C-order strides listed in the output's axis order),
+    computed without unravelling: after dropping unit axes and merging axes
+    that are contiguous with their successor, the axes are cut into prime
+    factors, split into a leading and a trailing group of about √n entries
+    each, and the result is their outer sum written once — the only full-size
+    allocation is the result (the int64 unravel/ravel route held four
+    full-size int64 arrays, then cast).
+    """
+    n = exact_size(shape)
+    if n == 0:
+        return np.empty(0, dtype=idx)
+    merged: list[tuple[int, int]] = []
+    for d, s in zip(shape, strides):
+        d, s = int(d), int(s)
+        if d == 1:
+            continue
+        if merged and merged[-1][1] == s * d:  # the previous axis steps over exactly this one: one longer axis
+            merged[-1] = (merged[-1][0] * d, s)
+        else:
+            merged.append((d, s))
+    if not merged:
+        return np.zeros(1, dtype=idx)
+    if len(merged) == 1:
+        d, s = merged[0]
+        out = np.arange(d, dtype=idx)
+        if s != 1:
+            out *= idx.type(s)
+        return out
+    lead, tail = _walk_halves(merged, idx)
+    out = np.empty(n, dtype=idx)
+    np.add(lead[:, None], tail[None, :], out=out.reshape(lead.size, tail.size))
+    return out
+
+
+def _walk_halves(merged, idx):
+    """(lead, tail), each of about √n entries, with walk = outer sum lead[:, None] + tail[None, :] (C order)."""
+    n = exact_size(d for d, _ in merged)
+    # virtual axes: d = f1·f2·…·fk with stride s becomes (f1, s·f2·…·fk), …, (fk, s) — the same walk
+    factors: list[tuple[int, int]] = []
+    for d, s in merged:
+        fs = _prime_factors(d)[::-1]
+        inner = d
+        for f in fs:
+            inner //= f
+            factors.append((f, s * inner))
+    lead, best = 1, None
+    for k in range(1, len(factors)):
+        lead *= factors[k - 1][0]
+        cost = max(lead, n // lead)
+        if best is None or cost < best[0]:
+            best = (cost, k, lead)
+    if best is None:  # a single prime axis
+        return np.zeros(1, dtype=idx), _small_walk(factors, idx)
+    return _small_walk(factors[:best[1]], idx), _small_walk(factors[best[1]:], idx)
 
 
 def _shape_of(x):
@@ -128,31 +231,19 @@ def vec_op(x, convention="canonical") -> np.ndarray:
     return _vec(np.asarray(x), get_convention(convention))
 
 
-def _order_source(shape, convention):
-    """Canonical flat index of the entry at each position of the convention's vec.
-
-    Computed from the convention's axis order with ravel_multi_index (not by
-    transposing an array of indices, as the forward does).
-    """
-    if not shape:
-        return np.zeros(1, dtype=np.int64)
-    order = get_convention(convention).axis_order(len(shape))
-    permuted_shape = tuple(shape[a] for a in order)
-    n = exact_size(shape)
-    walked = np.unravel_index(np.arange(n), permuted_shape)  # position -> index along each permuted axis
-    canonical = [None] * len(shape)
-    for position, axis in enumerate(order):
-        canonical[axis] = walked[position]
-    return np.ravel_multi_index(tuple(canonical), shape) if shape else np.zeros(1, dtype=np.int64)
-
-
 def vec_jacobian(x_shape, convention="canonical") -> sp.csr_array:
     """∂vec_c(x)/∂vec(x): the permutation P with P vec_canonical = vec_convention."""
     shape = _dims(x_shape, "x_shape")
     n = exact_size(shape)
     get_convention(convention)
     _guard("vec Jacobian", n, n)
-    return selection_matrix(_order_source(shape, convention), n)
+    # position p of the convention's vec walks the axes in the convention's order: its canonical (C) index
+    # is the ravel_multi_index of a strided view, written straight in the index dtype
+    order = get_convention(convention).axis_order(len(shape)) if shape else ()
+    strides = _c_strides(shape)
+    idx = index_dtype_for(n)
+    indices = _strided_walk([shape[a] for a in order], [strides[a] for a in order], idx)
+    return _one_per_row_csr(indices, n, what="vec_jacobian")
 
 
 def _convention(value, name: str):
@@ -185,9 +276,19 @@ def convert_vec_jacobian(shape, source="canonical", target="canonical") -> sp.cs
     n = exact_size(shape)
     _convention(source, "source"), _convention(target, "target")
     _guard("convert_vec Jacobian", n, n)
-    src_pos = np.empty(n, dtype=np.int64)
-    src_pos[_order_source(shape, source)] = np.arange(n)  # canonical index -> position in the source vec
-    return selection_matrix(src_pos[_order_source(shape, target)], n)
+    if not shape:
+        return _one_per_row_csr(np.zeros(1, dtype=index_dtype_for(1)), 1, what="convert_vec_jacobian")
+    order_s = _convention(source, "source").axis_order(len(shape))
+    order_t = _convention(target, "target").axis_order(len(shape))
+    # axis a's stride in the source vec (the C strides of the source-permuted shape, put back on the axes);
+    # row k of the target vec walks the axes in the target's order, and its column is its source position
+    permuted = _c_strides([shape[a] for a in order_s])
+    source_stride = [0] * len(shape)
+    for q, a in enumerate(order_s):
+        source_stride[a] = permuted[q]
+    idx = index_dtype_for(n)
+    indices = _strided_walk([shape[a] for a in order_t], [source_stride[a] for a in order_t], idx)
+    return _one_per_row_csr(indices, n, what="convert_vec_jacobian")
 
 
 # ---------------------------------------------------------------------------
@@ -233,10 +334,123 @@ def reshape_jacobian(x_shape, shape, order="C") -> sp.csr_array:
     n = exact_size(x_shape)
     out_shape = _target_shape(n, shape)
     _guard("reshape Jacobian", n, n)
-    out_index = np.unravel_index(np.arange(n), out_shape)  # C order over the output
-    linear = np.ravel_multi_index(out_index, out_shape, order=order)
-    source = np.ravel_multi_index(np.unravel_index(linear, x_shape, order=order), x_shape)
-    return selection_matrix(source, n)
+    idx = index_dtype_for(n)
+    if order == "C" or n == 0:
+        # the C-linear index of output position k is k, and it is the input's C index: the identity
+        return _one_per_row_csr(np.arange(n, dtype=idx), n, what="reshape_jacobian")
+    refined = _common_radices(x_shape, out_shape)
+    if refined is not None:
+        # F-linear index L in mixed radix with digits r_0 (fastest) … r_m that refine both shapes' F-order
+        # digits: each output and input index is a run of consecutive digits, so output position k is a
+        # strided walk over the digits (output axes in C order = its digit runs from the slowest)
+        return _one_per_row_csr(_reshape_f_walk(x_shape, out_shape, refined, idx), n, what="reshape_jacobian")
+    # no common refinement (e.g. 64·112·112 -> 112·7168): the F-linear index L of output position k is a
+    # strided walk over the output (its F strides in C order), split as lead[:, None] + tail[None, :]; the
+    # input's F digits of L come from floor division by each axis length (a scalar divisor: numpy's fast
+    # path; the remainder as L − q·d, np.remainder being several times slower), all in the index dtype,
+    # in blocks of about _RESHAPE_CHUNK rows so the temporaries stay in cache
+    o_strides = _f_strides(out_shape)
+    merged = [(d, s) for d, s in zip(out_shape, o_strides) if d != 1]
+    lead, tail = _walk_halves(merged, idx)
+    x_strides = _c_strides(x_shape)
+    axes = [(idx.type(d), idx.type(st)) for d, st in zip(x_shape, x_strides) if d != 1]
+    indices = np.empty(n, dtype=idx)
+    block = indices.reshape(lead.size, tail.size)
+    step = max(1, _RESHAPE_CHUNK // tail.size)
+    # three scratch blocks reused by every block of rows (no allocation per block)
+    scratch = np.empty((3, min(lead.size, step), tail.size), dtype=idx)
+    for r0 in range(0, lead.size, step):
+        out = block[r0 : r0 + step]
+        rest, q, digit = (buf[: out.shape[0]] for buf in scratch)
+        np.add(lead[r0 : r0 + step, None], tail[None, :], out=rest)  # L of these rows
+        first = True
+        for d, st in axes[:-1]:
+            np.floor_divide(rest, d, out=q)
+            np.multiply(q, d, out=digit)
+            np.subtract(rest, digit, out=digit)  # L mod d
+            if first:
+                np.multiply(digit, st, out=out)
+                first = False
+            else:
+                digit *= st
+                out += digit
+            rest, q = q, rest
+        if first:  # a single non-unit input axis
+            np.multiply(rest, axes[-1][1], out=out)
+        else:
+            rest *= axes[-1][1]  # the slowest F axis takes what is left
+            out += rest
+    return _one_per_row_csr(indices, n, what="reshape_jacobian")
+
+
+#: entries per block of reshape_jacobian's digit arithmetic (three int32 scratch blocks of 128 kB)
+_RESHAPE_CHUNK = 1 << 15
+
+
+def _f_strides(shape) -> list[int]:
+    """F-order strides, in entries, of an array of ``shape`` (exact Python ints)."""
+    strides, step = [], 1
+    for d in shape:
+        strides.append(step)
+        step *= int(d)
+    return strides
+
+
+def _common_radices(a, b):
+    """Digits refining both mixed radices ``a`` and ``b`` (least significant first), or None if none exists.
+
+    Unit entries are ignored. A refinement exists iff the sorted union of
+    both prefix products is a divisibility chain; the digits are its ratios.
+    """
+    cuts = set()
+    for radices in (a, b):
+        p = 1
+        for r in radices:
+            p *= int(r)
+            cuts.add(p)
+    chain = sorted(cuts)
+    digits, prev = [], 1
+    for c in chain:
+        if c % prev:
+            return None
+        if c != prev:
+            digits.append(c // prev)
+        prev = c
+    return digits
+
+
+def _reshape_f_walk(x_shape, out_shape, digits, idx) -> np.ndarray:
+    """Column of each output row of an F-order reshape, as a strided walk over the common digits."""
+    # place value of digit j in L, and which digits each axis (F order: axis 0 fastest) spans
+    def spans(shape):
+        out, p, j = [], 1, 0
+        for d in shape:
+            first = j
+            p_end = p * int(d)
+            q = p
+            while q < p_end:
+                q *= digits[j]
+                j += 1
+            out.append((first, j))
+            p = p_end
+        return out
+
+    x_spans, o_spans = spans(x_shape), spans(out_shape)
+    # stride of digit j in the input's C index: C stride of its axis times the digit's place within the axis
+    x_strides = _c_strides(x_shape)
+    digit_stride = [0] * len(digits)
+    for axis, (first, last) in enumerate(x_spans):
+        place = 1
+        for j in range(first, last):
+            digit_stride[j] = x_strides[axis] * place
+            place *= digits[j]
+    # output C order: axes slowest first; within an axis the digits slowest (most significant) first
+    walk_shape, walk_strides = [], []
+    for first, last in o_spans:
+        for j in range(last - 1, first - 1, -1):
+            walk_shape.append(digits[j])
+            walk_strides.append(digit_stride[j])
+    return _strided_walk(walk_shape, walk_strides, idx)
 
 
 def _axes(ndim, axes):
@@ -265,11 +479,11 @@ def transpose_jacobian(x_shape, axes=None) -> sp.csr_array:
     out_shape = tuple(x_shape[a] for a in axes)
     n = exact_size(x_shape)
     _guard("transpose Jacobian", n, n)
-    out_index = np.unravel_index(np.arange(n), out_shape)
-    in_index = [None] * len(x_shape)
-    for i, a in enumerate(axes):
-        in_index[a] = out_index[i]
-    return selection_matrix(np.ravel_multi_index(tuple(in_index), x_shape), n)
+    # output index m reads input index with in[axes[i]] = m[i]: a walk over the output shape with the input's
+    # C strides taken in the output's axis order
+    strides = _c_strides(x_shape)
+    indices = _strided_walk(out_shape, [strides[a] for a in axes], index_dtype_for(n))
+    return _one_per_row_csr(indices, n, what="transpose_jacobian")
 
 
 def _flat_dims(ndim, start_dim, end_dim):
@@ -299,7 +513,7 @@ def flatten_jacobian(x_shape, start_dim=0, end_dim=-1) -> sp.csr_array:
     _flat_dims(len(x_shape), start_dim, end_dim)
     n = exact_size(x_shape)
     _guard("flatten Jacobian", n, n)
-    return selection_matrix(np.arange(n), n)
+    return _one_per_row_csr(np.arange(n, dtype=index_dtype_for(n)), n, what="flatten_jacobian")
 
 
 # ---------------------------------------------------------------------------
@@ -348,8 +562,13 @@ def select_jacobian(x_shape, index: int) -> sp.csr_array:
     if not x_shape or index >= x_shape[0]:
         raise GeometryError(f"index: must be below x.shape[0] (shape {x_shape}, got {index})")
     t = exact_size(x_shape[1:])
-    _guard("select Jacobian", t, exact_size(x_shape))
-    return selection_matrix(index * t + np.arange(t), exact_size(x_shape))
+    n_in = exact_size(x_shape)
+    _guard("select Jacobian", t, n_in)
+    idx = index_dtype_for(t, n_in)
+    indices = np.arange(t, dtype=idx)
+    if index:
+        indices += idx.type(index * t)  # in place, in the index dtype (index·t + t − 1 < n_in fits it)
+    return _one_per_row_csr(indices, n_in, what="select_jacobian")
 
 
 # ---------------------------------------------------------------------------

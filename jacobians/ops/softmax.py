@@ -335,8 +335,40 @@ def frobenius_loss_jacobian(x, y, wrt="x"):
     x, y = _pair(x, y)
     if not isinstance(wrt, str) or wrt not in ("x", "y"):
         raise ValueError(f"wrt: must be 'x' or 'y' (got {_short(wrt)})")
-    r = (x - y).ravel()
-    return sp.csr_array((r if wrt == "x" else -r)[None, :])
+    if x.dtype == object or y.dtype == object:
+        r = (x - y).ravel()
+        return sp.csr_array((r if wrt == "x" else -r)[None, :])
+    # x − y (negated for y) computed once into the data, then wrapped as the 1×n row; exact zeros are not
+    # stored, as the dense-to-CSR conversion this replaces (which copied the row twice) did not store them
+    n = int(x.size)
+    check_budget("frobenius_loss_jacobian", n, (1, n), np.result_type(x.dtype, y.dtype))
+    data = np.empty(n, dtype=np.result_type(x.dtype, y.dtype))
+    nnz = 0
+    if x.flags.c_contiguous and y.flags.c_contiguous:
+        # in blocks of _FROB_CHUNK entries: each is negated and counted while it is still in cache
+        xf, yf = x.reshape(-1), y.reshape(-1)
+        for k0 in range(0, n, _FROB_CHUNK):
+            block = data[k0 : k0 + _FROB_CHUNK]
+            np.subtract(xf[k0 : k0 + _FROB_CHUNK], yf[k0 : k0 + _FROB_CHUNK], out=block)
+            if wrt == "y":
+                np.negative(block, out=block)
+            nnz += int(np.count_nonzero(block))
+    else:  # strided inputs: one whole-array pass each (flattening them would copy)
+        np.subtract(x, y, out=data.reshape(x.shape))
+        if wrt == "y":
+            np.negative(data, out=data)
+        nnz = int(np.count_nonzero(data))
+    idx = index_dtype_for(n)
+    if nnz == n:
+        indices = np.arange(n, dtype=idx)
+    else:
+        indices = np.flatnonzero(data).astype(idx)
+        data = data[indices]
+    return csr_from_arrays(data, indices, np.array([0, nnz], dtype=idx), (1, n), what="frobenius_loss_jacobian")
+
+
+#: entries per block of frobenius_loss_jacobian (256 kB of float64: stays in L2 between its passes)
+_FROB_CHUNK = 1 << 15
 
 
 def _frob_vjp_x(g, x, y):
