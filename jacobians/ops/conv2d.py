@@ -722,8 +722,55 @@ def im2col_jacobian(input_shape, kernel_hw, stride=1, padding=0, dilation=1, *, 
     rows = exact_size(geom.out_hw) * c * kh * kw
     check_budget("im2col Jacobian", 0, ((n or 1) * rows, (n or 1) * c * h * w), dt, max_bytes)
     check_budget("im2col Jacobian", (n or 1) * _expected_nnz(geom), ((n or 1) * rows, (n or 1) * c * h * w), dt, max_bytes)
-    block = assemble(im2col_pattern(geom), dtype=dt, what="im2col_jacobian")
+    block = _im2col_csr(geom, dt)
     return block if n is None else block_diag_repeat(block, n, what="im2col Jacobian", max_bytes=max_bytes)
+
+
+#: candidate taps per chunk of output rows in :func:`_im2col_csr` (int64 columns, mask, gather: ~1.2 MB)
+_IM2COL_CHUNK = 1 << 16
+
+
+def _im2col_csr(geom: Conv2dGeometry, dtype):
+    """∂vec(φ(I))/∂vec(I) written straight into CSR, a chunk of output rows at a time.
+
+    The exact nnz is ``_expected_nnz`` (closed form); per chunk of output rows i the
+    candidate columns (i, j, c, a, b) and their validity are computed from
+    ``q = i·sh − pt + a·dh`` and ``r = j·sw − pl + b·dw`` directly (not from
+    ``Conv2dGeometry.tap_offsets``, which :func:`im2col_pattern` — the other route —
+    uses), and the valid ones are written into ``indices``; ``indptr`` is the running
+    count. The candidate grid of the whole layer (8 bytes a row plus a mask: 1.5× the
+    CSR) never exists.
+    """
+    oh, ow = geom.out_hw
+    (kh, kw), (sh, sw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
+    pt, _, pl, _ = geom.padding
+    c, h, w = geom.in_channels, geom.height, geom.width
+    per_row = c * kh * kw * ow  # candidate rows of φ per output row i
+    n_rows, nnz = oh * per_row, _expected_nnz(geom)
+    idx = index_dtype_for(nnz, n_rows, c * h * w)
+    indptr = np.empty(n_rows + 1, dtype=idx)
+    indptr[0] = 0
+    indices = np.empty(nnz, dtype=idx)
+    r = np.arange(ow, dtype=np.int64)[:, None] * sw - pl + np.arange(kw, dtype=np.int64)[None, :] * dw  # (OW, kw)
+    r_ok = (r >= 0) & (r < w)
+    chan = (np.arange(c, dtype=np.int64) * (h * w))[None, :, None, None]
+    step = max(1, _IM2COL_CHUNK // max(per_row, 1))
+    pos = 0
+    for i0 in range(0, oh, step):
+        i1 = min(oh, i0 + step)
+        q = np.arange(i0, i1, dtype=np.int64)[:, None] * sh - pt + np.arange(kh, dtype=np.int64)[None, :] * dh  # (m, kh)
+        q_ok = (q >= 0) & (q < h)
+        # (m, OW, C, kh, kw) in φ's row order
+        cols = (chan[None] + (q * w)[:, None, None, :, None] + r[None, :, None, None, :])
+        ok = np.broadcast_to(q_ok[:, None, None, :, None] & r_ok[None, :, None, None, :], cols.shape)
+        ends = indptr[1 + i0 * per_row : 1 + i1 * per_row]
+        np.cumsum(ok.reshape(-1), dtype=idx, out=ends)
+        ends += idx.type(pos)
+        taken = cols[ok]
+        indices[pos : pos + taken.size] = taken
+        pos += taken.size
+    assert pos == nnz, f"im2col Jacobian: wrote {pos} entries, the closed form says {nnz}"
+    return csr_from_arrays(np.ones(nnz, dtype=dtype), indices, indptr, (n_rows, c * h * w), what="im2col_jacobian")
 
 
 # ---------------------------------------------------------------------------
