@@ -447,3 +447,37 @@ def diagonal_csr(values, *, dtype=None, what: str = "Jacobian", max_bytes=None):
     data = np.empty(n, dtype=dtype)
     data.reshape(values.shape)[...] = values  # one write (a broadcast view of values costs nothing extra)
     return csr_from_arrays(data, np.arange(n, dtype=idx), np.arange(n + 1, dtype=idx), (n, n), what=what)
+
+
+# ---------------------------------------------------------------------------
+# dense-block Jacobians filled a cache-sized chunk of rows at a time
+# ---------------------------------------------------------------------------
+#: entries per chunk of dense_block_chunks: 64 Ki entries are 512 kB of float64 values + 256 kB of int32
+#: indices, so the several in-place passes a block's values take (product, shift, scale, diagonal) run in L2
+#: and the CSR arrays are written to memory once, in order, instead of once per pass
+DENSE_BLOCK_CHUNK = 1 << 16
+
+
+def dense_block_chunks(p: int, q: int, r: int, m: int, target: int = DENSE_BLOCK_CHUNK):
+    """Ranges ``(p0, p1, q0, q1, r0, r1)`` tiling the rows (p, q, r) of a CSR with m entries per row.
+
+    Rows are numbered C-order over (p, q, r); every range is a contiguous run
+    of rows (whole q-slabs within one p, or whole p-slabs, or part of one
+    (p, q) line), of about ``target`` entries where the shape allows.
+    """
+    per_p, per_q = q * r * m, r * m
+    if per_p <= target:
+        step = max(1, target // max(1, per_p))
+        for p0 in range(0, p, step):
+            yield p0, min(p, p0 + step), 0, q, 0, r
+    elif per_q <= target:
+        step = max(1, target // max(1, per_q))
+        for p0 in range(p):
+            for q0 in range(0, q, step):
+                yield p0, p0 + 1, q0, min(q, q0 + step), 0, r
+    else:
+        step = max(1, target // max(1, m))
+        for p0 in range(p):
+            for q0 in range(q):
+                for r0 in range(0, r, step):
+                    yield p0, p0 + 1, q0, q0 + 1, r0, min(r, r0 + step)

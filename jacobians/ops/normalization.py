@@ -77,6 +77,7 @@ from ._sparse import (
     as_float_array,
     check_budget,
     csr_from_arrays,
+    dense_block_chunks,
     diagonal_csr,
     exact_size,
     index_dtype_for,
@@ -320,8 +321,13 @@ def _group_jacobian(layout: NormLayout, xhat_g, inv, weight, dtype, what, max_by
     """CSR of ∂y/∂x, rows (a, g, b) holding γ/σ_g (δ_ij − 1/m − x̂_i x̂_j/m) for every member j of g.
 
     Filled in place by broadcasting: indices ``members + g·b``, data
-    ``x̂_i x̂_j`` → ``(1 + x̂_i x̂_j)·(−γ_i/(σ m))`` → ``+ γ_i/σ`` on the diagonal.
-    Extra memory beyond the CSR arrays is O(x.size).
+    ``x̂_i x̂_j`` → ``(1 + x̂_i x̂_j)·(−γ_i/(σ m))`` → ``+ γ_i/σ`` on the diagonal,
+    a chunk of rows of about DENSE_BLOCK_CHUNK entries at a time (see
+    :func:`dense_block_chunks`): the four passes over a chunk's values run in
+    cache and the CSR arrays are written to memory once, in order. Per entry
+    the same operations in the same order as one whole-array pass each, so
+    the values are bit-identical to that. Extra memory beyond the CSR arrays
+    is x̂ (x.size) and O(chunk).
     """
     A, G, B, m, n = layout.a, layout.g, layout.b, layout.m, layout.n
     nnz = n * m  # exact Python ints
@@ -330,20 +336,34 @@ def _group_jacobian(layout: NormLayout, xhat_g, inv, weight, dtype, what, max_by
     indptr = np.arange(0, nnz + 1, m, dtype=idx)  # m ≥ 1 entries in every row
     # the members of group 0 in ascending flat order: a·(G·B) + b; group g adds g·B
     members = (np.arange(A, dtype=idx)[:, None] * idx.type(G * B) + np.arange(B, dtype=idx)[None, :]).ravel()
+    group_base = np.arange(G, dtype=idx) * idx.type(B)
+    # x̂ of the columns (G, m) and of the rows (A, G, B) in the values' dtype (one array when A = 1: a view)
+    xcols = np.asarray(xhat_g).astype(dtype, copy=False)
+    xrows = layout.from_groups(xcols).reshape(A, G, B)
+    # γ of every row as a broadcast view (A, G, B); the row coefficient γ/σ is formed per chunk
+    wrows = layout.per_entry(weight).reshape(A, G, B) if weight is not None else None
     indices = np.empty(nnz, dtype=idx)
-    np.add(members[None, None, None, :], (np.arange(G, dtype=idx) * idx.type(B))[None, :, None, None],
-           out=indices.reshape(A, G, B, m))
     data = np.empty(nnz, dtype=dtype)
-    d4 = data.reshape(A, G, B, m)
-    xhat_rows = layout.from_groups(xhat_g).reshape(A, G, B)
-    np.multiply(xhat_g.astype(dtype)[None, :, None, :], xhat_rows.astype(dtype)[..., None], out=d4)
-    d4 += 1
-    coef = _row_coefficients(layout, inv, weight).reshape(A, G, B)
-    d4 *= (-coef / m).astype(dtype)[..., None]
-    # the δ_ij term: row (a, g, b) meets its own column at member position a·B + b
-    pos = (np.arange(A, dtype=np.int64)[:, None, None] * B + np.arange(B, dtype=np.int64)[None, None, :])
-    diag = (np.arange(n, dtype=np.int64).reshape(A, G, B) * m + pos).ravel()
-    data[diag] += coef.ravel().astype(dtype)
+    item = data.itemsize
+    for a0, a1, g0, g1, b0, b1 in dense_block_chunks(A, G, B, m):
+        na, ng, nb = a1 - a0, g1 - g0, b1 - b0
+        start = ((a0 * G + g0) * B + b0) * m
+        stop = start + na * ng * nb * m
+        np.add(members, group_base[g0:g1, None, None], out=indices[start:stop].reshape(na, ng, nb, m))
+        chunk = data[start:stop]
+        d4 = chunk.reshape(na, ng, nb, m)
+        np.multiply(xcols[None, g0:g1, None, :], xrows[a0:a1, g0:g1, b0:b1, None], out=d4)
+        d4 += 1
+        inv_c = inv[None, g0:g1, None]
+        coef = inv_c * wrows[a0:a1, g0:g1, b0:b1] if wrows is not None else np.broadcast_to(inv_c, (na, ng, nb))
+        d4 *= (-coef / m).astype(dtype)[..., None]
+        # the δ_ij term: row (a, g, b) meets its own column at member position a·B + b; in the chunk that is
+        # entry ((a−a0)·ng + (g−g0))·nb + (b−b0) of rows of m, a strided view (no index array)
+        diag = np.lib.stride_tricks.as_strided(
+            chunk[a0 * B + b0:], shape=(na, ng, nb),
+            strides=((ng * nb * m + B) * item, nb * m * item, (m + 1) * item), writeable=True,
+        )
+        diag += coef.astype(dtype)
     return csr_from_arrays(data, indices, indptr, (n, n), what=what)
 
 

@@ -48,7 +48,16 @@ from ..registry import Case, register
 from ..geometry import GeometryError
 from . import _references
 from ._show import ShowSetup, ShowSpec, dim_option, need_ndim, one_hot
-from ._sparse import as_float_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype, torch_input
+from ._sparse import (
+    as_float_array,
+    check_budget,
+    csr_from_arrays,
+    dense_block_chunks,
+    exact_size,
+    index_dtype_for,
+    resolve_dtype,
+    torch_input,
+)
 
 __all__ = [
     "LABEL_ATOL",
@@ -432,7 +441,11 @@ def _slice_blocks(p3, dtype, what, *, log: bool, max_bytes=None):
 
     Row (o, i, k) reads columns (o, i', k) for i' = 0 … C−1 (ascending); the
     value is ``δ_ii' p_i − p_i p_i'`` (softmax) or ``δ_ii' − p_i'`` (log_softmax),
-    written by broadcasting into the data array.
+    written by broadcasting a chunk of rows of about DENSE_BLOCK_CHUNK entries
+    at a time (see :func:`dense_block_chunks`): the passes over a chunk's values
+    (product, negation, diagonal) run in cache and the CSR arrays are written to
+    memory once, in order — the same operations per entry as one whole-array
+    pass each, so bit-identical to that.
     """
     outer, c, inner = p3.shape
     n = outer * c * inner
@@ -440,23 +453,32 @@ def _slice_blocks(p3, dtype, what, *, log: bool, max_bytes=None):
     check_budget(what, nnz, (n, n), dtype, max_bytes)
     idx = index_dtype_for(nnz, n, n)
     indptr = np.arange(0, nnz + 1, c, dtype=idx)
+    # column (o, i', k) = o·C·inner + k + i'·inner, the same for every i of the row's slice: (inner, C) grid + o·C·inner
+    cols = np.arange(inner, dtype=idx)[:, None] + np.arange(c, dtype=idx)[None, :] * idx.type(inner)
+    slab = np.arange(outer, dtype=idx) * idx.type(c * inner)
+    p_rows = p3.astype(dtype, copy=False)  # p_i of row (o, i, k)
+    p_cols = np.ascontiguousarray(p_rows.transpose(0, 2, 1))  # p_i' of row (o, ·, k), read in order
     indices = np.empty(nnz, dtype=idx)
-    # column (o, i', k) = o·C·inner + i'·inner + k, the same for every i of the row's slice
-    base = (np.arange(outer, dtype=idx) * idx.type(c * inner))[:, None, None, None]
-    np.add(base + np.arange(inner, dtype=idx)[None, None, :, None], (np.arange(c, dtype=idx) * idx.type(inner)),
-           out=indices.reshape(outer, c, inner, c))
     data = np.empty(nnz, dtype=dtype)
-    d4 = data.reshape(outer, c, inner, c)
-    p_cols = p3.transpose(0, 2, 1)[:, None, :, :].astype(dtype)  # p_i' for row (o, ·, k)
-    if log:
-        np.negative(np.broadcast_to(p_cols, d4.shape), out=d4)
-        diag_values = 1.0
-    else:
-        np.multiply(p3.astype(dtype)[..., None], p_cols, out=d4)
-        np.negative(d4, out=d4)
-        diag_values = p3.ravel().astype(dtype)
-    rows = np.arange(n, dtype=np.int64).reshape(outer, c, inner)
-    data[(rows * c + np.arange(c, dtype=np.int64)[None, :, None]).ravel()] += diag_values
+    item = data.itemsize
+    for o0, o1, i0, i1, k0, k1 in dense_block_chunks(outer, c, inner, c):
+        no, ni, nk = o1 - o0, i1 - i0, k1 - k0
+        start = ((o0 * c + i0) * inner + k0) * c
+        stop = start + no * ni * nk * c
+        np.add(cols[None, None, k0:k1, :], slab[o0:o1, None, None, None], out=indices[start:stop].reshape(no, ni, nk, c))
+        chunk = data[start:stop]
+        d4 = chunk.reshape(no, ni, nk, c)
+        pc = p_cols[o0:o1, None, k0:k1, :]
+        if log:
+            np.negative(np.broadcast_to(pc, d4.shape), out=d4)
+        else:
+            np.multiply(p_rows[o0:o1, i0:i1, k0:k1, None], pc, out=d4)
+            np.negative(d4, out=d4)
+        # the diagonal: row (o, i, k) at column position i, entry ((o−o0)·ni + (i−i0))·nk + (k−k0) of rows of C
+        diag = np.lib.stride_tricks.as_strided(
+            chunk[i0:], shape=(no, ni, nk), strides=(ni * nk * c * item, (nk * c + 1) * item, c * item), writeable=True,
+        )
+        diag += 1.0 if log else p_rows[o0:o1, i0:i1, k0:k1]
     return csr_from_arrays(data, indices, indptr, (n, n), what=what)
 
 
