@@ -442,10 +442,9 @@ def _slice_blocks(p3, dtype, what, *, log: bool, max_bytes=None):
     Row (o, i, k) reads columns (o, i', k) for i' = 0 … C−1 (ascending); the
     value is ``δ_ii' p_i − p_i p_i'`` (softmax) or ``δ_ii' − p_i'`` (log_softmax),
     written by broadcasting a chunk of rows of about DENSE_BLOCK_CHUNK entries
-    at a time (see :func:`dense_block_chunks`): the passes over a chunk's values
-    (product, negation, diagonal) run in cache and the CSR arrays are written to
-    memory once, in order — the same operations per entry as one whole-array
-    pass each, so bit-identical to that.
+    at a time (see :func:`dense_block_chunks`): the product (with −p_i, so no
+    negation pass) and the diagonal run in cache and the CSR arrays are written
+    to memory once, in order — the same floats as whole-array passes.
     """
     outer, c, inner = p3.shape
     n = outer * c * inner
@@ -458,26 +457,29 @@ def _slice_blocks(p3, dtype, what, *, log: bool, max_bytes=None):
     slab = np.arange(outer, dtype=idx) * idx.type(c * inner)
     p_rows = p3.astype(dtype, copy=False)  # p_i of row (o, i, k)
     p_cols = np.ascontiguousarray(p_rows.transpose(0, 2, 1))  # p_i' of row (o, ·, k), read in order
+    chunks = [(o0, o1, i0, i1, k0, k1, ((o0 * c + i0) * inner + k0) * c, (o1 - o0) * (i1 - i0) * (k1 - k0) * c)
+              for o0, o1, i0, i1, k0, k1 in dense_block_chunks(outer, c, inner, c)]
+    # the indices in a loop of their own, then the values: each array's fresh pages are touched in one
+    # sequential sweep (interleaving the two sweeps measured ~10 % slower)
     indices = np.empty(nnz, dtype=idx)
+    for o0, o1, i0, i1, k0, k1, start, size in chunks:
+        # every row (o, ·, k) of the chunk reads the columns cols[k] + o·C·inner: inner loops of nk·C entries
+        np.add(cols[k0:k1].reshape(1, 1, (k1 - k0) * c), slab[o0:o1, None, None],
+               out=indices[start : start + size].reshape(o1 - o0, i1 - i0, (k1 - k0) * c))
     data = np.empty(nnz, dtype=dtype)
     item = data.itemsize
-    for o0, o1, i0, i1, k0, k1 in dense_block_chunks(outer, c, inner, c):
+    for o0, o1, i0, i1, k0, k1, start, size in chunks:
         no, ni, nk = o1 - o0, i1 - i0, k1 - k0
-        start = ((o0 * c + i0) * inner + k0) * c
-        stop = start + no * ni * nk * c
-        np.add(cols[None, None, k0:k1, :], slab[o0:o1, None, None, None], out=indices[start:stop].reshape(no, ni, nk, c))
-        chunk = data[start:stop]
+        chunk = data[start : start + size]
         d4 = chunk.reshape(no, ni, nk, c)
         pc = p_cols[o0:o1, None, k0:k1, :]
         if log:
             np.negative(np.broadcast_to(pc, d4.shape), out=d4)
         else:
-            np.multiply(p_rows[o0:o1, i0:i1, k0:k1, None], pc, out=d4)
-            np.negative(d4, out=d4)
+            # −p_i p_i' as (−p_i)·p_i' (the same float: negation is exact and rounding sign-symmetric), one pass
+            np.multiply(np.negative(p_rows[o0:o1, i0:i1, k0:k1])[..., None], pc, out=d4)
         # the diagonal: row (o, i, k) at column position i, entry ((o−o0)·ni + (i−i0))·nk + (k−k0) of rows of C
-        diag = np.lib.stride_tricks.as_strided(
-            chunk[i0:], shape=(no, ni, nk), strides=(ni * nk * c * item, (nk * c + 1) * item, c * item), writeable=True,
-        )
+        diag = np.ndarray((no, ni, nk), dtype, chunk, i0 * item, (ni * nk * c * item, (nk * c + 1) * item, c * item))
         diag += 1.0 if log else p_rows[o0:o1, i0:i1, k0:k1]
     return csr_from_arrays(data, indices, indptr, (n, n), what=what)
 
