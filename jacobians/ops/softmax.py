@@ -455,8 +455,11 @@ def _slice_blocks(p3, dtype, what, *, log: bool, max_bytes=None):
     # column (o, i', k) = o·C·inner + k + i'·inner, the same for every i of the row's slice: (inner, C) grid + o·C·inner
     cols = np.arange(inner, dtype=idx)[:, None] + np.arange(c, dtype=idx)[None, :] * idx.type(inner)
     slab = np.arange(outer, dtype=idx) * idx.type(c * inner)
-    p_rows = p3.astype(dtype, copy=False)  # p_i of row (o, i, k)
-    p_cols = np.ascontiguousarray(p_rows.transpose(0, 2, 1))  # p_i' of row (o, ·, k), read in order
+    # p_i' of row (o, ·, k), read in order; p_i of row (o, i, k) is the same array read transposed (a chunk's
+    # rows read a few hundred strided values), so p itself (and its dtype copy) can go before the CSR is allocated
+    p_cols = np.ascontiguousarray(p3.transpose(0, 2, 1), dtype=dtype)
+    p_rows = p_cols.transpose(0, 2, 1)
+    del p3  # the callers pass a temporary: this was its last reference
     chunks = [(o0, o1, i0, i1, k0, k1, ((o0 * c + i0) * inner + k0) * c, (o1 - o0) * (i1 - i0) * (k1 - k0) * c)
               for o0, o1, i0, i1, k0, k1 in dense_block_chunks(outer, c, inner, c)]
     # the indices in a loop of their own, then the values: each array's fresh pages are touched in one
@@ -499,8 +502,8 @@ def softmax_along_jacobian(s, dim=-1, *, dtype=None, max_bytes=None):
            [ 0.  , -0.25,  0.  ,  0.25]])
     """
     arr, s3 = _scores(s, dim)
-    p3 = softmax_along(arr, dim).reshape(s3.shape)
-    return _slice_blocks(p3, resolve_dtype(dtype, arr), "softmax_jacobian", log=False, max_bytes=max_bytes)
+    return _slice_blocks(softmax_along(arr, dim).reshape(s3.shape), resolve_dtype(dtype, arr), "softmax_jacobian",
+                         log=False, max_bytes=max_bytes)
 
 
 def log_softmax_jacobian(s, dim=-1, *, dtype=None, max_bytes=None):
@@ -515,8 +518,8 @@ def log_softmax_jacobian(s, dim=-1, *, dtype=None, max_bytes=None):
            [-0.25,  0.25]])
     """
     arr, s3 = _scores(s, dim)
-    p3 = softmax_along(arr, dim).reshape(s3.shape)
-    return _slice_blocks(p3, resolve_dtype(dtype, arr), "log_softmax_jacobian", log=True, max_bytes=max_bytes)
+    return _slice_blocks(softmax_along(arr, dim).reshape(s3.shape), resolve_dtype(dtype, arr), "log_softmax_jacobian",
+                         log=True, max_bytes=max_bytes)
 
 
 def _grad_along(g, arr):
