@@ -321,35 +321,50 @@ def _restore_signed_zeros(best, tap, xc, geom: PoolNdGeometry, pad_value: float)
     best.reshape(-1)[zero] = np.where(on, xc[tuple(coords)], pad_value)
 
 
-def _switch_columns(tap, c0, geom: PoolNdGeometry, out_dtype=np.int64):
+class _SwitchColumns:
     """Flat input index (over all channels) of each winner, −1 where it is not on the input.
 
-    column = c·plane + Σ_ax (i_ax·s − p_before)·S_ax (per position) + Σ_ax a_ax·d·S_ax (per tap, a
-    K-entry table gathered by the tap), so no per-entry unravel of the tap. Only a geometry
-    whose windows can reach the padding or the ceil-mode overflow needs the on-input test.
+    column = c·plane + Σ_ax (i_ax·s − p_before)·S_ax (per position) + Σ_ax a_ax·d·S_ax (per tap: a
+    K-entry table gathered by the tap), so no per-entry unravel of the tap. Only border positions
+    — whose windows reach the padding or the ceil-mode overflow — need the on-input test, and only
+    those slabs get it. The tables are made once per geometry, then applied chunk by chunk.
     """
-    nd = geom.ndim
-    in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
-    taps = np.unravel_index(np.arange(exact_size(geom.kernel)), geom.kernel)  # K entries, not per position
-    offset = sum(taps[ax] * (geom.dilation[ax] * in_strides[ax]) for ax in range(nd)).astype(np.int64)
-    column = np.take(offset, tap).astype(np.int64, copy=False)
-    column += (np.arange(c0, c0 + tap.shape[0], dtype=np.int64) * exact_size(geom.spatial)).reshape((-1,) + (1,) * nd)
-    for ax in range(nd):
-        shp = [1] * (nd + 1)
-        shp[1 + ax] = geom.out_spatial[ax]
-        column += ((np.arange(geom.out_spatial[ax], dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0])
-                   * in_strides[ax]).reshape(shp)
-    if any(_tap_ranges(geom, ax, a)[:2] != (0, geom.out_spatial[ax]) for ax in range(nd) for a in range(geom.kernel[ax])):
-        on = np.ones(tap.shape, dtype=bool)
+
+    def __init__(self, geom: PoolNdGeometry):
+        nd = geom.ndim
+        self.geom = geom
+        self.plane = exact_size(geom.spatial)
+        in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
+        taps = np.unravel_index(np.arange(exact_size(geom.kernel)), geom.kernel)  # K entries
+        self.offset = sum(taps[ax] * (geom.dilation[ax] * in_strides[ax]) for ax in range(nd)).astype(np.int64)
+        self.tap_axis = [t.astype(np.int64) for t in taps]
+        self.base, self.borders = [], []
         for ax in range(nd):
+            start = np.arange(geom.out_spatial[ax], dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0]
             shp = [1] * (nd + 1)
             shp[1 + ax] = geom.out_spatial[ax]
-            a = np.take(taps[ax].astype(np.int64), tap)
-            q = a * geom.dilation[ax]
-            q += (np.arange(geom.out_spatial[ax], dtype=np.int64) * geom.stride[ax] - geom.padding[ax][0]).reshape(shp)
-            on &= (q >= 0) & (q < geom.spatial[ax])
-        column[~on] = -1
-    return column.astype(out_dtype, copy=False)
+            self.base.append((start * in_strides[ax]).reshape(shp))
+            # positions whose windows leave the input: those some tap of this axis does not cover
+            inside = [_tap_ranges(geom, ax, a)[:2] for a in range(geom.kernel[ax])]
+            lo, hi = max(r[0] for r in inside), min(r[1] for r in inside)
+            out = geom.out_spatial[ax]
+            edges = [(0, min(lo, out))] + ([(max(hi, lo), out)] if max(hi, lo) < out else [])
+            self.borders.append([(a, b, start[a:b]) for a, b in edges if b > a])
+
+    def __call__(self, tap, c0: int, out_dtype=np.int64):
+        geom, nd = self.geom, self.geom.ndim
+        column = np.take(self.offset, tap)
+        column += (np.arange(c0, c0 + tap.shape[0], dtype=np.int64) * self.plane).reshape((-1,) + (1,) * nd)
+        for base in self.base:
+            column += base
+        for ax in range(nd):
+            for a, b, start in self.borders[ax]:
+                sl = (slice(None),) * (1 + ax) + (slice(a, b),)
+                shp = [1] * (nd + 1)
+                shp[1 + ax] = b - a
+                q = np.take(self.tap_axis[ax], tap[sl]) * geom.dilation[ax] + start.reshape(shp)
+                column[sl][(q < 0) | (q >= geom.spatial[ax])] = -1
+        return column.astype(out_dtype, copy=False)
 
 
 def _refuse_windows_in_minus_inf_padding(geom: PoolNdGeometry, pad_value: float):
@@ -415,9 +430,10 @@ def max_pool_switches(x, nd, kernel_size, stride=None, padding=0, *, dilation=1,
     values = np.empty((geom.channels, *geom.out_spatial), dtype=x3.dtype)
     tap = np.empty(values.shape, dtype=np.int64)
     column = np.empty(values.shape, dtype=np.int64)
+    switch_columns = _SwitchColumns(geom)
     for c0, c1, best, t in _max_scan(x3, geom, pad_value, ties):
         values[c0:c1], tap[c0:c1] = best, t
-        column[c0:c1] = _switch_columns(t, c0, geom)
+        column[c0:c1] = switch_columns(t, c0)
     out_shape = _out_shape(in_shape, geom)
     return MaxPoolSwitches(geom, values.reshape(out_shape), tap.reshape(out_shape), column.reshape(out_shape),
                            tuple(in_shape), ties, pad_value)
@@ -546,8 +562,9 @@ def max_pool_jacobian(x, nd, kernel_size, stride=None, padding=0, *, dilation=1,
     indices = np.empty(n_rows, dtype=idx)
     per_channel = exact_size(geom.out_spatial)
     empty = False
+    switch_columns = _SwitchColumns(geom)
     for c0, c1, _, tap in _max_scan(x3, geom, pad_value, ties):
-        cols = _switch_columns(tap, c0, geom, out_dtype=np.int64)
+        cols = switch_columns(tap, c0)
         empty |= bool((cols < 0).any())
         indices[c0 * per_channel:c1 * per_channel] = cols.ravel()
     if not empty:
