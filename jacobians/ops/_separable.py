@@ -170,15 +170,6 @@ class SeparableFrame(NdFrame):
         super().__init__((h, w), cg, n_blocks, n_cols)
         self.h, self.w = h, w
 
-    @staticmethod
-    def expected_nnz(h_counts, w_counts, cg: int, n_blocks: int) -> int:
-        """Exact nnz as a Python int (for the memory guard, before any allocation)."""
-        return exact_size((n_blocks, cg, int(np.sum(h_counts)), int(np.sum(w_counts))))
-
-    def pairs(self):
-        """Every (run_h, run_w) pair: positions along each axis."""
-        return self.tuples()
-
     def view(self, block: np.ndarray, ph: np.ndarray, pw: np.ndarray) -> np.ndarray:
         """Writable view (|ph|, |pw|, cg, n_h, n_w) of one block's entries of a run pair."""
         rows = NdFrame.rows(self, block, (ph, pw))
@@ -186,10 +177,6 @@ class SeparableFrame(NdFrame):
         item = block.itemsize
         inner_strides = (inner[1] * inner[2] * item, inner[2] * item, item)
         return as_strided(rows, shape=rows.shape[:2] + inner, strides=rows.strides[:2] + inner_strides)
-
-    def rows(self, block: np.ndarray, ph: np.ndarray, pw: np.ndarray) -> np.ndarray:
-        """The same entries as :meth:`view`, shaped (|ph|, |pw|, cg·n_h·n_w): each row's entries contiguous."""
-        return NdFrame.rows(self, block, (ph, pw))
 
 
 def product_csr(h_table, w_table, channels: int, in_hw, *, dtype, what: str, max_bytes=None):
@@ -264,18 +251,16 @@ def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_b
     """
     from ._sparse import check_budget, csr_from_arrays
 
-    first = tables[0]
-    tables = [tuple(t) for t in tables[1:]]
+    first, rest = tables[0], [tuple(t) for t in tables[1:]]
     in_spatial = tuple(int(v) for v in in_spatial)
     channels = int(channels)
-    k = len(tables) + 1
+    k = len(rest) + 1
     affine = isinstance(first, AffineAxis)
     if affine:
         n0, total0 = first.n_out, first.total
     else:
         first = tuple(first)
         n0, total0 = int(np.shape(first[2])[0]), int(np.sum(first[2]))
-    rest = tables
     rest_counts = [np.asarray(t[2], dtype=np.int64) for t in rest]
     rest_axes = [axis_runs(c, c) for c in rest_counts]
     rest_total = exact_size([a.total for a in rest_axes])
