@@ -232,6 +232,17 @@ def _tap_ranges(geom: PoolNdGeometry, ax: int, a: int):
     return lo, hi, hp
 
 
+def _interior(geom: PoolNdGeometry, ax: int):
+    """Output positions [first, end) along ``ax`` whose windows lie wholly on the input (every tap reads it).
+
+    The intersection of the taps' ranges (:func:`_tap_ranges`), in O(k) Python ints; the positions
+    outside it are the borders (windows reaching the padding or the ceil-mode overflow).
+    """
+    ranges = [_tap_ranges(geom, ax, a)[:2] for a in range(geom.kernel[ax])]
+    first = max(lo for lo, _ in ranges)
+    return first, max(first, min(hi for _, hi in ranges))
+
+
 def _max_scan(x3, geom: PoolNdGeometry, pad_value: float, ties: str):
     """Yield ``(c0, c1, best, tap)`` per chunk of channels: the window maxima and the winners' flat taps.
 
@@ -345,10 +356,8 @@ class _SwitchColumns:
             shp[1 + ax] = geom.out_spatial[ax]
             self.base.append((start * in_strides[ax]).reshape(shp))
             # positions whose windows leave the input: those some tap of this axis does not cover
-            inside = [_tap_ranges(geom, ax, a)[:2] for a in range(geom.kernel[ax])]
-            lo, hi = max(r[0] for r in inside), min(r[1] for r in inside)
-            out = geom.out_spatial[ax]
-            edges = [(0, min(lo, out))] + ([(max(hi, lo), out)] if max(hi, lo) < out else [])
+            first, end = _interior(geom, ax)
+            edges = [(0, first), (end, geom.out_spatial[ax])]
             self.borders.append([(a, b, start[a:b]) for a, b in edges if b > a])
 
     def __call__(self, tap, c0: int, out_dtype=np.int64):
@@ -894,10 +903,8 @@ def _avg_first_axis(geom: PoolNdGeometry, count_include_pad, divisor_override, d
     the ceil-mode overflow) is a run of its own. The divisor of the interior run
     is checked at both ends (it is monotone in the window's start).
     """
-    k, d, s = geom.kernel[0], geom.dilation[0], geom.stride[0]
-    pb, size, n_out = geom.padding[0][0], geom.spatial[0], geom.out_spatial[0]
-    first_inside = min(n_out, -(-pb // s))  # start ≥ 0
-    end_inside = min(n_out, max(first_inside, (size - 1 - (k - 1) * d + pb) // s + 1))  # last tap < size
+    d, s, pb, n_out = geom.dilation[0], geom.stride[0], geom.padding[0][0], geom.out_spatial[0]
+    first_inside, end_inside = _interior(geom, 0)
 
     def run(p0: int, m: int) -> AffineRun | None:
         start = p0 * s - pb
@@ -913,7 +920,7 @@ def _avg_first_axis(geom: PoolNdGeometry, count_include_pad, divisor_override, d
     runs = [run(p, 1) for p in range(first_inside)]
     if end_inside > first_inside:
         runs.append(run(first_inside, end_inside - first_inside))
-    runs += [run(p, 1) for p in range(max(first_inside, end_inside), n_out)]
+    runs += [run(p, 1) for p in range(end_inside, n_out)]
     return AffineAxis(n_out, tuple(r for r in runs if r is not None))
 
 
