@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._sparse import exact_size, index_dtype_for
+from ._sparse import c_strides, exact_size, index_dtype_for
 
 __all__ = ["AxisRuns", "axis_runs", "NdFrame", "SeparableFrame", "product_csr", "product_csr_nd", "AffineAxis", "AffineRun", "axis_matrix", "check_grad", "separable_adjoint"]
 
@@ -274,7 +274,7 @@ def product_csr_nd(tables, channels: int, in_spatial, *, dtype, what: str, max_b
     indices = np.empty(nnz, dtype=idx)
     indptr = np.empty(shape[0] + 1, dtype=idx)
     indptr[0] = 0
-    in_strides = [exact_size(in_spatial[a + 1 :]) for a in range(k)]
+    in_strides = c_strides(in_spatial)
 
     def write(t0, a0: int, b0: int, offset: int) -> int:
         """Rows of first-axis positions [a0, b0) (table ``t0``) from entry ``offset`` on; returns their entries."""

@@ -84,6 +84,19 @@ def exact_size(shape) -> int:
     return n
 
 
+def c_strides(shape) -> list[int]:
+    """C-order strides, in entries, of an array of ``shape`` (exact Python ints): the ravel weights.
+
+    >>> c_strides((2, 3, 4))
+    [12, 4, 1]
+    """
+    strides, step = [], 1
+    for d in reversed(tuple(shape)):
+        strides.append(step)
+        step *= int(d)
+    return strides[::-1]
+
+
 def _short(value) -> str:
     from ..geometry import _short as short
 

@@ -66,6 +66,7 @@ from ._rowfill import Run, fill_block, replicate_channels
 from ._separable import AxisRuns, NdFrame, SeparableFrame, axis_runs
 from ._sparse import as_array, check_dense  # ragged input: one line; memory guard of the forwards
 from ._sparse import (
+    c_strides,
     Pattern,
     as_float_array,
     assemble,
@@ -413,7 +414,7 @@ def _input_csr_nd(weight, axes, spatial, cg: int, og: int, frame: NdFrame, dtype
     order, and the columns of channel 0, copied to the others plus their group's offset.
     """
     nd = len(axes)
-    instride = [exact_size(spatial[k + 1 :]) for k in range(nd)]
+    instride = c_strides(spatial)
     vol = exact_size(spatial)
     c_out, per, idx = frame.n_blocks, frame.per_block, frame.index_dtype
     data = np.empty(frame.nnz, dtype=dtype)
@@ -450,7 +451,7 @@ def _weight_columns_nd(indices, axes, kernel, cg: int, og: int, frame: NdFrame):
     """
     nd = len(axes)
     ksize = exact_size(kernel)
-    kstride = [exact_size(kernel[k + 1 :]) for k in range(nd)]
+    kstride = c_strides(kernel)
     c_out, per, idx = frame.n_blocks, frame.per_block, frame.index_dtype
     runs, numbers = _writer_axes(axes, [0] * nd)
 
@@ -1216,7 +1217,7 @@ def _input_csr3(weight, geom, dtype):
 
 def _weight_csr3(x, geom, dtype):
     axes = _axes3(geom, descending=False)
-    instride = [exact_size(geom.spatial[k + 1 :]) for k in range(3)]
+    instride = c_strides(geom.spatial)
     vol, ksize = exact_size(geom.spatial), exact_size(geom.kernel)
     cg, og = geom.in_per_group, geom.out_per_group
     frame = NdFrame([a.runs for a in axes], cg, geom.out_channels, geom.in_channels * og * ksize)
@@ -1231,9 +1232,8 @@ def _weight_csr3(x, geom, dtype):
         for runs, taps, first, step in plan:
             rows = frame.rows(block, runs)
             inner = (cg,) + tuple(f.size for f in first)
-            target = as_strided(rows, shape=rows.shape[:-1] + inner, strides=rows.strides[:-1] + tuple(
-                item * exact_size(inner[j + 1 :]) for j in range(len(inner))
-            ))
+            target = as_strided(rows, shape=rows.shape[:-1] + inner,
+                                strides=rows.strides[:-1] + tuple(item * s for s in c_strides(inner)))
             start = grp * cg * vol + sum(int(f[0]) * st for f, st in zip(first, instride))
             tap_steps = [int(f[1] - f[0]) if f.size > 1 else 0 for f in first]
             window = as_strided(

@@ -64,6 +64,7 @@ from ._rowfill import Run, fill_block, replicate_channels
 from ._show_nd import conv_show, show_kw
 from ._sparse import as_array  # ragged input: one line
 from ._sparse import (
+    c_strides,
     Pattern,
     as_float_array,
     assemble,
@@ -369,7 +370,7 @@ def _input_csr_nd(weight: np.ndarray, geom: ConvNdGeometry, dtype):
     data = np.empty(frame.nnz, dtype=dtype)
     indices = np.empty(frame.nnz, dtype=idx)
     weight = np.ascontiguousarray(weight, dtype=dtype)
-    in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
+    in_strides = c_strides(geom.spatial)
     plane = exact_size(geom.spatial)
     c_out, cg = geom.out_channels, frame.cg
     axes, ranges = zip(*(_axis_runs(frame, ax, geom.stride[ax] * in_strides[ax]) for ax in range(nd)))
@@ -417,8 +418,8 @@ def _weight_csr_nd(x: np.ndarray, geom: ConvNdGeometry, dtype):
     indices = np.empty(frame.nnz, dtype=idx)
     x = np.ascontiguousarray(x, dtype=dtype)
     flat_x, item = x.reshape(-1), x.itemsize
-    in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
-    k_strides = [exact_size(geom.kernel[ax + 1:]) for ax in range(nd)]
+    in_strides = c_strides(geom.spatial)
+    k_strides = c_strides(geom.kernel)
     plane = exact_size(geom.spatial)
     K = cg * exact_size(geom.kernel)
     for starts, lengths, lo, hi, base, strides in frame.blocks():

@@ -91,6 +91,7 @@ from ..geometry import AXIS_NAMES, GeometryError, PoolNdGeometry, _short, as_pad
 from ..registry import Case, register
 from ._show_nd import pool_show, show_kw
 from ._sparse import (
+    c_strides,
     Pattern,
     as_float_array,
     assemble,
@@ -345,7 +346,7 @@ class _SwitchColumns:
         nd = geom.ndim
         self.geom = geom
         self.plane = exact_size(geom.spatial)
-        in_strides = [exact_size(geom.spatial[ax + 1:]) for ax in range(nd)]
+        in_strides = c_strides(geom.spatial)
         taps = np.unravel_index(np.arange(exact_size(geom.kernel)), geom.kernel)  # K entries
         self.offset = sum(taps[ax] * (geom.dilation[ax] * in_strides[ax]) for ax in range(nd)).astype(np.int64)
         self.tap_axis = [t.astype(np.int64) for t in taps]

@@ -36,7 +36,7 @@ from ..geometry import GeometryError, _short, as_items, as_positive_int
 from ..registry import Case, register
 from ._show import ShowSetup, ShowSpec, dims
 from . import _references
-from ._sparse import as_array, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
+from ._sparse import as_array, c_strides, check_budget, csr_from_arrays, exact_size, index_dtype_for, resolve_dtype
 
 __all__ = [
     "selection_matrix",
@@ -127,15 +127,6 @@ def _one_per_row_csr(indices: np.ndarray, n_in: int, dtype=np.float64, what: str
     n_out = int(indices.size)
     return csr_from_arrays(np.ones(n_out, dtype=dtype), indices, np.arange(n_out + 1, dtype=indices.dtype),
                            (n_out, int(n_in)), what=what)
-
-
-def _c_strides(shape) -> list[int]:
-    """C-order strides, in entries, of an array of ``shape`` (exact Python ints)."""
-    strides, step = [], 1
-    for d in reversed(shape):
-        strides.append(step)
-        step *= int(d)
-    return strides[::-1]
 
 
 def _prime_factors(d: int) -> list[int]:
@@ -240,7 +231,7 @@ def vec_jacobian(x_shape, convention="canonical") -> sp.csr_array:
     # position p of the convention's vec walks the axes in the convention's order: its canonical (C) index
     # is the ravel_multi_index of a strided view, written straight in the index dtype
     order = get_convention(convention).axis_order(len(shape)) if shape else ()
-    strides = _c_strides(shape)
+    strides = c_strides(shape)
     idx = index_dtype_for(n)
     indices = _strided_walk([shape[a] for a in order], [strides[a] for a in order], idx)
     return _one_per_row_csr(indices, n, what="vec_jacobian")
@@ -282,7 +273,7 @@ def convert_vec_jacobian(shape, source="canonical", target="canonical") -> sp.cs
     order_t = _convention(target, "target").axis_order(len(shape))
     # axis a's stride in the source vec (the C strides of the source-permuted shape, put back on the axes);
     # row k of the target vec walks the axes in the target's order, and its column is its source position
-    permuted = _c_strides([shape[a] for a in order_s])
+    permuted = c_strides([shape[a] for a in order_s])
     source_stride = [0] * len(shape)
     for q, a in enumerate(order_s):
         source_stride[a] = permuted[q]
@@ -352,7 +343,7 @@ def reshape_jacobian(x_shape, shape, order="C") -> sp.csr_array:
     o_strides = _f_strides(out_shape)
     merged = [(d, s) for d, s in zip(out_shape, o_strides) if d != 1]
     lead, tail = _walk_halves(merged, idx)
-    x_strides = _c_strides(x_shape)
+    x_strides = c_strides(x_shape)
     axes = [(idx.type(d), idx.type(st)) for d, st in zip(x_shape, x_strides) if d != 1]
     indices = np.empty(n, dtype=idx)
     block = indices.reshape(lead.size, tail.size)
@@ -437,7 +428,7 @@ def _reshape_f_walk(x_shape, out_shape, digits, idx) -> np.ndarray:
 
     x_spans, o_spans = spans(x_shape), spans(out_shape)
     # stride of digit j in the input's C index: C stride of its axis times the digit's place within the axis
-    x_strides = _c_strides(x_shape)
+    x_strides = c_strides(x_shape)
     digit_stride = [0] * len(digits)
     for axis, (first, last) in enumerate(x_spans):
         place = 1
@@ -481,7 +472,7 @@ def transpose_jacobian(x_shape, axes=None) -> sp.csr_array:
     _guard("transpose Jacobian", n, n)
     # output index m reads input index with in[axes[i]] = m[i]: a walk over the output shape with the input's
     # C strides taken in the output's axis order
-    strides = _c_strides(x_shape)
+    strides = c_strides(x_shape)
     indices = _strided_walk(out_shape, [strides[a] for a in axes], index_dtype_for(n))
     return _one_per_row_csr(indices, n, what="transpose_jacobian")
 
