@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import conv2d, conv2d_input_jacobian, conv2d_weight_jacobian, im2col
+from .. import conv2d, conv2d_input_jacobian, conv2d_weight_jacobian
 from ..claims import claim, reference_jacobian, reference_vjp
 from ._tools import fd_conv_forward, fd_gradient, fd_gradient_wrt, fd_jacobian, rng, symbol_matrix, torch_conv2d, torch_grad, torch_jacobian
 
@@ -819,7 +819,6 @@ def _(ev):
     r = rng(13)
     for C, h, w, f in ((4, 6, 6, 3), (3, 5, 7, 2)):
         F = r.standard_normal((C, f, f))
-        M = _M_filter_note(F, (C, h, w))
         blocks = np.hstack([_M_filter_note(F[j : j + 1], (1, h, w)) for j in range(C)])
         ev.written("explicit", blocks, _M_filter(F, (C, h, w)), kinds=("formula", "package"))
         ev.written("fd", blocks, reference_jacobian("conv2d", "x", route="fd", x=np.zeros((C, h, w)), weight=F[None]), kinds=("formula", "fd"))

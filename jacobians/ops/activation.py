@@ -32,7 +32,6 @@ import math
 import numpy as np
 
 from ..geometry import _short
-import scipy.sparse as sp
 
 from ..registry import Case, register
 from . import _references
@@ -44,7 +43,6 @@ from ._sparse import (
     assemble,
     check_budget,
     csr_from_arrays,
-    diagonal_csr,
     index_dtype_for,
     resolve_dtype,
     torch_input,

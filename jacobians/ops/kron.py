@@ -42,11 +42,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..conventions import Convention
-from ..geometry import GeometryError, _short, as_pair, as_positive_int
+from ..geometry import GeometryError, as_pair, as_positive_int
 from ..registry import Case, register
 from . import _references
 from ._show import ShowSetup, ShowSpec, dims, need_ndim, window_params
-from ._sparse import as_array, as_float_array, check_budget, exact_size
+from ._sparse import as_float_array, check_budget, exact_size
 from .conv2d import col2im, im2col, im2col_jacobian
 
 __all__ = [
